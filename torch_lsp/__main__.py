@@ -1,0 +1,3 @@
+from torch_lsp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Per-file analysis context handed to every rule checker.
+
+Everything is computed lazily and at most once per file version: the module
+model, the import table. Rules never re-parse.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+from torch_lsp.analysis.modules import ModuleModel
+from torch_lsp.analysis.names import ImportTable
+from torch_lsp.analysis.project import FileSummary, Project
+from torch_lsp.analysis.source import SourceFile
+
+
+class FileContext:
+    def __init__(self, src: SourceFile, project: Project):
+        self.src = src
+        self.project = project
+
+    @cached_property
+    def summary(self) -> FileSummary:
+        return self.project.summary_for_source(self.src)
+
+    @property
+    def imports(self) -> ImportTable:
+        return self.summary.imports
+
+    @cached_property
+    def model(self) -> ModuleModel:
+        return ModuleModel(self.summary, self.project)
+
+    def name_for(self, qualified: str) -> str | None:
+        """How this file can spell ``qualified`` (``torch.nn.Parameter`` ->
+        ``nn.Parameter``), or None when it imports nothing that reaches it."""
+        return self.imports.local_name_for(qualified)

@@ -1,0 +1,48 @@
+"""Applying fixes to text: shared by ``check --fix``, the server's fix-all and tests."""
+from __future__ import annotations
+
+from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, TextEdit
+
+
+def _offsets(text: str) -> list[int]:
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    return starts
+
+
+def apply_edits(text: str, edits: list[TextEdit] | tuple[TextEdit, ...]) -> str:
+    """Apply non-overlapping edits (positions in code points, 0-based)."""
+    starts = _offsets(text)
+
+    def offset(line: int, col: int) -> int:
+        if line >= len(starts) - 1:
+            return len(text)
+        return min(starts[line] + col, starts[line + 1])
+
+    for e in sorted(edits, key=lambda e: (e.range.start, e.range.end), reverse=True):
+        a, b = offset(e.range.start.line, e.range.start.character), offset(e.range.end.line, e.range.end.character)
+        text = text[:a] + e.new_text + text[b:]
+    return text
+
+
+def _overlaps(a: TextEdit, b: TextEdit) -> bool:
+    return not (a.range.end <= b.range.start or b.range.end <= a.range.start)
+
+
+def select_fixes(diagnostics: list[Diagnostic], unsafe: bool = False) -> list[Fix]:
+    """The preferred fix of each diagnostic, dropping any whose edits overlap an
+    earlier chosen one (a second run picks those up)."""
+    chosen: list[Fix] = []
+    taken: list[TextEdit] = []
+    for d in sorted(diagnostics, key=Diagnostic.sort_key):
+        fix = next((f for f in d.fixes if unsafe or f.applicability is Applicability.SAFE), None)
+        if fix is None or any(_overlaps(e, t) for e in fix.edits for t in taken):
+            continue
+        chosen.append(fix)
+        taken.extend(fix.edits)
+    return chosen
+
+
+def apply_fixes(text: str, fixes: list[Fix]) -> str:
+    return apply_edits(text, [e for f in fixes for e in f.edits])

@@ -1,0 +1,822 @@
+"""The module model: every ``nn.Module`` subclass of a file and what it stores on ``self``.
+
+For each class the model answers two questions that every rule and hover needs:
+
+1. **Is it an nn.Module?** ``ClassInfo.is_module`` is decided from its bases,
+   however written (``nn.Module``, ``torch.nn.Module``, ``from torch.nn import
+   Module``, ``import torch.nn as tnn``, a torch layer such as ``nn.Conv2d``, another
+   Module class of the same file, or one imported from another file of the project,
+   see ``Project``). A class whose bases cannot be resolved is not a Module: the
+   rules stay silent on it.
+
+2. **What does ``__init__`` put on ``self``?** ``ClassInfo.members`` maps each
+   attribute name to the list of ``Assignment``s that ``__init__`` (and the helper
+   methods it calls, e.g. ``self._build()``) make to it, in execution order, each
+   with the abstract ``Value`` assigned (a layer with its constructor call, a
+   parameter, a buffer, a plain tensor, a container with its items, a plain value,
+   or unknown), its source node, the method it is in, and whether it happens before
+   ``super().__init__()``.
+
+Values are computed by a small abstract interpreter over the statements of
+``__init__``: it follows local names (``w = torch.zeros(3); self.w = w``), branches
+(a name bound differently on two paths joins to "unknown" unless both agree),
+loops, ``setattr(self, "w", ...)``, ``self.register_buffer``/``register_parameter``/
+``add_module``, and later mutation of containers (``self.layers.append(...)``,
+``self.heads[key] = ...``). A ``Value`` is an object: the same list appended to
+through a local name and through ``self`` is one value. Values remember whether
+they were *registered* (wrapped in ``nn.Parameter``, passed to ``register_buffer``,
+stored on ``self`` as a module or parameter, or handed to ``nn.ModuleList`` /
+``nn.Sequential``) or *escaped* (passed to a function we do not know, which might
+register them), so the rules can stay silent when in doubt.
+"""
+from __future__ import annotations
+
+import ast
+import enum
+from dataclasses import dataclass, field
+
+from torch_lsp.analysis import torch_api as T
+from torch_lsp.analysis.project import ClassRef, FileSummary, Project
+
+
+class Kind(enum.Enum):
+    LAYER = "layer"  # an nn.Module instance (torch layer or user Module class)
+    MODULE_CONTAINER = "module container"  # nn.ModuleList / ModuleDict / Sequential
+    PARAMETER = "parameter"  # nn.Parameter(...)
+    PARAM_CONTAINER = "parameter container"  # nn.ParameterList / ParameterDict
+    BUFFER = "buffer"  # register_buffer(...) / nn.Buffer(...)
+    TENSOR = "tensor"  # a plain torch.Tensor
+    PLAIN_CONTAINER = "container"  # a Python list / tuple / dict / set
+    VALUE = "value"  # a number, string, dtype, device, ... : never a problem
+    NONE = "none"
+    UNKNOWN = "unknown"
+
+
+MODULE_KINDS = frozenset({Kind.LAYER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER})
+
+
+@dataclass(eq=False)
+class Value:
+    """An abstract value. Identity matters: containers are shared by reference."""
+
+    kind: Kind
+    node: ast.AST | None = None  # the expression that created it
+    cls: str | None = None  # qualified class of a layer / container / parameter call
+    requires_grad: bool = False  # a tensor built with requires_grad=True / .requires_grad_()
+    legacy: bool = False  # built by a legacy typed constructor (torch.FloatTensor...)
+    container: str | None = None  # 'list' | 'tuple' | 'dict' | 'set' for PLAIN_CONTAINER
+    items: list["Item"] = field(default_factory=list)
+    registered: bool = False
+    escaped: bool = False
+
+    def all_items(self) -> list["Item"]:
+        return self.items
+
+
+@dataclass(eq=False)
+class Item:
+    """One element put into a plain container, and where it was put."""
+
+    value: Value
+    node: ast.AST  # the element expression
+    via: ast.AST  # the statement/expression that added it (literal, append call, ...)
+    key: ast.AST | None = None  # dict key expression, when known
+
+
+@dataclass(eq=False)
+class Assignment:
+    """One write of ``self.NAME`` in ``__init__`` or a helper it calls."""
+
+    name: str
+    value: Value
+    target: ast.AST  # the ``self.NAME`` expression, or the call (setattr/register_*)
+    value_node: ast.AST | None  # the assigned expression as written
+    stmt: ast.stmt
+    method: str
+    how: str  # 'assign' | 'annassign' | 'setattr' | 'register_buffer' | 'register_parameter' | 'add_module'
+    before_super: bool
+    conditional: bool
+
+
+@dataclass
+class ClassInfo:
+    """An analysed class. Only ``is_module`` classes get ``members``."""
+
+    ref: ClassRef
+    is_module: bool
+    torch_bases: set[str] = field(default_factory=set)  # torch.nn layers among its ancestors
+    user_bases: list[ClassRef] = field(default_factory=list)  # resolved project base classes
+    unresolved_bases: list[ast.expr] = field(default_factory=list)
+    init: ast.FunctionDef | None = None
+    super_init: ast.Call | None = None  # the first X.__init__(...) call in __init__
+    super_init_stmt: ast.stmt | None = None
+    super_init_method: str | None = None
+    assignments: list[Assignment] = field(default_factory=list)
+    registered_names: set[str] = field(default_factory=set)  # names made params/buffers/modules
+    analysed: bool = False
+    _method_uses: dict[str, set[str]] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.ref.node.name
+
+    @property
+    def node(self) -> ast.ClassDef:
+        return self.ref.node
+
+    @property
+    def members(self) -> dict[str, list[Assignment]]:
+        out: dict[str, list[Assignment]] = {}
+        for a in self.assignments:
+            out.setdefault(a.name, []).append(a)
+        return out
+
+    @property
+    def method_uses(self) -> dict[str, set[str]]:
+        """NAME -> the methods called on ``self.NAME`` anywhere in the class (e.g. to
+        know whether a list attribute can become an ``nn.ModuleList``). Computed on
+        first use: it walks the whole class."""
+        if self._method_uses is None:
+            uses: dict[str, set[str]] = {}
+            for node in ast.walk(self.node):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    inner = node.func.value
+                    if isinstance(inner, ast.Attribute) and _is_self(inner.value):
+                        uses.setdefault(inner.attr, set()).add(node.func.attr)
+            self._method_uses = uses
+        return self._method_uses
+
+    def method(self, name: str) -> ast.FunctionDef | None:
+        for stmt in self.node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+                return stmt  # type: ignore[return-value]
+        return None
+
+
+_PURE_BUILTINS = frozenset(
+    """
+    len print isinstance issubclass range enumerate zip reversed sorted iter min max sum any all int float
+    bool str repr id hash type abs round divmod pow format hasattr getattr callable
+    """.split()
+)
+_REGISTERING_CALLS = frozenset({"add_module", "register_module", "register_buffer", "register_parameter", "setattr"})
+_CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "update", "add", "setdefault"})
+
+
+class ModuleModel:
+    """The classes of one file, analysed on demand and cached."""
+
+    def __init__(self, summary: FileSummary, project: Project):
+        self.summary = summary
+        self.project = project
+        self._infos: dict[tuple, ClassInfo] = {}
+        self._in_progress: set[tuple] = set()
+
+    # ------------------------------------------------------------------ classes
+    def classes(self) -> list[ClassInfo]:
+        """Every class defined at the top level of the file (and nested in classes)."""
+        out = []
+        for node in _class_defs(self.summary.source.tree.body if self.summary.source and self.summary.source.tree else []):
+            out.append(self.info(ClassRef(self.summary, node)))
+        return out
+
+    def module_classes(self) -> list[ClassInfo]:
+        return [c for c in self.classes() if c.is_module]
+
+    def info(self, ref: ClassRef) -> ClassInfo:
+        key = ref.key
+        hit = self._infos.get(key)
+        if hit is not None:
+            return hit
+        if key in self._in_progress:  # an inheritance cycle: not a Module
+            return ClassInfo(ref, is_module=False)
+        self._in_progress.add(key)
+        try:
+            info = self._resolve_bases(ref)
+            if info.is_module:
+                _InitWalker(self, info).run()
+            self._infos[key] = info
+            return info
+        finally:
+            self._in_progress.discard(key)
+
+    def _resolve_bases(self, ref: ClassRef) -> ClassInfo:
+        info = ClassInfo(ref, is_module=False)
+        summary = ref.summary
+        for base in ref.node.bases:
+            expr = base.value if isinstance(base, ast.Subscript) else base
+            target = self.resolve_class_expr(summary, expr)
+            if isinstance(target, str):
+                if T.is_torch_module_class(target):
+                    info.is_module = True
+                    info.torch_bases.add(T.canonical(target))
+                else:
+                    info.unresolved_bases.append(base)
+            elif isinstance(target, ClassRef):
+                base_info = self.info(target)
+                info.user_bases.append(target)
+                if base_info.is_module:
+                    info.is_module = True
+                    info.torch_bases |= base_info.torch_bases
+                    info.unresolved_bases += base_info.unresolved_bases
+            else:
+                info.unresolved_bases.append(base)
+        return info
+
+    def resolve_class_expr(self, summary: FileSummary, expr: ast.expr) -> ClassRef | str | None:
+        """What a class expression (a base, or a called constructor) refers to:
+        a ClassRef in the project, a canonical qualified name outside it, or None."""
+        if isinstance(expr, ast.Name) and expr.id in summary.classes:
+            node = summary.classes[expr.id]
+            return ClassRef(summary, node)
+        qualified = T.canonical(summary.imports.qualify(expr))
+        if qualified is None:
+            if isinstance(expr, ast.Name) and summary.imports.star_imports:
+                hit = self.project.lookup_in(summary, expr.id)
+                if hit is not None:
+                    return T.canonical(hit) if isinstance(hit, str) else hit
+            return None
+        if qualified.startswith("torch."):
+            return qualified
+        hit = self.project.resolve_qualified(qualified, summary)
+        if hit is None:
+            hit = self.project.jedi_resolve(summary, expr)
+        return T.canonical(hit) if isinstance(hit, str) else hit
+
+    def class_kind(self, summary: FileSummary, func: ast.expr) -> tuple[Kind, str | None] | None:
+        """The kind of value a call of ``func`` builds, when ``func`` is a class we know."""
+        target = self.resolve_class_expr(summary, func)
+        if isinstance(target, str):
+            q = target
+            if q in T.PARAMETER_CLASSES:
+                return Kind.PARAMETER, q
+            if q in T.BUFFER_CLASSES:
+                return Kind.BUFFER, q
+            if q in T.MODULE_CONTAINERS:
+                return Kind.MODULE_CONTAINER, q
+            if q in T.PARAM_CONTAINERS:
+                return Kind.PARAM_CONTAINER, q
+            if T.is_torch_module_class(q):
+                return Kind.LAYER, q
+            return None
+        if isinstance(target, ClassRef):
+            if self.info(target).is_module:
+                return Kind.LAYER, target.qualname
+        return None
+
+
+def _class_defs(body: list[ast.stmt]):
+    for stmt in body:
+        if isinstance(stmt, ast.ClassDef):
+            yield stmt
+            yield from _class_defs(stmt.body)
+        elif isinstance(stmt, (ast.If, ast.Try)) or type(stmt).__name__ == "TryStar":
+            yield from _class_defs(stmt.body)
+            yield from _class_defs(getattr(stmt, "orelse", []))
+            for h in getattr(stmt, "handlers", []):
+                yield from _class_defs(h.body)
+            yield from _class_defs(getattr(stmt, "finalbody", []))
+
+
+# ---------------------------------------------------------------------------- interpreter
+
+
+@dataclass
+class _State:
+    env: dict[str, Value] = field(default_factory=dict)  # local names
+    attrs: dict[str, Value] = field(default_factory=dict)  # current value of self.NAME
+    super_seen: bool = False
+
+    def copy(self) -> "_State":
+        return _State(dict(self.env), dict(self.attrs), self.super_seen)
+
+
+def _join_values(a: Value | None, b: Value | None) -> Value:
+    if a is None or b is None:
+        return Value(Kind.UNKNOWN)
+    if a is b:
+        return a
+    if a.kind is Kind.NONE:
+        return b
+    if b.kind is Kind.NONE:
+        return a
+    if a.kind is b.kind and a.kind not in (Kind.PLAIN_CONTAINER,):
+        return Value(a.kind, a.node, a.cls if a.cls == b.cls else None, a.requires_grad and b.requires_grad,
+                     a.legacy and b.legacy, registered=a.registered and b.registered)
+    return Value(Kind.UNKNOWN)
+
+
+def _join_states(a: _State, b: _State) -> _State:
+    out = _State(super_seen=a.super_seen or b.super_seen)
+    for name in a.env.keys() | b.env.keys():
+        out.env[name] = _join_values(a.env.get(name), b.env.get(name))
+    for name in a.attrs.keys() | b.attrs.keys():
+        va, vb = a.attrs.get(name), b.attrs.get(name)
+        out.attrs[name] = va if vb is None else vb if va is None else _join_values(va, vb)
+    return out
+
+
+class _InitWalker:
+    """Abstract interpretation of ``__init__`` (and the helpers it calls) on kinds."""
+
+    MAX_HELPER_DEPTH = 3
+
+    def __init__(self, model: ModuleModel, info: ClassInfo):
+        self.model = model
+        self.info = info
+        self.summary = info.ref.summary
+        self.method_stack: list[str] = []
+        self.cond_depth = 0
+        self._helpers_done: set[str] = set()
+
+    def run(self) -> None:
+        info = self.info
+        info.init = info.method("__init__")
+        if info.init is None:
+            info.analysed = True
+            return
+        state = _State()
+        self._walk_function(info.init, state, "__init__")
+        info.analysed = True
+
+    # ------------------------------------------------------------------ methods
+    def _walk_function(self, fn: ast.FunctionDef, state: _State, name: str) -> None:
+        self.method_stack.append(name)
+        args = fn.args
+        for a in args.posonlyargs + args.args + args.kwonlyargs + [x for x in (args.vararg, args.kwarg) if x]:
+            state.env[a.arg] = Value(Kind.UNKNOWN)
+        self._block(fn.body, state)
+        self.method_stack.pop()
+
+    def _call_helper(self, method_name: str, state: _State) -> None:
+        if len(self.method_stack) > self.MAX_HELPER_DEPTH or method_name in self.method_stack:
+            return
+        fn = self._find_method(method_name)
+        if fn is None:
+            return
+        sub = _State(attrs=state.attrs, super_seen=state.super_seen)
+        self._walk_function(fn, sub, method_name)
+        state.attrs = sub.attrs
+        state.super_seen = sub.super_seen
+
+    def _find_method(self, name: str) -> ast.FunctionDef | None:
+        fn = self.info.method(name)
+        if fn is not None:
+            return fn
+        for base in self.info.user_bases:
+            base_info = self.model.info(base)
+            fn = base_info.method(name)
+            if fn is not None:
+                return fn
+        return None
+
+    @property
+    def method(self) -> str:
+        return self.method_stack[-1] if self.method_stack else "__init__"
+
+    # ------------------------------------------------------------------ statements
+    def _block(self, body: list[ast.stmt], state: _State) -> None:
+        for stmt in body:
+            self._stmt(stmt, state)
+
+    def _stmt(self, stmt: ast.stmt, state: _State) -> None:
+        if isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value, state)
+            for target in stmt.targets:
+                self._assign(target, value, stmt.value, stmt, state, "assign")
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                value = self.eval(stmt.value, state)
+                self._assign(stmt.target, value, stmt.value, stmt, state, "annassign")
+        elif isinstance(stmt, ast.AugAssign):
+            self._augassign(stmt, state)
+        elif isinstance(stmt, ast.Expr):
+            self.eval(stmt.value, state, stmt=stmt)
+        elif isinstance(stmt, ast.If):
+            self.eval(stmt.test, state)
+            a, b = state.copy(), state.copy()
+            self.cond_depth += 1
+            self._block(stmt.body, a)
+            self._block(stmt.orelse, b)
+            self.cond_depth -= 1
+            self._replace(state, _join_states(a, b))
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            self._loop_registers(stmt, state)
+            iterable = self.eval(stmt.iter, state)
+            body_state = state.copy()
+            item = Value(Kind.UNKNOWN)
+            if iterable.kind is Kind.PLAIN_CONTAINER and len(iterable.items) == 1:
+                item = iterable.items[0].value
+            self._assign(stmt.target, item, None, stmt, body_state, "loop")
+            self.cond_depth += 1
+            self._block(stmt.body, body_state)
+            self._block(stmt.orelse, body_state)
+            self.cond_depth -= 1
+            self._replace(state, _join_states(state, body_state))
+        elif isinstance(stmt, ast.While):
+            self.eval(stmt.test, state)
+            body_state = state.copy()
+            self.cond_depth += 1
+            self._block(stmt.body, body_state)
+            self._block(stmt.orelse, body_state)
+            self.cond_depth -= 1
+            self._replace(state, _join_states(state, body_state))
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                v = self.eval(item.context_expr, state)
+                if item.optional_vars is not None:
+                    self._assign(item.optional_vars, Value(Kind.UNKNOWN) if v.kind is not Kind.UNKNOWN else v, None, stmt, state, "with")
+            self._block(stmt.body, state)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            body_state = state.copy()
+            self.cond_depth += 1
+            self._block(stmt.body, body_state)
+            self._block(stmt.orelse, body_state)
+            joined = body_state
+            for h in stmt.handlers:
+                hs = state.copy()
+                if h.name:
+                    hs.env[h.name] = Value(Kind.UNKNOWN)
+                self._block(h.body, hs)
+                joined = _join_states(joined, hs)
+            self.cond_depth -= 1
+            self._replace(state, joined)
+            self._block(stmt.finalbody, state)
+        elif isinstance(stmt, ast.Match):
+            self.eval(stmt.subject, state)
+            joined = None
+            self.cond_depth += 1
+            for case in stmt.cases:
+                cs = state.copy()
+                self._block(case.body, cs)
+                joined = cs if joined is None else _join_states(joined, cs)
+            self.cond_depth -= 1
+            if joined is not None:
+                self._replace(state, _join_states(state, joined))
+        elif isinstance(stmt, ast.Return) and stmt.value is not None:
+            self.eval(stmt.value, state)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            state.env[stmt.name] = Value(Kind.UNKNOWN)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                state.env[(alias.asname or alias.name).split(".")[0]] = Value(Kind.UNKNOWN)
+        elif isinstance(stmt, ast.Delete):
+            for t in stmt.targets:
+                if isinstance(t, ast.Attribute) and _is_self(t.value):
+                    state.attrs.pop(t.attr, None)
+        elif isinstance(stmt, (ast.Raise, ast.Assert)):
+            for child in ast.iter_child_nodes(stmt):
+                if isinstance(child, ast.expr):
+                    self.eval(child, state)
+
+    @staticmethod
+    def _replace(state: _State, new: _State) -> None:
+        state.env, state.attrs, state.super_seen = new.env, new.attrs, new.super_seen
+
+    def _loop_registers(self, stmt: ast.For, state: _State) -> None:
+        """``for i, m in enumerate(self.blocks): self.add_module(str(i), m)``: the
+        iterated containers are registered through the loop body."""
+        if not any(
+            isinstance(n, ast.Call)
+            and ((isinstance(n.func, ast.Attribute) and n.func.attr in _REGISTERING_CALLS)
+                 or (isinstance(n.func, ast.Name) and n.func.id == "setattr"))
+            for s in stmt.body
+            for n in ast.walk(s)
+        ):
+            return
+        for n in ast.walk(stmt.iter):
+            v = self._peek(n, state)
+            if v is not None:
+                _mark(v, escaped=True)
+
+    def _peek(self, node: ast.AST, state: _State) -> Value | None:
+        if isinstance(node, ast.Name):
+            return state.env.get(node.id)
+        if isinstance(node, ast.Attribute) and _is_self(node.value):
+            return state.attrs.get(node.attr)
+        return None
+
+    def _assign(self, target: ast.AST, value: Value, value_node: ast.AST | None, stmt: ast.stmt, state: _State, how: str) -> None:
+        if isinstance(target, ast.Name):
+            state.env[target.id] = value
+        elif isinstance(target, ast.Attribute) and _is_self(target.value):
+            self._store(target.attr, value, target, value_node, stmt, state, how)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elts = None
+            if isinstance(value_node, (ast.Tuple, ast.List)) and len(value_node.elts) == len(target.elts) and not any(
+                isinstance(e, ast.Starred) for e in value_node.elts
+            ):
+                elts = value_node.elts
+            for i, t in enumerate(target.elts):
+                if elts is not None:
+                    # The whole right side was evaluated already; re-evaluating an element is cheap and pure here.
+                    self._assign(t, self.eval(elts[i], state), elts[i], stmt, state, how)
+                else:
+                    self._assign(t.value if isinstance(t, ast.Starred) else t, Value(Kind.UNKNOWN), None, stmt, state, how)
+        elif isinstance(target, ast.Subscript):
+            container = self._container_of(target.value, state)
+            if container is not None:
+                container.items.append(Item(value, value_node or target, stmt, target.slice))
+            elif value.kind is not Kind.UNKNOWN:
+                self.eval(target.value, state)
+                _mark(value, escaped=True)
+        elif isinstance(target, ast.Attribute):
+            # Stored on some other object: it may be registered there.
+            _mark(value, escaped=True)
+
+    def _store(self, name: str, value: Value, target: ast.AST, value_node: ast.AST | None, stmt: ast.stmt, state: _State, how: str) -> None:
+        if value.kind in (Kind.LAYER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER, Kind.PARAMETER, Kind.BUFFER):
+            value.registered = True
+            self.info.registered_names.add(name)
+        self.info.assignments.append(
+            Assignment(name, value, target, value_node, stmt, self.method, how, not state.super_seen, self.cond_depth > 0)
+        )
+        state.attrs[name] = value
+
+    def _augassign(self, stmt: ast.AugAssign, state: _State) -> None:
+        value = self.eval(stmt.value, state)
+        container = self._container_of(stmt.target, state)
+        if container is not None and isinstance(stmt.op, ast.Add):
+            if value.kind is Kind.PLAIN_CONTAINER:
+                for it in value.items:
+                    container.items.append(Item(it.value, it.node, stmt))
+            return
+        if isinstance(stmt.target, ast.Name):
+            old = state.env.get(stmt.target.id)
+            if old is None or old.kind is not Kind.TENSOR:
+                state.env[stmt.target.id] = Value(Kind.UNKNOWN)
+
+    def _container_of(self, node: ast.AST, state: _State) -> Value | None:
+        v = self._peek(node, state)
+        if v is not None and v.kind is Kind.PLAIN_CONTAINER:
+            return v
+        return None
+
+    # ------------------------------------------------------------------ expressions
+    def eval(self, node: ast.AST | None, state: _State, stmt: ast.stmt | None = None) -> Value:
+        if node is None:
+            return Value(Kind.UNKNOWN)
+        if isinstance(node, ast.Constant):
+            return Value(Kind.NONE if node.value is None else Kind.VALUE, node)
+        if isinstance(node, ast.Name):
+            v = state.env.get(node.id)
+            return v if v is not None else Value(Kind.UNKNOWN, node)
+        if isinstance(node, ast.Attribute):
+            if _is_self(node.value):
+                v = state.attrs.get(node.attr)
+                return v if v is not None else Value(Kind.UNKNOWN, node)
+            q = self.summary.imports.qualify(node)
+            if q and q.startswith("torch.") and q.rsplit(".", 1)[1] in _DTYPE_NAMES:
+                return Value(Kind.VALUE, node)
+            base = self.eval(node.value, state)
+            if base.kind is Kind.TENSOR and node.attr in ("T", "mT", "H", "mH", "data"):
+                return Value(Kind.TENSOR, node, requires_grad=base.requires_grad and node.attr != "data", legacy=base.legacy)
+            return Value(Kind.UNKNOWN, node)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            kind = {ast.List: "list", ast.Tuple: "tuple", ast.Set: "set"}[type(node)]
+            out = Value(Kind.PLAIN_CONTAINER, node, container=kind)
+            for e in node.elts:
+                if isinstance(e, ast.Starred):
+                    inner = self.eval(e.value, state)
+                    if inner.kind is Kind.PLAIN_CONTAINER:
+                        out.items.extend(inner.items)
+                    else:
+                        _mark(inner, escaped=True)
+                else:
+                    out.items.append(Item(self.eval(e, state), e, node))
+            return out
+        if isinstance(node, ast.Dict):
+            out = Value(Kind.PLAIN_CONTAINER, node, container="dict")
+            for k, v in zip(node.keys, node.values):
+                val = self.eval(v, state)
+                if k is None:  # {**other}
+                    if val.kind is Kind.PLAIN_CONTAINER:
+                        out.items.extend(val.items)
+                    continue
+                self.eval(k, state)
+                out.items.append(Item(val, v, node, k))
+            return out
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
+            inner = state.copy()
+            for gen in node.generators:
+                self.eval(gen.iter, inner)
+                self._assign(gen.target, Value(Kind.UNKNOWN), None, None, inner, "comprehension")  # type: ignore[arg-type]
+                for cond in gen.ifs:
+                    self.eval(cond, inner)
+            container = {ast.ListComp: "list", ast.SetComp: "set", ast.DictComp: "dict"}[type(node)]
+            out = Value(Kind.PLAIN_CONTAINER, node, container=container)
+            if isinstance(node, ast.DictComp):
+                self.eval(node.key, inner)
+                out.items.append(Item(self.eval(node.value, inner), node.value, node, node.key))
+            else:
+                out.items.append(Item(self.eval(node.elt, inner), node.elt, node))
+            return out
+        if isinstance(node, ast.GeneratorExp):
+            inner = state.copy()
+            for gen in node.generators:
+                self.eval(gen.iter, inner)
+                self._assign(gen.target, Value(Kind.UNKNOWN), None, None, inner, "comprehension")  # type: ignore[arg-type]
+            out = Value(Kind.PLAIN_CONTAINER, node, container="generator")
+            out.items.append(Item(self.eval(node.elt, inner), node.elt, node))
+            return out
+        if isinstance(node, ast.Call):
+            return self._call(node, state, stmt)
+        if isinstance(node, ast.BinOp):
+            left, right = self.eval(node.left, state), self.eval(node.right, state)
+            if Kind.TENSOR in (left.kind, right.kind) and {left.kind, right.kind} <= {Kind.TENSOR, Kind.VALUE}:
+                return Value(Kind.TENSOR, node, requires_grad=left.requires_grad or right.requires_grad,
+                             legacy=left.legacy or right.legacy)
+            if left.kind is Kind.PLAIN_CONTAINER and right.kind is Kind.PLAIN_CONTAINER and isinstance(node.op, ast.Add):
+                out = Value(Kind.PLAIN_CONTAINER, node, container=left.container)
+                out.items = left.items + right.items
+                return out
+            if left.kind is Kind.VALUE and right.kind is Kind.VALUE:
+                return Value(Kind.VALUE, node)
+            return Value(Kind.UNKNOWN, node)
+        if isinstance(node, ast.UnaryOp):
+            v = self.eval(node.operand, state)
+            return v if v.kind in (Kind.TENSOR, Kind.VALUE) else Value(Kind.UNKNOWN, node)
+        if isinstance(node, ast.IfExp):
+            self.eval(node.test, state)
+            return _join_values(self.eval(node.body, state), self.eval(node.orelse, state))
+        if isinstance(node, ast.NamedExpr):
+            v = self.eval(node.value, state)
+            self._assign(node.target, v, node.value, stmt, state, "walrus")  # type: ignore[arg-type]
+            return v
+        if isinstance(node, ast.Subscript):
+            base = self.eval(node.value, state)
+            self.eval(node.slice, state)
+            if base.kind is Kind.TENSOR:
+                return Value(Kind.TENSOR, node, legacy=base.legacy)
+            return Value(Kind.UNKNOWN, node)
+        if isinstance(node, ast.Starred):
+            return self.eval(node.value, state)
+        if isinstance(node, (ast.BoolOp, ast.Compare, ast.JoinedStr)):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self.eval(child, state)
+            return Value(Kind.VALUE if isinstance(node, (ast.Compare, ast.JoinedStr)) else Kind.UNKNOWN, node)
+        if isinstance(node, ast.Lambda):
+            return Value(Kind.UNKNOWN, node)
+        return Value(Kind.UNKNOWN, node)
+
+    def _call(self, node: ast.Call, state: _State, stmt: ast.stmt | None) -> Value:
+        func = node.func
+        # --- calls on self: registration methods, helpers, super().__init__
+        if isinstance(func, ast.Attribute) and func.attr == "__init__":
+            for a in node.args:
+                self.eval(a, state)
+            for k in node.keywords:
+                self.eval(k.value, state)
+            if self.info.super_init is None:
+                self.info.super_init = node
+                self.info.super_init_stmt = stmt
+                self.info.super_init_method = self.method
+            state.super_seen = True
+            return Value(Kind.NONE, node)
+        if isinstance(func, ast.Attribute) and _is_self(func.value):
+            return self._self_method_call(node, func.attr, state, stmt)
+        if isinstance(func, ast.Name) and func.id == "setattr" and len(node.args) == 3 and _is_self(node.args[0]):
+            value = self.eval(node.args[2], state)
+            name = node.args[1]
+            if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                self._store(name.value, value, node, node.args[2], stmt or node, state, "setattr")  # type: ignore[arg-type]
+            else:
+                self.eval(name, state)
+                _mark(value, escaped=True)
+            return Value(Kind.NONE, node)
+        # --- container mutation: self.layers.append(x), layers.append(x)
+        if isinstance(func, ast.Attribute) and func.attr in _CONTAINER_MUTATORS:
+            container = self._container_of(func.value, state)
+            if container is not None:
+                self._mutate(container, func.attr, node, state, stmt)
+                return Value(Kind.NONE, node)
+        # --- known constructors and tensor factories
+        kind = self.model.class_kind(self.summary, func)
+        args = [self.eval(a, state) for a in node.args]
+        kwargs = {k.arg: self.eval(k.value, state) for k in node.keywords}
+        if kind is not None:
+            k, cls = kind
+            if k in (Kind.PARAMETER, Kind.BUFFER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER):
+                for v in args + list(kwargs.values()):
+                    _mark(v, registered=True)
+            else:
+                for v in args + list(kwargs.values()):
+                    _mark(v, escaped=True)
+            return Value(k, node, cls=cls)
+        q = T.canonical(self.summary.imports.qualify(func))
+        if q is not None:
+            if q in T.TENSOR_FACTORIES or q in T.LEGACY_CONSTRUCTORS:
+                rg = _kw_true(node, "requires_grad")
+                return Value(Kind.TENSOR, node, requires_grad=rg, legacy=q in T.LEGACY_CONSTRUCTORS)
+            if q in T.TENSOR_FUNCTIONS:
+                first = args[0] if args else None
+                if first is not None and (first.kind is Kind.TENSOR or (
+                        first.kind is Kind.PLAIN_CONTAINER and first.items and all(i.value.kind is Kind.TENSOR for i in first.items))):
+                    return Value(Kind.TENSOR, node)
+                return Value(Kind.UNKNOWN, node)
+            if q in T.NON_TENSOR_TORCH_CALLS:
+                return Value(Kind.VALUE, node)
+        if isinstance(func, ast.Attribute):
+            base = self.eval(func.value, state)
+            if base.kind is Kind.TENSOR and func.attr in T.TENSOR_METHODS:
+                rg = base.requires_grad
+                if func.attr == "requires_grad_":
+                    rg = not (node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value is False) and not any(
+                        k.arg == "requires_grad" and isinstance(k.value, ast.Constant) and k.value.value is False for k in node.keywords)
+                elif func.attr in ("detach", "detach_"):
+                    rg = False
+                return Value(Kind.TENSOR, node, requires_grad=rg, legacy=base.legacy)
+            if base.kind is Kind.PLAIN_CONTAINER and func.attr in ("copy", "items", "values", "keys"):
+                return Value(Kind.UNKNOWN, node)
+            if base.kind is not Kind.UNKNOWN:
+                _mark(base, escaped=True)
+        if isinstance(func, ast.Name) and func.id in ("list", "tuple", "dict") and func.id not in state.env:
+            out = Value(Kind.PLAIN_CONTAINER, node, container=func.id)
+            if args and args[0].kind is Kind.PLAIN_CONTAINER:
+                out.items = list(args[0].items)
+            return out
+        pure = isinstance(func, ast.Name) and func.id in _PURE_BUILTINS and func.id not in state.env
+        if not pure:
+            for v in args + list(kwargs.values()):
+                _mark(v, escaped=True)
+        return Value(Kind.UNKNOWN, node)
+
+    def _mutate(self, container: Value, method: str, node: ast.Call, state: _State, stmt: ast.stmt | None) -> None:
+        args = node.args
+        if method == "append" and len(args) == 1:
+            container.items.append(Item(self.eval(args[0], state), args[0], node))
+        elif method == "insert" and len(args) == 2:
+            self.eval(args[0], state)
+            container.items.append(Item(self.eval(args[1], state), args[1], node))
+        elif method in ("extend", "update") and len(args) == 1:
+            v = self.eval(args[0], state)
+            if v.kind is Kind.PLAIN_CONTAINER:
+                for it in v.items:
+                    container.items.append(Item(it.value, it.node, node, it.key))
+        elif method == "setdefault" and len(args) == 2:
+            self.eval(args[0], state)
+            container.items.append(Item(self.eval(args[1], state), args[1], node, args[0]))
+        elif method == "add" and len(args) == 1:
+            container.items.append(Item(self.eval(args[0], state), args[0], node))
+        for k in node.keywords:
+            self.eval(k.value, state)
+
+    def _self_method_call(self, node: ast.Call, method: str, state: _State, stmt: ast.stmt | None) -> Value:
+        args = [self.eval(a, state) for a in node.args]
+        kwargs = {k.arg: self.eval(k.value, state) for k in node.keywords}
+        name_node = node.args[0] if node.args else None
+        name = name_node.value if isinstance(name_node, ast.Constant) and isinstance(name_node.value, str) else None
+        if method in ("register_buffer", "register_parameter", "add_module", "register_module"):
+            value_node = node.args[1] if len(node.args) > 1 else (node.keywords[0].value if node.keywords else None)
+            value = args[1] if len(args) > 1 else (next(iter(kwargs.values()), Value(Kind.UNKNOWN)))
+            _mark(value, registered=True)
+            if name is not None:
+                kind = {"register_buffer": Kind.BUFFER, "register_parameter": Kind.PARAMETER}.get(method, Kind.LAYER)
+                if value.kind in (Kind.NONE,) and method != "add_module":
+                    kind = Kind.BUFFER if method == "register_buffer" else Kind.PARAMETER
+                registered = Value(kind, value_node, cls=value.cls, registered=True)
+                self._store(name, registered, node, value_node, stmt or node, state, method if method != "register_module" else "add_module")  # type: ignore[arg-type]
+                self.info.registered_names.add(name)
+            return Value(Kind.NONE, node)
+        # A helper method: analyse its body as part of __init__.
+        for v in args + list(kwargs.values()):
+            _mark(v, escaped=True)
+        if method not in self._helpers_done:
+            self._helpers_done.add(method)
+            self._call_helper(method, state)
+        return Value(Kind.UNKNOWN, node)
+
+
+_DTYPE_NAMES = frozenset(
+    """
+    float float32 float64 double half float16 bfloat16 int int8 int16 int32 int64 long short uint8 bool
+    complex64 complex128 cfloat cdouble float8_e4m3fn float8_e5m2 qint8 quint8 channels_last contiguous_format
+    strided sparse_coo
+    """.split()
+)
+
+
+def _is_self(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "self"
+
+
+def _kw_true(node: ast.Call, name: str) -> bool:
+    return any(k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is True for k in node.keywords)
+
+
+def _mark(value: Value, registered: bool = False, escaped: bool = False) -> None:
+    """Mark a value (and, for containers, their items) registered or escaped."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if registered:
+            v.registered = True
+        if escaped:
+            v.escaped = True
+        if v.kind is Kind.PLAIN_CONTAINER:
+            stack.extend(i.value for i in v.items)

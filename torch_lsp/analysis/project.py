@@ -1,0 +1,271 @@
+"""Other files of the same project: where base classes imported from them live.
+
+``Project`` maps dotted module names to files, parses those files once (cached by
+path, size and mtime) into a ``FileSummary`` (top-level classes and the import
+table), and resolves a qualified name such as ``pkg.layers.Block`` or a relative
+``..modeling_utils.PreTrainedModel`` to the class definition, following re-exports
+and star imports. When that fails for a name that is imported, it asks jedi, which
+also knows installed packages.
+
+An editor can register open buffers with ``set_overlay`` so that unsaved text wins
+over the file on disk.
+"""
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch_lsp.analysis.names import ImportTable, _top_level_statements
+from torch_lsp.analysis.source import SourceFile
+
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+# Modules that never hold an nn.Module base class: not worth a jedi look-up.
+_NOT_PROJECT = frozenset(
+    """
+    abc builtins collections contextlib dataclasses enum functools typing typing_extensions numpy math
+    os sys re itertools warnings copy logging pathlib json torch
+    """.split()
+)
+
+
+@dataclass
+class FileSummary:
+    """What other files need to know of one file: its classes and imports."""
+
+    path: str | None
+    module_name: str | None
+    imports: ImportTable
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+    import_root: str | None = None  # the directory absolute imports resolve against
+    source: SourceFile | None = None
+
+    @classmethod
+    def of(cls, src: SourceFile, module_name: str | None, is_package: bool, import_root: str | None) -> "FileSummary":
+        tree = src.tree or ast.Module(body=[], type_ignores=[])
+        imports = ImportTable.build(tree, module_name, is_package)
+        classes: dict[str, ast.ClassDef] = {}
+        for stmt in _top_level_statements(tree.body):
+            if isinstance(stmt, ast.ClassDef):
+                classes[stmt.name] = stmt
+        return cls(src.path, module_name, imports, classes, import_root, src)
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    """A class definition somewhere in the project."""
+
+    summary: FileSummary
+    node: ast.ClassDef
+
+    @property
+    def key(self) -> tuple[str | None, str, int]:
+        return (self.summary.path, self.node.name, self.node.lineno)
+
+    @property
+    def qualname(self) -> str:
+        mod = self.summary.module_name
+        return f"{mod}.{self.node.name}" if mod else self.node.name
+
+
+class Project:
+    _default: "Project | None" = None
+
+    def __init__(self, roots: list[str] | None = None, use_jedi: bool = True):
+        self.roots = [str(Path(r).resolve()) for r in roots or []]
+        self.use_jedi = use_jedi
+        self._summaries: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}
+        self._pkg_cache: dict[str, bool] = {}
+        self._root_cache: dict[str, str | None] = {}
+        self._overlays: dict[str, str] = {}
+        self._jedi_cache: dict[tuple, ClassRef | None] = {}
+
+    @classmethod
+    def default(cls) -> "Project":
+        if cls._default is None:
+            cls._default = cls()
+        return cls._default
+
+    # ------------------------------------------------------------ overlays
+    def set_overlay(self, path: str, text: str | None) -> None:
+        key = str(Path(path).resolve())
+        if text is None:
+            self._overlays.pop(key, None)
+        else:
+            self._overlays[key] = text
+        self._summaries.pop(key, None)
+
+    # ------------------------------------------------------------ module names
+    def _is_package_dir(self, d: str) -> bool:
+        hit = self._pkg_cache.get(d)
+        if hit is None:
+            hit = self._pkg_cache[d] = os.path.isfile(os.path.join(d, "__init__.py"))
+        return hit
+
+    def module_name_for(self, path: str | None) -> tuple[str | None, bool, str | None]:
+        """(dotted module name, is a package __init__, import root) of a file path."""
+        if not path:
+            return None, False, None
+        p = os.path.abspath(path)
+        d, base = os.path.split(p)
+        stem = base[:-3] if base.endswith(".py") else base
+        is_package = stem == "__init__"
+        parts: list[str] = [] if is_package else [stem]
+        while self._is_package_dir(d):
+            d, name = os.path.split(d)
+            parts.append(name)
+            if not name:
+                break
+        parts.reverse()
+        return (".".join(parts) or None), is_package, d
+
+    def project_root(self, path: str) -> str | None:
+        d = os.path.dirname(os.path.abspath(path))
+        chain = []
+        found = None
+        while True:
+            if d in self._root_cache:
+                found = self._root_cache[d]
+                break
+            chain.append(d)
+            if any(os.path.exists(os.path.join(d, m)) for m in PROJECT_MARKERS):
+                found = d
+                break
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        for c in chain:
+            self._root_cache[c] = found
+        return found
+
+    # ------------------------------------------------------------ summaries
+    def summary_for_source(self, src: SourceFile) -> FileSummary:
+        name, is_pkg, root = self.module_name_for(src.path)
+        return FileSummary.of(src, name, is_pkg, root)
+
+    def summary(self, path: str) -> FileSummary | None:
+        key = str(Path(path).resolve())
+        overlay = self._overlays.get(key)
+        try:
+            st = os.stat(key)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            if overlay is None:
+                return None
+            stamp = (-1, hash(overlay))
+        cached = self._summaries.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        try:
+            if overlay is not None:
+                src = SourceFile.parse(overlay, key)
+            else:
+                with open(key, "rb") as fh:
+                    src = SourceFile.from_bytes(fh.read(), key)
+        except OSError:
+            src = None
+        summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
+        self._summaries[key] = (stamp, summary)
+        return summary
+
+    def find_module(self, dotted: str, near: FileSummary) -> str | None:
+        """The file that defines module ``dotted``, searched from ``near``'s import root
+        and the project roots."""
+        if not dotted or dotted.startswith("."):
+            return None
+        rel = dotted.replace(".", os.sep)
+        roots: list[str] = []
+        if near.import_root:
+            roots.append(near.import_root)
+        if near.path:
+            pr = self.project_root(near.path)
+            if pr:
+                roots += [pr, os.path.join(pr, "src")]
+        roots += self.roots
+        seen = set()
+        for root in roots:
+            if root in seen:
+                continue
+            seen.add(root)
+            for cand in (os.path.join(root, rel + ".py"), os.path.join(root, rel, "__init__.py")):
+                if os.path.isfile(cand):
+                    return cand
+        return None
+
+    # ------------------------------------------------------------ resolution
+    def resolve_qualified(self, qualified: str, near: FileSummary, depth: int = 0) -> ClassRef | str | None:
+        """Follow ``qualified`` to a class definition in the project.
+
+        Returns a ClassRef, or a (canonical) qualified name when the chain ends at a
+        name outside the project (e.g. re-exported ``torch.nn.Module``), or None.
+        """
+        if depth > 8 or not qualified or qualified.startswith(".") or qualified.split(".")[0] in _NOT_PROJECT:
+            return qualified if qualified and qualified.split(".")[0] == "torch" else None
+        parts = qualified.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            module, attrs = ".".join(parts[:i]), parts[i:]
+            path = self.find_module(module, near)
+            if path is None:
+                continue
+            summary = self.summary(path)
+            if summary is None:
+                return None
+            if len(attrs) != 1:
+                return None  # nested classes are out of scope
+            return self.lookup_in(summary, attrs[0], depth + 1)
+        return None
+
+    def lookup_in(self, summary: FileSummary, name: str, depth: int = 0) -> ClassRef | str | None:
+        """The class a top-level ``name`` of ``summary``'s file refers to."""
+        if name in summary.classes:
+            return ClassRef(summary, summary.classes[name])
+        target = summary.imports.names.get(name)
+        if target is not None:
+            return self.resolve_qualified(target, summary, depth + 1)
+        for star in summary.imports.star_imports:
+            path = self.find_module(star, summary)
+            sub = self.summary(path) if path else None
+            if sub is not None and depth < 8:
+                hit = self.lookup_in(sub, name, depth + 1)
+                if hit is not None:
+                    return hit
+        return None
+
+    def jedi_resolve(self, near: FileSummary, node: ast.expr) -> ClassRef | None:
+        """Ask jedi where the name at ``node`` is defined (used when our own
+        resolution fails; jedi also follows installed packages)."""
+        if not self.use_jedi or near.source is None:
+            return None
+        key = (near.path, node.lineno, node.col_offset, hash(near.source.text))
+        if key in self._jedi_cache:
+            return self._jedi_cache[key]
+        result = None
+        try:
+            import jedi
+
+            target = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+            end = near.source.end_of(node)
+            project = None
+            if near.path:
+                root = self.project_root(near.path) or os.path.dirname(os.path.abspath(near.path))
+                project = jedi.Project(root)
+            script = jedi.Script(near.source.text, path=near.path, project=project)
+            for definition in script.goto(end.line + 1, max(end.character - 1, 0), follow_imports=True):
+                if definition.type != "class" or definition.name != target or not definition.module_path:
+                    continue
+                summary = self.summary(str(definition.module_path))
+                if summary is None:
+                    continue
+                for cls in summary.classes.values():
+                    if cls.lineno == definition.line:
+                        result = ClassRef(summary, cls)
+                        break
+                if result:
+                    break
+        except Exception:  # jedi is a best-effort fallback; never let it break a check
+            result = None
+        self._jedi_cache[key] = result
+        return result

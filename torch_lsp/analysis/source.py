@@ -1,0 +1,155 @@
+"""Decoding, parsing and position bookkeeping for one Python source file.
+
+``SourceFile`` is the unit every analysis works on. It is built once per file
+(or per document version in the server) and never re-parses: rules read
+``tree`` and convert AST positions with ``range_of``.
+
+AST columns are UTF-8 byte offsets; our ``Range`` columns are code points.
+``char_col`` converts, touching only lines that hold non-ASCII text.
+"""
+from __future__ import annotations
+
+import ast
+import codecs
+import io
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+
+from torch_lsp.analysis.diagnostics import Position, Range
+
+
+@dataclass
+class ParseProblem:
+    """Why a file could not be analysed (reported as TL000)."""
+
+    message: str
+    range: Range
+
+
+_CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def decode_source(data: bytes) -> tuple[str | None, ParseProblem | None]:
+    """Decode file bytes as Python does (BOM, PEP 263 cookie, else UTF-8)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # unknown or inconsistent coding cookie
+        return None, ParseProblem(f"cannot decode file: {exc}", Range.point(0, 0))
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            before = data[: exc.start]
+            line = before.count(b"\n")
+            col = len(before[before.rfind(b"\n") + 1 :].decode(encoding, errors="replace"))
+            bad = data[exc.start : exc.start + 1]
+            msg = f"file is not valid {encoding}: byte 0x{bad.hex()} at line {line + 1} cannot be decoded; the file cannot be imported"
+            return None, ParseProblem(msg, Range.of(line, col, line, col + 1))
+        return None, ParseProblem(f"cannot decode file: {exc}", Range.point(0, 0))
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None
+
+
+@dataclass
+class SourceFile:
+    text: str
+    path: str | None = None
+    tree: ast.Module | None = None
+    problem: ParseProblem | None = None
+    _lines: list[str] | None = field(default=None, repr=False)
+    _line_bytes: dict[int, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def parse(cls, text: str, path: str | None = None) -> "SourceFile":
+        src = cls(text=text, path=path)
+        src.tree, src.problem = _parse(text, path)
+        return src
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str | None = None) -> "SourceFile":
+        text, problem = decode_source(data)
+        if text is None:
+            return cls(text="", path=path, problem=problem)
+        return cls.parse(text, path)
+
+    # ----------------------------------------------------------------- positions
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.splitlines(keepends=True) or [""]
+        return self._lines
+
+    def line_text(self, line: int) -> str:
+        """The text of a 0-based line without its line ending ('' past the end)."""
+        lines = self.lines
+        if 0 <= line < len(lines):
+            return lines[line].rstrip("\r\n")
+        return ""
+
+    def char_col(self, line: int, byte_col: int) -> int:
+        """Convert an AST (UTF-8 byte) column on a 0-based line to code points."""
+        text = self.line_text(line)
+        if text.isascii():
+            return byte_col
+        data = self._line_bytes.get(line)
+        if data is None:
+            data = self._line_bytes[line] = text.encode("utf-8")
+        return len(data[:byte_col].decode("utf-8", errors="replace"))
+
+    def range_of(self, node: ast.AST, end_node: ast.AST | None = None) -> Range:
+        end_node = end_node or node
+        line = node.lineno - 1
+        end_line = (end_node.end_lineno or node.lineno) - 1
+        end_col = end_node.end_col_offset if end_node.end_col_offset is not None else node.col_offset
+        return Range(
+            Position(line, self.char_col(line, node.col_offset)),
+            Position(end_line, self.char_col(end_line, end_col)),
+        )
+
+    def start_of(self, node: ast.AST) -> Position:
+        line = node.lineno - 1
+        return Position(line, self.char_col(line, node.col_offset))
+
+    def end_of(self, node: ast.AST) -> Position:
+        line = (node.end_lineno or node.lineno) - 1
+        return Position(line, self.char_col(line, node.end_col_offset or 0))
+
+    def segment(self, node: ast.AST) -> str:
+        """The exact source text of a node."""
+        r = self.range_of(node)
+        return self.text_in(r)
+
+    def text_in(self, r: Range) -> str:
+        if r.start.line == r.end.line:
+            return self.line_text(r.start.line)[r.start.character : r.end.character]
+        parts = [self.lines[r.start.line][r.start.character :]]
+        parts.extend(self.lines[r.start.line + 1 : r.end.line])
+        parts.append(self.line_text(r.end.line)[: r.end.character])
+        return "".join(parts)
+
+    def indent_of(self, line: int) -> str:
+        text = self.line_text(line)
+        return text[: len(text) - len(text.lstrip())]
+
+
+def _parse(text: str, path: str | None) -> tuple[ast.Module | None, ParseProblem | None]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes etc.
+            return ast.parse(text, filename=path or "<unknown>"), None
+    except SyntaxError as exc:
+        line = max((exc.lineno or 1) - 1, 0)
+        col = max((exc.offset or 1) - 1, 0)
+        end_line = (exc.end_lineno - 1) if getattr(exc, "end_lineno", None) else line
+        end_col = (exc.end_offset - 1) if getattr(exc, "end_offset", None) and exc.end_offset > 0 else col + 1
+        if (end_line, end_col) < (line, col):
+            end_line, end_col = line, col + 1
+        return None, ParseProblem(f"syntax error: {exc.msg}; the file cannot be imported", Range.of(line, col, end_line, end_col))
+    except (RecursionError, MemoryError) as exc:
+        what = "too deeply nested" if isinstance(exc, RecursionError) else "too large"
+        return None, ParseProblem(f"the file is {what} for Python's parser ({type(exc).__name__}); it cannot be imported", Range.point(0, 0))
+    except ValueError as exc:  # e.g. null bytes on older Pythons
+        return None, ParseProblem(f"syntax error: {exc}; the file cannot be imported", Range.point(0, 0))

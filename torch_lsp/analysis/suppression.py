@@ -1,0 +1,47 @@
+"""Line suppression comments.
+
+``# torch-lsp: ignore[TL101, TL102]`` or ``# noqa: TL101`` ignore those codes on the
+line; a bare ``# torch-lsp: ignore`` or ``# noqa`` ignores every torch-lsp
+diagnostic on the line. A code list that names only other tools' codes (``# noqa:
+E501``) ignores nothing of ours. A diagnostic is suppressed by a comment on its
+first or its last line (so a multi-line statement can carry it after the closing
+bracket).
+"""
+from __future__ import annotations
+
+import re
+
+from torch_lsp.analysis.diagnostics import Diagnostic
+
+_COMMENT = re.compile(
+    r"#\s*(?:torch-lsp\s*:\s*ignore(?:\s*\[(?P<codes1>[^\]]*)\])?|noqa(?:\s*:\s*(?P<codes2>[A-Za-z0-9_,\s]+))?)",
+    re.IGNORECASE,
+)
+_CODE = re.compile(r"[A-Za-z]+[0-9]+")
+ALL = "*"
+
+
+def suppressions(text: str) -> dict[int, set[str]]:
+    """0-based line -> suppressed codes (or {"*"}). Only lines holding a marker are scanned."""
+    result: dict[int, set[str]] = {}
+    if "torch-lsp" not in text and "noqa" not in text and "NOQA" not in text:
+        return result
+    for lineno, line in enumerate(text.splitlines()):
+        if "#" not in line:
+            continue
+        for m in _COMMENT.finditer(line):
+            codes = m.group("codes1") if m.group("codes1") is not None else m.group("codes2")
+            entry = result.setdefault(lineno, set())
+            if codes is None or not codes.strip():
+                entry.add(ALL)
+            else:
+                entry.update(c.upper() for c in _CODE.findall(codes))
+    return result
+
+
+def is_suppressed(diag: Diagnostic, table: dict[int, set[str]]) -> bool:
+    for line in {diag.range.start.line, diag.range.end.line}:
+        codes = table.get(line)
+        if codes and (ALL in codes or diag.code in codes):
+            return True
+    return False

@@ -1,0 +1,660 @@
+"""TL101-TL105: parameters and submodules that ``nn.Module`` never registers.
+
+All five rules read the module model (``torch_lsp.analysis.modules``): what each
+``nn.Module`` subclass's ``__init__`` stores on ``self``. TL105 also looks at
+every call in the file.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterable, Iterator
+
+from torch_lsp.analysis import torch_api as T
+from torch_lsp.analysis.context import FileContext
+from torch_lsp.analysis.diagnostics import (
+    Applicability,
+    Diagnostic,
+    Fix,
+    Position,
+    Range,
+    RelatedInformation,
+    Severity,
+    TextEdit,
+)
+from torch_lsp.analysis.modules import MODULE_KINDS, Assignment, ClassInfo, Kind, Value
+from torch_lsp.rules import rule
+
+UNREGISTERED_TENSOR = rule(
+    "TL101",
+    "unregistered-tensor",
+    "A tensor stored on self that is neither an nn.Parameter nor a registered buffer",
+    Severity.WARNING,
+    """
+    ## What it does
+    Finds `self.NAME = <tensor>` in an `nn.Module`'s `__init__` (or a helper it
+    calls) where the tensor comes from a torch factory (`torch.tensor`, `zeros`,
+    `randn`, ...), a legacy constructor (`torch.cuda.FloatTensor(...)`), or
+    `.to()`/`.cuda()`/`.requires_grad_()` of one, and is neither wrapped in
+    `nn.Parameter` nor registered with `register_buffer`. Values are followed through
+    local names and `setattr(self, "NAME", ...)`. The severity is *error* when
+    `requires_grad=True` or `.requires_grad_()` shows the tensor was meant to be
+    learned.
+
+    ## Why is this bad?
+    `nn.Module` only tracks parameters, buffers and submodules. A plain tensor
+    attribute is missing from `model.parameters()`, so the optimizer never updates
+    it (it may still get a `.grad`, which makes the bug hard to see); it is missing
+    from `state_dict()`, so checkpoints silently lose it; and `model.to(device)`,
+    `.cuda()`, `.double()` do not move or convert it, which later fails with
+    "Expected all tensors to be on the same device".
+
+    ## Example
+    ```python
+    class ContrastiveHead(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.proj = nn.Linear(dim, dim)
+            self.log_temp = torch.zeros(1, requires_grad=True)
+    ```
+
+    ## Fix
+    If it should be learned, wrap it in `nn.Parameter`:
+    ```python
+            self.log_temp = nn.Parameter(torch.zeros(1))
+    ```
+    If it is a constant that should follow the module (device, dtype, checkpoint),
+    register it as a buffer:
+    ```python
+            self.register_buffer("mean", torch.tensor(mean))
+    ```
+    Both fixes change what the module trains or saves, so `--fix` applies them only
+    with `--unsafe-fixes`.
+    """,
+    fixable=True,
+)
+
+MODULE_IN_PLAIN_CONTAINER = rule(
+    "TL102",
+    "module-in-plain-container",
+    "Submodules kept in a plain Python list, tuple or dict",
+    Severity.WARNING,
+    """
+    ## What it does
+    Finds `self.NAME` holding a Python `list`, `tuple` or `dict` (a literal, a
+    comprehension, or an empty one filled later with `.append`, `.extend`,
+    `+=` or `[key] = ...`) whose items are freshly built `nn.Module`s that are not
+    registered any other way.
+
+    ## Why is this bad?
+    `nn.Module` does not look inside plain containers. The layers' weights are
+    missing from `model.parameters()` (the optimizer never trains them), from
+    `state_dict()` (checkpoints lose them), and `model.to(device)`, `.train()` and
+    `.eval()` skip them: the forward pass then fails with a device mismatch, or
+    dropout and batch norm stay in training mode at evaluation time.
+
+    ## Example
+    ```python
+    class ConvStack(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.layers = []
+            for c_in, c_out in zip(channels, channels[1:]):
+                self.layers.append(nn.Conv2d(c_in, c_out, 3))
+    ```
+
+    ## Fix
+    Use `nn.ModuleList` (or `nn.ModuleDict` for a dict): it supports `append`,
+    `extend`, `insert`, indexing and iteration.
+    ```python
+            self.layers = nn.ModuleList()
+    ```
+    """,
+    fixable=True,
+)
+
+PARAMETER_IN_PLAIN_CONTAINER = rule(
+    "TL103",
+    "parameter-in-plain-container",
+    "nn.Parameters kept in a plain Python list, tuple or dict",
+    Severity.WARNING,
+    """
+    ## What it does
+    Finds `self.NAME` holding a Python `list`, `tuple` or `dict` of freshly built
+    `nn.Parameter`s (a literal, a comprehension, or filled later).
+
+    ## Why is this bad?
+    Parameters inside a plain container are not registered: `model.parameters()`
+    leaves them out, so an optimizer built from it never updates them, even though
+    `backward()` fills their `.grad`. They are also missing from `state_dict()` and
+    are not moved by `model.to(device)`.
+
+    ## Example
+    ```python
+    class ScaledStack(nn.Module):
+        def __init__(self, dim, depth):
+            super().__init__()
+            self.scales = [nn.Parameter(torch.ones(dim)) for _ in range(depth)]
+    ```
+
+    ## Fix
+    ```python
+            self.scales = nn.ParameterList([nn.Parameter(torch.ones(dim)) for _ in range(depth)])
+    ```
+    (`nn.ParameterDict` for a dict.)
+    """,
+    fixable=True,
+)
+
+ASSIGNMENT_BEFORE_SUPER_INIT = rule(
+    "TL104",
+    "assignment-before-super-init",
+    "A module or parameter assigned before super().__init__(), or __init__ never calls it",
+    Severity.ERROR,
+    """
+    ## What it does
+    Finds an `nn.Module` subclass whose `__init__` assigns a submodule or an
+    `nn.Parameter` to `self` (or calls `register_buffer`/`add_module`) before
+    `super().__init__()`, or never calls `super().__init__()` at all. Plain
+    values (numbers, strings, config) before `super().__init__()` are fine.
+
+    ## Why is this bad?
+    `Module.__init__` creates the tables that hold parameters, buffers and
+    submodules. Before it runs, `Module.__setattr__` raises
+    `AttributeError: cannot assign module before Module.__init__() call` (or
+    `... parameters before ...`). A module whose `__init__` never calls it fails on
+    first use with `AttributeError: 'Net' object has no attribute '_parameters'` (or
+    `'_backward_hooks'`).
+
+    ## Example
+    ```python
+    class Classifier(nn.Module):
+        def __init__(self, n_in, n_out):
+            self.hidden = nn.Linear(n_in, 128)
+            super().__init__()
+    ```
+
+    ## Fix
+    Call `super().__init__()` first:
+    ```python
+        def __init__(self, n_in, n_out):
+            super().__init__()
+            self.hidden = nn.Linear(n_in, 128)
+    ```
+    """,
+    fixable=True,
+)
+
+LEGACY_TENSOR_TYPE = rule(
+    "TL105",
+    "legacy-tensor-type",
+    "A legacy typed tensor constructor such as torch.FloatTensor(...) or torch.cuda.FloatTensor(...)",
+    Severity.INFORMATION,
+    """
+    ## What it does
+    Finds calls of the legacy typed constructors: `torch.FloatTensor(...)`,
+    `torch.LongTensor(...)`, `torch.cuda.FloatTensor(...)` and the other
+    `*Tensor` types.
+
+    ## Why is this bad?
+    They are deprecated. The `torch.cuda.*` ones hard-code the device, so the code
+    fails on a machine without a GPU; called with sizes (`torch.FloatTensor(64, 32)`)
+    they return uninitialised memory, which silently produces NaNs if it is not
+    overwritten; and the same call means "data" or "sizes" depending on its
+    arguments.
+
+    ## Example
+    ```python
+    weights = torch.FloatTensor([1.0, 2.0, 0.5])
+    w = nn.Parameter(torch.FloatTensor(out_features, in_features))
+    ```
+
+    ## Fix
+    ```python
+    weights = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float32)
+    w = nn.Parameter(torch.empty(out_features, in_features, dtype=torch.float32))
+    ```
+    """,
+    fixable=True,
+)
+
+# Module classes whose __init__ takes no required argument: `super().__init__()` is right for them.
+_NO_ARG_INIT_BASES = frozenset(
+    {"torch.nn.Module", "torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential",
+     "torch.nn.ParameterList", "torch.nn.ParameterDict"}
+)
+_CONTAINER_METHODS = {
+    "torch.nn.ModuleList": {"append", "extend", "insert", "pop"},
+    "torch.nn.ModuleDict": {"clear", "items", "keys", "pop", "update", "values"},
+    "torch.nn.ParameterList": {"append", "extend"},
+    "torch.nn.ParameterDict": {"clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault",
+                               "update", "values"},
+}
+_BUFFER_NAME_HINT = re.compile(r"mean|std|var|mask|buffer|running|index|idx|ids|freq|table|stats|count|const|anchor|grid|scale_factor", re.I)
+_LEGACY_TEXT = re.compile(r"\b(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor\b")
+_ACTIONS = {
+    Kind.LAYER: "module",
+    Kind.MODULE_CONTAINER: "module",
+    Kind.PARAM_CONTAINER: "module",
+    Kind.PARAMETER: "parameters",
+    Kind.BUFFER: "buffer",
+}
+
+
+def check(ctx: FileContext) -> Iterator[Diagnostic]:
+    for info in ctx.model.module_classes():
+        yield from _check_super_init(ctx, info)
+        yield from _check_unregistered_tensors(ctx, info)
+        yield from _check_plain_containers(ctx, info)
+    if _LEGACY_TEXT.search(ctx.src.text):
+        yield from _check_legacy(ctx)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _describe(value: Value) -> str:
+    if value.kind in (Kind.LAYER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER) and value.cls:
+        short = value.cls.rsplit(".", 1)[-1]
+        return f"`nn.{short}`" if value.cls.startswith("torch.nn.") else f"`{short}`"
+    return {Kind.PARAMETER: "an `nn.Parameter`", Kind.BUFFER: "a buffer", Kind.TENSOR: "a tensor"}.get(value.kind, "a value")
+
+
+def _registered_names(ctx: FileContext, info: ClassInfo, seen: set | None = None) -> set[str]:
+    """Names registered as parameters/buffers/submodules by the class or its project bases."""
+    seen = seen if seen is not None else set()
+    if info.ref.key in seen:
+        return set()
+    seen.add(info.ref.key)
+    names = set(info.registered_names)
+    for base in info.user_bases:
+        names |= _registered_names(ctx, ctx.model.info(base), seen)
+    return names
+
+
+def _owns_torch_names(info: ClassInfo) -> bool:
+    return any(b not in _NO_ARG_INIT_BASES for b in info.torch_bases)
+
+
+def _statement_alone_on_lines(ctx: FileContext, stmt: ast.stmt) -> bool:
+    first = ctx.src.line_text(stmt.lineno - 1)
+    last = ctx.src.line_text((stmt.end_lineno or stmt.lineno) - 1)
+    start = ctx.src.start_of(stmt)
+    end = ctx.src.end_of(stmt)
+    return not first[: start.character].strip() and (not last[end.character :].strip() or last[end.character :].lstrip().startswith("#"))
+
+
+def _first_body_statement(fn: ast.FunctionDef) -> ast.stmt | None:
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return body[0] if body else None
+
+
+def _insert_before(ctx: FileContext, fn: ast.FunctionDef, text: str) -> TextEdit | None:
+    """An edit inserting a statement as the first statement of ``fn`` (after its docstring)."""
+    first = _first_body_statement(fn)
+    if first is None or first.lineno == fn.lineno:
+        if first is None and fn.body:  # only a docstring: insert after it
+            last = fn.body[-1]
+            line = (last.end_lineno or last.lineno)
+            indent = ctx.src.indent_of(last.lineno - 1)
+            return TextEdit(Range.point(line, 0), f"{indent}{text}\n")
+        return None
+    indent = ctx.src.indent_of(first.lineno - 1)
+    start = ctx.src.start_of(first)
+    if ctx.src.line_text(first.lineno - 1)[: start.character].strip():
+        return None  # `def f(): a; b` on one line
+    return TextEdit(Range.point(first.lineno - 1, 0), f"{indent}{text}\n")
+
+
+# ---------------------------------------------------------------------------------- TL104
+
+
+def _check_super_init(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:
+    init = info.init
+    if init is None:
+        return
+    early = [a for a in info.assignments if a.before_super and (a.value.kind in _ACTIONS or a.how in ("register_buffer", "register_parameter", "add_module"))]
+    early = [a for a in early if a.value.kind in _ACTIONS]
+    if info.super_init is None:
+        yield from _never_calls_super(ctx, info, early)
+        return
+    if not early:
+        return
+    first = early[0]
+    super_line = info.super_init.lineno
+    action = _ACTIONS[first.value.kind]
+    msg = (
+        f"`self.{first.name}` is assigned {_describe(first.value)} before `super().__init__()` (line {super_line}): "
+        f"PyTorch raises `AttributeError: cannot assign {action} before Module.__init__() call`"
+    )
+    related = [RelatedInformation(ctx.src.range_of(info.super_init), "`super().__init__()` is called here, too late")]
+    related += [RelatedInformation(ctx.src.range_of(a.target), f"`self.{a.name}` is also assigned before it") for a in early[1:]]
+    fixes = []
+    move = _move_super_fix(ctx, info)
+    if move is not None:
+        fixes.append(move)
+    yield Diagnostic(ASSIGNMENT_BEFORE_SUPER_INIT.code, ASSIGNMENT_BEFORE_SUPER_INIT.severity,
+                     _assignment_range(ctx, first), msg, tuple(related), tuple(fixes))
+
+
+def _assignment_range(ctx: FileContext, a: Assignment) -> Range:
+    if a.value_node is not None and a.how in ("assign", "annassign"):
+        return ctx.src.range_of(a.target, a.value_node)
+    return ctx.src.range_of(a.target)
+
+
+def _never_calls_super(ctx: FileContext, info: ClassInfo, early: list[Assignment]) -> Iterable[Diagnostic]:
+    init = info.init
+    assert init is not None
+    fixes = []
+    if _super_takes_no_args(ctx, info):
+        edit = _insert_before(ctx, init, "super().__init__()")
+        if edit is not None:
+            fixes.append(Fix("Call `super().__init__()` first in `__init__`", (edit,)))
+    if early:
+        first = early[0]
+        action = _ACTIONS[first.value.kind]
+        msg = (
+            f"`{info.name}.__init__` never calls `super().__init__()`: assigning {_describe(first.value)} to "
+            f"`self.{first.name}` raises `AttributeError: cannot assign {action} before Module.__init__() call`"
+        )
+        rng = _assignment_range(ctx, first)
+        related = (RelatedInformation(_def_name_range(ctx, init), "`__init__` without `super().__init__()`"),)
+    else:
+        msg = (
+            f"`{info.name}.__init__` never calls `super().__init__()`: the module is never initialised, so calling it "
+            f"or `.parameters()` raises `AttributeError: '{info.name}' object has no attribute '_parameters'`"
+        )
+        rng = _def_name_range(ctx, init)
+        related = ()
+    yield Diagnostic(ASSIGNMENT_BEFORE_SUPER_INIT.code, ASSIGNMENT_BEFORE_SUPER_INIT.severity, rng, msg, related, tuple(fixes))
+
+
+def _def_name_range(ctx: FileContext, fn: ast.FunctionDef) -> Range:
+    line = fn.lineno - 1
+    text = ctx.src.line_text(line)
+    col = text.find(fn.name)
+    if col < 0:
+        return ctx.src.range_of(fn)
+    return Range.of(line, col, line, col + len(fn.name))
+
+
+def _super_takes_no_args(ctx: FileContext, info: ClassInfo) -> bool:
+    """Would a bare ``super().__init__()`` be right? True when the next __init__ up
+    the chain needs no argument."""
+    for base in info.user_bases:
+        base_info = ctx.model.info(base)
+        init = base_info.init
+        if init is not None:
+            a = init.args
+            required = len(a.posonlyargs + a.args) - len(a.defaults) - 1
+            required_kw = sum(1 for d in a.kw_defaults if d is None)
+            return required <= 0 and required_kw == 0
+        if not _super_takes_no_args(ctx, base_info):
+            return False
+    return info.torch_bases <= _NO_ARG_INIT_BASES and not info.unresolved_bases
+
+
+def _move_super_fix(ctx: FileContext, info: ClassInfo) -> Fix | None:
+    init, call, stmt = info.init, info.super_init, info.super_init_stmt
+    if init is None or call is None or stmt is None or info.super_init_method != "__init__":
+        return None
+    if not isinstance(stmt, ast.Expr) or stmt not in init.body or not _statement_alone_on_lines(ctx, stmt):
+        return None
+    # The call may only use __init__'s parameters: locals bound before it would not exist yet.
+    params = {a.arg for a in init.args.posonlyargs + init.args.args + init.args.kwonlyargs}
+    params |= {a.arg for a in (init.args.vararg, init.args.kwarg) if a}
+    bound_before = set()
+    for s in init.body[: init.body.index(stmt)]:
+        for n in ast.walk(s):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                bound_before.add(n.id)
+    for n in ast.walk(call):
+        if isinstance(n, ast.Name) and n.id in bound_before - params:
+            return None
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self" and n is not call.func:
+            return None
+    text = ctx.src.segment(stmt)
+    insert = _insert_before(ctx, init, text)
+    if insert is None:
+        return None
+    end_line = stmt.end_lineno or stmt.lineno
+    delete = TextEdit(Range.of(stmt.lineno - 1, 0, end_line, 0), "")
+    return Fix("Move `super().__init__()` to the top of `__init__`", (insert, delete))
+
+
+# ---------------------------------------------------------------------------------- TL101
+
+
+def _check_unregistered_tensors(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:
+    tensors = [a for a in info.assignments if a.value.kind is Kind.TENSOR and a.how in ("assign", "annassign", "setattr")]
+    if not tensors:
+        return
+    registered = _registered_names(ctx, info)
+    owns = _owns_torch_names(info)
+    for a in tensors:
+        if a.value.registered or a.name in registered or (owns and T.is_torch_owned_name(a.name)):
+            continue
+        learned = a.value.requires_grad
+        if learned:
+            msg = (
+                f"`self.{a.name}` is created with `requires_grad` but is a plain tensor, not an `nn.Parameter`: it is "
+                f"missing from `model.parameters()`, so the optimizer never updates it; it is also left out of "
+                f"`state_dict()` and not moved by `.to(device)`"
+            )
+        else:
+            msg = (
+                f"`self.{a.name}` is a plain tensor, neither an `nn.Parameter` nor a registered buffer: it is missing "
+                f"from `model.parameters()` and `state_dict()`, and `.to(device)`/`.double()` do not move or convert it"
+            )
+        fixes = _tensor_fixes(ctx, a, learned)
+        yield Diagnostic(
+            UNREGISTERED_TENSOR.code,
+            Severity.ERROR if learned else UNREGISTERED_TENSOR.severity,
+            ctx.src.range_of(a.value_node) if a.value_node is not None else ctx.src.range_of(a.target),
+            msg,
+            (),
+            tuple(fixes),
+        )
+
+
+def _tensor_fixes(ctx: FileContext, a: Assignment, learned: bool) -> list[Fix]:
+    if a.value_node is None:
+        return []
+    fixes: list[Fix] = []
+    value_range = ctx.src.range_of(a.value_node)
+    value_text = ctx.src.segment(a.value_node)
+    param = ctx.name_for("torch.nn.Parameter")
+    if param is not None:
+        fixes.append(Fix(
+            f"Wrap in `{param}(...)` (trained by the optimizer, saved in state_dict)",
+            (TextEdit(value_range, f"{param}({value_text})"),),
+            Applicability.UNSAFE,
+        ))
+    buffer_fix = None
+    if not learned:
+        whole = None
+        if a.how in ("assign", "annassign") and isinstance(a.stmt, (ast.Assign, ast.AnnAssign)) and a.stmt.value is a.value_node:
+            targets = a.stmt.targets if isinstance(a.stmt, ast.Assign) else [a.stmt.target]
+            if len(targets) == 1 and targets[0] is a.target:
+                whole = ctx.src.range_of(a.stmt)
+        elif a.how == "setattr":
+            whole = ctx.src.range_of(a.target)
+        if whole is not None and "\n" not in value_text:
+            buffer_fix = Fix(
+                f'Register as a buffer: `self.register_buffer("{a.name}", ...)` (saved, moved by .to(), not trained)',
+                (TextEdit(whole, f'self.register_buffer("{a.name}", {value_text})'),),
+                Applicability.UNSAFE,
+            )
+        elif whole is not None:
+            buffer_fix = Fix(
+                f'Register as a buffer: `self.register_buffer("{a.name}", ...)` (saved, moved by .to(), not trained)',
+                (TextEdit(whole, f'self.register_buffer("{a.name}", {value_text})'),),
+                Applicability.UNSAFE,
+            )
+    if buffer_fix is not None:
+        if _BUFFER_NAME_HINT.search(a.name):
+            fixes.insert(0, buffer_fix)
+        else:
+            fixes.append(buffer_fix)
+    return fixes
+
+
+# ---------------------------------------------------------------------------------- TL102 / TL103
+
+
+def _unregistered_items(value: Value, depth: int = 0) -> tuple[list, list, bool]:
+    """(module items, parameter items, nested) of a plain container, recursively."""
+    modules, params, nested = [], [], False
+    for item in value.items:
+        v = item.value
+        if v.registered or v.escaped:
+            continue
+        if v.kind in MODULE_KINDS:
+            modules.append(item)
+        elif v.kind is Kind.PARAMETER:
+            params.append(item)
+        elif v.kind is Kind.PLAIN_CONTAINER and depth < 3:
+            m, p, _ = _unregistered_items(v, depth + 1)
+            if m or p:
+                nested = True
+            modules += m
+            params += p
+    return modules, params, nested
+
+
+def _check_plain_containers(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:
+    registered = _registered_names(ctx, info)
+    for a in info.assignments:
+        v = a.value
+        if v.kind is not Kind.PLAIN_CONTAINER or v.container == "generator" or v.registered or v.escaped:
+            continue
+        if a.name in registered:
+            continue
+        modules, params, nested = _unregistered_items(v)
+        if not modules and not params:
+            continue
+        is_dict = v.container == "dict"
+        kind_word = {"list": "list", "tuple": "tuple", "dict": "dict", "set": "set"}.get(v.container or "list", "list")
+        if modules:
+            rule_ = MODULE_IN_PLAIN_CONTAINER
+            classes = []
+            for it in modules:
+                d = _describe(it.value)
+                if d not in classes:
+                    classes.append(d)
+            what = ", ".join(classes[:3]) + (" ..." if len(classes) > 3 else "")
+            container_cls = "torch.nn.ModuleDict" if is_dict else "torch.nn.ModuleList"
+            msg = (
+                f"`self.{a.name}` is a plain Python {kind_word} of modules ({what}): PyTorch does not register them, so "
+                f"their weights are missing from `model.parameters()` (never trained) and `state_dict()`, and "
+                f"`.to(device)`, `.train()`, `.eval()` skip them"
+            )
+            items = modules
+        else:
+            rule_ = PARAMETER_IN_PLAIN_CONTAINER
+            container_cls = "torch.nn.ParameterDict" if is_dict else "torch.nn.ParameterList"
+            msg = (
+                f"`self.{a.name}` is a plain Python {kind_word} of `nn.Parameter`s: they are missing from "
+                f"`model.parameters()`, so the optimizer never updates them (they still get gradients), and from "
+                f"`state_dict()`"
+            )
+            items = params
+        related = tuple(
+            RelatedInformation(ctx.src.range_of(it.node), f"{_describe(it.value)} added here")
+            for it in items
+            if isinstance(it.via, ast.Call) or isinstance(it.via, (ast.Assign, ast.AugAssign))
+        )[:5]
+        fixes = [] if nested else _container_fixes(ctx, info, a, container_cls, items)
+        rng = ctx.src.range_of(a.value_node) if a.value_node is not None else ctx.src.range_of(a.target)
+        yield Diagnostic(rule_.code, rule_.severity, rng, msg, related, tuple(fixes))
+
+
+def _container_fixes(ctx: FileContext, info: ClassInfo, a: Assignment, container_cls: str, items: list) -> list[Fix]:
+    if a.value_node is None or a.value.container == "set":
+        return []
+    spelled = ctx.name_for(container_cls)
+    if spelled is None:
+        return []
+    node = a.value_node
+    uses = info.method_uses.get(a.name, set())
+    safe = uses <= _CONTAINER_METHODS[container_cls]
+    if container_cls.endswith("Dict"):
+        keys = [it.key for it in a.value.items]
+        if not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in keys):
+            safe = False
+    if isinstance(node, (ast.List, ast.Tuple, ast.Dict)) and not (node.elts if not isinstance(node, ast.Dict) else node.keys):
+        new = f"{spelled}()"
+    else:
+        new = f"{spelled}({ctx.src.segment(node)})"
+    short = container_cls.rsplit(".", 1)[1]
+    return [Fix(
+        f"Use `{spelled}` so the {'modules' if 'Module' in short else 'parameters'} are registered",
+        (TextEdit(ctx.src.range_of(node), new),),
+        Applicability.SAFE if safe else Applicability.UNSAFE,
+    )]
+
+
+# ---------------------------------------------------------------------------------- TL105
+
+
+def _check_legacy(ctx: FileContext) -> Iterable[Diagnostic]:
+    tree = ctx.src.tree
+    assert tree is not None
+    imports = ctx.imports
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if not isinstance(func, (ast.Attribute, ast.Name)):
+            continue
+        name = func.attr if isinstance(func, ast.Attribute) else func.id
+        if not name.endswith("Tensor"):
+            continue
+        legacy = T.legacy_dtype(T.canonical(imports.qualify(func)))
+        if legacy is None:
+            continue
+        dtype, cuda = legacy
+        spelled = ctx.src.segment(func)
+        device = ', device="cuda"' if cuda else ""
+        modern = f"torch.tensor(data, dtype=torch.{dtype}{device})"
+        msg = (
+            f"`{spelled}(...)` is a legacy constructor: deprecated, "
+            + ("it hard-codes the CUDA device (fails without a GPU), " if cuda else "")
+            + f"and with sizes it returns uninitialised memory; use `{modern}` or `torch.empty(..., dtype=torch.{dtype})`"
+        )
+        fixes = _legacy_fixes(ctx, node, dtype, cuda)
+        yield Diagnostic(LEGACY_TENSOR_TYPE.code, LEGACY_TENSOR_TYPE.severity, ctx.src.range_of(node), msg, (), tuple(fixes))
+
+
+def _legacy_fixes(ctx: FileContext, node: ast.Call, dtype: str, cuda: bool) -> list[Fix]:
+    torch_name = ctx.name_for("torch")
+    if torch_name is None or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+        return []
+    extra = f", dtype={torch_name}.{dtype}" + (', device="cuda"' if cuda else "")
+    args = node.args
+    if len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)) and _is_literal_data(args[0]):
+        new = f"{torch_name}.tensor({ctx.src.segment(args[0])}{extra})"
+        title = f"Use `{torch_name}.tensor(..., dtype={torch_name}.{dtype})`"
+    elif not args:
+        new = f"{torch_name}.tensor([]{extra})"
+        title = f"Use `{torch_name}.tensor([], dtype={torch_name}.{dtype})`"
+    elif len(args) >= 2 or (isinstance(args[0], ast.Constant) and type(args[0].value) is int):
+        sizes = ", ".join(ctx.src.segment(a) for a in args)
+        new = f"{torch_name}.empty({sizes}{extra})"
+        title = f"Use `{torch_name}.empty(..., dtype={torch_name}.{dtype})` (same uninitialised memory, explicit)"
+    else:
+        return []
+    if "\n" in new:
+        return []
+    return [Fix(title, (TextEdit(ctx.src.range_of(node), new),), Applicability.SAFE)]
+
+
+def _is_literal_data(node: ast.AST) -> bool:
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return all(_is_literal_data(e) for e in node.elts)
+    if isinstance(node, ast.UnaryOp):
+        return _is_literal_data(node.operand)
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool))
