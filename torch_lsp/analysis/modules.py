@@ -36,7 +36,9 @@ import enum
 from dataclasses import dataclass, field
 
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.project import ClassRef, FileSummary, Project
+import builtins
+
+from torch_lsp.analysis.project import NOT_PROJECT_MODULES, ClassRef, FileSummary, Project
 
 
 class Kind(enum.Enum):
@@ -153,6 +155,7 @@ class ClassInfo:
         return None
 
 
+_BUILTIN_NAMES = frozenset(dir(builtins))
 _PURE_BUILTINS = frozenset(
     """
     len print isinstance issubclass range enumerate zip reversed sorted iter min max sum any all int float
@@ -160,6 +163,10 @@ _PURE_BUILTINS = frozenset(
     """.split()
 )
 _REGISTERING_CALLS = frozenset({"add_module", "register_module", "register_buffer", "register_parameter", "setattr"})
+# list/dict methods that cannot register what the container holds
+_BENIGN_CONTAINER_METHODS = frozenset(
+    {"copy", "items", "values", "keys", "get", "sort", "reverse", "index", "count", "pop", "remove", "clear", "popitem"}
+)
 _CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "update", "add", "setdefault"})
 
 
@@ -231,13 +238,18 @@ class ModuleModel:
             return ClassRef(summary, node)
         qualified = T.canonical(summary.imports.qualify(expr))
         if qualified is None:
-            if isinstance(expr, ast.Name) and summary.imports.star_imports:
-                hit = self.project.lookup_in(summary, expr.id)
-                if hit is not None:
-                    return T.canonical(hit) if isinstance(hit, str) else hit
+            if isinstance(expr, ast.Name):
+                if summary.imports.star_imports:
+                    hit = self.project.lookup_in(summary, expr.id)
+                    if hit is not None:
+                        return T.canonical(hit) if isinstance(hit, str) else hit
+                if expr.id not in _BUILTIN_NAMES:
+                    return self.project.jedi_resolve(summary, expr)  # e.g. `Base = nn.Module`
             return None
         if qualified.startswith("torch."):
             return qualified
+        if qualified.split(".")[0] in NOT_PROJECT_MODULES:
+            return None
         hit = self.project.resolve_qualified(qualified, summary)
         if hit is None:
             hit = self.project.jedi_resolve(summary, expr)
@@ -727,7 +739,7 @@ class _InitWalker:
                 elif func.attr in ("detach", "detach_"):
                     rg = False
                 return Value(Kind.TENSOR, node, requires_grad=rg, legacy=base.legacy)
-            if base.kind is Kind.PLAIN_CONTAINER and func.attr in ("copy", "items", "values", "keys"):
+            if base.kind is Kind.PLAIN_CONTAINER and func.attr in _BENIGN_CONTAINER_METHODS:
                 return Value(Kind.UNKNOWN, node)
             if base.kind is not Kind.UNKNOWN:
                 _mark(base, escaped=True)

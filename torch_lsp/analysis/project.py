@@ -23,7 +23,7 @@ from torch_lsp.analysis.source import SourceFile
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 # Modules that never hold an nn.Module base class: not worth a jedi look-up.
-_NOT_PROJECT = frozenset(
+NOT_PROJECT_MODULES = frozenset(
     """
     abc builtins collections contextlib dataclasses enum functools typing typing_extensions numpy math
     os sys re itertools warnings copy logging pathlib json torch
@@ -202,7 +202,7 @@ class Project:
         Returns a ClassRef, or a (canonical) qualified name when the chain ends at a
         name outside the project (e.g. re-exported ``torch.nn.Module``), or None.
         """
-        if depth > 8 or not qualified or qualified.startswith(".") or qualified.split(".")[0] in _NOT_PROJECT:
+        if depth > 8 or not qualified or qualified.startswith(".") or qualified.split(".")[0] in NOT_PROJECT_MODULES:
             return qualified if qualified and qualified.split(".")[0] == "torch" else None
         parts = qualified.split(".")
         for i in range(len(parts) - 1, 0, -1):
@@ -246,15 +246,14 @@ class Project:
         try:
             import jedi
 
-            target = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
             end = near.source.end_of(node)
             project = None
             if near.path:
                 root = self.project_root(near.path) or os.path.dirname(os.path.abspath(near.path))
                 project = jedi.Project(root)
             script = jedi.Script(near.source.text, path=near.path, project=project)
-            for definition in script.goto(end.line + 1, max(end.character - 1, 0), follow_imports=True):
-                if definition.type != "class" or definition.name != target or not definition.module_path:
+            for definition in script.infer(end.line + 1, max(end.character - 1, 0)):
+                if definition.type != "class" or not definition.module_path:
                     continue
                 summary = self.summary(str(definition.module_path))
                 if summary is None:

@@ -1,0 +1,36 @@
+import textwrap
+
+import pytest
+
+from torch_lsp.analysis.engine import check_source
+from torch_lsp.analysis.fixes import apply_fixes
+from torch_lsp.analysis.project import Project
+
+HEADER = "import torch\nimport torch.nn as nn\n\n"
+
+
+def run(code: str, path: str | None = None, header: bool = True, project: Project | None = None):
+    """Diagnostics for a snippet (dedented; the torch imports prepended unless header=False)."""
+    text = (HEADER if header else "") + textwrap.dedent(code).lstrip("\n")
+    return text, check_source(text, path, project=project or Project(use_jedi=False)).diagnostics
+
+
+def codes(code: str, **kw) -> list[tuple[str, int]]:
+    """(code, 1-based line) of each diagnostic; lines count from the snippet's first line."""
+    offset = 3 if kw.get("header", True) else 0
+    _, diags = run(code, **kw)
+    return [(d.code, d.range.start.line + 1 - offset) for d in diags]
+
+
+def fix_and_recheck(code: str, rule_code: str, fix_index: int = 0):
+    """Apply one fix of the first `rule_code` diagnostic; return (fixed text, new diagnostics)."""
+    text, diags = run(code)
+    target = next(d for d in diags if d.code == rule_code)
+    fixed = apply_fixes(text, [target.fixes[fix_index]])
+    compile(fixed, "<fixed>", "exec")
+    return fixed, check_source(fixed, None, project=Project(use_jedi=False)).diagnostics
+
+
+@pytest.fixture
+def check():
+    return codes

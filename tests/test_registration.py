@@ -1,0 +1,612 @@
+"""TL101-TL105: positives, negatives, and fixes applied and re-checked."""
+import pytest
+
+from conftest import codes, fix_and_recheck, run
+from torch_lsp.analysis.diagnostics import Applicability, Severity
+
+# ----------------------------------------------------------------------------- TL101
+
+
+@pytest.mark.parametrize(
+    "snippet, expected",
+    [
+        (  # factory on self
+            """
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.pos = torch.zeros(1, 16, 32)
+            """,
+            [("TL101", 4)],
+        ),
+        (  # through a local name
+            """
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    w = torch.randn(3, 3) * 0.02
+                    self.w = w
+            """,
+            [("TL101", 5)],
+        ),
+        (  # setattr with a constant name
+            """
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    setattr(self, "w", torch.ones(3))
+            """,
+            [("TL101", 4)],
+        ),
+        (  # in a branch and a loop
+            """
+            class M(nn.Module):
+                def __init__(self, flag):
+                    super().__init__()
+                    if flag:
+                        self.a = torch.zeros(2)
+                    for _ in range(2):
+                        self.b = torch.tensor([1.0, 2.0]).cuda()
+            """,
+            [("TL101", 5), ("TL101", 7)],
+        ),
+        (  # in a helper that __init__ calls
+            """
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self._build()
+
+                def _build(self):
+                    self.table = torch.arange(10).to("cpu")
+            """,
+            [("TL101", 7)],
+        ),
+        (  # legacy constructor: TL101 and TL105 on the same line
+            """
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.gamma = torch.cuda.FloatTensor([1.0])
+            """,
+            [("TL101", 4), ("TL105", 4)],
+        ),
+    ],
+)
+def test_tl101_positive(snippet, expected):
+    assert codes(snippet) == expected
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        """
+        class M(nn.Module):  # wrapped later
+            def __init__(self):
+                super().__init__()
+                self.w = torch.zeros(3)
+                self.w = nn.Parameter(self.w)
+        """,
+        """
+        class M(nn.Module):  # local wrapped
+            def __init__(self):
+                super().__init__()
+                w = torch.zeros(3)
+                self.w = nn.Parameter(w)
+                self.register_buffer("m", torch.ones(3))
+                self.b = nn.Buffer(torch.ones(2))
+        """,
+        """
+        class M(nn.Module):  # registered buffer reassigned stays a buffer
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("steps", torch.tensor(0))
+                self.steps = torch.tensor(1)
+
+            def reset(self):
+                self.steps = torch.tensor(0)
+        """,
+        """
+        class M(nn.Module):  # tensors made in forward are fine
+            def __init__(self):
+                super().__init__()
+                self.eps = 1e-6
+
+            def forward(self, x):
+                noise = torch.randn_like(x)
+                self.last = torch.zeros(3)
+                return x + noise
+        """,
+        """
+        class M(nn.Module):  # plain values, before super too
+            def __init__(self, dim):
+                self.dim = dim
+                self.name = "m"
+                self.sizes = [1, 2, 3]
+                super().__init__()
+                self.dtype = torch.float32
+                self.device = torch.device("cpu")
+                self.shape = (dim,)
+                self.size = torch.Size([dim])
+                self.scale = dim ** -0.5
+        """,
+        """
+        class Stats:  # not a Module
+            def __init__(self, dim):
+                self.mean = torch.zeros(dim)
+        """,
+        """
+        class Norm(nn.BatchNorm1d):  # names a torch layer owns
+            def __init__(self, n):
+                super().__init__(n)
+                self.running_mean = torch.zeros(n)
+        """,
+        """
+        class M(nn.Module):  # unknown values never warn
+            def __init__(self, make):
+                super().__init__()
+                self.a = make()
+                self.b = torch.load("x.pt")
+        """,
+        """
+        class M(nn.Module):  # parameter in one branch, plain in the other: leave it
+            def __init__(self, learn):
+                super().__init__()
+                if learn:
+                    self.s = nn.Parameter(torch.ones(1))
+                else:
+                    self.register_buffer("s", torch.ones(1))
+        """,
+    ],
+)
+def test_tl101_negative(snippet):
+    assert [c for c in codes(snippet) if c[0] == "TL101"] == []
+
+
+def test_tl101_severity_error_when_meant_to_be_learned():
+    for expr in ("torch.zeros(1, requires_grad=True)", "torch.ones(3).requires_grad_()", "torch.ones(3).requires_grad_(True)"):
+        _, diags = run(f"""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.t = {expr}
+        """)
+        assert [(d.code, d.severity) for d in diags] == [("TL101", Severity.ERROR)], expr
+    _, diags = run("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = torch.ones(3).requires_grad_(False)
+    """)
+    assert [(d.code, d.severity) for d in diags] == [("TL101", Severity.WARNING)]
+
+
+def test_tl101_message_says_what_breaks():
+    _, diags = run("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = torch.zeros(3)
+    """)
+    msg = diags[0].message
+    assert "`self.t`" in msg and "parameters()" in msg and "state_dict()" in msg and ".to(device)" in msg
+
+
+@pytest.mark.parametrize("index, expected_text", [(0, "nn.Parameter(torch.zeros(1, 4))"), (1, 'self.register_buffer("emb", torch.zeros(1, 4))')])
+def test_tl101_fixes(index, expected_text):
+    snippet = """
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.zeros(1, 4)
+    """
+    _, diags = run(snippet)
+    assert all(f.applicability is Applicability.UNSAFE for f in diags[0].fixes)
+    fixed, after = fix_and_recheck(snippet, "TL101", index)
+    assert expected_text in fixed
+    assert after == []
+
+
+def test_tl101_buffer_fix_preferred_for_statistics():
+    _, diags = run("""
+    class M(nn.Module):
+        def __init__(self, mean):
+            super().__init__()
+            self.mean = torch.tensor(mean)
+    """)
+    assert "register_buffer" in diags[0].fixes[0].title
+
+
+def test_tl101_setattr_buffer_fix():
+    fixed, after = fix_and_recheck("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            setattr(self, "mask", torch.ones(3))
+    """, "TL101", 0)
+    assert 'self.register_buffer("mask", torch.ones(3))' in fixed and after == []
+
+
+def test_tl101_learned_has_only_parameter_fix():
+    _, diags = run("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = torch.zeros(1, requires_grad=True)
+    """)
+    assert [f.title.split("(")[0] for f in diags[0].fixes] == ["Wrap in `nn.Parameter"]
+
+
+# ----------------------------------------------------------------------------- TL102 / TL103
+
+
+@pytest.mark.parametrize(
+    "snippet, expected",
+    [
+        ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = [nn.Linear(4, 4) for _ in range(3)]
+        """, [("TL102", 4)]),
+        ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.heads = {"a": nn.Linear(4, 1), "b": nn.Linear(4, 2)}
+        """, [("TL102", 4)]),
+        ("""
+        class M(nn.Module):
+            def __init__(self, chans):
+                super().__init__()
+                self.layers = []
+                for a, b in zip(chans, chans[1:]):
+                    self.layers.append(nn.Conv2d(a, b, 3))
+                    self.layers += [nn.ReLU()]
+        """, [("TL102", 4)]),
+        ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = []
+                layers.append(nn.Linear(2, 2))
+                self.layers = layers
+        """, [("TL102", 6)]),
+        ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.pair = (nn.Linear(2, 2), nn.Linear(2, 2))
+        """, [("TL102", 4)]),
+        ("""
+        class Block(nn.Module):
+            pass
+
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = [Block() for _ in range(2)]
+        """, [("TL102", 7)]),
+        ("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scales = [nn.Parameter(torch.ones(3)) for _ in range(2)]
+        """, [("TL103", 4)]),
+        ("""
+        class M(nn.Module):
+            def __init__(self, names):
+                super().__init__()
+                self.bias = {}
+                for n in names:
+                    self.bias[n] = nn.Parameter(torch.zeros(3))
+        """, [("TL103", 4)]),
+    ],
+)
+def test_tl102_tl103_positive(snippet, expected):
+    assert codes(snippet) == expected
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        """
+        class M(nn.Module):  # registered containers
+            def __init__(self):
+                super().__init__()
+                self.a = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
+                self.b = nn.ModuleDict({"x": nn.Linear(2, 2)})
+                self.c = nn.ParameterList([nn.Parameter(torch.ones(1))])
+                self.d = nn.ModuleList()
+                self.d.append(nn.ReLU())
+        """,
+        """
+        class M(nn.Module):  # local list wrapped in Sequential
+            def __init__(self):
+                super().__init__()
+                layers = [nn.Linear(2, 2)]
+                layers.append(nn.ReLU())
+                self.net = nn.Sequential(*layers)
+        """,
+        """
+        class M(nn.Module):  # self list later registered
+            def __init__(self):
+                super().__init__()
+                self.layers = [nn.Linear(2, 2)]
+                self.net = nn.Sequential(*self.layers)
+                self.more = [nn.Linear(2, 2)]
+                self.more = nn.ModuleList(self.more)
+        """,
+        """
+        class M(nn.Module):  # references to registered modules
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(1, 1, 1)
+                self.conv2 = nn.Conv2d(1, 1, 1)
+                self.convs = [self.conv1, self.conv2]
+        """,
+        """
+        class M(nn.Module):  # registered through add_module in a loop
+            def __init__(self):
+                super().__init__()
+                self.blocks = [nn.Linear(2, 2) for _ in range(2)]
+                for i, b in enumerate(self.blocks):
+                    self.add_module(f"block{i}", b)
+        """,
+        """
+        class M(nn.Module):  # handed to an unknown function that may register them
+            def __init__(self):
+                super().__init__()
+                self.blocks = [nn.Linear(2, 2)]
+                register_all(self, self.blocks)
+        """,
+        """
+        class M(nn.Module):  # lists of ints and strings
+            def __init__(self):
+                super().__init__()
+                self.channels = [3, 16, 32]
+                self.names = {"a": 1}
+        """,
+        """
+        class Plain:
+            def __init__(self):
+                self.layers = [nn.Linear(2, 2)]
+        """,
+    ],
+)
+def test_tl102_tl103_negative(snippet):
+    assert codes(snippet) == []
+
+
+def test_tl102_fix_empty_list_then_append_runs_clean():
+    fixed, after = fix_and_recheck("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = []
+            self.layers.append(nn.Linear(2, 2))
+    """, "TL102")
+    assert "self.layers = nn.ModuleList()" in fixed and after == []
+
+
+def test_tl102_fix_wraps_comprehension_and_is_safe():
+    snippet = """
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [nn.Linear(4, 4) for _ in range(3)]
+
+        def forward(self, x):
+            for b in self.blocks:
+                x = b(x)
+            return x
+    """
+    _, diags = run(snippet)
+    assert diags[0].fixes[0].applicability is Applicability.SAFE
+    fixed, after = fix_and_recheck(snippet, "TL102")
+    assert "nn.ModuleList([nn.Linear(4, 4) for _ in range(3)])" in fixed and after == []
+
+
+def test_tl102_fix_unsafe_when_code_uses_list_only_methods():
+    _, diags = run("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [nn.Linear(4, 4) for _ in range(3)]
+            self.blocks.sort(key=id)
+    """)
+    assert diags[0].fixes[0].applicability is Applicability.UNSAFE
+
+
+def test_tl103_dict_fix_with_unknown_keys_is_unsafe_but_works():
+    snippet = """
+    class M(nn.Module):
+        def __init__(self, names):
+            super().__init__()
+            self.bias = {}
+            for n in names:
+                self.bias[n] = nn.Parameter(torch.zeros(3))
+    """
+    _, diags = run(snippet)
+    assert diags[0].fixes[0].applicability is Applicability.UNSAFE
+    fixed, after = fix_and_recheck(snippet, "TL103")
+    assert "self.bias = nn.ParameterDict()" in fixed and after == []
+
+
+def test_tl102_related_information_points_at_appends():
+    _, diags = run("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = []
+            self.layers.append(nn.Linear(2, 2))
+    """)
+    assert [r.range.start.line + 1 - 3 for r in diags[0].related] == [5]
+
+
+# ----------------------------------------------------------------------------- TL104
+
+
+def test_tl104_assignment_before_super():
+    snippet = """
+    class M(nn.Module):
+        def __init__(self, n):
+            self.n = n
+            self.fc = nn.Linear(n, 2)
+            self.out = nn.Linear(2, 1)
+            super().__init__()
+    """
+    assert codes(snippet) == [("TL104", 4)]
+    _, diags = run(snippet)
+    assert "cannot assign module before Module.__init__() call" in diags[0].message
+    assert len(diags[0].related) == 2  # the late super() call and the other early assignment
+    fixed, after = fix_and_recheck(snippet, "TL104")
+    assert fixed.count("super().__init__()") == 1
+    body = fixed.split("def __init__(self, n):\n")[1].splitlines()
+    assert body[0].strip() == "super().__init__()"
+    assert after == []
+
+
+def test_tl104_parameter_before_super_message():
+    _, diags = run("""
+    class M(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(torch.zeros(2))
+            super().__init__()
+    """)
+    assert "cannot assign parameters before Module.__init__() call" in diags[0].message
+
+
+def test_tl104_never_calls_super():
+    snippet = """
+    class M(nn.Module):
+        def __init__(self, dim):
+            self.w = nn.Parameter(torch.randn(dim, dim))
+            self.dim = dim
+    """
+    assert codes(snippet) == [("TL104", 3)]
+    fixed, after = fix_and_recheck(snippet, "TL104")
+    assert after == []
+
+
+def test_tl104_never_calls_super_with_only_plain_values_points_at_def():
+    assert codes("""
+    class M(nn.Module):
+        def __init__(self, dim):
+            self.dim = dim
+
+        def forward(self, x):
+            return x
+    """) == [("TL104", 2)]
+
+
+def test_tl104_super_variants_are_fine():
+    assert codes("""
+    class Base(nn.Module):
+        def __init__(self, dim):
+            super(Base, self).__init__()
+            self.norm = nn.LayerNorm(dim)
+
+    class Block(Base):
+        def __init__(self, dim, expansion=4):
+            self.expansion = expansion
+            super().__init__(dim)
+            self.up = nn.Linear(dim, dim * expansion)
+
+    class Wrapper(nn.Module):
+        def __init__(self, dim):
+            nn.Module.__init__(self)
+            self.block = Block(dim)
+
+    class Via(nn.Module):
+        def __init__(self):
+            self._setup()
+            self.fc = nn.Linear(2, 2)
+
+        def _setup(self):
+            super().__init__()
+
+    class NoInit(nn.Module):
+        def forward(self, x):
+            return x
+    """) == []
+
+
+def test_tl104_no_move_fix_when_super_uses_locals():
+    _, diags = run("""
+    class Base(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+
+    class M(Base):
+        def __init__(self, n):
+            d = n * 2
+            self.fc = nn.Linear(d, d)
+            super().__init__(d)
+    """)
+    assert [d.code for d in diags] == ["TL104"] and diags[0].fixes == ()
+
+
+def test_tl104_no_insert_fix_when_base_needs_arguments():
+    _, diags = run("""
+    class M(nn.Linear):
+        def __init__(self):
+            self.extra = nn.Parameter(torch.zeros(1))
+    """)
+    assert [d.code for d in diags] == ["TL104"] and diags[0].fixes == ()
+
+
+# ----------------------------------------------------------------------------- TL105
+
+
+@pytest.mark.parametrize(
+    "call, replacement",
+    [
+        ("torch.FloatTensor([1.0, 2.0])", "torch.tensor([1.0, 2.0], dtype=torch.float32)"),
+        ("torch.LongTensor([[1, 0], [0, 1]])", "torch.tensor([[1, 0], [0, 1]], dtype=torch.int64)"),
+        ("torch.cuda.FloatTensor([1.0])", 'torch.tensor([1.0], dtype=torch.float32, device="cuda")'),
+        ("torch.FloatTensor(3, 4)", "torch.empty(3, 4, dtype=torch.float32)"),
+        ("torch.ByteTensor()", "torch.tensor([], dtype=torch.uint8)"),
+    ],
+)
+def test_tl105_fix(call, replacement):
+    snippet = f"x = {call}\n"
+    text, diags = run(snippet)
+    assert [(d.code, d.severity) for d in diags] == [("TL105", Severity.INFORMATION)]
+    fixed, after = fix_and_recheck(snippet, "TL105")
+    assert f"x = {replacement}" in fixed and after == []
+
+
+def test_tl105_ambiguous_argument_has_no_fix():
+    _, diags = run("x = torch.FloatTensor(values)\n")
+    assert [d.code for d in diags] == ["TL105"] and diags[0].fixes == ()
+
+
+def test_tl105_imported_name_and_not_torch():
+    assert codes("from torch import LongTensor\nx = LongTensor([1])\n") == [("TL105", 2)]
+    assert codes("class FloatTensor: pass\nx = FloatTensor([1])\n") == []
+
+
+# ----------------------------------------------------------------------------- suppression
+
+
+@pytest.mark.parametrize(
+    "comment, suppressed",
+    [
+        ("# torch-lsp: ignore[TL101]", True),
+        ("# torch-lsp: ignore[TL102, TL101]", True),
+        ("# torch-lsp: ignore", True),
+        ("# noqa: TL101", True),
+        ("# noqa", True),
+        ("# noqa: E501", False),
+        ("# torch-lsp: ignore[TL102]", False),
+    ],
+)
+def test_suppression_comments(comment, suppressed):
+    found = codes(f"""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = torch.zeros(3)  {comment}
+    """)
+    assert (found == []) is suppressed
