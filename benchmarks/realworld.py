@@ -222,6 +222,7 @@ def prepare_corpus(
 ) -> list[CorpusPart]:
     """Download/unpack what is missing and return the corpus parts."""
     parts = parts or PART_NAMES
+    cache_dir = Path(cache_dir).resolve()
     wheels_dir = cache_dir / "wheels"
     src_dir = cache_dir / "src"
     out: list[CorpusPart] = []
@@ -270,8 +271,9 @@ def corpus_dirs(parts: list[CorpusPart]) -> list[Path]:
     return [d for p in parts for d in p.dirs]
 
 
-def describe_corpus(parts: list[CorpusPart], out=sys.stdout) -> tuple[int, int]:
+def describe_corpus(parts: list[CorpusPart], out=None) -> tuple[int, int]:
     """Print a table of the corpus; return (files, bytes)."""
+    out = out or sys.stdout
     total_files = total_bytes = 0
     print("Corpus:", file=out)
     for part in parts:
@@ -588,15 +590,47 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
+class _PipeSafeStdout:
+    """stdout that goes quiet instead of raising when the reader (`| head`) is gone,
+    so the run still finishes (and writes --json) and exits with its own status."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._closed = False
+
+    def write(self, text: str) -> int:
+        if not self._closed:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._closed:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def _silence(self) -> None:
+        self._closed = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+        except OSError:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def run_main(fn) -> None:
     """Call fn() and exit with its status; a closed pipe (`| head`) is not an error."""
+    sys.stdout = _PipeSafeStdout(sys.stdout)
     try:
         status = fn()
         sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        status = EXIT_OK
     except KeyboardInterrupt:
         status = 130
     sys.exit(status)

@@ -149,6 +149,7 @@ def project_tree(tmp_path):
     """)
     write(tmp_path, "pkg/star.py", "from torch.nn import Module as StarBase\n")
     write(tmp_path, "pkg/alias.py", "from pkg.layers.base import Base\nAliased = Base\n")
+    write(tmp_path, "pkg/factory.py", "from pkg.layers.base import Base\n\ndef make():\n    return Base\n\nMade = make()\n")
     return tmp_path
 
 
@@ -186,8 +187,13 @@ def test_cross_file_base_registered_names_are_known(project_tree):
     assert [(d.code, d.range.start.line + 1) for d in diags] == [("TL101", 8)]
 
 
-def test_jedi_resolves_what_imports_alone_cannot(project_tree):
+def test_module_level_alias_is_followed(project_tree):
     path = write(project_tree, "pkg/model.py", "from pkg.alias import Aliased\n\nclass Net(Aliased):\n    pass\n")
+    assert model_of(path.read_text(), str(path), Project(use_jedi=False))["Net"].is_module
+
+
+def test_jedi_resolves_what_imports_alone_cannot(project_tree):
+    path = write(project_tree, "pkg/model.py", "from pkg.factory import Made\n\nclass Net(Made):\n    pass\n")
     assert not model_of(path.read_text(), str(path), Project(use_jedi=False))["Net"].is_module
     assert model_of(path.read_text(), str(path), Project(use_jedi=True))["Net"].is_module
 

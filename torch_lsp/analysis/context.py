@@ -28,7 +28,7 @@ class FileContext:
 
     @cached_property
     def model(self) -> ModuleModel:
-        return ModuleModel(self.summary, self.project)
+        return ModuleModel.of(self.summary, self.project)
 
     def name_for(self, qualified: str) -> str | None:
         """How this file can spell ``qualified`` (``torch.nn.Parameter`` ->

@@ -51,6 +51,10 @@ def check_source(
     enabled: Callable[[str], bool] | None = None,
     project: Project | None = None,
 ) -> FileResult:
-    src = SourceFile.from_bytes(data, path) if isinstance(data, bytes) else SourceFile.parse(data, path)
+    project = project or Project.default()
+    if isinstance(data, bytes):
+        src = project.parsed(data, path) if path else SourceFile.from_bytes(data, path)
+    else:
+        src = SourceFile.parse(data, path)
     _, diags = analyse(src, project)
     return FileResult(path=path or "<unknown>", diagnostics=finish(src, diags, enabled), source=src.text)

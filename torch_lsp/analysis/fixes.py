@@ -1,12 +1,13 @@
 """Applying fixes to text: shared by ``check --fix``, the server's fix-all and tests."""
 from __future__ import annotations
 
+from torch_lsp.analysis.source import split_lines
 from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, TextEdit
 
 
 def _offsets(text: str) -> list[int]:
     starts = [0]
-    for line in text.splitlines(keepends=True):
+    for line in split_lines(text, keepends=True):
         starts.append(starts[-1] + len(line))
     return starts
 

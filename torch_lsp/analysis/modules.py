@@ -70,6 +70,8 @@ class Value:
     items: list["Item"] = field(default_factory=list)
     registered: bool = False
     escaped: bool = False
+    # (summary, constructor expression) of a call not resolved yet: see ModuleModel.settle
+    lazy: tuple | None = field(default=None, repr=False)
 
     def all_items(self) -> list["Item"]:
         return self.items
@@ -149,10 +151,13 @@ class ClassInfo:
         return self._method_uses
 
     def method(self, name: str) -> ast.FunctionDef | None:
+        """The method that runs: the last definition of ``name``, skipping ``@overload`` stubs."""
+        found = None
         for stmt in self.node.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-                return stmt  # type: ignore[return-value]
-        return None
+                if not any(_decorator_name(d) == "overload" for d in stmt.decorator_list):
+                    found = stmt
+        return found  # type: ignore[return-value]
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
@@ -190,7 +195,17 @@ class ModuleModel:
     def module_classes(self) -> list[ClassInfo]:
         return [c for c in self.classes() if c.is_module]
 
+    @classmethod
+    def of(cls, summary: FileSummary, project: Project) -> "ModuleModel":
+        """The model of a file, kept with its summary: classes of a file that many
+        others import (a base class module) are analysed once, not once per importer."""
+        if summary.model is None:
+            summary.model = cls(summary, project)
+        return summary.model
+
     def info(self, ref: ClassRef) -> ClassInfo:
+        if ref.summary is not self.summary:
+            return ModuleModel.of(ref.summary, self.project).info(ref)
         key = ref.key
         hit = self._infos.get(key)
         if hit is not None:
@@ -230,12 +245,16 @@ class ModuleModel:
                 info.unresolved_bases.append(base)
         return info
 
-    def resolve_class_expr(self, summary: FileSummary, expr: ast.expr) -> ClassRef | str | None:
+    def resolve_class_expr(self, summary: FileSummary, expr: ast.expr, use_jedi: bool = True) -> ClassRef | str | None:
         """What a class expression (a base, or a called constructor) refers to:
         a ClassRef in the project, a canonical qualified name outside it, or None."""
         if isinstance(expr, ast.Name) and expr.id in summary.classes:
             node = summary.classes[expr.id]
             return ClassRef(summary, node)
+        if isinstance(expr, ast.Name) and expr.id in summary.aliases:
+            hit = self.project.lookup_in(summary, expr.id)
+            if hit is not None:
+                return T.canonical(hit) if isinstance(hit, str) else hit
         qualified = T.canonical(summary.imports.qualify(expr))
         if qualified is None:
             if isinstance(expr, ast.Name):
@@ -243,7 +262,7 @@ class ModuleModel:
                     hit = self.project.lookup_in(summary, expr.id)
                     if hit is not None:
                         return T.canonical(hit) if isinstance(hit, str) else hit
-                if expr.id not in _BUILTIN_NAMES:
+                if use_jedi and expr.id not in _BUILTIN_NAMES and expr.id not in summary.functions:
                     return self.project.jedi_resolve(summary, expr)  # e.g. `Base = nn.Module`
             return None
         if qualified.startswith("torch."):
@@ -251,13 +270,23 @@ class ModuleModel:
         if qualified.split(".")[0] in NOT_PROJECT_MODULES:
             return None
         hit = self.project.resolve_qualified(qualified, summary)
-        if hit is None:
-            hit = self.project.jedi_resolve(summary, expr)
+        if hit is None and use_jedi:
+            hit = self.project.jedi_resolve(summary, expr, qualified)
         return T.canonical(hit) if isinstance(hit, str) else hit
 
-    def class_kind(self, summary: FileSummary, func: ast.expr) -> tuple[Kind, str | None] | None:
-        """The kind of value a call of ``func`` builds, when ``func`` is a class we know."""
-        target = self.resolve_class_expr(summary, func)
+    def class_kind(self, summary: FileSummary, func: ast.expr, lazy: bool = False) -> tuple[Kind, str | None] | None:
+        """The kind of value a call of ``func`` builds, when ``func`` is a class we know.
+
+        With ``lazy``, a name imported from another project file is not resolved now
+        (that may mean parsing the file) but answered with ``LAZY``; ``settle`` resolves
+        such values when a rule needs them.
+        """
+        if lazy and not (isinstance(func, ast.Name) and func.id in summary.classes):
+            qualified = summary.imports.qualify(func)
+            if qualified is not None and not qualified.startswith("torch.") and qualified.split(".")[0] not in NOT_PROJECT_MODULES:
+                return LAZY
+        # No jedi here: calls are many, and a constructor we cannot see is just unknown.
+        target = self.resolve_class_expr(summary, func, use_jedi=False)
         if isinstance(target, str):
             q = target
             if q in T.PARAMETER_CLASSES:
@@ -275,6 +304,21 @@ class ModuleModel:
             if self.info(target).is_module:
                 return Kind.LAYER, target.qualname
         return None
+
+
+    def settle(self, value: Value) -> Value:
+        """Resolve a value built by a constructor imported from another file (see
+        ``class_kind``): its kind becomes LAYER when the class is an nn.Module."""
+        if value.lazy is not None:
+            summary, func = value.lazy
+            value.lazy = None
+            hit = self.class_kind(summary, func)
+            if hit is not None and hit is not LAZY:
+                value.kind, value.cls = hit
+        return value
+
+
+LAZY = (Kind.UNKNOWN, "lazy")
 
 
 def _class_defs(body: list[ast.stmt]):
@@ -375,9 +419,13 @@ class _InitWalker:
         fn = self.info.method(name)
         if fn is not None:
             return fn
+        # Helpers of base classes in the same file, too; a base from another file was
+        # analysed on its own (its registered names are known), and walking its
+        # helpers again for every subclass (e.g. transformers' post_init) costs much.
         for base in self.info.user_bases:
-            base_info = self.model.info(base)
-            fn = base_info.method(name)
+            if base.summary is not self.summary:
+                continue
+            fn = self.model.info(base).method(name)
             if fn is not None:
                 return fn
         return None
@@ -515,14 +563,13 @@ class _InitWalker:
             self._store(target.attr, value, target, value_node, stmt, state, how)
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = None
-            if isinstance(value_node, (ast.Tuple, ast.List)) and len(value_node.elts) == len(target.elts) and not any(
-                isinstance(e, ast.Starred) for e in value_node.elts
-            ):
+            if (isinstance(value_node, (ast.Tuple, ast.List)) and value.kind is Kind.PLAIN_CONTAINER
+                    and len(value_node.elts) == len(target.elts) == len(value.items)
+                    and not any(isinstance(e, ast.Starred) for e in value_node.elts)):
                 elts = value_node.elts
             for i, t in enumerate(target.elts):
                 if elts is not None:
-                    # The whole right side was evaluated already; re-evaluating an element is cheap and pure here.
-                    self._assign(t, self.eval(elts[i], state), elts[i], stmt, state, how)
+                    self._assign(t, value.items[i].value, elts[i], stmt, state, how)
                 else:
                     self._assign(t.value if isinstance(t, ast.Starred) else t, Value(Kind.UNKNOWN), None, stmt, state, how)
         elif isinstance(target, ast.Subscript):
@@ -537,7 +584,9 @@ class _InitWalker:
             _mark(value, escaped=True)
 
     def _store(self, name: str, value: Value, target: ast.AST, value_node: ast.AST | None, stmt: ast.stmt, state: _State, how: str) -> None:
-        if value.kind in (Kind.LAYER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER, Kind.PARAMETER, Kind.BUFFER):
+        if value.kind in (Kind.LAYER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER, Kind.PARAMETER, Kind.BUFFER) or value.lazy:
+            # Stored on self, a module or parameter is registered (an unresolved
+            # constructor may be a module: treat it as one, to stay quiet).
             value.registered = True
             self.info.registered_names.add(name)
         self.info.assignments.append(
@@ -704,9 +753,13 @@ class _InitWalker:
                 self._mutate(container, func.attr, node, state, stmt)
                 return Value(Kind.NONE, node)
         # --- known constructors and tensor factories
-        kind = self.model.class_kind(self.summary, func)
+        kind = self.model.class_kind(self.summary, func, lazy=True)
         args = [self.eval(a, state) for a in node.args]
         kwargs = {k.arg: self.eval(k.value, state) for k in node.keywords}
+        if kind is LAZY:
+            for v in args + list(kwargs.values()):
+                _mark(v, escaped=True)
+            return Value(Kind.UNKNOWN, node, lazy=(self.summary, func))
         if kind is not None:
             k, cls = kind
             if k in (Kind.PARAMETER, Kind.BUFFER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER):
@@ -807,6 +860,13 @@ _DTYPE_NAMES = frozenset(
     strided sparse_coo
     """.split()
 )
+
+
+def _decorator_name(node: ast.expr) -> str | None:
+    node = node.func if isinstance(node, ast.Call) else node
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _is_self(node: ast.AST) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch_lsp.analysis.names import ImportTable, _top_level_statements
-from torch_lsp.analysis.source import SourceFile
+from torch_lsp.analysis.source import SourceFile, decode_source
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -39,18 +39,28 @@ class FileSummary:
     module_name: str | None
     imports: ImportTable
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+    functions: set[str] = field(default_factory=set)  # top-level function names
+    aliases: dict[str, ast.expr] = field(default_factory=dict)  # `Alias = some.Name` at top level
     import_root: str | None = None  # the directory absolute imports resolve against
     source: SourceFile | None = None
+    model: object | None = field(default=None, repr=False)  # its ModuleModel, made on first use
 
     @classmethod
     def of(cls, src: SourceFile, module_name: str | None, is_package: bool, import_root: str | None) -> "FileSummary":
         tree = src.tree or ast.Module(body=[], type_ignores=[])
         imports = ImportTable.build(tree, module_name, is_package)
         classes: dict[str, ast.ClassDef] = {}
+        functions: set[str] = set()
+        aliases: dict[str, ast.expr] = {}
         for stmt in _top_level_statements(tree.body):
             if isinstance(stmt, ast.ClassDef):
                 classes[stmt.name] = stmt
-        return cls(src.path, module_name, imports, classes, import_root, src)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions.add(stmt.name)
+            elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                  and isinstance(stmt.value, (ast.Name, ast.Attribute))):
+                aliases[stmt.targets[0].id] = stmt.value
+        return cls(src.path, module_name, imports, classes, functions, aliases, import_root, src)
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,23 @@ class Project:
     # ------------------------------------------------------------ summaries
     def summary_for_source(self, src: SourceFile) -> FileSummary:
         name, is_pkg, root = self.module_name_for(src.path)
+        # Not cached: most checked files are nobody's dependency, and keeping every
+        # tree alive costs memory and makes the garbage collector slow down parsing.
         return FileSummary.of(src, name, is_pkg, root)
+
+    def parsed(self, data: bytes, path: str) -> SourceFile:
+        """Parse file bytes read from ``path``, reusing the tree if this file was
+        already parsed as another file's dependency (same text)."""
+        key = str(Path(path).resolve())
+        cached = self._summaries.get(key)
+        if cached and cached[1] is not None and cached[1].source is not None and cached[1].source.from_disk:
+            src = cached[1].source
+            text, problem = decode_source(data)
+            if problem is None and text == src.text:
+                return src
+        src = SourceFile.from_bytes(data, path)
+        src.from_disk = True
+        return src
 
     def summary(self, path: str) -> FileSummary | None:
         key = str(Path(path).resolve())
@@ -165,6 +191,7 @@ class Project:
             else:
                 with open(key, "rb") as fh:
                     src = SourceFile.from_bytes(fh.read(), key)
+                src.from_disk = True
         except OSError:
             src = None
         summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
@@ -225,6 +252,13 @@ class Project:
         target = summary.imports.names.get(name)
         if target is not None:
             return self.resolve_qualified(target, summary, depth + 1)
+        alias = summary.aliases.get(name)
+        if alias is not None and depth < 8:
+            if isinstance(alias, ast.Name) and alias.id != name:
+                return self.lookup_in(summary, alias.id, depth + 1)
+            q = summary.imports.qualify(alias)
+            if q is not None:
+                return self.resolve_qualified(q, summary, depth + 1)
         for star in summary.imports.star_imports:
             path = self.find_module(star, summary)
             sub = self.summary(path) if path else None
@@ -234,12 +268,17 @@ class Project:
                     return hit
         return None
 
-    def jedi_resolve(self, near: FileSummary, node: ast.expr) -> ClassRef | None:
+    def jedi_resolve(self, near: FileSummary, node: ast.expr, qualified: str | None = None) -> ClassRef | None:
         """Ask jedi where the name at ``node`` is defined (used when our own
-        resolution fails; jedi also follows installed packages)."""
+        resolution fails; jedi also follows installed packages). Results are cached
+        by the qualified name when there is one: every file importing the same
+        unresolvable name costs one look-up, not one each."""
         if not self.use_jedi or near.source is None:
             return None
-        key = (near.path, node.lineno, node.col_offset, hash(near.source.text))
+        if qualified is not None:
+            key: tuple = ("qualified", qualified)
+        else:
+            key = (near.path, node.lineno, node.col_offset, hash(near.source.text))
         if key in self._jedi_cache:
             return self._jedi_cache[key]
         result = None

@@ -10,7 +10,6 @@ AST columns are UTF-8 byte offsets; our ``Range`` columns are code points.
 from __future__ import annotations
 
 import ast
-import codecs
 import io
 import re
 import tokenize
@@ -28,7 +27,14 @@ class ParseProblem:
     range: Range
 
 
-_CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of a source text as Python numbers them: only \\n, \\r\\n and \\r end
+    a line (``str.splitlines`` also splits at form feeds and U+2028)."""
+    lines = _LINE.findall(text)
+    return lines if keepends else [ln.rstrip("\r\n") for ln in lines]
 
 
 def decode_source(data: bytes) -> tuple[str | None, ParseProblem | None]:
@@ -59,6 +65,7 @@ class SourceFile:
     path: str | None = None
     tree: ast.Module | None = None
     problem: ParseProblem | None = None
+    from_disk: bool = False  # the text is exactly the file on disk at `path`
     _lines: list[str] | None = field(default=None, repr=False)
     _line_bytes: dict[int, bytes] = field(default_factory=dict, repr=False)
 
@@ -79,7 +86,7 @@ class SourceFile:
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self.text.splitlines(keepends=True) or [""]
+            self._lines = split_lines(self.text, keepends=True) or [""]
         return self._lines
 
     def line_text(self, line: int) -> str:

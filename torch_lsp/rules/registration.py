@@ -231,7 +231,8 @@ _CONTAINER_METHODS = {
                                "update", "values"},
 }
 _BUFFER_NAME_HINT = re.compile(r"mean|std|var|mask|buffer|running|index|idx|ids|freq|table|stats|count|const|anchor|grid|scale_factor", re.I)
-_LEGACY_TEXT = re.compile(r"\b(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor\b")
+# A call of a legacy constructor in the text (annotations such as `torch.LongTensor` are not calls).
+_LEGACY_TEXT = re.compile(r"\b(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor\s*\(")
 _ACTIONS = {
     Kind.LAYER: "module",
     Kind.MODULE_CONTAINER: "module",
@@ -254,10 +255,15 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
 
 
 def _describe(value: Value) -> str:
+    """``an `nn.Linear```, ``a `Block```, ``an `nn.Parameter```: for messages."""
     if value.kind in (Kind.LAYER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER) and value.cls:
         short = value.cls.rsplit(".", 1)[-1]
-        return f"`nn.{short}`" if value.cls.startswith("torch.nn.") else f"`{short}`"
+        return f"an `nn.{short}`" if value.cls.startswith("torch.nn.") else f"a `{short}`"
     return {Kind.PARAMETER: "an `nn.Parameter`", Kind.BUFFER: "a buffer", Kind.TENSOR: "a tensor"}.get(value.kind, "a value")
+
+
+def _bare(description: str) -> str:
+    return description.split(" ", 1)[1]
 
 
 def _registered_names(ctx: FileContext, info: ClassInfo, seen: set | None = None) -> set[str]:
@@ -315,8 +321,7 @@ def _check_super_init(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]
     init = info.init
     if init is None:
         return
-    early = [a for a in info.assignments if a.before_super and (a.value.kind in _ACTIONS or a.how in ("register_buffer", "register_parameter", "add_module"))]
-    early = [a for a in early if a.value.kind in _ACTIONS]
+    early = [a for a in info.assignments if a.before_super and ctx.model.settle(a.value).kind in _ACTIONS]
     if info.super_init is None:
         yield from _never_calls_super(ctx, info, early)
         return
@@ -326,7 +331,7 @@ def _check_super_init(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]
     super_line = info.super_init.lineno
     action = _ACTIONS[first.value.kind]
     msg = (
-        f"`self.{first.name}` is assigned {_describe(first.value)} before `super().__init__()` (line {super_line}): "
+        f"`self.{first.name}` is assigned {_describe(first.value)} before `super().__init__()` is called (line {super_line}): "
         f"PyTorch raises `AttributeError: cannot assign {action} before Module.__init__() call`"
     )
     related = [RelatedInformation(ctx.src.range_of(info.super_init), "`super().__init__()` is called here, too late")]
@@ -505,11 +510,11 @@ def _tensor_fixes(ctx: FileContext, a: Assignment, learned: bool) -> list[Fix]:
 # ---------------------------------------------------------------------------------- TL102 / TL103
 
 
-def _unregistered_items(value: Value, depth: int = 0) -> tuple[list, list, bool]:
+def _unregistered_items(ctx: FileContext, value: Value, depth: int = 0) -> tuple[list, list, bool]:
     """(module items, parameter items, nested) of a plain container, recursively."""
     modules, params, nested = [], [], False
     for item in value.items:
-        v = item.value
+        v = ctx.model.settle(item.value)
         if v.registered or v.escaped:
             continue
         if v.kind in MODULE_KINDS:
@@ -517,7 +522,7 @@ def _unregistered_items(value: Value, depth: int = 0) -> tuple[list, list, bool]
         elif v.kind is Kind.PARAMETER:
             params.append(item)
         elif v.kind is Kind.PLAIN_CONTAINER and depth < 3:
-            m, p, _ = _unregistered_items(v, depth + 1)
+            m, p, _ = _unregistered_items(ctx, v, depth + 1)
             if m or p:
                 nested = True
             modules += m
@@ -533,7 +538,7 @@ def _check_plain_containers(ctx: FileContext, info: ClassInfo) -> Iterable[Diagn
             continue
         if a.name in registered:
             continue
-        modules, params, nested = _unregistered_items(v)
+        modules, params, nested = _unregistered_items(ctx, v)
         if not modules and not params:
             continue
         is_dict = v.container == "dict"
@@ -542,7 +547,7 @@ def _check_plain_containers(ctx: FileContext, info: ClassInfo) -> Iterable[Diagn
             rule_ = MODULE_IN_PLAIN_CONTAINER
             classes = []
             for it in modules:
-                d = _describe(it.value)
+                d = _bare(_describe(it.value))
                 if d not in classes:
                     classes.append(d)
             what = ", ".join(classes[:3]) + (" ..." if len(classes) > 3 else "")
@@ -619,11 +624,17 @@ def _check_legacy(ctx: FileContext) -> Iterable[Diagnostic]:
         dtype, cuda = legacy
         spelled = ctx.src.segment(func)
         device = ', device="cuda"' if cuda else ""
-        modern = f"torch.tensor(data, dtype=torch.{dtype}{device})"
+        sizes = len(node.args) >= 2 or (len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and type(node.args[0].value) is int)
+        if sizes:
+            why = "called with sizes it returns uninitialised memory (NaNs if not overwritten)"
+            modern = f"torch.empty(..., dtype=torch.{dtype}{device})"
+        else:
+            why = "the same call means data or sizes depending on its arguments"
+            modern = f"torch.tensor(data, dtype=torch.{dtype}{device})"
         msg = (
-            f"`{spelled}(...)` is a legacy constructor: deprecated, "
-            + ("it hard-codes the CUDA device (fails without a GPU), " if cuda else "")
-            + f"and with sizes it returns uninitialised memory; use `{modern}` or `torch.empty(..., dtype=torch.{dtype})`"
+            f"`{spelled}(...)` is a deprecated legacy constructor: "
+            + ("it hard-codes the CUDA device, so it fails on a machine without a GPU; " if cuda else "")
+            + f"{why}; use `{modern}`"
         )
         fixes = _legacy_fixes(ctx, node, dtype, cuda)
         yield Diagnostic(LEGACY_TENSOR_TYPE.code, LEGACY_TENSOR_TYPE.severity, ctx.src.range_of(node), msg, (), tuple(fixes))

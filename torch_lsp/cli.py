@@ -1,0 +1,661 @@
+"""The command line: ``torch-lsp check``, ``torch-lsp rule``, ``torch-lsp rules``.
+
+A thin shell: it finds the files, reads the configuration (``torch_lsp.config``),
+hands each file's bytes to ``check_source``, applies fixes with
+``torch_lsp.analysis.fixes`` and prints with ``torch_lsp.output``. No analysis here.
+
+Exit status (shared/rules.md): 0 no diagnostic at warning or above, 1 some, 2 a
+usage, configuration, I/O or internal error (after checking everything else).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import io
+import os
+import re
+import stat
+import sys
+import tempfile
+import time
+import tokenize
+import traceback
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Iterator, TextIO
+
+from torch_lsp import __version__
+from torch_lsp.analysis import engine, fixes
+from torch_lsp.analysis.diagnostics import Fix, TextEdit
+from torch_lsp.config import ConfigError, ConfigResolver, Overrides
+from torch_lsp.output import (
+    FORMATTERS,
+    FORMATS,
+    MACHINE_FORMATS,
+    FileOutcome,
+    clean,
+    plural,
+    source_lines,
+    statistics,
+    summary,
+)
+
+PROG = "torch-lsp"
+MAX_FILE_BYTES = 10 * 1024 * 1024  # bigger files are generated data, not models: skipped with a warning
+PARALLEL_MIN_FILES = 32  # below this, worker processes cost more than they save
+MAX_FIX_ROUNDS = 10
+PROGRESS_AFTER_SECONDS = 1.0
+PROGRESS_MIN_FILES = 200
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+# =============================================================================== arguments
+def _code_list(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _flatten(values: list[list[str]] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(c for v in values for c in v)
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 0 (automatic) or more")
+    return n
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, then exit 2 (argparse's own status)
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: `torch-lsp --debug check` and `torch-lsp check --debug` both count
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks of internal errors")
+
+    parser = _Parser(prog=PROG, description="Find PyTorch model bugs without running the model.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="check files and directories",
+        description="Check Python files for PyTorch model bugs.",
+        epilog="exit status: 0 no problem at warning level or above, 1 some, 2 a usage, configuration, I/O or internal error",
+    )
+    check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to check (default: .)")
+    check.add_argument("--format", choices=FORMATS, default="full", help="output format (default: full)")
+    sel = check.add_argument_group("rule selection (comma-separated code prefixes; ALL = every rule)")
+    sel.add_argument("--select", action="append", type=_code_list, metavar="CODES", help="rules to check; replaces `select` of the configuration")
+    sel.add_argument("--ignore", action="append", type=_code_list, metavar="CODES", help="rules not to check; replaces `ignore` of the configuration")
+    sel.add_argument("--extend-select", action="append", type=_code_list, metavar="CODES", help="rules to check in addition")
+    sel.add_argument("--extend-ignore", action="append", type=_code_list, metavar="CODES", help="rules not to check in addition")
+    fix = check.add_argument_group("fixes")
+    fix.add_argument("--fix", action="store_true", help="apply the safe fixes in place")
+    fix.add_argument("--unsafe-fixes", dest="unsafe_fixes", action="store_true", default=None, help="also apply (and count) unsafe fixes")
+    fix.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false", help="never apply unsafe fixes (overrides the configuration)")
+    fix.add_argument("--diff", action="store_true", help="print the changes --fix would make as a unified diff; write nothing")
+    out = check.add_argument_group("output")
+    out.add_argument("--output-file", metavar="FILE", help="write the report to FILE instead of standard output")
+    out.add_argument("--statistics", action="store_true", help="print the number of problems per rule instead of each problem")
+    out.add_argument("-q", "--quiet", action="store_true", help="print the problems only: no summary, no warnings")
+    out.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    out.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
+    files = check.add_argument_group("files and configuration")
+    files.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml for every file instead of searching for one")
+    files.add_argument("--force-exclude", action="store_true", help="apply the excludes to paths given on the command line too")
+    files.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N", help="worker processes (default 0: automatic; 1: none)")
+    files.add_argument("--runtime", action="store_true", help="also evaluate models in a background torch process (not available yet)")
+    check.set_defaults(func=cmd_check)
+
+    rule = sub.add_parser("rule", parents=[common], help="explain a rule", description="Show a rule's documentation.")
+    rule.add_argument("code", nargs="?", metavar="CODE", help="a rule code (TL101) or name (unregistered-tensor)")
+    group = rule.add_mutually_exclusive_group()
+    group.add_argument("--all", action="store_true", help="show every rule's documentation")
+    group.add_argument("--list", action="store_true", help="list the rules in a table")
+    rule.set_defaults(func=cmd_rule)
+
+    rules = sub.add_parser("rules", parents=[common], help="list the rules", description="List every rule.")
+    rules.set_defaults(func=cmd_rules)
+    return parser
+
+
+# =============================================================================== console
+class Console:
+    """Where text goes: the report (stdout or --output-file), and stderr messages that
+    never interleave with a progress bar."""
+
+    def __init__(self, quiet: bool = False, stderr: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.stderr = stderr or sys.stderr
+        self.progress: Progress | None = None
+        self.had_error = False
+
+    def _emit(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.clear()
+        _write(self.stderr, text + "\n")
+        if self.progress is not None:
+            self.progress.redraw()
+
+    def error(self, text: str) -> None:
+        self.had_error = True
+        self._emit(f"error: {clean(text)}")
+
+    def warning(self, text: str) -> None:
+        if not self.quiet:
+            self._emit(f"warning: {clean(text)}")
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self._emit(text)
+
+    def debug(self, text: str) -> None:
+        self._emit(text.rstrip("\n"))
+
+
+def _write(stream: TextIO, text: str) -> None:
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:  # a terminal that cannot show some character of a file
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
+def _color_for(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    """``[####      ] 120/400 files`` on stderr, only for long runs on a terminal."""
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = enabled
+        self.done = 0
+        self.started = time.monotonic()
+        self.shown = False
+        self._last = 0.0
+
+    def advance(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not self.shown and self.total < PROGRESS_MIN_FILES and now - self.started < PROGRESS_AFTER_SECONDS:
+            return
+        if now - self._last >= 0.1 or self.done == self.total:
+            self._last = now
+            self.shown = True
+            self.redraw()
+
+    def redraw(self) -> None:
+        if not self.shown:
+            return
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        self.stream.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {self.done}/{self.total} files")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        self.clear()
+        self.shown = False
+
+
+# =============================================================================== files
+@dataclass(frozen=True)
+class Task:
+    """One file to check: picklable, for worker processes."""
+
+    display: str  # the path shown in the output
+    path: str  # the path to open (relative to the current directory, like display)
+    enabled: Callable[[str], bool]
+    mode: str  # "check", "fix" or "diff"
+    unsafe: bool
+
+
+def _os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def collect_files(paths: list[str], resolver: ConfigResolver, console: Console, force_exclude: bool) -> list[tuple[str, str]]:
+    """(display path, path) of every file to check, in a deterministic order.
+
+    Directories are walked (sorted, following symlinked directories once: a set of
+    real paths breaks loops), skipping excluded entries; a file named on the command
+    line is checked whatever its name unless ``--force-exclude`` excludes it.
+    Raises ConfigError; reports missing paths on the console."""
+    found: list[tuple[str, str]] = []
+    seen_files: set[str] = set()
+
+    def add(display: str, path: str) -> None:
+        real = os.path.realpath(path)
+        if real not in seen_files:
+            seen_files.add(real)
+            found.append((display, path))
+
+    for arg in paths:
+        try:
+            st = os.stat(arg)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and os.path.islink(arg):
+                console.error(f"{arg}: broken symbolic link")
+            else:
+                console.error(f"{arg}: {_os_error(exc)}")
+            continue
+        if force_exclude and resolver.settings_for(arg).is_excluded(arg):
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            empty = True
+            for display, path in _walk(arg, resolver, console):
+                empty = False
+                add(display, path)
+            if empty:
+                console.warning(f"{arg}: no Python files found")
+        elif stat.S_ISREG(st.st_mode):
+            add(arg, arg)
+        else:
+            console.error(f"{arg}: not a regular file")
+    return found
+
+
+def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tuple[str, str]]:
+    strip_dot = os.path.normpath(root) == "."
+    visited = {os.path.realpath(root)}
+    files: list[tuple[tuple[str, ...], str]] = []
+    stack = [(root, ())]
+    while stack:
+        directory, rel_parts = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            console.error(f"{directory}: {_os_error(exc)}")
+            continue
+        settings = resolver.settings_for(directory)
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows symbolic links
+                is_file = not is_dir and entry.is_file()
+            except OSError:  # a symlink loop or unreadable link: report it if it looks like a source file
+                is_dir, is_file = False, entry.name.endswith(".py")
+            if is_dir:
+                if settings.is_excluded(entry.path, ancestors=False):
+                    continue
+                real = os.path.realpath(entry.path)
+                if real in visited:  # a symlink back up the tree, or a second way to the same place
+                    continue
+                visited.add(real)
+                subdirs.append((entry.path, rel_parts + (entry.name,)))
+            elif is_file or entry.is_symlink():
+                if entry.name.endswith(".py") and not settings.is_excluded(entry.path, ancestors=False, is_dir=False):
+                    files.append((rel_parts + (entry.name,), entry.path))
+        stack.extend(reversed(subdirs))
+    files.sort()
+    for _, path in files:
+        yield (path[2:] if strip_dot and path.startswith("." + os.sep) else path), path
+
+
+# =============================================================================== checking one file
+def process(task: Task) -> FileOutcome:
+    """Check (and fix) one file. Never raises: problems become the outcome's error."""
+    try:
+        return _process(task)
+    except Exception as exc:  # a bug in torch-lsp: report it for this file and go on
+        first = (str(exc).strip().splitlines() or [""])[0]
+        detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        return FileOutcome(
+            task.display,
+            error=f"internal error in torch-lsp: {detail}; rerun with --debug",
+            traceback=traceback.format_exc(),
+        )
+
+
+def _process(task: Task) -> FileOutcome:
+    try:
+        st = os.stat(task.path)
+        if st.st_size > MAX_FILE_BYTES:
+            size = f"{st.st_size / 1024 / 1024:.1f} MB"
+            return FileOutcome(task.display, warning=f"skipped: the file is {size}, over the {MAX_FILE_BYTES // 1024 // 1024} MB limit")
+        with open(task.path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        broken = isinstance(exc, FileNotFoundError) and os.path.islink(task.path)
+        return FileOutcome(task.display, error="broken symbolic link" if broken else _os_error(exc))
+    result = engine.check_source(data, task.display, enabled=task.enabled)
+    outcome = FileOutcome(task.display)
+    if task.mode != "check" and result.source:
+        result = _fix(task, data, st, result, outcome)
+    outcome.diagnostics = result.diagnostics
+    lines = source_lines(result.source or "")
+    for d in result.diagnostics:
+        n = d.range.start.line
+        outcome.lines[n] = lines[n] if 0 <= n < len(lines) else ""
+    return outcome
+
+
+def _parses(text: str) -> str | None:
+    """None when ``text`` is valid Python, else why not."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+        return None
+    except SyntaxError as exc:
+        return f"{exc.msg} at line {exc.lineno}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return type(exc).__name__
+
+
+def _newline_of(text: str) -> str:
+    found = _NEWLINE.search(text)
+    return found.group(0) if found else "\n"
+
+
+def _with_newline(chosen: list[Fix], newline: str) -> list[Fix]:
+    """Fixes whose inserted line breaks match the file's (a CRLF file stays CRLF)."""
+    if newline == "\n":
+        return chosen
+
+    def convert(text: str) -> str:
+        return text.replace("\r\n", "\n").replace("\n", newline)
+
+    return [Fix(f.title, tuple(TextEdit(e.range, convert(e.new_text)) for e in f.edits), f.applicability) for f in chosen]
+
+
+def _fix(task: Task, data: bytes, st: os.stat_result, result, outcome: FileOutcome):
+    """Apply fixes round after round; write (``fix``) or diff (``diff``) the result."""
+    first = result
+    original = text = result.source
+    newline = _newline_of(text)
+    for _ in range(MAX_FIX_ROUNDS):
+        chosen = fixes.select_fixes(result.diagnostics, unsafe=task.unsafe)
+        if not chosen:
+            break
+        new = fixes.apply_fixes(text, _with_newline(chosen, newline))
+        if new == text:
+            break
+        problem = _parses(new)
+        if problem is not None:
+            titles = "; ".join(f.title for f in chosen)
+            outcome.error = f"a fix would leave invalid Python ({problem}); not applied: {titles}. This is a bug in torch-lsp, please report it"
+            break
+        text = new
+        outcome.fixed += len(chosen)
+        result = engine.check_source(text, task.display, enabled=task.enabled)
+    if text == original:
+        return result
+    if task.mode == "diff":
+        outcome.diff = _unified_diff(original, text, task.display)
+        return result
+    problem = _write_fixed(task.path, data, text, st)
+    if problem is not None:
+        outcome.error = problem
+        outcome.fixed = 0
+        return first
+    return result
+
+
+def _unified_diff(before: str, after: str, path: str) -> str:
+    out = []
+    for line in difflib.unified_diff(source_lines(before, True), source_lines(after, True), fromfile=path, tofile=path):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _write_fixed(path: str, data: bytes, text: str, st: os.stat_result) -> str | None:
+    """Replace the file atomically (same directory, same mode, same encoding).
+    Returns a one-line problem when it was not written."""
+    try:
+        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        new_data = text.encode(encoding)
+    except (SyntaxError, LookupError, UnicodeEncodeError) as exc:
+        return f"fixes not written: cannot encode the result ({exc})"
+    real = os.path.realpath(path)  # write through a symlink, keep the link
+    directory = os.path.dirname(real) or "."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.", suffix=".torch-lsp.tmp", dir=directory)
+    except OSError as exc:
+        return f"fixes not written: {_os_error(exc)}"
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(new_data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        now = os.stat(real)
+        if (now.st_mtime_ns, now.st_size) != (st.st_mtime_ns, st.st_size):
+            os.unlink(tmp)
+            return "fixes not written: the file changed while it was being checked"
+        os.replace(tmp, real)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return f"fixes not written: {_os_error(exc)}"
+    return None
+
+
+# =============================================================================== running many files
+def _cpu_count() -> int:
+    counter = getattr(os, "process_cpu_count", None)
+    if counter is not None:
+        return counter() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def run_tasks(tasks: list[Task], jobs: int) -> Iterator[FileOutcome]:
+    """Outcomes in the order of ``tasks``: in worker processes when there are many."""
+    workers = jobs or min(_cpu_count(), max(1, len(tasks) // (PARALLEL_MIN_FILES // 2)))
+    workers = min(workers, len(tasks))
+    if workers <= 1 or (not jobs and len(tasks) < PARALLEL_MIN_FILES):
+        for task in tasks:
+            yield process(task)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    chunksize = max(1, min(16, len(tasks) // (workers * 4)))
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for outcome in pool.map(process, tasks, chunksize=chunksize):
+                done += 1
+                yield outcome
+    except BrokenProcessPool as exc:  # a worker died (killed, out of memory): go on here
+        yield FileOutcome(tasks[done].display, error=f"internal error in torch-lsp: a worker process died ({exc}); rerun with --debug")
+        done += 1
+    except OSError:  # no worker processes on this system
+        pass
+    for task in tasks[done:]:
+        yield process(task)
+
+
+# =============================================================================== commands
+def cmd_check(args: argparse.Namespace) -> int:
+    console = Console(quiet=args.quiet)
+    overrides = Overrides(
+        select=_flatten(args.select),
+        ignore=_flatten(args.ignore),
+        extend_select=_flatten(args.extend_select) or (),
+        extend_ignore=_flatten(args.extend_ignore) or (),
+        unsafe_fixes=args.unsafe_fixes,
+    )
+    if args.fix and args.diff:
+        console.error("--fix and --diff cannot be used together")
+        return 2
+    mode = "fix" if args.fix else "diff" if args.diff else "check"
+    try:
+        resolver = ConfigResolver(overrides, config_file=args.config)
+        files = collect_files(args.paths or ["."], resolver, console, args.force_exclude)
+        tasks = []
+        for display, path in files:
+            settings = resolver.settings_for(path)
+            tasks.append(Task(display, path, settings.enabled_for(path), mode, settings.unsafe_fixes))
+    except ConfigError as exc:
+        console.error(str(exc))
+        return 2
+    for w in resolver.warnings:
+        console.warning(w)
+    if args.runtime:
+        console.warning("--runtime: the runtime evaluation is not available in this version; only the static checks ran")
+    unsafe = any(t.unsafe for t in tasks)  # for the summary's fixable counts
+
+    progress = Progress(len(tasks), console.stderr, enabled=not (args.quiet or args.no_progress) and _isatty(console.stderr))
+    console.progress = progress
+    outcomes: list[FileOutcome] = []
+    try:
+        for outcome in run_tasks(tasks, args.jobs):
+            outcomes.append(outcome)
+            progress.advance()
+            if outcome.error:
+                console.error(f"{outcome.path}: {outcome.error}")
+                if getattr(args, "debug", False) and outcome.traceback:
+                    console.debug(outcome.traceback)
+            if outcome.warning:
+                console.warning(f"{outcome.path}: {outcome.warning}")
+    finally:
+        progress.finish()
+        console.progress = None
+
+    if mode == "diff":
+        return _report_diff(outcomes, args, console)
+    return _report(outcomes, args, console, unsafe, fixed=sum(o.fixed for o in outcomes) if mode == "fix" else None)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _emit_report(text: str, args: argparse.Namespace, console: Console) -> bool:
+    """Write the report to stdout or --output-file; False when the file cannot be written."""
+    if not args.output_file:
+        _write(sys.stdout, text)
+        return True
+    try:
+        with open(args.output_file, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    except OSError as exc:
+        console.error(f"{args.output_file}: {_os_error(exc)}")
+        return False
+    return True
+
+
+def _report(outcomes: list[FileOutcome], args: argparse.Namespace, console: Console, unsafe: bool, fixed: int | None) -> int:
+    color = not args.output_file and _color_for(sys.stdout)
+    machine = args.format in MACHINE_FORMATS
+    if args.statistics:
+        text = statistics(outcomes, as_json=args.format == "json", unsafe=unsafe)
+    else:
+        text = FORMATTERS[args.format](outcomes, color=color, unsafe=unsafe, successful=not console.had_error)
+    if not args.quiet and not machine:
+        text += ("\n" if text and args.format == "full" and not args.statistics else "") + summary(outcomes, unsafe=unsafe, fixed=fixed)
+    elif fixed and machine:
+        console.note(f"Fixed {plural(fixed, 'problem')}.")
+    if not _emit_report(text, args, console):
+        return 2
+    if console.had_error:
+        return 2
+    loud = any(d.severity <= 2 for o in outcomes for d in o.diagnostics)  # error or warning
+    return 1 if loud and not args.exit_zero else 0
+
+
+def _report_diff(outcomes: list[FileOutcome], args: argparse.Namespace, console: Console) -> int:
+    text = "".join(o.diff for o in outcomes)
+    if not _emit_report(text, args, console):
+        return 2
+    would = sum(o.fixed for o in outcomes if o.diff)
+    if would:
+        console.note(f"Would fix {plural(would, 'problem')}.")
+    else:
+        console.note("No fixes available.")
+    if console.had_error:
+        return 2
+    return 1 if text and not args.exit_zero else 0
+
+
+def cmd_rule(args: argparse.Namespace) -> int:
+    from torch_lsp.rules import RULES, lookup
+
+    if args.list:
+        return cmd_rules(args)
+    if args.all:
+        _write(sys.stdout, "\n".join(r.render() for r in sorted(RULES.values(), key=lambda r: r.code)))
+        return 0
+    if not args.code:
+        _write(sys.stderr, "error: give a rule code (e.g. TL101) or name, or --all / --list\n")
+        return 2
+    found = lookup(args.code)
+    if found is None:
+        _write(sys.stderr, f"error: unknown rule {clean(args.code)!r}; `{PROG} rules` lists them\n")
+        return 2
+    _write(sys.stdout, found.render())
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from torch_lsp.rules import RULES
+
+    rows = [("CODE", "NAME", "SEVERITY", "FIXABLE")]
+    rows += [(r.code, r.name, r.severity.label, "yes" if r.fixable else "no") for r in sorted(RULES.values(), key=lambda r: r.code)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    _write(sys.stdout, "".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n" for row in rows))
+    return 0
+
+
+# =============================================================================== entry point
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        _write(sys.stderr, f"error: a command is required (check, rule, rules); see `{PROG} --help`\n")
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _write(sys.stderr, "error: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `torch-lsp check | head`
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return 1
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        _write(sys.stderr, f"error: internal error in torch-lsp: {type(exc).__name__}: {clean(first)}; rerun with --debug\n")
+        return 2

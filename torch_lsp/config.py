@@ -1,0 +1,412 @@
+"""Settings from ``[tool.torch-lsp]`` in ``pyproject.toml``, merged with overrides.
+
+Shared by the CLI and (later) the language server, so nothing here prints: problems
+come back as ``ConfigError`` (the configuration cannot be used) or as warning
+strings on ``Settings.warnings`` / ``ConfigResolver.warnings``.
+
+    [tool.torch-lsp]
+    select = ["TL1", "TL000"]          # code prefixes; "ALL" = every rule (default)
+    ignore = ["TL105"]
+    per-file-ignores = { "tests/*" = ["TL101"] }
+    exclude = ["generated"]            # replaces the default excludes
+    extend-exclude = ["scratch/*.py"]  # added to the default excludes
+    unsafe-fixes = false
+    [tool.torch-lsp.runtime]           # accepted as is; read by the runtime evaluation
+
+Rule selection (ruff's model): every selector is a code prefix with a priority
+(command line over configuration file) and a specificity (its length). For a code,
+the matching selector with the highest (priority, specificity) decides; an ignore
+wins a tie. ``--select`` replaces the file's ``select`` and ``--ignore`` its
+``ignore``; ``--extend-select``/``--extend-ignore`` add to them. A per-file ignore
+always wins.
+
+Globs (``exclude``, ``per-file-ignores``) are matched against the path relative to
+the directory of the pyproject.toml that declared them (the current directory when
+there is none); a glob without ``/`` also matches the file or directory name alone.
+``*`` also matches ``/``, so ``tests/*`` covers everything below ``tests``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from typing import Any, Callable, Mapping
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+SECTION = "torch-lsp"
+ALL = "ALL"
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+)
+
+_LIST_KEYS = ("select", "ignore", "exclude", "extend-exclude")
+KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "unsafe-fixes", "runtime"))
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``str(err)`` is one line naming the file."""
+
+    def __init__(self, path: str | None, message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{display_path(path)}: {message}" if path else message)
+
+
+def display_path(path: str | None) -> str:
+    """A path as a user would write it: relative to the current directory when below it."""
+    if not path:
+        return ""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
+
+
+# --------------------------------------------------------------------- selection
+def _rule_codes() -> tuple[str, ...]:
+    from torch_lsp.rules import RULES
+
+    return tuple(RULES)
+
+
+def normalize_codes(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip().upper() for v in values if v and v.strip())
+
+
+def unknown_selectors(values: tuple[str, ...] | list[str]) -> list[str]:
+    """The prefixes among ``values`` that match no known rule ("ALL" is always known)."""
+    codes = _rule_codes()
+    return [v for v in values if (p := _prefix(v)) and not any(c.startswith(p) for c in codes)]
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """``code -> enabled`` for one file. Picklable, so it can go to worker processes."""
+
+    selectors: tuple[tuple[int, str, bool], ...]  # (priority, prefix, is_select); "" = ALL
+    always_off: tuple[str, ...] = ()  # per-file ignores
+
+    def __call__(self, code: str) -> bool:
+        if any(code.startswith(p) for p in self.always_off):
+            return False
+        best: tuple[int, int, int] | None = None  # (priority, specificity, ignore wins ties)
+        enabled = False
+        for priority, prefix, is_select in self.selectors:
+            if code.startswith(prefix):
+                key = (priority, len(prefix), 0 if is_select else 1)
+                if best is None or key > best:
+                    best, enabled = key, is_select
+        return enabled
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings given outside the file (command-line flags, editor settings): they win."""
+
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    extend_ignore: tuple[str, ...] = ()
+    unsafe_fixes: bool | None = None
+
+    def warnings(self) -> list[str]:
+        out = []
+        for flag, values in (
+            ("--select", self.select or ()),
+            ("--ignore", self.ignore or ()),
+            ("--extend-select", self.extend_select),
+            ("--extend-ignore", self.extend_ignore),
+        ):
+            out.extend(f"{flag}: '{v}' matches no rule" for v in unknown_selectors(values))
+        return out
+
+
+# --------------------------------------------------------------------- globs
+def _norm_rel(path: str) -> str:
+    return path.replace(os.sep, "/")
+
+
+def glob_matches(pattern: str, rel: str, name: str, abspath: str) -> bool:
+    """Does a configuration glob match a path? ``rel``: the path relative to the
+    configuration's root with forward slashes ('' when outside it), ``name``: its last
+    component, ``abspath``: for absolute globs."""
+    pat = pattern.strip()
+    if pat.startswith("./"):
+        pat = pat[2:]
+    pat = pat.rstrip("/") or pat
+    if os.path.isabs(pat):
+        return fnmatchcase(_norm_rel(abspath), _norm_rel(pat))
+    if "/" not in pat:
+        return fnmatchcase(name, pat) or (bool(rel) and fnmatchcase(rel, pat))
+    if not rel:
+        return False
+    variants = {pat}
+    if pat.startswith("**/"):
+        variants.add(pat[3:])
+    if "/**/" in pat:
+        variants.add(pat.replace("/**/", "/"))
+    return any(fnmatchcase(rel, v) for v in variants)
+
+
+# --------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class Settings:
+    """The configuration that applies to the files below one pyproject.toml."""
+
+    root: str  # absolute directory the globs are relative to
+    config_path: str | None = None  # the pyproject.toml, None: built-in defaults
+    select: tuple[str, ...] | None = None  # None: every rule
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDES
+    extend_exclude: tuple[str, ...] = ()
+    unsafe_fixes: bool = False
+    runtime: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Overrides = Overrides()
+    warnings: tuple[str, ...] = ()  # problems found while reading the file
+
+    # ------------------------------------------------------------------ rules
+    def with_overrides(self, overrides: Overrides) -> "Settings":
+        unsafe = self.unsafe_fixes if overrides.unsafe_fixes is None else overrides.unsafe_fixes
+        return replace(self, overrides=overrides, unsafe_fixes=unsafe)
+
+    def _selectors(self) -> tuple[tuple[int, str, bool], ...]:
+        o = self.overrides
+        out: list[tuple[int, str, bool]] = []
+        if o.select is not None:
+            out += [(1, _prefix(c), True) for c in o.select]
+        else:
+            out += [(0, _prefix(c), True) for c in (self.select if self.select is not None else (ALL,))]
+        if o.ignore is not None:
+            out += [(1, _prefix(c), False) for c in o.ignore]
+        else:
+            out += [(0, _prefix(c), False) for c in self.ignore]
+        out += [(1, _prefix(c), True) for c in o.extend_select]
+        out += [(1, _prefix(c), False) for c in o.extend_ignore]
+        return tuple(out)
+
+    def enabled_for(self, path: str | None = None) -> Callable[[str], bool]:
+        """Which codes to report for the file at ``path`` (selection + per-file ignores)."""
+        off: list[str] = []
+        if path is not None and self.per_file_ignores:
+            rel, name, abspath = self._relative(path)
+            for pattern, codes in self.per_file_ignores:
+                if glob_matches(pattern, rel, name, abspath):
+                    off.extend(_prefix(c) for c in codes)
+        return RuleSelection(self._selectors(), tuple(off))
+
+    # ------------------------------------------------------------------ files
+    @property
+    def exclude_patterns(self) -> tuple[str, ...]:
+        return tuple(self.exclude) + tuple(self.extend_exclude)
+
+    def _relative(self, path: str) -> tuple[str, str, str]:
+        abspath = os.path.abspath(path)
+        name = os.path.basename(abspath)
+        try:
+            rel = os.path.relpath(abspath, self.root)
+        except ValueError:
+            rel = ".."
+        rel = "" if rel == ".." or rel.startswith(".." + os.sep) else _norm_rel(rel)
+        return ("" if rel == "." else rel), name, abspath
+
+    def is_excluded(self, path: str, *, ancestors: bool = True, is_dir: bool | None = None) -> bool:
+        """Is ``path`` excluded: by a glob, or as a directory holding ``pyvenv.cfg``?
+
+        With ``ancestors`` the directories between the configuration root and the path
+        count too (a file inside ``build/`` is excluded); the directory walk, which
+        never enters an excluded directory, tests each entry alone. ``is_dir=False``
+        saves the ``pyvenv.cfg`` look-up for a known file.
+        """
+        rel, name, abspath = self._relative(path)
+        if self._excluded_one(rel, name, abspath, is_dir is not False):
+            return True
+        if ancestors and rel:
+            parts = rel.split("/")
+            for i in range(len(parts) - 1, 0, -1):
+                sub = "/".join(parts[:i])
+                sub_abs = os.path.join(self.root, *parts[:i])
+                if self._excluded_one(sub, parts[i - 1], sub_abs, True):
+                    return True
+        return False
+
+    def _excluded_one(self, rel: str, name: str, abspath: str, maybe_dir: bool) -> bool:
+        if any(glob_matches(p, rel, name, abspath) for p in self.exclude_patterns):
+            return True
+        return maybe_dir and os.path.isfile(os.path.join(abspath, "pyvenv.cfg"))
+
+
+def _prefix(code: str) -> str:
+    code = code.strip().upper()
+    return "" if code == ALL else code
+
+
+# --------------------------------------------------------------------- loading
+def read_pyproject(path: str) -> dict[str, Any]:
+    """The parsed TOML file; ConfigError when it cannot be read or parsed."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, f"invalid TOML: not UTF-8 ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(path, exc.strerror or str(exc)) from None
+
+
+def section_of(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    tool = doc.get("tool")
+    if not isinstance(tool, Mapping):
+        return None
+    return tool.get(SECTION)
+
+
+def _string_list(path: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(path, f"[tool.{SECTION}] {key}: expected a list of strings, got {_type_name(value)}")
+    return tuple(value)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, list):
+        bad = next((v for v in value if not isinstance(v, str)), None)
+        return f"a list holding {_type_name(bad)}" if bad is not None else "a list"
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a float", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def settings_from_section(path: str, section: Any) -> Settings:
+    """Validate ``[tool.torch-lsp]`` of the file at ``path``."""
+    root = os.path.dirname(os.path.abspath(path))
+    if not isinstance(section, Mapping):
+        raise ConfigError(path, f"[tool.{SECTION}] must be a table, got {_type_name(section)}")
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+    shown = display_path(path)
+    for key, value in section.items():
+        if key not in KNOWN_KEYS:
+            hint = key.replace("_", "-")
+            extra = f" (did you mean '{hint}'?)" if hint in KNOWN_KEYS else ""
+            warnings.append(f"{shown}: unknown key '{key}' in [tool.{SECTION}]{extra}")
+            continue
+        if key in _LIST_KEYS:
+            values[key] = _string_list(path, key, value)
+        elif key == "per-file-ignores":
+            if not isinstance(value, Mapping):
+                raise ConfigError(path, f"[tool.{SECTION}] per-file-ignores: expected a table of glob = [codes], got {_type_name(value)}")
+            values[key] = tuple((glob, _string_list(path, f"per-file-ignores.{glob!r}", codes)) for glob, codes in value.items())
+        elif key == "unsafe-fixes":
+            if not isinstance(value, bool):
+                raise ConfigError(path, f"[tool.{SECTION}] unsafe-fixes: expected true or false, got {_type_name(value)}")
+            values[key] = value
+        elif key == "runtime":
+            if not isinstance(value, Mapping):
+                raise ConfigError(path, f"[tool.{SECTION}] runtime: expected a table, got {_type_name(value)}")
+            values[key] = dict(value)
+
+    def codes(key: str) -> tuple[str, ...]:
+        found = normalize_codes(values.get(key, ()))
+        warnings.extend(f"{shown}: {key}: '{c}' matches no rule" for c in unknown_selectors(found))
+        return found
+
+    select = codes("select") if "select" in values else None
+    ignore = codes("ignore")
+    pfi = []
+    for glob, raw in values.get("per-file-ignores", ()):
+        found = normalize_codes(raw)
+        warnings.extend(f"{shown}: per-file-ignores: '{c}' matches no rule" for c in unknown_selectors(found))
+        pfi.append((glob, found))
+    return Settings(
+        root=root,
+        config_path=os.path.abspath(path),
+        select=select,
+        ignore=ignore,
+        per_file_ignores=tuple(pfi),
+        exclude=values.get("exclude", DEFAULT_EXCLUDES),
+        extend_exclude=values.get("extend-exclude", ()),
+        unsafe_fixes=values.get("unsafe-fixes", False),
+        runtime=values.get("runtime", {}),
+        warnings=tuple(warnings),
+    )
+
+
+def load_settings(path: str) -> Settings:
+    """Settings of one pyproject.toml (defaults rooted there when it has no section)."""
+    section = section_of(read_pyproject(path))
+    if section is None:
+        return Settings(root=os.path.dirname(os.path.abspath(path)), config_path=os.path.abspath(path))
+    return settings_from_section(path, section)
+
+
+class ConfigResolver:
+    """Finds the settings for each checked path: the nearest pyproject.toml (searching
+    upward from the path's directory) that has a ``[tool.torch-lsp]`` table, or the one
+    given explicitly. Caches per directory. ``settings_for`` raises ConfigError."""
+
+    def __init__(self, overrides: Overrides = Overrides(), config_file: str | None = None, cwd: str | None = None) -> None:
+        self.overrides = overrides
+        self.cwd = os.path.abspath(cwd or os.getcwd())
+        self._by_dir: dict[str, Settings] = {}
+        self._files: dict[str, Settings | None] = {}  # pyproject.toml -> its settings (None: no table)
+        self.warnings: list[str] = list(overrides.warnings())
+        self._fixed: Settings | None = None
+        if config_file is not None:
+            if not os.path.isfile(config_file):
+                raise ConfigError(config_file, "No such file" if not os.path.exists(config_file) else "not a file")
+            self._fixed = self._load(os.path.abspath(config_file), explicit=True)
+        self._default = Settings(root=self.cwd).with_overrides(overrides)
+
+    def _load(self, path: str, explicit: bool = False) -> Settings | None:
+        """Settings of a pyproject.toml with our table (any file, when explicit)."""
+        if path not in self._files:
+            section = section_of(read_pyproject(path))
+            settings = None
+            if section is not None:
+                settings = settings_from_section(path, section)
+            elif explicit:
+                settings = Settings(root=os.path.dirname(path), config_path=path)
+            if settings is not None:
+                settings = settings.with_overrides(self.overrides)
+                self.warnings.extend(w for w in settings.warnings if w not in self.warnings)
+            self._files[path] = settings
+        return self._files[path]
+
+    def settings_for(self, path: str) -> Settings:
+        if self._fixed is not None:
+            return self._fixed
+        path = os.path.abspath(path)
+        directory = path if os.path.isdir(path) else os.path.dirname(path)
+        return self._for_dir(directory)
+
+    def _for_dir(self, directory: str) -> Settings:
+        cached = self._by_dir.get(directory)
+        if cached is not None:
+            return cached
+        candidate = os.path.join(directory, "pyproject.toml")
+        found = self._load(candidate) if os.path.isfile(candidate) else None
+        if found is None:
+            parent = os.path.dirname(directory)
+            found = self._default if parent == directory else self._for_dir(parent)
+        self._by_dir[directory] = found
+        return found
