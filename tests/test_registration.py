@@ -610,3 +610,33 @@ def test_suppression_comments(comment, suppressed):
             self.t = torch.zeros(3)  {comment}
     """)
     assert (found == []) is suppressed
+
+
+def test_tl102_stateless_layers_in_a_plain_container_are_harmless():
+    assert codes("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.acts = [nn.ReLU(), nn.GELU(), nn.MaxPool2d(2), nn.Sequential()]
+            self.losses = {"ce": nn.CrossEntropyLoss(), "l1": nn.SmoothL1Loss(reduction="none")}
+    """) == []
+    # ... but not losses with a weight, dropout (train/eval) or anything with parameters
+    assert codes("""
+    class M(nn.Module):
+        def __init__(self, w):
+            super().__init__()
+            self.losses = {"ce": nn.CrossEntropyLoss(weight=w)}
+            self.drops = [nn.Dropout(0.1)]
+            self.mixed = [nn.ReLU(), nn.Conv2d(1, 1, 1)]
+    """) == [("TL102", 4), ("TL102", 5), ("TL102", 6)]
+
+
+def test_tl101_fix_also_modernises_a_legacy_constructor():
+    fixed, after = fix_and_recheck("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gamma = torch.cuda.FloatTensor([1.0])
+    """, "TL101")
+    assert 'self.gamma = nn.Parameter(torch.tensor([1.0], dtype=torch.float32, device="cuda"))' in fixed
+    assert after == []

@@ -35,6 +35,23 @@ TORCH_NN_MODULES = frozenset(
     """.split()
 )
 
+# Layers with no parameters, no buffers and no train/eval difference: keeping one in a
+# plain list loses nothing (losses only when built without a `weight`).
+STATELESS_LAYERS = frozenset(
+    "torch.nn." + n
+    for n in """
+    ReLU ReLU6 LeakyReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Hardtanh Hardswish Hardsigmoid Hardshrink
+    Softshrink Tanhshrink Softsign Softplus LogSigmoid Threshold GLU Softmax Softmin LogSoftmax Softmax2d
+    Identity Flatten Unflatten MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d LPPool1d LPPool2d
+    LPPool3d AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveMaxPool1d AdaptiveMaxPool2d
+    AdaptiveMaxPool3d MaxUnpool1d MaxUnpool2d MaxUnpool3d Upsample UpsamplingNearest2d UpsamplingBilinear2d
+    PixelShuffle PixelUnshuffle ChannelShuffle ZeroPad1d ZeroPad2d ZeroPad3d ConstantPad1d ConstantPad2d
+    ConstantPad3d ReflectionPad1d ReflectionPad2d ReflectionPad3d ReplicationPad1d ReplicationPad2d
+    ReplicationPad3d CircularPad1d CircularPad2d CircularPad3d Fold Unfold CosineSimilarity PairwiseDistance
+    """.split()
+)
+WEIGHTED_LOSS_ARGS = frozenset({"weight", "pos_weight"})
+
 MODULE = "torch.nn.Module"
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
 PARAM_CONTAINERS = frozenset({"torch.nn.ParameterList", "torch.nn.ParameterDict"})

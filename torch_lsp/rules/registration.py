@@ -470,7 +470,7 @@ def _tensor_fixes(ctx: FileContext, a: Assignment, learned: bool) -> list[Fix]:
         return []
     fixes: list[Fix] = []
     value_range = ctx.src.range_of(a.value_node)
-    value_text = ctx.src.segment(a.value_node)
+    value_text = _modernised(ctx, a.value_node)
     param = ctx.name_for("torch.nn.Parameter")
     if param is not None:
         fixes.append(Fix(
@@ -507,6 +507,37 @@ def _tensor_fixes(ctx: FileContext, a: Assignment, learned: bool) -> list[Fix]:
     return fixes
 
 
+def _modernised(ctx: FileContext, node: ast.AST) -> str:
+    """The source of ``node`` with its legacy constructors rewritten (TL105's fixes),
+    so that one fix settles both problems of ``self.g = torch.cuda.FloatTensor([1.0])``."""
+    text = ctx.src.segment(node)
+    start = ctx.src.start_of(node)
+    edits = []
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call) and _legacy_of(ctx, call) is not None:
+            dtype, cuda = _legacy_of(ctx, call)
+            for fix in _legacy_fixes(ctx, call, dtype, cuda)[:1]:
+                for e in fix.edits:
+                    def shift(p: Position) -> Position:
+                        return Position(p.line - start.line, p.character - (start.character if p.line == start.line else 0))
+                    edits.append(TextEdit(Range(shift(e.range.start), shift(e.range.end)), e.new_text))
+    if not edits:
+        return text
+    from torch_lsp.analysis.fixes import apply_edits
+
+    return apply_edits(text, edits)
+
+
+def _legacy_of(ctx: FileContext, call: ast.Call) -> tuple[str, bool] | None:
+    func = call.func
+    if not isinstance(func, (ast.Attribute, ast.Name)):
+        return None
+    name = func.attr if isinstance(func, ast.Attribute) else func.id
+    if not name.endswith("Tensor"):
+        return None
+    return T.legacy_dtype(T.canonical(ctx.imports.qualify(func)))
+
+
 # ---------------------------------------------------------------------------------- TL102 / TL103
 
 
@@ -518,7 +549,8 @@ def _unregistered_items(ctx: FileContext, value: Value, depth: int = 0) -> tuple
         if v.registered or v.escaped:
             continue
         if v.kind in MODULE_KINDS:
-            modules.append(item)
+            if not _stateless(v):
+                modules.append(item)
         elif v.kind is Kind.PARAMETER:
             params.append(item)
         elif v.kind is Kind.PLAIN_CONTAINER and depth < 3:
@@ -528,6 +560,18 @@ def _unregistered_items(ctx: FileContext, value: Value, depth: int = 0) -> tuple
             modules += m
             params += p
     return modules, params, nested
+
+
+def _stateless(v: Value) -> bool:
+    """A layer that loses nothing when unregistered: no parameters, buffers or train/eval mode."""
+    call = v.node if isinstance(v.node, ast.Call) else None
+    if v.cls in T.STATELESS_LAYERS:
+        return True
+    if v.cls == "torch.nn.Sequential" and call is not None and not call.args and not call.keywords:
+        return True  # an empty Sequential is the identity
+    if v.cls and v.cls.startswith("torch.nn.") and v.cls.endswith("Loss") and call is not None:
+        return not call.args and not any(k.arg in T.WEIGHTED_LOSS_ARGS or k.arg is None for k in call.keywords)
+    return False
 
 
 def _check_plain_containers(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:
@@ -608,21 +652,14 @@ def _container_fixes(ctx: FileContext, info: ClassInfo, a: Assignment, container
 def _check_legacy(ctx: FileContext) -> Iterable[Diagnostic]:
     tree = ctx.src.tree
     assert tree is not None
-    imports = ctx.imports
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        func = node.func
-        if not isinstance(func, (ast.Attribute, ast.Name)):
-            continue
-        name = func.attr if isinstance(func, ast.Attribute) else func.id
-        if not name.endswith("Tensor"):
-            continue
-        legacy = T.legacy_dtype(T.canonical(imports.qualify(func)))
+        legacy = _legacy_of(ctx, node)
         if legacy is None:
             continue
         dtype, cuda = legacy
-        spelled = ctx.src.segment(func)
+        spelled = ctx.src.segment(node.func)
         device = ', device="cuda"' if cuda else ""
         sizes = len(node.args) >= 2 or (len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and type(node.args[0].value) is int)
         if sizes:
