@@ -10,6 +10,7 @@ usage, configuration, I/O or internal error (after checking everything else).
 from __future__ import annotations
 
 import argparse
+import gc
 import ast
 import difflib
 import io
@@ -496,7 +497,17 @@ def run_tasks(tasks: list[Task], jobs: int) -> Iterator[FileOutcome]:
 
 
 # =============================================================================== commands
+def _tune_gc() -> None:
+    """Parsing allocates millions of short-lived AST nodes while the dependency
+    cache keeps long-lived ones: with CPython's default thresholds the collector
+    re-scans the cache over and over (measured: 2x slower on the real-world
+    benchmark). Collect young objects less often; workers inherit this on fork."""
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 1000)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
+    _tune_gc()
     console = Console(quiet=args.quiet)
     overrides = Overrides(
         select=_flatten(args.select),
