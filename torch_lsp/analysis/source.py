@@ -41,8 +41,10 @@ def decode_source(data: bytes) -> tuple[str | None, ParseProblem | None]:
     """Decode file bytes as Python does (BOM, PEP 263 cookie, else UTF-8)."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # unknown or inconsistent coding cookie
-        return None, ParseProblem(f"cannot decode file: {exc}", Range.point(0, 0))
+    except SyntaxError as exc:
+        if b"coding" in b"\n".join(data.split(b"\n", 2)[:2]):  # an unknown or inconsistent cookie
+            return None, ParseProblem(f"cannot decode file: {exc}", Range.point(0, 0))
+        encoding = "utf-8"  # invalid UTF-8 in the first two lines: report the byte below
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
