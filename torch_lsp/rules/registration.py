@@ -487,13 +487,7 @@ def _tensor_fixes(ctx: FileContext, a: Assignment, learned: bool) -> list[Fix]:
                 whole = ctx.src.range_of(a.stmt)
         elif a.how == "setattr":
             whole = ctx.src.range_of(a.target)
-        if whole is not None and "\n" not in value_text:
-            buffer_fix = Fix(
-                f'Register as a buffer: `self.register_buffer("{a.name}", ...)` (saved, moved by .to(), not trained)',
-                (TextEdit(whole, f'self.register_buffer("{a.name}", {value_text})'),),
-                Applicability.UNSAFE,
-            )
-        elif whole is not None:
+        if whole is not None:
             buffer_fix = Fix(
                 f'Register as a buffer: `self.register_buffer("{a.name}", ...)` (saved, moved by .to(), not trained)',
                 (TextEdit(whole, f'self.register_buffer("{a.name}", {value_text})'),),
@@ -512,15 +506,16 @@ def _modernised(ctx: FileContext, node: ast.AST) -> str:
     so that one fix settles both problems of ``self.g = torch.cuda.FloatTensor([1.0])``."""
     text = ctx.src.segment(node)
     start = ctx.src.start_of(node)
+
+    def relative(p: Position) -> Position:  # a file position -> a position in `text`
+        return Position(p.line - start.line, p.character - (start.character if p.line == start.line else 0))
+
     edits = []
     for call in ast.walk(node):
-        if isinstance(call, ast.Call) and _legacy_of(ctx, call) is not None:
-            dtype, cuda = _legacy_of(ctx, call)
-            for fix in _legacy_fixes(ctx, call, dtype, cuda)[:1]:
-                for e in fix.edits:
-                    def shift(p: Position) -> Position:
-                        return Position(p.line - start.line, p.character - (start.character if p.line == start.line else 0))
-                    edits.append(TextEdit(Range(shift(e.range.start), shift(e.range.end)), e.new_text))
+        legacy = _legacy_of(ctx, call) if isinstance(call, ast.Call) else None
+        if legacy is not None:
+            for fix in _legacy_fixes(ctx, call, *legacy)[:1]:
+                edits += [TextEdit(Range(relative(e.range.start), relative(e.range.end)), e.new_text) for e in fix.edits]
     if not edits:
         return text
     from torch_lsp.analysis.fixes import apply_edits
