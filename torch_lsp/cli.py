@@ -125,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", parents=[common], help="list the rules", description="List every rule.")
     rules.set_defaults(func=cmd_rules)
+
+    summary = sub.add_parser(
+        "summary", parents=[common], help="show a static model summary",
+        description="A torchinfo-like table of each nn.Module in FILE (or just Class): layers, input and "
+                    "output shapes, parameter counts; computed statically, nothing is run.")
+    summary.add_argument("target", metavar="FILE[:Class]")
+    summary.add_argument("--format", choices=("table", "json"), default="table")
+    summary.set_defaults(func=cmd_summary)
     return parser
 
 
@@ -641,6 +649,39 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    import json
+
+    from torch_lsp.analysis.context import FileContext
+    from torch_lsp.analysis.project import Project
+    from torch_lsp.analysis.summary import render_table, summarise
+
+    path, _, only = args.target.partition(":")
+    if not os.path.isfile(path) and ":" in path:  # a Windows drive letter
+        path, only = args.target, ""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        _write(sys.stderr, f"error: {clean(path)}: {_os_error(exc)}\n")
+        return 2
+    project = Project.default()
+    src = project.parsed(data, path)
+    if src.problem is not None or src.tree is None:
+        msg = src.problem.message if src.problem else "cannot parse"
+        _write(sys.stderr, f"error: {clean(path)}: {msg}\n")
+        return 2
+    summaries = summarise(FileContext(src, project), only or None)
+    if only and not summaries:
+        _write(sys.stderr, f"error: {clean(path)}: no nn.Module class named {clean(only)!r}\n")
+        return 2
+    if args.format == "json":
+        _write(sys.stdout, json.dumps([s.to_json() for s in summaries], indent=2) + "\n")
+    else:
+        _write(sys.stdout, render_table(summaries) if summaries else "no nn.Module classes in this file\n")
+    return 0
+
+
 # =============================================================================== entry point
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -650,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        _write(sys.stderr, f"error: a command is required (check, rule, rules); see `{PROG} --help`\n")
+        _write(sys.stderr, f"error: a command is required (check, rule, rules, summary); see `{PROG} --help`\n")
         return 2
     try:
         return args.func(args)

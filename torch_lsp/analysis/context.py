@@ -30,6 +30,19 @@ class FileContext:
     def model(self) -> ModuleModel:
         return ModuleModel.of(self.summary, self.project)
 
+    @cached_property
+    def shapes(self):
+        """The abstract interpreter's run over this file (shapes, findings), or None
+        when the shape engine is unavailable."""
+        from torch_lsp.analysis.interpreter import Interpreter
+
+        interp = Interpreter(self)
+        try:
+            interp.run()
+        except RecursionError:
+            pass
+        return interp
+
     def name_for(self, qualified: str) -> str | None:
         """How this file can spell ``qualified`` (``torch.nn.Parameter`` ->
         ``nn.Parameter``), or None when it imports nothing that reaches it."""

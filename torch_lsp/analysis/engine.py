@@ -18,9 +18,9 @@ from torch_lsp.analysis.suppression import is_suppressed, suppressions
 
 
 def _checkers() -> list[Callable[[FileContext], Iterable[Diagnostic]]]:
-    from torch_lsp.rules import registration
+    from torch_lsp.rules import registration, shapes
 
-    return [registration.check]
+    return [registration.check, shapes.check]
 
 
 def analyse(src: SourceFile, project: Project | None = None) -> tuple[FileContext | None, list[Diagnostic]]:

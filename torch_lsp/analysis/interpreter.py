@@ -1,0 +1,1380 @@
+"""The abstract interpreter: tensor shapes through ``__init__``, ``forward`` and top-level code.
+
+It runs a file's code on *abstract values* (``AV``):
+
+- ``TensorV``: a tensor with a ``Shape`` (or None) and where it came from;
+- dimensions (``int`` / ``Sym`` / ``UNKNOWN``), Python numbers, strings, tuples
+  (``TupleV``), ``None``;
+- ``LayerV``: a torch layer with bound constructor arguments (``layers.bind``);
+- ``SeqV``: ``nn.Sequential`` / ``nn.ModuleList`` / ``nn.ModuleDict`` of module values;
+- ``InstanceV``: an instance of a user ``nn.Module`` class, with its attributes;
+- ``ClassV`` / ``FuncV``: things that can be called;
+- ``UNKNOWN`` for everything else.
+
+Analyses, per file:
+
+1. every module-level function and the top-level code (``if __name__ ==
+   "__main__":`` included) run once; constructing a user Module class there runs its
+   ``__init__`` with the call's arguments, and calling the instance runs ``forward``
+   with the argument shapes of that call site;
+2. every Module class is also analysed on its own: constructor parameters are
+   symbols named after them (``hidden_dim``), or their defaults when the file never
+   constructs the class, and ``forward``'s tensor arguments start unknown (their
+   first consuming layer pins the known part, ``Linear(10, ...)`` makes ``[*, 10]``).
+
+Constructor parameters are always symbols; a call site also binds them to values
+(``subst``), and every decision substitutes first. So a message can say both
+("in_dim = 32") and a fix can write the parameter's name.
+
+Diagnostics are collected by ``Reporter`` (one per problem, deduplicated by code and
+position); what each expression evaluated to is recorded for hovers (``ShapeIndex``).
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from torch_lsp.analysis import torch_api as T
+from torch_lsp.analysis.shapes import UNKNOWN, Shape, Sym, _Unknown, dim_eq, dim_str, is_dim, join_shapes, sym
+from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
+
+try:  # the transfer functions (layers, ops) live in their own modules
+    from torch_lsp.analysis import layers as L
+except ImportError:  # pragma: no cover - during development
+    L = None  # type: ignore[assignment]
+try:
+    from torch_lsp.analysis import ops as O
+except ImportError:  # pragma: no cover
+    O = None  # type: ignore[assignment]
+
+
+# =============================================================================== values
+
+
+@dataclass(eq=False)
+class Origin:
+    """Where a tensor's shape was decided: for messages, related information, hovers."""
+
+    what: str  # "call site", "layer", "op", "factory", "argument", "flatten"
+    node: ast.AST | None  # the expression (in `path`'s file)
+    label: str  # "self.fc1", "torch.randn(4, 10)", "x.view(x.size(0), -1)"
+    layer_node: ast.AST | None = None  # the producing layer's constructor call
+    factors: tuple = ()  # for flatten/view: the dims multiplied ("16 * 5 * 5")
+    site: "Origin | None" = None  # the call site whose input this shape follows from
+
+
+@dataclass(eq=False)
+class TensorV:
+    shape: Shape | None
+    origin: Origin | None = None
+
+
+@dataclass(eq=False)
+class TupleV:
+    items: tuple
+
+
+@dataclass(eq=False)
+class LayerV:
+    layer: Layer
+    node: ast.AST | None  # the constructor call
+    label: str = ""  # "self.fc1" once stored
+
+
+@dataclass(eq=False)
+class SeqV:
+    kind: str  # "sequential" | "list" | "dict"
+    items: list  # module values (dict: list of (key, value))
+    node: ast.AST | None
+    label: str = ""
+
+
+@dataclass(eq=False)
+class InstanceV:
+    cls: Any  # modules.ClassInfo
+    attrs: dict = field(default_factory=dict)
+    node: ast.AST | None = None
+    label: str = ""
+    site: Origin | None = None  # the construction site
+
+
+@dataclass(eq=False)
+class ClassV:
+    info: Any  # modules.ClassInfo
+
+
+@dataclass(eq=False)
+class FuncV:
+    node: ast.FunctionDef
+    self_value: Any = None  # bound method
+
+
+@dataclass(eq=False)
+class LossV:
+    name: str  # functional name, e.g. "mse_loss"
+    reduction: Any
+
+
+@dataclass(eq=False)
+class BoundMethodV:
+    """`x.view`, `torch.cat`, ...: resolved at call time."""
+
+    base: Any
+    name: str
+
+
+AV = Any
+
+
+def is_tensor(v: AV) -> bool:
+    return isinstance(v, TensorV)
+
+
+# =============================================================================== reporting
+
+
+@dataclass
+class Finding:
+    """A diagnostic before it becomes a Diagnostic (rules/shapes.py does that)."""
+
+    code: str
+    node: ast.AST  # where to report
+    message: str
+    related: list = field(default_factory=list)  # (node, message)
+    fix: tuple | None = None  # (node, new_text, title) — a replacement of node
+    fixes: list = field(default_factory=list)  # [(title, [(node, new_text)])]
+
+
+class Reporter:
+    def __init__(self) -> None:
+        self.findings: dict[tuple, Finding] = {}
+
+    def add(self, f: Finding) -> None:
+        key = (f.code[:3] if f.code != "TL209" else f.code, getattr(f.node, "lineno", 0), getattr(f.node, "col_offset", 0))
+        if key not in self.findings:
+            self.findings[key] = f
+
+
+@dataclass
+class Recorded:
+    value: AV
+    note: str = ""
+
+
+class ShapeIndex:
+    """Expression and assignment shapes for hovers and inlay hints: node -> value,
+    joined over every analysis that reached the node."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[int, tuple[ast.AST, AV]] = {}
+
+    def record(self, node: ast.AST, value: AV) -> None:
+        key = id(node)
+        old = self.by_node.get(key)
+        if old is None:
+            self.by_node[key] = (node, value)
+        elif isinstance(old[1], TensorV) and isinstance(value, TensorV):
+            self.by_node[key] = (node, TensorV(join_shapes(old[1].shape, value.shape), old[1].origin))
+
+
+# =============================================================================== interpreter
+
+
+class _Return(Exception):
+    def __init__(self, value: AV):
+        self.value = value
+
+
+MAX_DEPTH = 12
+MAX_STEPS = 200_000
+
+_SHAPE_PRESERVING_FUNCS = frozenset(
+    """
+    relu relu_ relu6 gelu silu sigmoid tanh elu selu celu leaky_relu hardtanh hardswish hardsigmoid mish
+    softplus softsign tanhshrink logsigmoid dropout dropout1d dropout2d dropout3d alpha_dropout
+    feature_alpha_dropout abs neg exp log log1p sqrt rsqrt sin cos clamp clip sign floor ceil round
+    reciprocal erf sigmoid_ tanh_ contiguous clone detach float double half bfloat16 long int bool to cuda
+    cpu type_as requires_grad_ exp_ clamp_ mul_ add_ sub_ div_ zero_ fill_ normal_ uniform_ square pow
+    nan_to_num trunc frac logit softmax log_softmax softmin normalize dropout_ masked_fill layer_norm
+    group_norm batch_norm instance_norm local_response_norm gumbel_softmax hardshrink softshrink threshold
+    glu_ silu_ gelu_ rrelu prelu cumsum cumprod flip roll tril triu
+    """.split()
+)
+_ELEMENTWISE_BINARY = frozenset(
+    "add sub mul div true_divide floor_divide remainder fmod pow maximum minimum atan2 where_ eq ne lt le gt ge "
+    "logical_and logical_or logical_xor bitwise_and bitwise_or hypot".split()
+)
+_REDUCTIONS = frozenset("sum mean prod amax amin max min std var norm logsumexp all any argmax argmin nansum nanmean median count_nonzero".split())
+_LOSS_FUNCS = {
+    "mse_loss": "mse_loss", "l1_loss": "l1_loss", "cross_entropy": "cross_entropy", "nll_loss": "nll_loss",
+    "binary_cross_entropy": "binary_cross_entropy", "binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits",
+    "smooth_l1_loss": "smooth_l1_loss", "huber_loss": "huber_loss", "kl_div": "kl_div",
+}
+_LOSS_CLASSES = {
+    "torch.nn.MSELoss": "mse_loss", "torch.nn.L1Loss": "l1_loss", "torch.nn.CrossEntropyLoss": "cross_entropy",
+    "torch.nn.NLLLoss": "nll_loss", "torch.nn.BCELoss": "binary_cross_entropy",
+    "torch.nn.BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "torch.nn.SmoothL1Loss": "smooth_l1_loss",
+    "torch.nn.HuberLoss": "huber_loss", "torch.nn.KLDivLoss": "kl_div",
+}
+
+
+@dataclass
+class Frame:
+    env: dict
+    fn: ast.AST | None = None
+    subst: dict = field(default_factory=dict)  # symbol -> concrete value, from a call site
+    site: Origin | None = None
+
+
+class Interpreter:
+    def __init__(self, ctx: Any):
+        self.ctx = ctx  # FileContext
+        self.imports = ctx.imports
+        self.model = ctx.model
+        self.reporter = Reporter()
+        self.index = ShapeIndex()
+        self.steps = 0
+        self.depth = 0
+        self.generic = False  # analysing a class on its own (no call site)
+        self.module_env: dict = {}
+        self._forward_cache: dict = {}
+        self.constructed: set[str] = set()  # class names constructed somewhere in the file
+        self.instance_stack: list[InstanceV] = []
+        # class name -> analysis key ("call site line N" / "generic") -> [LayerCall]
+        self.layer_calls: dict[str, dict[str, list["LayerCall"]]] = {}
+
+    # ------------------------------------------------------------------ entry
+    def run(self) -> None:
+        tree = self.ctx.src.tree
+        if tree is None or L is None or O is None:
+            return
+        self._prepare_module_env(tree)
+        self.constructed = self._constructed_classes(tree)
+        frame = Frame(self.module_env)
+        # 1. top-level code and functions
+        try:
+            self._block(tree.body, frame, top=True)
+        except (_Return, RecursionError):
+            pass
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True)
+        # 2. each Module class on its own
+        for info in self.model.module_classes():
+            if info.ref.summary is not self.ctx.summary:
+                continue
+            self._analyse_class(info)
+
+    def _constructed_classes(self, tree: ast.Module) -> set[str]:
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                names.add(node.func.id)
+        return names
+
+    def _prepare_module_env(self, tree: ast.Module) -> None:
+        env = self.module_env
+        classes = {c.name: c for c in self.model.classes() if c.ref.summary is self.ctx.summary}
+        for name, info in classes.items():
+            env[name] = ClassV(info)
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                env[stmt.name] = FuncV(stmt)  # type: ignore[arg-type]
+
+    def _analyse_class(self, info: Any) -> None:
+        init = info.init
+        use_defaults = info.name not in self.constructed
+        args: dict[str, AV] = {}
+        if init is not None:
+            a = init.args
+            params = a.posonlyargs + a.args
+            defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
+            for p, d in zip(params[1:], defaults[1:]):
+                if use_defaults and d is not None:
+                    args[p.arg] = self.eval(d, Frame(self.module_env))
+                else:
+                    args[p.arg] = sym(p.arg)
+            for p, d in zip(a.kwonlyargs, a.kw_defaults):
+                if use_defaults and d is not None:
+                    args[p.arg] = self.eval(d, Frame(self.module_env))
+                else:
+                    args[p.arg] = sym(p.arg)
+        prev = self.generic
+        self.generic = True
+        try:
+            inst = self.instantiate(info, [], args, None, Frame(self.module_env))
+            fwd = info.method("forward")
+            if fwd is not None and isinstance(inst, InstanceV):
+                n = len(fwd.args.posonlyargs + fwd.args.args) - 1
+                inputs = [self._argument_tensor(p, fwd) for p in (fwd.args.posonlyargs + fwd.args.args)[1:]]
+                self._call_forward(inst, inputs[:n], {}, None)
+        except RecursionError:
+            pass
+        finally:
+            self.generic = prev
+
+    def _argument_tensor(self, p: ast.arg, fn: ast.FunctionDef) -> AV:
+        """A forward argument's starting value: from a jaxtyping annotation, else unknown."""
+        shape = self._annotation_shape(p.annotation) if p.annotation is not None else None
+        if shape is not None:
+            return TensorV(shape, Origin("annotation", p.annotation, f"the annotation of `{p.arg}`"))
+        return TensorV(None, Origin("argument", p, f"`{p.arg}`"))
+
+    def _annotation_shape(self, ann: ast.AST) -> Shape | None:
+        # jaxtyping: Float[Tensor, "batch 3 h w"]
+        if isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Tuple) and len(ann.slice.elts) == 2:
+            spec = ann.slice.elts[1]
+            if isinstance(spec, ast.Constant) and isinstance(spec.value, str):
+                dims = []
+                prefix = False
+                for tok in spec.value.split():
+                    if tok in ("...", "*batch", "#*batch") or tok.startswith("*"):
+                        if dims:
+                            return None
+                        prefix = True
+                        continue
+                    tok = tok.lstrip("#")
+                    if tok.isdigit():
+                        dims.append(int(tok))
+                    elif tok.isidentifier() or (tok.startswith("_") and tok[1:].isidentifier()):
+                        dims.append(sym(tok.lstrip("_")) if not tok.startswith("_") else UNKNOWN)
+                    else:
+                        dims.append(UNKNOWN)
+                return Shape(tuple(dims), prefix)
+        return None
+
+    # ------------------------------------------------------------------ decisions
+    def concrete(self, d: AV, frame: Frame) -> AV:
+        """Substitute the call site's values for constructor symbols."""
+        if isinstance(d, Sym) and frame.subst:
+            out: AV = 0
+            for mono, coeff in d.terms:
+                term: AV = coeff
+                for atom in mono:
+                    if isinstance(atom, str) and atom in frame.subst:
+                        term = term * frame.subst[atom]
+                    elif isinstance(atom, str):
+                        term = term * sym(atom)
+                    else:
+                        term = UNKNOWN
+                out = out + term
+            return out
+        return d
+
+    # ------------------------------------------------------------------ statements
+    def _block(self, body: list[ast.stmt], frame: Frame, top: bool = False) -> None:
+        for stmt in body:
+            self._stmt(stmt, frame, top)
+
+    def _tick(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise RecursionError("analysis budget exhausted")
+
+    def _stmt(self, stmt: ast.stmt, frame: Frame, top: bool = False) -> None:
+        self._tick()
+        if isinstance(stmt, ast.Assign):
+            v = self.eval(stmt.value, frame)
+            for t in stmt.targets:
+                self._assign(t, v, frame)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self._assign(stmt.target, self.eval(stmt.value, frame), frame)
+        elif isinstance(stmt, ast.AugAssign):
+            left = self.eval(stmt.target, frame) if not isinstance(stmt.target, ast.Subscript) else UNKNOWN
+            right = self.eval(stmt.value, frame)
+            self._assign(stmt.target, self._binop(stmt.op, left, right, stmt, frame), frame)
+        elif isinstance(stmt, ast.Expr):
+            self.eval(stmt.value, frame)
+        elif isinstance(stmt, ast.Return):
+            raise _Return(self.eval(stmt.value, frame) if stmt.value is not None else None)
+        elif isinstance(stmt, ast.If):
+            test = self._truth(stmt.test, frame)
+            if test is True:
+                self._block(stmt.body, frame, top)
+            elif test is False:
+                self._block(stmt.orelse, frame, top)
+            else:
+                self._branches([stmt.body, stmt.orelse], frame, top)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            self._for(stmt, frame)
+        elif isinstance(stmt, ast.While):
+            self._loop(stmt.body, frame, None)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                v = self.eval(item.context_expr, frame)
+                if item.optional_vars is not None:
+                    self._assign(item.optional_vars, UNKNOWN, frame)
+            self._block(stmt.body, frame, top)
+        elif isinstance(stmt, ast.Try):
+            self._branches([stmt.body + stmt.orelse] + [h.body for h in stmt.handlers], frame, top)
+            self._block(stmt.finalbody, frame, top)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if not top:
+                frame.env[stmt.name] = FuncV(stmt)  # type: ignore[arg-type]
+        elif isinstance(stmt, ast.ClassDef):
+            pass
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if not top:
+                for alias in stmt.names:
+                    frame.env[(alias.asname or alias.name).split(".")[0]] = UNKNOWN
+
+    def _truth(self, test: ast.expr, frame: Frame) -> bool | None:
+        if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
+            return True  # the main block runs
+        v = self.eval(test, frame)
+        if isinstance(v, bool):
+            return v
+        if v is None:
+            return False
+        return None
+
+    def _branches(self, bodies: list[list[ast.stmt]], frame: Frame, top: bool) -> None:
+        base = dict(frame.env)
+        results = []
+        returned = []
+        for body in bodies:
+            frame.env = dict(base)
+            try:
+                self._block(body, frame, top)
+                results.append(frame.env)
+            except _Return as r:
+                returned.append(r.value)
+        if not results:
+            frame.env = base
+            raise _Return(self._join_all(returned))
+        env = results[0]
+        for other in results[1:]:
+            env = self._join_env(env, other)
+        frame.env = env
+
+    def _join_env(self, a: dict, b: dict) -> dict:
+        out = {}
+        for k in a.keys() | b.keys():
+            if k in a and k in b:
+                out[k] = self._join(a[k], b[k])
+            else:
+                out[k] = a.get(k, b.get(k))
+        return out
+
+    def _join(self, a: AV, b: AV) -> AV:
+        if a is b:
+            return a
+        if isinstance(a, TensorV) and isinstance(b, TensorV):
+            return TensorV(join_shapes(a.shape, b.shape), a.origin)
+        if is_dim(a) and is_dim(b):
+            return a if dim_eq(a, b) is True else UNKNOWN
+        if a is None:
+            return b if not isinstance(b, TensorV) else TensorV(b.shape, b.origin)
+        if b is None:
+            return a
+        return UNKNOWN
+
+    def _join_all(self, values: list) -> AV:
+        if not values:
+            return None
+        out = values[0]
+        for v in values[1:]:
+            out = self._join(out, v)
+        return out
+
+    def _loop(self, body: list[ast.stmt], frame: Frame, bind: Callable[[Frame], None] | None) -> None:
+        """Iterate to a fixed point (three rounds), then widen what still changes."""
+        before = dict(frame.env)
+        prev = before
+        for _ in range(3):
+            if bind:
+                bind(frame)
+            try:
+                self._block(body, frame)
+            except _Return:
+                pass
+            joined = self._join_env(prev, frame.env)
+            if self._same_env(joined, prev):
+                frame.env = joined
+                return
+            prev = joined
+            frame.env = dict(joined)
+        frame.env = {k: (UNKNOWN if not isinstance(v, TensorV) else TensorV(None, v.origin)) if k not in before or v is not before.get(k) else v for k, v in prev.items()}
+
+    @staticmethod
+    def _same_env(a: dict, b: dict) -> bool:
+        if a.keys() != b.keys():
+            return False
+        for k in a:
+            x, y = a[k], b[k]
+            if x is y:
+                continue
+            if isinstance(x, TensorV) and isinstance(y, TensorV) and x.shape == y.shape:
+                continue
+            if is_dim(x) and is_dim(y) and type(x) is type(y) and x == y:
+                continue
+            return False
+        return True
+
+    def _for(self, stmt: ast.For, frame: Frame) -> None:
+        it = self.eval(stmt.iter, frame)
+        items = None
+        if isinstance(it, TupleV):
+            items = list(it.items)
+        elif isinstance(it, SeqV) and it.kind != "dict":
+            items = list(it.items)
+        if items is not None and len(items) <= 64:
+            # Unroll: each element in turn (this is how `for layer in self.layers: x = layer(x)` chains).
+            for item in items:
+                self._assign(stmt.target, item, frame)
+                try:
+                    self._block(stmt.body, frame)
+                except _Return:
+                    raise
+            self._block(stmt.orelse, frame)
+            return
+        self._loop(stmt.body, frame, lambda f: self._assign(stmt.target, UNKNOWN, f))
+
+    def _assign(self, target: ast.AST, v: AV, frame: Frame) -> None:
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = v
+            self.index.record(target, v)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            n = len(target.elts)
+            items = list(v.items) if isinstance(v, TupleV) else None
+            for i, t in enumerate(target.elts):
+                if isinstance(t, ast.Starred):
+                    self._assign(t.value, UNKNOWN, frame)
+                    items = None
+                    continue
+                self._assign(t, items[i] if items is not None and len(items) == n else UNKNOWN, frame)
+        elif isinstance(target, ast.Attribute):
+            obj = self.eval(target.value, frame)
+            if isinstance(obj, InstanceV):
+                if isinstance(v, (LayerV, SeqV, InstanceV)) and not v.label:
+                    v.label = f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr
+                obj.attrs[target.attr] = v
+            self.index.record(target, v)
+
+    # ------------------------------------------------------------------ expressions
+    def eval(self, node: ast.AST | None, frame: Frame) -> AV:
+        if node is None:
+            return None
+        self._tick()
+        v = self._eval(node, frame)
+        if isinstance(v, TensorV):
+            self.index.record(node, v)
+        return v
+
+    def _eval(self, node: ast.AST, frame: Frame) -> AV:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in frame.env:
+                return frame.env[node.id]
+            if node.id in self.module_env:
+                return self.module_env[node.id]
+            return UNKNOWN
+        if isinstance(node, ast.Tuple) or isinstance(node, ast.List):
+            items = []
+            for e in node.elts:
+                if isinstance(e, ast.Starred):
+                    inner = self.eval(e.value, frame)
+                    if isinstance(inner, TupleV):
+                        items.extend(inner.items)
+                    elif isinstance(inner, SeqV) and inner.kind != "dict":
+                        items.extend(inner.items)
+                    else:
+                        return UNKNOWN
+                else:
+                    items.append(self.eval(e, frame))
+            return TupleV(tuple(items))
+        if isinstance(node, ast.Dict):
+            for v in node.values:
+                self.eval(v, frame)
+            return UNKNOWN
+        if isinstance(node, ast.Attribute):
+            return self._attribute(node, frame)
+        if isinstance(node, ast.BinOp):
+            return self._binop(node.op, self.eval(node.left, frame), self.eval(node.right, frame), node, frame)
+        if isinstance(node, ast.UnaryOp):
+            v = self.eval(node.operand, frame)
+            if isinstance(node.op, ast.USub) and (is_dim(v) or isinstance(v, float)):
+                return -v
+            if isinstance(node.op, ast.Not) and isinstance(v, bool):
+                return not v
+            if isinstance(v, TensorV):
+                return TensorV(v.shape, v.origin)
+            return UNKNOWN
+        if isinstance(node, ast.Call):
+            return self._call(node, frame)
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node, frame)
+        if isinstance(node, ast.IfExp):
+            t = self._truth(node.test, frame)
+            if t is True:
+                return self.eval(node.body, frame)
+            if t is False:
+                return self.eval(node.orelse, frame)
+            return self._join(self.eval(node.body, frame), self.eval(node.orelse, frame))
+        if isinstance(node, ast.Compare):
+            vals = [self.eval(node.left, frame)] + [self.eval(c, frame) for c in node.comparators]
+            if len(node.ops) == 1 and all(is_dim(x) for x in vals):
+                eq = dim_eq(self.concrete(vals[0], frame), self.concrete(vals[1], frame))
+                if isinstance(node.ops[0], ast.Eq) and eq is not None:
+                    return eq
+                if isinstance(node.ops[0], ast.NotEq) and eq is not None:
+                    return not eq
+            if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot)) and isinstance(node.comparators[0], ast.Constant) and node.comparators[0].value is None:
+                left = vals[0]
+                if left is None or isinstance(left, (TensorV, LayerV, SeqV, InstanceV)):
+                    is_none = left is None
+                    return is_none if isinstance(node.ops[0], ast.Is) else not is_none
+            return UNKNOWN
+        if isinstance(node, ast.BoolOp):
+            vals = [self.eval(v, frame) for v in node.values]
+            if all(isinstance(v, bool) for v in vals):
+                return all(vals) if isinstance(node.op, ast.And) else any(vals)
+            return UNKNOWN
+        if isinstance(node, ast.NamedExpr):
+            v = self.eval(node.value, frame)
+            self._assign(node.target, v, frame)
+            return v
+        if isinstance(node, ast.Starred):
+            return self.eval(node.value, frame)
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return self._comprehension(node, frame)
+        return UNKNOWN
+
+    def _comprehension(self, node: ast.AST, frame: Frame) -> AV:
+        gens = node.generators  # type: ignore[attr-defined]
+        if len(gens) == 1 and not gens[0].ifs:
+            it = self.eval(gens[0].iter, frame)
+            items = list(it.items) if isinstance(it, TupleV) else list(it.items) if isinstance(it, SeqV) and it.kind != "dict" else None
+            if items is not None and len(items) <= 64:
+                out = []
+                saved = dict(frame.env)
+                for item in items:
+                    self._assign(gens[0].target, item, frame)
+                    out.append(self.eval(node.elt, frame))  # type: ignore[attr-defined]
+                frame.env = saved
+                return TupleV(tuple(out))
+        return UNKNOWN
+
+    def _qualify(self, node: ast.AST) -> str | None:
+        return T.canonical(self.imports.qualify(node))
+
+    def _attribute(self, node: ast.Attribute, frame: Frame) -> AV:
+        q = self._qualify(node)
+        if q is not None and q.startswith("torch."):
+            return BoundMethodV(None, q)
+        base = self.eval(node.value, frame)
+        attr = node.attr
+        if isinstance(base, InstanceV):
+            if attr in base.attrs:
+                return base.attrs[attr]
+            fn = self._method_of(base.cls, attr)
+            if fn is not None:
+                return FuncV(fn, base)
+            return UNKNOWN
+        if isinstance(base, TensorV):
+            if attr == "shape":
+                return self._shape_tuple(base)
+            if attr in ("T", "mT", "H", "mH", "data", "grad", "real", "imag"):
+                if base.shape is None:
+                    return TensorV(None, base.origin)
+                if attr in ("T",):
+                    return self._op_result(O.permute(base.shape, tuple(range(base.shape.rank - 1, -1, -1))) if base.shape.rank is not None else Result(None), node, base.origin, frame)
+                if attr == "mT":
+                    return self._op_result(O.transpose(base.shape, -2, -1), node, base.origin, frame)
+                return TensorV(base.shape, base.origin)
+            if attr in ("ndim",):
+                return base.shape.rank if base.shape is not None and base.shape.rank is not None else UNKNOWN
+            return BoundMethodV(base, attr)
+        if isinstance(base, LayerV):
+            if attr in base.layer.params:
+                return base.layer.params[attr]
+            if attr in ("weight", "bias"):
+                shapes = L.param_shapes(base.layer)
+                if attr in shapes:
+                    return TensorV(shapes[attr], Origin("layer", node, f"{base.label or base.layer.short}.{attr}", base.node))
+            return BoundMethodV(base, attr)
+        if isinstance(base, (SeqV, InstanceV)):
+            return BoundMethodV(base, attr)
+        if isinstance(base, LossV):
+            return BoundMethodV(base, attr)
+        return UNKNOWN
+
+    def _method_of(self, info: Any, name: str) -> ast.FunctionDef | None:
+        fn = info.method(name)
+        if fn is not None:
+            return fn
+        for base in info.user_bases:
+            base_info = self.model.info(base)
+            fn = self._method_of(base_info, name)
+            if fn is not None:
+                return fn
+        return None
+
+    def _shape_tuple(self, t: TensorV) -> AV:
+        if t.shape is None or t.shape.prefix:
+            return _ShapeOf(t)
+        return TupleV(tuple(t.shape.dims))
+
+    def _binop(self, op: ast.operator, a: AV, b: AV, node: ast.AST, frame: Frame) -> AV:
+        if isinstance(a, TensorV) or isinstance(b, TensorV):
+            if isinstance(op, ast.MatMult):
+                if isinstance(a, TensorV) and isinstance(b, TensorV):
+                    return self._tensor_op("matmul", lambda: O.matmul(a.shape, b.shape), [a, b], node, frame, "TL205")
+                return TensorV(None)
+            ta = a if isinstance(a, TensorV) else None
+            tb = b if isinstance(b, TensorV) else None
+            if ta is not None and tb is not None:
+                return self._tensor_op("broadcast", lambda: O.broadcast(ta.shape, tb.shape), [ta, tb], node, frame, "TL206")
+            t = ta or tb
+            other = b if ta is not None else a
+            if isinstance(other, (int, float, bool)) or is_dim(other):
+                return TensorV(t.shape, t.origin)
+            return TensorV(None, t.origin)
+        if isinstance(a, TupleV) and isinstance(b, TupleV) and isinstance(op, ast.Add):
+            return TupleV(a.items + b.items)
+        if (is_dim(a) or isinstance(a, float)) and (is_dim(b) or isinstance(b, float)):
+            try:
+                if isinstance(op, ast.Add):
+                    return a + b
+                if isinstance(op, ast.Sub):
+                    return a - b
+                if isinstance(op, ast.Mult):
+                    return a * b
+                if isinstance(op, ast.FloorDiv):
+                    return a // b
+                if isinstance(op, ast.Mod):
+                    return a % b
+                if isinstance(op, ast.Div):
+                    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
+                        return a / b
+                    return UNKNOWN
+                if isinstance(op, ast.Pow) and isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(b) < 64:
+                    return a ** b
+            except (ZeroDivisionError, OverflowError, TypeError):
+                return UNKNOWN
+            return UNKNOWN
+        if isinstance(a, str) and isinstance(b, str) and isinstance(op, ast.Add):
+            return a + b
+        return UNKNOWN
+
+    def _subscript(self, node: ast.Subscript, frame: Frame) -> AV:
+        base = self.eval(node.value, frame)
+        if isinstance(base, TensorV):
+            idx = self._index_items(node.slice, frame)
+            if base.shape is None or idx is None:
+                return TensorV(None, base.origin)
+            return self._op_result(O.index(base.shape, idx), node, base.origin, frame)
+        key = self.eval(node.slice, frame)
+        if isinstance(base, TupleV):
+            if isinstance(key, int) and not isinstance(key, bool) and -len(base.items) <= key < len(base.items):
+                return base.items[key]
+            if isinstance(node.slice, ast.Slice):
+                lo, hi, st = (self.eval(x, frame) if x is not None else None for x in (node.slice.lower, node.slice.upper, node.slice.step))
+                if all(x is None or (isinstance(x, int) and not isinstance(x, bool)) for x in (lo, hi, st)):
+                    return TupleV(base.items[slice(lo, hi, st)])
+            return UNKNOWN
+        if isinstance(base, _ShapeOf):
+            if isinstance(key, int) and not isinstance(key, bool):
+                return base.tensor.shape.dim(key) if base.tensor.shape is not None else UNKNOWN
+            return UNKNOWN
+        if isinstance(base, SeqV):
+            if base.kind == "dict":
+                for k, v in base.items:
+                    if k == key:
+                        return v
+                return UNKNOWN
+            if isinstance(key, int) and not isinstance(key, bool) and -len(base.items) <= key < len(base.items):
+                return base.items[key]
+            if isinstance(node.slice, ast.Slice):
+                lo, hi, st = (self.eval(x, frame) if x is not None else None for x in (node.slice.lower, node.slice.upper, node.slice.step))
+                if all(x is None or (isinstance(x, int) and not isinstance(x, bool)) for x in (lo, hi, st)):
+                    return SeqV(base.kind, base.items[slice(lo, hi, st)], base.node, base.label)
+            return UNKNOWN
+        return UNKNOWN
+
+    def _index_items(self, sl: ast.AST, frame: Frame) -> list | None:
+        elts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+        out = []
+        for e in elts:
+            if isinstance(e, ast.Slice):
+                lo, hi, st = (self.eval(x, frame) if x is not None else None for x in (e.lower, e.upper, e.step))
+                out.append(slice(lo, hi, st))
+            elif isinstance(e, ast.Constant) and e.value is None:
+                out.append(None)
+            elif isinstance(e, ast.Constant) and e.value is Ellipsis:
+                out.append(Ellipsis)
+            else:
+                v = self.eval(e, frame)
+                out.append(v if not isinstance(v, TensorV) else v)
+        return out
+
+    # ------------------------------------------------------------------ calls
+    def _call(self, node: ast.Call, frame: Frame) -> AV:
+        func = self.eval(node.func, frame) if not isinstance(node.func, ast.Name) or node.func.id in frame.env or node.func.id in self.module_env else None
+        if func is None:
+            q = self._qualify(node.func)
+            func = BoundMethodV(None, q) if q is not None else UNKNOWN
+        args = []
+        star = False
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                inner = self.eval(a.value, frame)
+                if isinstance(inner, TupleV):
+                    args.extend(inner.items)
+                elif isinstance(inner, SeqV) and inner.kind != "dict":
+                    args.extend(inner.items)
+                else:
+                    star = True
+            else:
+                args.append(self.eval(a, frame))
+        kwargs = {}
+        for k in node.keywords:
+            v = self.eval(k.value, frame)
+            if k.arg is None:
+                kwargs["**"] = UNKNOWN
+            else:
+                kwargs[k.arg] = v
+        if star:
+            kwargs["*"] = UNKNOWN
+        return self.call(func, args, kwargs, node, frame)
+
+    def call(self, func: AV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        if isinstance(func, ClassV):
+            if "*" in kwargs:
+                return UNKNOWN
+            site = Origin("call site", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 60 else f"{func.info.name}(...)")
+            return self.instantiate(func.info, args, kwargs, node, frame, site)
+        if isinstance(func, (LayerV, SeqV, InstanceV)):
+            return self.call_module(func, args, kwargs, node, frame)
+        if isinstance(func, FuncV):
+            self_args = [func.self_value] if func.self_value is not None else []
+            return self._run_function(func.node, self_args + args, kwargs, frame)
+        if isinstance(func, LossV):
+            return self._loss(func.name, func.reduction, args, kwargs, node)
+        if isinstance(func, BoundMethodV):
+            if func.base is None:
+                return self._torch_call(func.name, args, kwargs, node, frame)
+            if isinstance(func.base, TensorV):
+                return self._tensor_method(func.base, func.name, args, kwargs, node, frame)
+            if isinstance(func.base, SeqV) and func.name in ("append", "extend", "insert") and func.base.kind != "dict":
+                if func.name == "append" and args:
+                    func.base.items.append(args[0])
+                elif func.name == "extend" and args and isinstance(args[0], (TupleV, SeqV)):
+                    func.base.items.extend(args[0].items)
+                else:
+                    func.base.items.append(UNKNOWN)
+                return None
+            if isinstance(func.base, SeqV) and func.name in ("items", "values", "keys") and func.base.kind == "dict":
+                if func.name == "values":
+                    return TupleV(tuple(v for _, v in func.base.items))
+                if func.name == "keys":
+                    return TupleV(tuple(k for k, _ in func.base.items))
+                return TupleV(tuple(TupleV((k, v)) for k, v in func.base.items))
+            if isinstance(func.base, (LayerV, SeqV, InstanceV)) and func.name in ("to", "cuda", "cpu", "eval", "train", "float", "double", "half", "requires_grad_"):
+                return func.base
+            if isinstance(func.base, (LayerV, SeqV, InstanceV)) and func.name == "forward":
+                return self.call_module(func.base, args, kwargs, node, frame)
+        return UNKNOWN
+
+    def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False) -> AV:
+        if self.depth > MAX_DEPTH:
+            return UNKNOWN
+        env: dict = {}
+        a = fn.args
+        params = a.posonlyargs + a.args
+        defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
+        for i, p in enumerate(params):
+            if i < len(args):
+                env[p.arg] = args[i]
+            elif p.arg in kwargs:
+                env[p.arg] = kwargs[p.arg]
+            elif defaults[i] is not None and "**" not in kwargs:
+                env[p.arg] = self.eval(defaults[i], Frame(self.module_env))
+            else:
+                env[p.arg] = UNKNOWN if not generic else TensorV(None, Origin("argument", p, f"`{p.arg}`"))
+        if a.vararg:
+            env[a.vararg.arg] = TupleV(tuple(args[len(params):])) if len(args) > len(params) else UNKNOWN
+        for p, d in zip(a.kwonlyargs, a.kw_defaults):
+            env[p.arg] = kwargs.get(p.arg, self.eval(d, Frame(self.module_env)) if d is not None else UNKNOWN)
+        if a.kwarg:
+            env[a.kwarg.arg] = UNKNOWN
+        if generic:
+            for k, v in list(env.items()):
+                if v is UNKNOWN:
+                    env[k] = TensorV(None)
+        inner = Frame(env, fn, frame.subst, frame.site)
+        self.depth += 1
+        try:
+            self._block(fn.body, inner)
+        except _Return as r:
+            return r.value
+        finally:
+            self.depth -= 1
+        return None
+
+    # ------------------------------------------------------------------ modules
+    def instantiate(self, info: Any, args: list, kwargs: dict, node: ast.AST | None, frame: Frame, site: Origin | None = None) -> AV:
+        inst = InstanceV(info, node=node, site=site)
+        init = self._method_of(info, "__init__")
+        if init is None:
+            return inst
+        if self.depth > MAX_DEPTH:
+            return inst
+        a = init.args
+        params = a.posonlyargs + a.args
+        env: dict = {params[0].arg: inst} if params else {}
+        subst = dict(frame.subst)
+        defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
+        for i, p in enumerate(params[1:], start=1):
+            if i - 1 < len(args):
+                value = args[i - 1]
+            elif p.arg in kwargs:
+                value = kwargs[p.arg]
+            elif defaults[i] is not None and "**" not in kwargs:
+                value = self.eval(defaults[i], Frame(self.module_env))
+            else:
+                value = UNKNOWN
+            env[p.arg] = self._param_value(p.arg, value, subst, info, site)
+        for p, d in zip(a.kwonlyargs, a.kw_defaults):
+            value = kwargs.get(p.arg, self.eval(d, Frame(self.module_env)) if d is not None else UNKNOWN)
+            env[p.arg] = self._param_value(p.arg, value, subst, info, site)
+        if a.vararg:
+            env[a.vararg.arg] = TupleV(tuple(args[len(params) - 1:])) if len(args) >= len(params) - 1 else UNKNOWN
+        if a.kwarg:
+            env[a.kwarg.arg] = UNKNOWN
+        inner = Frame(env, init, subst, site or frame.site)
+        self.depth += 1
+        try:
+            self._block(init.body, inner)
+        except (_Return,):
+            pass
+        finally:
+            self.depth -= 1
+        inst.subst = subst  # type: ignore[attr-defined]
+        return inst
+
+    def _param_value(self, name: str, value: AV, subst: dict, info: Any, site: Origin | None) -> AV:
+        """A constructor parameter: an int from a top-level call site becomes a symbol
+        bound in ``subst`` (so fixes can name it); anything else is passed as is."""
+        if self.depth == 0 and isinstance(value, int) and not isinstance(value, bool):
+            subst[name] = value
+            return sym(name)
+        if self.depth == 0 and self.generic and isinstance(value, Sym):
+            return value
+        return value
+
+    def call_module(self, mod: AV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        if isinstance(mod, LayerV):
+            return self._call_layer(mod, args, kwargs, node, frame)
+        if isinstance(mod, SeqV):
+            if mod.kind != "sequential" or not args:
+                return UNKNOWN
+            x = args[0]
+            for item in mod.items:
+                x = self.call_module(item, [x], {}, node, frame) if isinstance(item, (LayerV, SeqV, InstanceV)) else UNKNOWN
+            return x
+        if isinstance(mod, InstanceV):
+            return self._call_forward(mod, args, kwargs, node, frame)
+        return UNKNOWN
+
+    def _call_forward(self, inst: InstanceV, args: list, kwargs: dict, node: ast.AST | None, frame: Frame | None = None) -> AV:
+        fwd = self._method_of(inst.cls, "forward")
+        if fwd is None:
+            return UNKNOWN
+        site = frame.site if frame is not None else None
+        if node is not None and self.depth == 0 and any(isinstance(a, TensorV) and a.shape is not None for a in args):
+            # A top-level call: the inputs' shapes come from this call site.
+            seg = self.ctx.src.segment(node)
+            site = Origin("call site", node, seg if len(seg) < 60 else "this call")
+            args = [TensorV(a.shape, Origin("call site", node, a.origin.label if a.origin else seg, site=site)) if isinstance(a, TensorV) else a for a in args]
+        subst = getattr(inst, "subst", {})
+        outer = Frame({}, None, subst, site)
+        self.instance_stack.append(inst)
+        try:
+            return self._run_function(fwd, [inst] + list(args), kwargs, outer)
+        finally:
+            self.instance_stack.pop()
+
+    def _call_layer(self, mod: LayerV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        layer = mod.layer
+        if layer.cls in _LOSS_CLASSES:
+            return self._loss(_LOSS_CLASSES[layer.cls], layer.params.get("reduction", "mean"), args, kwargs, node)
+        inputs = [a.shape if isinstance(a, TensorV) else None for a in args]
+        if not args or not all(isinstance(a, TensorV) for a in args[:1]):
+            return UNKNOWN
+        concrete_layer = self._concrete_layer(layer, frame)
+        try:
+            res = L.forward(concrete_layer, inputs, kwargs)
+        except Exception:  # a transfer function must never break the analysis
+            return TensorV(None)
+        if res.error is not None:
+            self._layer_error(mod, args[0], res.error, node, frame)
+            return TensorV(None)
+        self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
+        origin_in = args[0].origin
+        preserving = layer.cls in T.STATELESS_LAYERS or layer.short.startswith("Dropout")
+        origin = origin_in if preserving and origin_in is not None else Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None)
+        return self._wrap_output(res.out, origin)
+
+    def _record_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, frame: Frame) -> None:
+        if not self.instance_stack:
+            return
+        inst = self.instance_stack[0]  # the outermost module: the one a summary is about
+        site = frame.site
+        key = f"call at line {_line_of(site.node)}" if site is not None and site.node is not None else "generic"
+        calls = self.layer_calls.setdefault(inst.cls.name, {}).setdefault(key, [])
+        label = mod.label or f"nn.{mod.layer.short}"
+        if len(self.instance_stack) > 1:
+            inner = self.instance_stack[-1]
+            label = f"{inner.label or inner.cls.name}.{label.removeprefix('self.')}"
+        calls.append(LayerCall(label, mod, shape_in, out, dict(frame.subst)))
+
+    def _wrap_output(self, out: Any, origin: Origin | None) -> AV:
+        if isinstance(out, tuple):
+            return TupleV(tuple(self._wrap_output(o, origin) for o in out))
+        if isinstance(out, Shape) or out is None:
+            return TensorV(out, origin)
+        return UNKNOWN
+
+    def _concrete_layer(self, layer: Layer, frame: Frame) -> Layer:
+        if not frame.subst:
+            return layer
+        return Layer(layer.cls, {k: self._concrete_value(v, frame) for k, v in layer.params.items()})
+
+    def _concrete_value(self, v: AV, frame: Frame) -> AV:
+        if isinstance(v, Sym):
+            return self.concrete(v, frame)
+        if isinstance(v, tuple):
+            return tuple(self._concrete_value(x, frame) for x in v)
+        return v
+
+    # ------------------------------------------------------------------ torch calls
+    def _torch_call(self, name: str | None, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        if name is None:
+            return UNKNOWN
+        if T.is_torch_module_class(name) or name in T.MODULE_CONTAINERS:
+            return self._construct_layer(name, args, kwargs, node, frame)
+        short = name.rsplit(".", 1)[-1]
+        if name in T.TENSOR_FACTORIES or name in ("torch.Tensor",):
+            return self._factory(short, args, kwargs, node)
+        if name.startswith("torch.nn.functional.") or name.startswith("torch."):
+            return self._function(short, name, args, kwargs, node, frame)
+        return UNKNOWN
+
+    def _construct_layer(self, cls: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        if cls == "torch.nn.Sequential":
+            items = list(args)
+            if len(items) == 1 and isinstance(items[0], _OrderedDictV):
+                items = [v for _, v in items[0].items]
+            return SeqV("sequential", items, node)
+        if cls == "torch.nn.ModuleList":
+            first = args[0] if args else TupleV(())
+            items = list(first.items) if isinstance(first, (TupleV, SeqV)) else None
+            return SeqV("list", items, node) if items is not None else UNKNOWN
+        if cls == "torch.nn.ModuleDict":
+            return UNKNOWN
+        if cls in _LOSS_CLASSES:
+            layer = Layer(cls, {"reduction": kwargs.get("reduction", "mean")})
+            return LayerV(layer, node)
+        try:
+            layer = L.bind(cls, args, kwargs)
+        except Exception:
+            layer = None
+        if layer is None:
+            return UNKNOWN
+        try:
+            errors = L.config_errors(self._concrete_layer(layer, frame))
+        except Exception:
+            errors = []
+        for err in errors:
+            self._config_error(layer, err, node, frame)
+        return LayerV(layer, node)
+
+    def _factory(self, short: str, args: list, kwargs: dict, node: ast.Call) -> AV:
+        origin = Origin("factory", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 50 else f"torch.{short}(...)")
+        try:
+            if short.endswith("_like"):
+                base = args[0] if args else None
+                return TensorV(base.shape if isinstance(base, TensorV) else None, origin)
+            if short == "arange":
+                return TensorV(O.arange_shape(*args[:3]).out if args else None, origin)
+            if short == "eye":
+                return TensorV(O.eye_shape(*args[:2]).out if args else None, origin)
+            if short in ("tensor", "as_tensor", "asarray"):
+                return TensorV(self._data_shape(args[0]) if args else None, origin)
+            if short in ("zeros", "ones", "empty", "rand", "randn", "full"):
+                sizes = args[:1] if short == "full" else args
+                if short == "full" and args:
+                    sizes = [args[0]]
+                if "size" in kwargs:
+                    sizes = [kwargs["size"]]
+                flat = []
+                for s in sizes:
+                    if isinstance(s, TupleV):
+                        flat.extend(s.items)
+                    else:
+                        flat.append(s)
+                if all(is_dim(d) for d in flat):
+                    return TensorV(Shape(tuple(flat)), origin)
+                return TensorV(None, origin)
+            if short == "randint":
+                size = kwargs.get("size") or (args[-1] if args else None)
+                if isinstance(size, TupleV) and all(is_dim(d) for d in size.items):
+                    return TensorV(Shape(tuple(size.items)), origin)
+        except Exception:
+            pass
+        return TensorV(None, origin)
+
+    def _data_shape(self, v: AV) -> Shape | None:
+        if isinstance(v, (int, float, bool)) and not isinstance(v, _Unknown):
+            return Shape(())
+        if isinstance(v, TupleV):
+            if not v.items:
+                return Shape((0,))
+            inner = [self._data_shape(x) for x in v.items]
+            if all(s is not None and s == inner[0] for s in inner):
+                return Shape((len(v.items),) + inner[0].dims)  # type: ignore[union-attr]
+        return None
+
+    def _function(self, short: str, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        tensors = [a for a in args if isinstance(a, TensorV)]
+        if short in _LOSS_FUNCS and name.startswith("torch.nn.functional."):
+            return self._loss(_LOSS_FUNCS[short], kwargs.get("reduction", "mean"), args, kwargs, node)
+        if short in ("cat", "concat", "concatenate", "stack") and args and isinstance(args[0], TupleV):
+            items = args[0].items
+            if not all(isinstance(t, TensorV) for t in items):
+                return TensorV(None)
+            dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+            fn = O.stack if short == "stack" else O.cat
+            return self._tensor_op(short, lambda: fn([t.shape for t in items], dim), list(items), node, frame, "TL208")
+        if short in ("matmul", "mm", "bmm") and len(args) >= 2 and all(isinstance(a, TensorV) for a in args[:2]):
+            fn = {"matmul": O.matmul, "mm": O.mm, "bmm": O.bmm}[short]
+            return self._tensor_op(short, lambda: fn(args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
+        if short == "linear" and len(args) >= 2 and all(isinstance(a, TensorV) for a in args[:2]):
+            return self._tensor_op(short, lambda: O.linear(args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
+        if short == "einsum" and args and isinstance(args[0], str):
+            ops = args[1:]
+            if len(ops) == 1 and isinstance(ops[0], TupleV):
+                ops = list(ops[0].items)
+            if all(isinstance(t, TensorV) for t in ops):
+                return self._tensor_op(short, lambda: O.einsum(args[0], [t.shape for t in ops]), ops, node, frame, "TL205")
+            return TensorV(None)
+        if not tensors:
+            return UNKNOWN
+        x = args[0] if args and isinstance(args[0], TensorV) else None
+        if x is None:
+            return TensorV(None)
+        # Functions that mirror tensor methods.
+        return self._tensor_method(x, short, args[1:], kwargs, node, frame, functional=True)
+
+    def _tensor_method(self, t: TensorV, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame, functional: bool = False) -> AV:
+        s = t.shape
+        try:
+            if name in ("size",):
+                if args:
+                    return s.dim(args[0]) if s is not None and isinstance(args[0], int) else UNKNOWN
+                return self._shape_tuple(t)
+            if name in ("dim", "ndimension"):
+                return s.rank if s is not None and s.rank is not None else UNKNOWN
+            if name == "numel":
+                return s.numel() if s is not None else UNKNOWN
+            if name in ("item", "tolist"):
+                return UNKNOWN
+            if name == "backward":
+                self._backward(t, args, kwargs, node)
+                return None
+            if name in _SHAPE_PRESERVING_FUNCS:
+                return TensorV(s, t.origin)
+            if s is None:
+                return TensorV(None, t.origin)
+            if name in ("view", "reshape"):
+                sizes = _flat_sizes(args)
+                if sizes is None:
+                    return TensorV(None)
+                res = O.reshape(s, sizes)
+                return self._tensor_op(name, lambda: res, [t], node, frame, "TL207", flatten_sizes=sizes)
+            if name == "flatten":
+                start = args[0] if args else kwargs.get("start_dim", 0)
+                end = args[1] if len(args) > 1 else kwargs.get("end_dim", -1)
+                return self._tensor_op(name, lambda: O.flatten(s, start, end), [t], node, frame, None, flatten_sizes=("flatten", start, end))
+            if name == "permute":
+                dims = _flat_sizes(args)
+                return self._op_result(O.permute(s, tuple(dims)) if dims is not None else Result(None), node, t.origin, frame)
+            if name in ("transpose", "swapaxes", "swapdims"):
+                return self._op_result(O.transpose(s, args[0], args[1]) if len(args) >= 2 else Result(None), node, t.origin, frame)
+            if name == "t":
+                return self._op_result(O.t(s), node, t.origin, frame)
+            if name == "unsqueeze":
+                return self._op_result(O.unsqueeze(s, args[0] if args else kwargs.get("dim", UNKNOWN)), node, t.origin, frame)
+            if name == "squeeze":
+                return self._op_result(O.squeeze(s, args[0] if args else kwargs.get("dim")), node, t.origin, frame)
+            if name in ("expand", "repeat"):
+                sizes = _flat_sizes(args)
+                fn = O.expand if name == "expand" else O.repeat
+                return self._op_result(fn(s, tuple(sizes)) if sizes is not None else Result(None), node, t.origin, frame)
+            if name in ("chunk", "split"):
+                n = args[0] if args else kwargs.get("chunks", kwargs.get("split_size_or_sections", UNKNOWN))
+                dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+                res = O.chunk(s, n, dim) if name == "chunk" else O.split(s, n.items if isinstance(n, TupleV) else n, dim)
+                return self._op_result(res, node, t.origin, frame)
+            if name in _REDUCTIONS:
+                dim = args[0] if args else kwargs.get("dim")
+                if isinstance(dim, TupleV):
+                    dim = tuple(dim.items)
+                keep = kwargs.get("keepdim", args[1] if len(args) > 1 and isinstance(args[1], bool) else False)
+                if name in ("max", "min", "median") and dim is not None:
+                    r = O.reduce(s, dim, keep)
+                    out = self._op_result(r, node, t.origin, frame)
+                    return TupleV((out, TensorV(out.shape if isinstance(out, TensorV) else None)))
+                return self._op_result(O.reduce(s, dim, keep), node, t.origin, frame)
+            if name in ("softmax", "log_softmax"):
+                return TensorV(s, t.origin)
+            if name in _ELEMENTWISE_BINARY and args:
+                other = args[0]
+                if isinstance(other, TensorV):
+                    return self._tensor_op("broadcast", lambda: O.broadcast(s, other.shape), [t, other], node, frame, "TL206")
+                return TensorV(s, t.origin)
+            if name in ("matmul", "mm", "bmm") and args and isinstance(args[0], TensorV):
+                fn = {"matmul": O.matmul, "mm": O.mm, "bmm": O.bmm}[name]
+                other = args[0]
+                return self._tensor_op(name, lambda: fn(s, other.shape), [t, other], node, frame, "TL205")
+            if name in ("new_zeros", "new_ones", "new_empty", "new_full"):
+                sizes = _flat_sizes(args[:1] if name == "new_full" else args)
+                return TensorV(Shape(tuple(sizes)) if sizes is not None and all(is_dim(d) for d in sizes) else None)
+            if name == "interpolate":
+                size = kwargs.get("size", args[0] if args else None)
+                scale = kwargs.get("scale_factor", args[1] if len(args) > 1 else None)
+                if isinstance(size, TupleV):
+                    size = tuple(size.items)
+                if isinstance(scale, TupleV):
+                    scale = tuple(scale.items)
+                return self._op_result(O.interpolate(s, size=size, scale_factor=scale), node, t.origin, frame)
+            if name == "pad" and args and isinstance(args[0], TupleV):
+                return self._op_result(O.pad(s, tuple(args[0].items)), node, t.origin, frame)
+            if functional:
+                layer_cls = _FUNCTIONAL_LAYERS.get(name)
+                if layer_cls is not None:
+                    return TensorV(None)
+        except Exception:
+            return TensorV(None)
+        return TensorV(None, t.origin)
+
+    # ------------------------------------------------------------------ op plumbing
+    def _op_result(self, res: Result, node: ast.AST, origin: Origin | None, frame: Frame) -> AV:
+        if res.error is not None:
+            return TensorV(None)
+        return self._wrap_output(res.out, origin)
+
+    def _tensor_op(self, name: str, compute: Callable[[], Result], operands: list, node: ast.AST, frame: Frame, code: str | None, flatten_sizes: Any = None) -> AV:
+        if any(isinstance(o, TensorV) and o.shape is None for o in operands) and name not in ("cat", "stack", "concat", "concatenate"):
+            return TensorV(None)
+        try:
+            res = compute()
+        except Exception:
+            return TensorV(None)
+        if res.error is not None:
+            if code is not None:
+                self._op_error(code, res.error, operands, node, frame)
+            return TensorV(None)
+        origin = None
+        if flatten_sizes is not None:
+            first = operands[0]
+            factors = tuple(first.shape.dims[1:]) if first.shape is not None and not first.shape.prefix else ()
+            origin = Origin("flatten", node, self.ctx.src.segment(node), factors=factors, site=first.origin.site if first.origin else None)
+        elif operands and isinstance(operands[0], TensorV) and operands[0].origin is not None:
+            origin = Origin("op", node, self.ctx.src.segment(node), site=operands[0].origin.site)
+        return self._wrap_output(res.out, origin)
+
+    # ------------------------------------------------------------------ losses and backward
+    def _loss(self, name: str, reduction: AV, args: list, kwargs: dict, node: ast.AST) -> AV:
+        if len(args) < 2 or not isinstance(args[0], TensorV):
+            return TensorV(None)
+        red = kwargs.get("reduction", reduction)
+        if not isinstance(red, str):
+            return TensorV(None)
+        target = args[1].shape if isinstance(args[1], TensorV) else None
+        try:
+            res = O.loss_output_for(name, args[0].shape, target, red)
+        except Exception:
+            return TensorV(None)
+        origin = Origin("op", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 60 else f"{name}(...)")
+        return self._wrap_output(res.out if res.error is None else None, origin)
+
+    def _backward(self, t: TensorV, args: list, kwargs: dict, node: ast.Call) -> None:
+        if args or "gradient" in kwargs or t.shape is None:
+            return
+        if O.is_scalar(t.shape) is False:
+            self.reporter.add(_backward_finding(self, t, node))
+
+    # ------------------------------------------------------------------ findings
+    def _layer_error(self, mod: LayerV, inp: TensorV, err: ShapeError, node: ast.Call, frame: Frame) -> None:
+        from torch_lsp.rules.shape_findings import layer_error
+
+        f = layer_error(self, mod, inp, err, node, frame)
+        if f is not None:
+            self.reporter.add(f)
+
+    def _config_error(self, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> None:
+        from torch_lsp.rules.shape_findings import config_error
+
+        f = config_error(self, layer, err, node, frame)
+        if f is not None:
+            self.reporter.add(f)
+
+    def _op_error(self, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
+        from torch_lsp.rules.shape_findings import op_error
+
+        f = op_error(self, code, err, operands, node, frame)
+        if f is not None:
+            self.reporter.add(f)
+
+
+def _backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding:
+    from torch_lsp.rules.shape_findings import backward_finding
+
+    return backward_finding(interp, t, node)
+
+
+@dataclass
+class LayerCall:
+    """One call of a torch layer during an analysis, for the model summary."""
+
+    label: str
+    mod: LayerV
+    shape_in: Shape | None
+    out: Any
+    subst: dict
+
+
+def _line_of(node: ast.AST | None) -> int:
+    return getattr(node, "lineno", 0)
+
+
+@dataclass(eq=False)
+class _ShapeOf:
+    """``x.shape`` / ``x.size()`` of a tensor whose rank is not known."""
+
+    tensor: TensorV
+
+
+@dataclass(eq=False)
+class _OrderedDictV:
+    items: list
+
+
+_FUNCTIONAL_LAYERS = {"conv1d": "torch.nn.Conv1d", "conv2d": "torch.nn.Conv2d", "conv3d": "torch.nn.Conv3d"}
+
+
+def _flat_sizes(args: list) -> list | None:
+    if len(args) == 1 and isinstance(args[0], TupleV):
+        args = list(args[0].items)
+    out = []
+    for a in args:
+        if is_dim(a):
+            out.append(a)
+        else:
+            return None
+    return out

@@ -1,0 +1,247 @@
+"""Turning the interpreter's shape errors into findings: which rule, where, what to say, how to fix.
+
+The interpreter calls these when a transfer function reports a ``ShapeError``. The
+placement rules (rules.md): a mismatch between two layers is reported once, at the
+consuming layer's wrong constructor argument; the producer, the line in ``forward``
+where they meet and the call site that fixed the input go in related information.
+A mismatch of the very input a module is called with is TL204 at that call.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from torch_lsp.analysis import torch_api as T
+from torch_lsp.analysis.interpreter import Finding, Frame, Interpreter, LayerV, Origin, TensorV
+from torch_lsp.analysis.shape_types import Layer, ShapeError
+from torch_lsp.analysis.shapes import Shape, Sym, dim_str, shape_str
+
+_PARAM_WORD = {
+    "in_features": "input features",
+    "normalized_shape": "normalized shape",
+    "embed_dim": "embedding size",
+    "in_channels": "input channels",
+    "num_features": "channels",
+    "num_channels": "channels",
+    "d_model": "features (d_model)",
+    "input_size": "input features",
+}
+
+
+def _line(node: ast.AST | None) -> int:
+    return getattr(node, "lineno", 0)
+
+
+def _layer_name(mod: LayerV) -> str:
+    return f"`{mod.label}` ({mod.layer.short})" if mod.label else f"`nn.{mod.layer.short}`"
+
+
+def _arg_node(interp: Interpreter, mod: LayerV, param: str | None) -> ast.AST | None:
+    """The constructor argument that sets ``param`` in the layer's call."""
+    call = mod.node
+    if not isinstance(call, ast.Call) or param is None:
+        return None
+    for kw in call.keywords:
+        if kw.arg == param:
+            return kw.value
+    index = _positional_index(mod.layer.cls, param)
+    if index is not None and index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
+        return call.args[index]
+    return None
+
+
+_INDEX_CACHE: dict[tuple[str, str], int | None] = {}
+
+
+def _positional_index(cls: str, param: str) -> int | None:
+    key = (cls, param)
+    if key in _INDEX_CACHE:
+        return _INDEX_CACHE[key]
+    from torch_lsp.analysis import layers as L
+
+    result = None
+    order = getattr(L, "PARAM_ORDER", {}).get(cls)
+    if order is not None and param in order:
+        result = list(order).index(param)
+    _INDEX_CACHE[key] = result
+    return result
+
+
+def _fix_text(interp: Interpreter, expected: Any, arg: ast.AST, frame: Frame, original: ast.AST | None) -> str | None:
+    """Source text for the expected value, valid where ``arg`` is written."""
+    if isinstance(expected, tuple):
+        if len(expected) == 1 and not isinstance(original, (ast.Tuple, ast.List)):
+            expected = expected[0]
+        else:
+            parts = [_fix_text(interp, e, arg, frame, None) for e in expected]
+            if any(p is None for p in parts):
+                return None
+            return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"  # type: ignore[arg-type]
+    if isinstance(expected, bool):
+        return None
+    if isinstance(expected, int):
+        return str(expected)
+    if isinstance(expected, Sym):
+        names = {a for a in expected.atoms() if isinstance(a, str)}
+        if len(names) == len(expected.atoms()) and names <= _names_in_scope(arg, frame):
+            return str(expected)
+        value = interp.concrete(expected, frame)
+        return str(value) if isinstance(value, int) else None
+    return None
+
+
+def _names_in_scope(arg: ast.AST, frame: Frame) -> set[str]:
+    """Constructor parameter names usable at ``arg``: those of the ``__init__`` that
+    was analysed with symbols (its own parameters)."""
+    fn = frame.fn
+    if fn is None or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return set()
+    if not (fn.lineno <= getattr(arg, "lineno", -1) <= (fn.end_lineno or fn.lineno)):
+        return set()
+    a = fn.args
+    return {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+
+
+def _describe_input(t: TensorV) -> str:
+    o = t.origin
+    if o is None:
+        return ""
+    if o.what == "layer":
+        return f" from `{o.label}`" + (f" (line {_line(o.node)})" if o.node is not None else "")
+    if o.what in ("op", "flatten"):
+        return f" from `{o.label}` (line {_line(o.node)})"
+    if o.what == "call site":
+        return f" (the input{' ' + repr(o.label) if False else ''} at line {_line(o.node)})"
+    if o.what == "factory":
+        return f" from `{o.label}` (line {_line(o.node)})"
+    return ""
+
+
+def _site_text(o: Origin | None) -> str:
+    if o is None or o.site is None or o.site.node is None:
+        return ""
+    return f" (input from `{o.site.label}` at line {_line(o.site.node)})"
+
+
+def _related(interp: Interpreter, t: TensorV, node: ast.AST, mod: LayerV | None) -> list:
+    rel = []
+    o = t.origin
+    if o is not None and o.what == "layer" and o.layer_node is not None:
+        rel.append((o.layer_node, f"`{o.label}` produces {shape_str(t.shape)}"))
+    elif o is not None and o.what in ("flatten", "op") and o.node is not None:
+        rel.append((o.node, f"`{o.label}` gives {shape_str(t.shape)}"))
+    if node is not None and (mod is None or node is not mod.node):
+        rel.append((node, "the tensor reaches the layer here"))
+    if o is not None and o.site is not None and o.site.node is not None:
+        rel.append((o.site.node, f"the input shape comes from this call"))
+    return rel
+
+
+def _flatten_formula(t: TensorV) -> str:
+    o = t.origin
+    if o is None or o.what != "flatten" or not o.factors:
+        return ""
+    dims = [dim_str(d) for d in o.factors]
+    total = t.shape.dims[-1] if t.shape is not None and t.shape.dims else None
+    if len(dims) < 2 or total is None:
+        return ""
+    return f" = {' × '.join(dims)}"
+
+
+def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, node: ast.Call, frame: Frame) -> Finding | None:
+    if not isinstance(inp, TensorV):
+        return None
+    o = inp.origin
+    from_call_site = o is not None and o.what == "call site"
+    kind = err.kind
+    name = _layer_name(mod)
+    if kind in ("features", "channels", "rank") and from_call_site:
+        site = o.site if o.site is not None else o
+        target = site.node if site is not None and site.node is not None else node
+        msg = f"{name} cannot take the input {shape_str(inp.shape)} given at line {_line(target)}: {err.message}"
+        rel = []
+        if mod.node is not None:
+            rel.append((mod.node, f"{name} is built here"))
+        if node is not None and node is not target:
+            rel.append((node, "the input reaches it here"))
+        return Finding("TL204", target, msg, rel)
+    if kind == "rank":
+        return None  # a rank mismatch deep inside a chain: no rule claims it (yet)
+    if kind in ("features", "channels"):
+        code = "TL201" if kind == "features" else "TL202"
+        formula = _flatten_formula(inp)
+        if formula and mod.layer.cls in ("torch.nn.Linear",):
+            code = "TL203"
+        arg = _arg_node(interp, mod, err.param)
+        where = arg or mod.node or node
+        got = f"{dim_str(err.got)}" if err.got is not None else shape_str(inp.shape)
+        word = _PARAM_WORD.get(err.param or "", "size")
+        if code == "TL203":
+            msg = f"{name} expects {dim_str(err.want)} {word}, but receives {got}{formula} from `{o.label}`{_site_text(o)}"
+        else:
+            msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
+        fixes = []
+        if arg is not None and err.expected is not None:
+            text = _fix_text(interp, err.expected, arg, frame, arg)
+            if text is not None and text != interp.ctx.src.segment(arg):
+                title = f"Set {err.param} to {text}" + (f" (= {formula[3:]})" if code == "TL203" and formula else "")
+                fixes.append((title, [(arg, text)]))
+        return Finding(code, where, msg, _related(interp, inp, node, mod), fixes=fixes)
+    if kind == "spatial":
+        where = mod.node or node
+        msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
+        return Finding("TL209", where, msg, _related(interp, inp, node, mod))
+    if kind == "config":
+        return None  # reported once at construction (config_errors)
+    return None
+
+
+def config_error(interp: Interpreter, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> Finding | None:
+    msg = f"`nn.{layer.short}(...)` can never run: {err.message}"
+    if frame.subst and frame.site is not None and frame.site.node is not None:
+        msg += f" (with the arguments of the call at line {_line(frame.site.node)})"
+    rel = []
+    if frame.site is not None and frame.site.node is not None:
+        rel.append((frame.site.node, "constructed with these arguments here"))
+    return Finding("TL209", node, msg, rel)
+
+
+_OP_WORD = {"TL205": "matrix product", "TL206": "elementwise operation", "TL207": "reshape", "TL208": "concatenation"}
+
+
+def op_error(interp: Interpreter, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
+    if err.kind in ("rank",) and code not in ("TL205",):
+        return None
+    shapes = ", ".join(shape_str(o.shape) for o in operands if isinstance(o, TensorV))
+    seg = interp.ctx.src.segment(node)
+    seg = seg if len(seg) <= 50 else seg[:47] + "..."
+    site = next((_site_text(o.origin) for o in operands if isinstance(o, TensorV) and _site_text(o.origin)), "")
+    msg = f"`{seg}` fails at run time: {err.message}{site}"
+    rel = []
+    for o in operands:
+        if isinstance(o, TensorV) and o.origin is not None and o.origin.node is not None and o.origin.node is not node:
+            rel.append((o.origin.node, f"{shape_str(o.shape)} comes from here"))
+    return Finding(code, node, msg, rel[:4])
+
+
+def backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding:
+    receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
+    text = interp.ctx.src.segment(receiver) if receiver is not None else "loss"
+    n = t.shape.numel() if t.shape is not None else None
+    count = f" ({dim_str(n)} elements)" if n is not None and not isinstance(n, type(None)) else ""
+    msg = (
+        f"`{text}.backward()` on a tensor of shape {shape_str(t.shape)}{count}: PyTorch raises `RuntimeError: grad can be "
+        f"implicitly created only for scalar outputs`; reduce it to a scalar first"
+    )
+    simple = receiver is not None and isinstance(receiver, (ast.Name, ast.Attribute, ast.Call, ast.Subscript))
+    base = text if simple else f"({text})"
+    torch_name = interp.ctx.name_for("torch") or "torch"
+    fixes = [
+        (f"Use `{base}.sum().backward()`", [(node, f"{base}.sum().backward()")]),
+        (f"Use `{base}.mean().backward()`", [(node, f"{base}.mean().backward()")]),
+        (f"Pass `gradient={torch_name}.ones_like({text})`", [(node, f"{base}.backward(gradient={torch_name}.ones_like({text}))")]),
+    ]
+    rel = []
+    if t.origin is not None and t.origin.node is not None:
+        rel.append((t.origin.node, f"{shape_str(t.shape)} comes from here"))
+    return Finding("TL301", node, msg, rel, fixes=fixes)
