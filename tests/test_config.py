@@ -48,7 +48,7 @@ def test_defaults_enable_every_rule(proj):
 def test_select_and_ignore_prefixes(proj):
     s = Settings(root=str(proj), select=("TL1", "TL000"), ignore=("TL105",))
     assert enabled(s) == ["TL000", "TL101", "TL102", "TL103", "TL104"]
-    assert enabled(Settings(root=str(proj), select=("ALL",), ignore=("TL1",))) == ["TL000"]
+    assert enabled(Settings(root=str(proj), select=("ALL",), ignore=("TL1", "TL2", "TL3"))) == ["TL000"]
     assert enabled(Settings(root=str(proj), select=())) == []
 
 
@@ -114,7 +114,8 @@ def test_per_file_ignores_relative_to_the_pyproject(proj):
     assert "TL101" not in enabled(s, str(proj / "tests" / "unit" / "test_a.py"))
     assert "TL102" in enabled(s, str(proj / "tests" / "unit" / "test_a.py"))
     assert "TL101" in enabled(s, str(proj / "src" / "tests.py"))
-    assert enabled(s, str(proj / "src" / "conftest.py")) == ["TL000"]
+    assert not any(c.startswith("TL1") for c in enabled(s, str(proj / "src" / "conftest.py")))
+    assert "TL000" in enabled(s, str(proj / "src" / "conftest.py"))
     os.chdir(proj / "..")  # the current directory does not matter
     assert "TL101" not in enabled(s, str(proj / "tests" / "a.py"))
     assert "TL101" in enabled(s, str(proj.parent / "tests" / "a.py"))  # outside the project
