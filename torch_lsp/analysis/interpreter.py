@@ -430,24 +430,41 @@ class Interpreter:
             return False
         return None
 
+    def _instances(self, frame: Frame) -> list[InstanceV]:
+        """Instances whose attributes a branch may set (``self`` while it is built)."""
+        return [v for v in frame.env.values() if isinstance(v, InstanceV)]
+
     def _branches(self, bodies: list[list[ast.stmt]], frame: Frame, top: bool) -> None:
         base = dict(frame.env)
+        insts = self._instances(frame)
+        base_attrs = [dict(i.attrs) for i in insts]
         results = []
+        attr_results = []
         returned = []
         for body in bodies:
             frame.env = dict(base)
+            for inst, attrs in zip(insts, base_attrs):
+                inst.attrs = dict(attrs)
             try:
                 self._block(body, frame, top)
                 results.append(frame.env)
+                attr_results.append([i.attrs for i in insts])
             except _Return as r:
                 returned.append(r.value)
         if not results:
             frame.env = base
+            for inst, attrs in zip(insts, base_attrs):
+                inst.attrs = attrs
             raise _Return(self._join_all(returned))
         env = results[0]
         for other in results[1:]:
             env = self._join_env(env, other)
         frame.env = env
+        for k, inst in enumerate(insts):
+            joined = attr_results[0][k]
+            for other in attr_results[1:]:
+                joined = self._join_env(joined, other[k])
+            inst.attrs = joined
 
     def _join_env(self, a: dict, b: dict) -> dict:
         out = {}
@@ -465,9 +482,11 @@ class Interpreter:
             return TensorV(join_shapes(a.shape, b.shape), a.origin)
         if is_dim(a) and is_dim(b):
             return a if dim_eq(a, b) is True else UNKNOWN
-        if a is None:
-            return b if not isinstance(b, TensorV) else TensorV(b.shape, b.origin)
-        if b is None:
+        if a is None and isinstance(b, TensorV):
+            return TensorV(b.shape, b.origin)
+        if b is None and isinstance(a, TensorV):
+            return TensorV(a.shape, a.origin)
+        if isinstance(a, str) and isinstance(b, str) and a == b:
             return a
         return UNKNOWN
 
@@ -538,6 +557,8 @@ class Interpreter:
             self.index.record(target, v)
         elif isinstance(target, (ast.Tuple, ast.List)):
             n = len(target.elts)
+            if isinstance(v, _ShapeOf):
+                v = self._name_dims(v.tensor, target, frame)
             items = list(v.items) if isinstance(v, TupleV) else None
             for i, t in enumerate(target.elts):
                 if isinstance(t, ast.Starred):
@@ -681,9 +702,9 @@ class Interpreter:
                 if base.shape is None:
                     return TensorV(None, base.origin)
                 if attr in ("T",):
-                    return self._op_result(O.permute(base.shape, tuple(range(base.shape.rank - 1, -1, -1))) if base.shape.rank is not None else Result(None), node, base.origin, frame)
+                    return self._op_result(O.permute, (base.shape, tuple(range(base.shape.rank - 1, -1, -1))), node, base.origin, frame) if base.shape.rank is not None else TensorV(None, base.origin)
                 if attr == "mT":
-                    return self._op_result(O.transpose(base.shape, -2, -1), node, base.origin, frame)
+                    return self._op_result(O.transpose, (base.shape, -2, -1), node, base.origin, frame)
                 return TensorV(base.shape, base.origin)
             if attr in ("ndim",):
                 return base.shape.rank if base.shape is not None and base.shape.rank is not None else UNKNOWN
@@ -713,6 +734,32 @@ class Interpreter:
                 return fn
         return None
 
+    def _name_dims(self, t: TensorV, target: ast.Tuple | ast.List, frame: Frame) -> AV:
+        """``b, t, c = x.shape`` on a tensor of unknown rank: the rank is now known and
+        each dimension gets the name it is unpacked into (a symbol), unless a known
+        suffix already gives it."""
+        n = len(target.elts)
+        if any(isinstance(e, ast.Starred) for e in target.elts):
+            return UNKNOWN
+        known = t.shape.dims if t.shape is not None else ()
+        if len(known) > n:
+            return UNKNOWN
+        taken = set(frame.subst) | {p.arg for p in _params_of(frame.fn)}
+        for inst in self.instance_stack:
+            taken |= {p.arg for p in _params_of(inst.cls.init)}
+        dims = []
+        for i, e in enumerate(target.elts):
+            j = i - (n - len(known))
+            if j >= 0:
+                dims.append(known[j])
+            elif isinstance(e, ast.Name) and e.id != "_":
+                name = e.id if e.id not in taken else f"{e.id}_"
+                dims.append(sym(name))
+            else:
+                dims.append(UNKNOWN)
+        t.shape = Shape(tuple(dims))
+        return TupleV(tuple(dims))
+
     def _shape_tuple(self, t: TensorV) -> AV:
         if t.shape is None or t.shape.prefix:
             return _ShapeOf(t)
@@ -722,12 +769,12 @@ class Interpreter:
         if isinstance(a, TensorV) or isinstance(b, TensorV):
             if isinstance(op, ast.MatMult):
                 if isinstance(a, TensorV) and isinstance(b, TensorV):
-                    return self._tensor_op("matmul", lambda: O.matmul(a.shape, b.shape), [a, b], node, frame, "TL205")
+                    return self._tensor_op("matmul", O.matmul, (a.shape, b.shape), [a, b], node, frame, "TL205")
                 return TensorV(None)
             ta = a if isinstance(a, TensorV) else None
             tb = b if isinstance(b, TensorV) else None
             if ta is not None and tb is not None:
-                return self._tensor_op("broadcast", lambda: O.broadcast(ta.shape, tb.shape), [ta, tb], node, frame, "TL206")
+                return self._tensor_op("broadcast", O.broadcast, (ta.shape, tb.shape), [ta, tb], node, frame, "TL206")
             t = ta or tb
             other = b if ta is not None else a
             if isinstance(other, (int, float, bool)) or is_dim(other):
@@ -766,7 +813,7 @@ class Interpreter:
             idx = self._index_items(node.slice, frame)
             if base.shape is None or idx is None:
                 return TensorV(None, base.origin)
-            return self._op_result(O.index(base.shape, idx), node, base.origin, frame)
+            return self._op_result(O.index, (base.shape, idx), node, base.origin, frame)
         key = self.eval(node.slice, frame)
         if isinstance(base, TupleV):
             if isinstance(key, int) and not isinstance(key, bool) and -len(base.items) <= key < len(base.items):
@@ -873,6 +920,14 @@ class Interpreter:
                 if func.name == "keys":
                     return TupleV(tuple(k for k, _ in func.base.items))
                 return TupleV(tuple(TupleV((k, v)) for k, v in func.base.items))
+            if isinstance(func.base, InstanceV) and func.name in ("register_buffer", "register_parameter", "add_module", "register_module"):
+                key = args[0] if args else kwargs.get("name")
+                value = args[1] if len(args) > 1 else kwargs.get("tensor", kwargs.get("param", kwargs.get("module", UNKNOWN)))
+                if isinstance(key, str):
+                    if isinstance(value, (LayerV, SeqV, InstanceV)) and not value.label:
+                        value.label = f"self.{key}"
+                    func.base.attrs[key] = value
+                return None
             if isinstance(func.base, (LayerV, SeqV, InstanceV)) and func.name in ("to", "cuda", "cpu", "eval", "train", "float", "double", "half", "requires_grad_"):
                 return func.base
             if isinstance(func.base, (LayerV, SeqV, InstanceV)) and func.name == "forward":
@@ -1005,9 +1060,8 @@ class Interpreter:
         inputs = [a.shape if isinstance(a, TensorV) else None for a in args]
         if not args or not all(isinstance(a, TensorV) for a in args[:1]):
             return UNKNOWN
-        concrete_layer = self._concrete_layer(layer, frame)
         try:
-            res = L.forward(concrete_layer, inputs, kwargs)
+            res = self.dual(L.forward, (layer, inputs, kwargs), frame)
         except Exception:  # a transfer function must never break the analysis
             return TensorV(None)
         if res.error is not None:
@@ -1039,22 +1093,13 @@ class Interpreter:
             return TensorV(out, origin)
         return UNKNOWN
 
-    def _concrete_layer(self, layer: Layer, frame: Frame) -> Layer:
-        if not frame.subst:
-            return layer
-        return Layer(layer.cls, {k: self._concrete_value(v, frame) for k, v in layer.params.items()})
-
-    def _concrete_value(self, v: AV, frame: Frame) -> AV:
-        if isinstance(v, Sym):
-            return self.concrete(v, frame)
-        if isinstance(v, tuple):
-            return tuple(self._concrete_value(x, frame) for x in v)
-        return v
-
     # ------------------------------------------------------------------ torch calls
     def _torch_call(self, name: str | None, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
         if name is None:
             return UNKNOWN
+        if name in T.PARAMETER_CLASSES or name in T.BUFFER_CLASSES:
+            data = args[0] if args else kwargs.get("data")
+            return TensorV(data.shape, data.origin) if isinstance(data, TensorV) else TensorV(None)
         if T.is_torch_module_class(name) or name in T.MODULE_CONTAINERS:
             return self._construct_layer(name, args, kwargs, node, frame)
         short = name.rsplit(".", 1)[-1]
@@ -1086,7 +1131,7 @@ class Interpreter:
         if layer is None:
             return UNKNOWN
         try:
-            errors = L.config_errors(self._concrete_layer(layer, frame))
+            errors = L.config_errors(self._conc_deep(layer, frame))
         except Exception:
             errors = []
         for err in errors:
@@ -1149,18 +1194,18 @@ class Interpreter:
                 return TensorV(None)
             dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
             fn = O.stack if short == "stack" else O.cat
-            return self._tensor_op(short, lambda: fn([t.shape for t in items], dim), list(items), node, frame, "TL208")
+            return self._tensor_op(short, fn, ([t.shape for t in items], dim), list(items), node, frame, "TL208")
         if short in ("matmul", "mm", "bmm") and len(args) >= 2 and all(isinstance(a, TensorV) for a in args[:2]):
             fn = {"matmul": O.matmul, "mm": O.mm, "bmm": O.bmm}[short]
-            return self._tensor_op(short, lambda: fn(args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
+            return self._tensor_op(short, fn, (args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
         if short == "linear" and len(args) >= 2 and all(isinstance(a, TensorV) for a in args[:2]):
-            return self._tensor_op(short, lambda: O.linear(args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
+            return self._tensor_op(short, O.linear, (args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
         if short == "einsum" and args and isinstance(args[0], str):
             ops = args[1:]
             if len(ops) == 1 and isinstance(ops[0], TupleV):
                 ops = list(ops[0].items)
             if all(isinstance(t, TensorV) for t in ops):
-                return self._tensor_op(short, lambda: O.einsum(args[0], [t.shape for t in ops]), ops, node, frame, "TL205")
+                return self._tensor_op(short, O.einsum, (args[0], [t.shape for t in ops]), ops, node, frame, "TL205")
             return TensorV(None)
         if not tensors:
             return UNKNOWN
@@ -1194,53 +1239,52 @@ class Interpreter:
                 sizes = _flat_sizes(args)
                 if sizes is None:
                     return TensorV(None)
-                res = O.reshape(s, sizes)
-                return self._tensor_op(name, lambda: res, [t], node, frame, "TL207", flatten_sizes=sizes)
+                return self._tensor_op(name, O.reshape, (s, sizes), [t], node, frame, "TL207", flatten_sizes=sizes)
             if name == "flatten":
                 start = args[0] if args else kwargs.get("start_dim", 0)
                 end = args[1] if len(args) > 1 else kwargs.get("end_dim", -1)
-                return self._tensor_op(name, lambda: O.flatten(s, start, end), [t], node, frame, None, flatten_sizes=("flatten", start, end))
+                return self._tensor_op(name, O.flatten, (s, start, end), [t], node, frame, None, flatten_sizes=("flatten", start, end))
             if name == "permute":
                 dims = _flat_sizes(args)
-                return self._op_result(O.permute(s, tuple(dims)) if dims is not None else Result(None), node, t.origin, frame)
+                return self._op_result(O.permute, (s, tuple(dims)), node, t.origin, frame) if dims is not None else TensorV(None)
             if name in ("transpose", "swapaxes", "swapdims"):
-                return self._op_result(O.transpose(s, args[0], args[1]) if len(args) >= 2 else Result(None), node, t.origin, frame)
+                return self._op_result(O.transpose, (s, args[0], args[1]), node, t.origin, frame) if len(args) >= 2 else TensorV(None)
             if name == "t":
-                return self._op_result(O.t(s), node, t.origin, frame)
+                return self._op_result(O.t, (s,), node, t.origin, frame)
             if name == "unsqueeze":
-                return self._op_result(O.unsqueeze(s, args[0] if args else kwargs.get("dim", UNKNOWN)), node, t.origin, frame)
+                return self._op_result(O.unsqueeze, (s, args[0] if args else kwargs.get("dim", UNKNOWN)), node, t.origin, frame)
             if name == "squeeze":
-                return self._op_result(O.squeeze(s, args[0] if args else kwargs.get("dim")), node, t.origin, frame)
+                return self._op_result(O.squeeze, (s, args[0] if args else kwargs.get("dim")), node, t.origin, frame)
             if name in ("expand", "repeat"):
                 sizes = _flat_sizes(args)
                 fn = O.expand if name == "expand" else O.repeat
-                return self._op_result(fn(s, tuple(sizes)) if sizes is not None else Result(None), node, t.origin, frame)
+                return self._op_result(fn, (s, tuple(sizes)), node, t.origin, frame) if sizes is not None else TensorV(None)
             if name in ("chunk", "split"):
                 n = args[0] if args else kwargs.get("chunks", kwargs.get("split_size_or_sections", UNKNOWN))
                 dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-                res = O.chunk(s, n, dim) if name == "chunk" else O.split(s, n.items if isinstance(n, TupleV) else n, dim)
-                return self._op_result(res, node, t.origin, frame)
+                if name == "chunk":
+                    return self._op_result(O.chunk, (s, n, dim), node, t.origin, frame)
+                return self._op_result(O.split, (s, n.items if isinstance(n, TupleV) else n, dim), node, t.origin, frame)
             if name in _REDUCTIONS:
                 dim = args[0] if args else kwargs.get("dim")
                 if isinstance(dim, TupleV):
                     dim = tuple(dim.items)
                 keep = kwargs.get("keepdim", args[1] if len(args) > 1 and isinstance(args[1], bool) else False)
                 if name in ("max", "min", "median") and dim is not None:
-                    r = O.reduce(s, dim, keep)
-                    out = self._op_result(r, node, t.origin, frame)
+                    out = self._op_result(O.reduce, (s, dim, keep), node, t.origin, frame)
                     return TupleV((out, TensorV(out.shape if isinstance(out, TensorV) else None)))
-                return self._op_result(O.reduce(s, dim, keep), node, t.origin, frame)
+                return self._op_result(O.reduce, (s, dim, keep), node, t.origin, frame)
             if name in ("softmax", "log_softmax"):
                 return TensorV(s, t.origin)
             if name in _ELEMENTWISE_BINARY and args:
                 other = args[0]
                 if isinstance(other, TensorV):
-                    return self._tensor_op("broadcast", lambda: O.broadcast(s, other.shape), [t, other], node, frame, "TL206")
+                    return self._tensor_op("broadcast", O.broadcast, (s, other.shape), [t, other], node, frame, "TL206")
                 return TensorV(s, t.origin)
             if name in ("matmul", "mm", "bmm") and args and isinstance(args[0], TensorV):
                 fn = {"matmul": O.matmul, "mm": O.mm, "bmm": O.bmm}[name]
                 other = args[0]
-                return self._tensor_op(name, lambda: fn(s, other.shape), [t, other], node, frame, "TL205")
+                return self._tensor_op(name, fn, (s, other.shape), [t, other], node, frame, "TL205")
             if name in ("new_zeros", "new_ones", "new_empty", "new_full"):
                 sizes = _flat_sizes(args[:1] if name == "new_full" else args)
                 return TensorV(Shape(tuple(sizes)) if sizes is not None and all(is_dim(d) for d in sizes) else None)
@@ -1251,9 +1295,9 @@ class Interpreter:
                     size = tuple(size.items)
                 if isinstance(scale, TupleV):
                     scale = tuple(scale.items)
-                return self._op_result(O.interpolate(s, size=size, scale_factor=scale), node, t.origin, frame)
+                return self._op_result(lambda s_, z_, f_: O.interpolate(s_, size=z_, scale_factor=f_), (s, size, scale), node, t.origin, frame)
             if name == "pad" and args and isinstance(args[0], TupleV):
-                return self._op_result(O.pad(s, tuple(args[0].items)), node, t.origin, frame)
+                return self._op_result(O.pad, (s, tuple(args[0].items)), node, t.origin, frame)
             if functional:
                 layer_cls = _FUNCTIONAL_LAYERS.get(name)
                 if layer_cls is not None:
@@ -1263,16 +1307,99 @@ class Interpreter:
         return TensorV(None, t.origin)
 
     # ------------------------------------------------------------------ op plumbing
-    def _op_result(self, res: Result, node: ast.AST, origin: Origin | None, frame: Frame) -> AV:
+    def _op_result(self, fn: Callable[..., Result], fn_args: tuple, node: ast.AST, origin: Origin | None, frame: Frame) -> AV:
+        try:
+            res = self.dual(fn, fn_args, frame)
+        except Exception:
+            return TensorV(None)
         if res.error is not None:
             return TensorV(None)
         return self._wrap_output(res.out, origin)
 
-    def _tensor_op(self, name: str, compute: Callable[[], Result], operands: list, node: ast.AST, frame: Frame, code: str | None, flatten_sizes: Any = None) -> AV:
-        if any(isinstance(o, TensorV) and o.shape is None for o in operands) and name not in ("cat", "stack", "concat", "concatenate"):
+    # ------------------------------------------------------------------ symbols and a call site's values
+    def dual(self, fn: Callable[..., Result], fn_args: tuple, frame: Frame) -> Result:
+        """Run a transfer function on symbolic arguments and, when a call site binds
+        the symbols, on its values too: errors are decided on the values (what will
+        happen at run time), the output keeps the symbols where they are known (so
+        hovers and fixes can name ``hidden_dim``)."""
+        if not frame.subst:
+            return fn(*fn_args)
+        conc_args = self._conc_deep(fn_args, frame)
+        if conc_args is fn_args:
+            return fn(*fn_args)
+        res_c = fn(*conc_args)
+        if res_c.error is not None:
+            return self._symbolic_expected(res_c, fn_args, conc_args)
+        try:
+            res_s = fn(*fn_args)
+        except Exception:
+            return res_c
+        if res_s.error is not None:
+            return res_c
+        return Result(_merge_out(res_s.out, res_c.out), None, res_c.notes)
+
+    @staticmethod
+    def _symbolic_expected(res: Result, fn_args: tuple, conc_args: tuple) -> Result:
+        """An error decided on the call site's values names the size a fix should
+        write; when exactly one symbolic input dimension has that value, say the
+        symbol instead (``hidden_dim`` rather than 64)."""
+        err = res.error
+        want = err.expected if err is not None else None
+        if want is None or isinstance(want, bool):
+            return res
+        pairs: list = []
+
+        def collect(a: Any, c: Any) -> None:
+            if isinstance(a, Shape) and isinstance(c, Shape) and len(a.dims) == len(c.dims):
+                pairs.append((a.dims, c.dims))
+            elif isinstance(a, (list, tuple)) and isinstance(c, (list, tuple)) and len(a) == len(c):
+                for x, y in zip(a, c):
+                    collect(x, y)
+
+        collect(fn_args, conc_args)
+        wants = want if isinstance(want, tuple) else (want,)
+        if not all(isinstance(w, int) for w in wants):
+            return res
+        k = len(wants)
+        found = set()
+        for sdims, cdims in pairs:
+            for i in range(len(cdims) - k + 1):
+                if tuple(cdims[i:i + k]) == wants and any(isinstance(d, Sym) for d in sdims[i:i + k]):
+                    found.add(tuple(sdims[i:i + k]))
+        if len(found) != 1:
+            return res
+        new = found.pop()
+        from dataclasses import replace
+
+        return Result(res.out, replace(err, expected=new if isinstance(want, tuple) else new[0]), res.notes)
+
+    def _conc_deep(self, v: Any, frame: Frame) -> Any:
+        """``v`` with the call site's values substituted for constructor symbols;
+        ``v`` itself (identical) when nothing changes."""
+        if isinstance(v, Sym):
+            c = self.concrete(v, frame)
+            return v if c == v else c
+        if isinstance(v, Shape):
+            dims = self._conc_deep(v.dims, frame)
+            return v if dims is v.dims else Shape(dims, v.prefix)
+        if isinstance(v, (tuple, list)):
+            items = [self._conc_deep(x, frame) for x in v]
+            if all(a is b for a, b in zip(items, v)):
+                return v
+            return tuple(items) if isinstance(v, tuple) else items
+        if isinstance(v, slice):
+            parts = self._conc_deep((v.start, v.stop, v.step), frame)
+            return v if parts == (v.start, v.stop, v.step) else slice(*parts)
+        if isinstance(v, Layer):
+            params = {k: self._conc_deep(x, frame) for k, x in v.params.items()}
+            return v if all(params[k] is v.params[k] for k in params) else Layer(v.cls, params)
+        return v
+
+    def _tensor_op(self, name: str, fn: Callable[..., Result], fn_args: tuple, operands: list, node: ast.AST, frame: Frame, code: str | None, flatten_sizes: Any = None) -> AV:
+        if any(isinstance(o, TensorV) and o.shape is None for o in operands) and name not in ("cat", "stack", "concat", "concatenate", "broadcast", "matmul"):
             return TensorV(None)
         try:
-            res = compute()
+            res = self.dual(fn, fn_args, frame)
         except Exception:
             return TensorV(None)
         if res.error is not None:
@@ -1347,6 +1474,26 @@ class LayerCall:
     shape_in: Shape | None
     out: Any
     subst: dict
+
+
+def _merge_out(sym_out: Any, conc_out: Any) -> Any:
+    """The symbolic output where it is known, the concrete one where not."""
+    if sym_out is None:
+        return conc_out
+    if isinstance(sym_out, tuple) and isinstance(conc_out, tuple) and len(sym_out) == len(conc_out):
+        return tuple(_merge_out(a, b) for a, b in zip(sym_out, conc_out))
+    if isinstance(sym_out, Shape) and isinstance(conc_out, Shape):
+        if sym_out.prefix == conc_out.prefix and len(sym_out.dims) == len(conc_out.dims):
+            return Shape(tuple(c if isinstance(d, _Unknown) else d for d, c in zip(sym_out.dims, conc_out.dims)), sym_out.prefix)
+        return conc_out if not conc_out.prefix else sym_out
+    return sym_out
+
+
+def _params_of(fn: ast.AST | None) -> list:
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    a = fn.args
+    return a.posonlyargs + a.args + a.kwonlyargs
 
 
 def _line_of(node: ast.AST | None) -> int:

@@ -83,23 +83,28 @@ def _fix_text(interp: Interpreter, expected: Any, arg: ast.AST, frame: Frame, or
         return str(expected)
     if isinstance(expected, Sym):
         names = {a for a in expected.atoms() if isinstance(a, str)}
-        if len(names) == len(expected.atoms()) and names <= _names_in_scope(arg, frame):
+        if len(names) == len(expected.atoms()) and names <= _names_in_scope(interp, arg, frame):
             return str(expected)
         value = interp.concrete(expected, frame)
         return str(value) if isinstance(value, int) else None
     return None
 
 
-def _names_in_scope(arg: ast.AST, frame: Frame) -> set[str]:
-    """Constructor parameter names usable at ``arg``: those of the ``__init__`` that
-    was analysed with symbols (its own parameters)."""
-    fn = frame.fn
-    if fn is None or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return set()
-    if not (fn.lineno <= getattr(arg, "lineno", -1) <= (fn.end_lineno or fn.lineno)):
-        return set()
-    a = fn.args
-    return {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+def _names_in_scope(interp: Interpreter, arg: ast.AST, frame: Frame) -> set[str]:
+    """Constructor parameter names usable at ``arg``: symbols are named after the
+    parameters of the outermost module being analysed (or of the function analysed
+    with symbols), so they can be written where that function's body is."""
+    fns = [frame.fn]
+    if interp.instance_stack:
+        fns.append(interp.instance_stack[0].cls.init)
+    line = getattr(arg, "lineno", -1)
+    for fn in fns:
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.lineno <= line <= (fn.end_lineno or fn.lineno):
+            a = fn.args
+            params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+            rebound = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+            return params - rebound
+    return set()
 
 
 def _describe_input(t: TensorV) -> str:

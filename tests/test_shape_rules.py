@@ -1,0 +1,303 @@
+"""TL201-TL209 and TL301 on whole snippets: positives, negatives, fixes re-checked."""
+import pytest
+
+from conftest import codes, fix_and_recheck, run
+
+
+def only(found, family=("TL2", "TL3")):
+    return [c for c in found if c[0].startswith(family)]
+
+
+# ----------------------------------------------------------------------------- TL201
+
+
+def test_linear_chain_in_forward():
+    snippet = """
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(10, 20)
+            self.fc2 = nn.Linear(30, 5)
+
+        def forward(self, x):
+            return self.fc2(torch.relu(self.fc1(x)))
+    """
+    assert only(codes(snippet)) == [("TL201", 5)]
+    _, diags = run(snippet)
+    d = next(d for d in diags if d.code == "TL201")
+    assert "30" in d.message and "20" in d.message
+    assert any("fc1" in r.message for r in d.related)
+    fixed, after = fix_and_recheck(snippet, "TL201")
+    assert "nn.Linear(20, 5)" in fixed and only([(x.code, 0) for x in after]) == []
+
+
+def test_sequential_gap_and_layernorm():
+    assert only(codes("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.1), nn.Linear(128, 10))
+            self.proj = nn.Linear(64, 128)
+            self.norm = nn.LayerNorm(64)
+
+        def forward(self, x, y):
+            return self.net(x), self.norm(torch.nn.functional.gelu(self.proj(y)))
+    """)) == [("TL201", 4), ("TL201", 6)]
+
+
+def test_symbolic_sizes_bound_at_the_call_site_fix_names_the_parameter():
+    snippet = """
+    class Encoder(nn.Module):
+        def __init__(self, in_dim, hidden_dim, latent_dim):
+            super().__init__()
+            self.fc1 = nn.Linear(in_dim, hidden_dim)
+            self.fc2 = nn.Linear(in_dim, latent_dim)
+
+        def forward(self, x):
+            return self.fc2(torch.relu(self.fc1(x)))
+
+    enc = Encoder(in_dim=32, hidden_dim=64, latent_dim=8)
+    z = enc(torch.randn(4, 32))
+    """
+    assert only(codes(snippet)) == [("TL201", 5)]
+    fixed, after = fix_and_recheck(snippet, "TL201")
+    assert "self.fc2 = nn.Linear(hidden_dim, latent_dim)" in fixed
+    assert only([(d.code, 0) for d in after]) == []
+
+
+def test_symbolic_sizes_without_a_call_site_stay_silent():
+    assert only(codes("""
+    class Encoder(nn.Module):
+        def __init__(self, in_dim, hidden_dim, latent_dim):
+            super().__init__()
+            self.fc1 = nn.Linear(in_dim, hidden_dim)
+            self.fc2 = nn.Linear(in_dim, latent_dim)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x))
+    """)) == []
+
+
+def test_symbolic_sizes_that_provably_differ():
+    assert only(codes("""
+    class Block(nn.Module):
+        def __init__(self, dim):
+            super().__init__()
+            self.up = nn.Linear(dim, dim * 2)
+            self.down = nn.Linear(dim, dim)
+
+        def forward(self, x):
+            return self.down(self.up(x))
+    """)) == [("TL201", 5)]
+
+
+# ----------------------------------------------------------------------------- TL202 / TL203 / TL204
+
+
+def test_conv_and_norm_channels():
+    assert only(codes("""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(16, 64, 3))
+            self.conv = nn.Conv2d(3, 64, 3)
+            self.bn = nn.BatchNorm2d(32)
+
+        def forward(self, x, y):
+            return self.features(x), self.bn(self.conv(y))
+    """)) == [("TL202", 4), ("TL202", 6)]
+
+
+def test_lenet_flatten_size_from_the_call_site():
+    snippet = """
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 6, 5)
+            self.pool = nn.MaxPool2d(2, 2)
+            self.conv2 = nn.Conv2d(6, 16, 5)
+            self.fc1 = nn.Linear(16 * 4 * 4, 120)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.conv1(x)))
+            x = self.pool(torch.relu(self.conv2(x)))
+            x = torch.flatten(x, 1)
+            return self.fc1(x)
+
+    out = LeNet()(torch.randn(1, 3, 32, 32))
+    """
+    assert only(codes(snippet)) == [("TL203", 7)]
+    _, diags = run(snippet)
+    d = next(d for d in diags if d.code == "TL203")
+    assert "400" in d.message and "16 × 5 × 5" in d.message
+    fixed, after = fix_and_recheck(snippet, "TL203")
+    assert "nn.Linear(400, 120)" in fixed and only([(x.code, 0) for x in after]) == []
+
+
+def test_view_flatten_correct_and_unknown_input_are_quiet():
+    assert only(codes("""
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 16, 5)
+            self.pool = nn.MaxPool2d(2)
+            self.fc = nn.Linear(16 * 14 * 14, 10)
+
+        def forward(self, x):
+            x = self.pool(self.conv(x))
+            return self.fc(x.view(x.size(0), -1))
+
+    def train(loader, model):
+        for images, labels in loader:
+            model(images)
+
+    LeNet()(torch.randn(2, 3, 32, 32))
+    """)) == []
+
+
+def test_call_with_wrong_channels_and_rank():
+    assert only(codes("""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 16, 3)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(8, 16, 3)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    a = Net()(torch.randn(1, 1, 28, 28))
+    b = Enc()(torch.randn(4, 8, 32, 32))
+    """)) == [("TL204", 17), ("TL204", 18)]
+
+
+# ----------------------------------------------------------------------------- ops
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ("q = torch.randn(2, 8, 16)\nk = torch.randn(2, 8, 16)\ns = torch.bmm(q, k)\n", "TL205"),
+        ("x = torch.randn(4, 32)\nw = torch.randn(16, 32)\ny = x @ w\n", "TL205"),
+        ("a = torch.randn(16, 10)\nt = torch.rand(16)\ny = a / t\n", "TL206"),
+        ("x = torch.randn(4, 3, 16, 16)\ny = x.view(4, 3, 128)\n", "TL207"),
+        ("x = torch.randn(4, 3, 16, 16)\ny = x.reshape(-1, -1, 64)\n", "TL207"),
+        ("a = torch.randn(8, 256)\nb = torch.randn(8, 512)\nc = torch.stack([a, b])\n", "TL208"),
+        ("a = torch.randn(8, 32)\nb = torch.randn(8, 48)\nc = torch.cat([a, b], dim=0)\n", "TL208"),
+    ],
+)
+def test_op_errors(body, code):
+    found = only(codes(body))
+    assert found == [(code, body.count("\n"))]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x = torch.randn(8, 3, 4, 4)\ny = x * torch.randn(3, 1, 1)\n",
+        "x = torch.randn(8, 1, 5)\ny = x + torch.randn(3, 1)\n",
+        "a = torch.randn(5, 2, 3, 4)\nb = torch.randn(2, 4, 6)\nc = a @ b\n",
+        "x = torch.randn(4, 3, 16, 16)\ny = x.view(4, 3, 256)\nz = x.reshape(4, -1)\n",
+        "a = torch.randn(8, 32)\nb = torch.randn(8, 48)\nc = torch.cat([a, b], dim=1)\n",
+        "def f(a, b):\n    return a @ b\n",
+    ],
+)
+def test_valid_ops_are_quiet(body):
+    assert only(codes(body)) == []
+
+
+# ----------------------------------------------------------------------------- TL209
+
+
+def test_invalid_configs():
+    assert only(codes("""
+    class M(nn.Module):
+        def __init__(self, dim=100, heads=8):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(dim, heads)
+            self.conv = nn.Conv2d(30, 64, 3, groups=4)
+    """)) == [("TL209", 4), ("TL209", 5)]
+
+
+def test_config_from_defaults_is_not_used_when_the_class_is_constructed():
+    assert only(codes("""
+    class M(nn.Module):
+        def __init__(self, dim=100, heads=8):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(dim, heads)
+
+    m = M(dim=96)
+    """)) == []
+
+
+def test_input_too_small():
+    assert only(codes("""
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 16, 5)
+            self.conv2 = nn.Conv2d(16, 32, 5)
+            self.pool = nn.MaxPool2d(2)
+
+        def forward(self, x):
+            x = self.pool(self.conv1(x))
+            return self.pool(self.conv2(x))
+
+    Tiny()(torch.randn(2, 1, 12, 12))
+    """)) == [("TL209", 5)]
+
+
+# ----------------------------------------------------------------------------- TL301
+
+
+def test_non_scalar_backward_and_fixes():
+    snippet = """
+    pred = torch.randn(64, 1, requires_grad=True)
+    target = torch.randn(64, 1)
+    loss = nn.MSELoss(reduction="none")(pred, target)
+    loss.backward()
+    """
+    assert only(codes(snippet)) == [("TL301", 4)]
+    for i, expected in enumerate(["loss.sum().backward()", "loss.mean().backward()", "loss.backward(gradient=torch.ones_like(loss))"]):
+        fixed, after = fix_and_recheck(snippet, "TL301", i)
+        assert expected in fixed and only([(d.code, 0) for d in after]) == []
+
+
+def test_scalar_backward_is_quiet():
+    assert only(codes("""
+    x = torch.randn(2, requires_grad=True)
+    (x * x).sum().backward()
+    loss = nn.MSELoss()(x, torch.randn(2))
+    loss.backward()
+    y = x * 2
+    y.backward(gradient=torch.ones_like(y))
+    y.backward(torch.ones(2))
+    """)) == []
+
+
+def test_fix_does_not_name_a_parameter_that_init_rebinds():
+    snippet = """
+    class Encoder(nn.Module):
+        def __init__(self, in_dim, hidden_dim):
+            super().__init__()
+            self.fc1 = nn.Linear(in_dim, hidden_dim)
+            hidden_dim = hidden_dim * 2
+            self.fc2 = nn.Linear(hidden_dim, 3)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x))
+
+    enc = Encoder(in_dim=32, hidden_dim=64)
+    z = enc(torch.randn(4, 32))
+    """
+    assert only(codes(snippet)) == [("TL201", 6)]
+    fixed, after = fix_and_recheck(snippet, "TL201")
+    assert "self.fc2 = nn.Linear(64, 3)" in fixed
+    assert only([(d.code, 0) for d in after]) == []

@@ -1,0 +1,90 @@
+"""Cheap queries over one file's shape analysis, for hovers and inlay hints.
+
+The interpreter records the value of every tensor expression and assignment target
+it evaluates (``ShapeIndex``); this module answers "what is at line L, column C" by
+a binary search over those nodes' ranges (built once per analysis), and lists the
+shapes after each assignment for inlay hints.
+"""
+from __future__ import annotations
+
+import ast
+import bisect
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from torch_lsp.analysis.interpreter import LayerV, Origin, SeqV, TensorV
+from torch_lsp.analysis.shapes import shape_str
+
+
+@dataclass(frozen=True)
+class ShapeInfo:
+    """What a hover shows for an expression."""
+
+    text: str  # "Tensor[B, 16, 15, 15]"
+    shape: Any
+    origin: str  # "from self.conv1 (line 20)"
+    line: int  # 0-based start of the expression
+    col: int
+    end_line: int
+    end_col: int
+
+
+class ShapeQuery:
+    def __init__(self, ctx: Any):
+        self.ctx = ctx
+        self.interp = ctx.shapes
+
+    @cached_property
+    def _entries(self) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]]:
+        out = []
+        if self.interp is None:
+            return out
+        for node, value in self.interp.index.by_node.values():
+            if not isinstance(value, TensorV) or not hasattr(node, "lineno"):
+                continue
+            r = self.ctx.src.range_of(node)
+            out.append(((r.start.line, r.start.character), (r.end.line, r.end.character), node, value))
+        out.sort(key=lambda e: e[0])
+        return out
+
+    def at(self, line: int, col: int) -> ShapeInfo | None:
+        """The innermost recorded tensor expression containing the 0-based position."""
+        entries = self._entries
+        pos = (line, col)
+        i = bisect.bisect_right([e[0] for e in entries], pos)
+        best = None
+        for start, end, node, value in reversed(entries[:i]):
+            if start <= pos <= end:
+                if best is None or (start >= best[0] and end <= best[1]):
+                    best = (start, end, node, value)
+            if start[0] < line - 200:
+                break
+        if best is None:
+            return None
+        start, end, node, value = best
+        return ShapeInfo(f"Tensor{shape_str(value.shape)}" if value.shape is not None else "Tensor (shape unknown)",
+                         value.shape, describe_origin(value.origin), start[0], start[1], end[0], end[1])
+
+    def assignment_hints(self) -> list[tuple[int, int, str]]:
+        """(0-based line, column after the statement, shape text) for each assignment of a
+        tensor to a name whose shape is at least partly known."""
+        hints = []
+        for start, end, node, value in self._entries:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and value.shape is not None:
+                hints.append((start[0], end[1], shape_str(value.shape)))
+        return hints
+
+
+def describe_origin(o: Origin | None) -> str:
+    if o is None:
+        return ""
+    line = getattr(o.node, "lineno", None)
+    where = f" (line {line})" if line else ""
+    if o.what == "call site":
+        return f"input given at line {line}"
+    if o.what in ("layer", "op", "flatten", "factory"):
+        return f"from `{o.label}`{where}"
+    if o.what == "annotation":
+        return f"from {o.label}"
+    return ""
