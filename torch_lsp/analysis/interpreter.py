@@ -62,6 +62,7 @@ class Origin:
     layer_node: ast.AST | None = None  # the producing layer's constructor call
     factors: tuple = ()  # for flatten/view: the dims multiplied ("16 * 5 * 5")
     site: "Origin | None" = None  # the call site whose input this shape follows from
+    chain: tuple = ()  # for "layer": the producing layer's construction chain (see LayerV)
 
 
 @dataclass(eq=False)
@@ -80,6 +81,17 @@ class LayerV:
     layer: Layer
     node: ast.AST | None  # the constructor call
     label: str = ""  # "self.fc1" once stored
+    # The helper calls the constructor ran inside, outermost first: one CallEntry per
+    # invocation (compared by identity), so a finding can move from a helper's
+    # parameter to the argument its caller passed.
+    chain: tuple = ()
+
+
+@dataclass(eq=False)
+class CallEntry:
+    fn: ast.FunctionDef
+    node: ast.Call
+    offset: int  # parameters before the first call argument (1 for self)
 
 
 @dataclass(eq=False)
@@ -241,6 +253,7 @@ class Interpreter:
         self._forward_cache: dict = {}
         self.constructed: set[str] = set()  # class names constructed somewhere in the file
         self.instance_stack: list[InstanceV] = []
+        self.chain: list[CallEntry] = []  # helper calls and nested constructions under way
         # class name -> analysis key ("call site line N" / "generic") -> [LayerCall]
         self.layer_calls: dict[str, dict[str, list["LayerCall"]]] = {}
 
@@ -570,7 +583,7 @@ class Interpreter:
             obj = self.eval(target.value, frame)
             if isinstance(obj, InstanceV):
                 if isinstance(v, (LayerV, SeqV, InstanceV)) and not v.label:
-                    v.label = f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr
+                    _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
                 obj.attrs[target.attr] = v
             self.index.record(target, v)
 
@@ -783,28 +796,37 @@ class Interpreter:
         if isinstance(a, TupleV) and isinstance(b, TupleV) and isinstance(op, ast.Add):
             return TupleV(a.items + b.items)
         if (is_dim(a) or isinstance(a, float)) and (is_dim(b) or isinstance(b, float)):
-            try:
-                if isinstance(op, ast.Add):
-                    return a + b
-                if isinstance(op, ast.Sub):
-                    return a - b
-                if isinstance(op, ast.Mult):
-                    return a * b
-                if isinstance(op, ast.FloorDiv):
-                    return a // b
-                if isinstance(op, ast.Mod):
-                    return a % b
-                if isinstance(op, ast.Div):
-                    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
-                        return a / b
-                    return UNKNOWN
-                if isinstance(op, ast.Pow) and isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(b) < 64:
-                    return a ** b
-            except (ZeroDivisionError, OverflowError, TypeError):
-                return UNKNOWN
-            return UNKNOWN
+            out = self._arith(op, a, b)
+            if isinstance(out, _Unknown) and frame.subst and (isinstance(a, Sym) or isinstance(b, Sym)):
+                # Not expressible over the symbols (``30 // patch_size``): the call
+                # site's values still give a number.
+                out = self._arith(op, self._conc_deep(a, frame), self._conc_deep(b, frame))
+            return out
         if isinstance(a, str) and isinstance(b, str) and isinstance(op, ast.Add):
             return a + b
+        return UNKNOWN
+
+    @staticmethod
+    def _arith(op: ast.operator, a: AV, b: AV) -> AV:
+        try:
+            if isinstance(op, ast.Add):
+                return a + b
+            if isinstance(op, ast.Sub):
+                return a - b
+            if isinstance(op, ast.Mult):
+                return a * b
+            if isinstance(op, ast.FloorDiv):
+                return a // b
+            if isinstance(op, ast.Mod):
+                return a % b
+            if isinstance(op, ast.Div):
+                if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
+                    return a / b
+                return UNKNOWN
+            if isinstance(op, ast.Pow) and isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(b) < 64:
+                return a ** b
+        except (ZeroDivisionError, OverflowError, TypeError):
+            return UNKNOWN
         return UNKNOWN
 
     def _subscript(self, node: ast.Subscript, frame: Frame) -> AV:
@@ -893,12 +915,23 @@ class Interpreter:
             if "*" in kwargs:
                 return UNKNOWN
             site = Origin("call site", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 60 else f"{func.info.name}(...)")
-            return self.instantiate(func.info, args, kwargs, node, frame, site)
+            init = self._method_of(func.info, "__init__") if self.depth > 0 else None
+            if init is None:
+                return self.instantiate(func.info, args, kwargs, node, frame, site)
+            self.chain.append(CallEntry(init, node, 1))
+            try:
+                return self.instantiate(func.info, args, kwargs, node, frame, site)
+            finally:
+                self.chain.pop()
         if isinstance(func, (LayerV, SeqV, InstanceV)):
             return self.call_module(func, args, kwargs, node, frame)
         if isinstance(func, FuncV):
             self_args = [func.self_value] if func.self_value is not None else []
-            return self._run_function(func.node, self_args + args, kwargs, frame)
+            self.chain.append(CallEntry(func.node, node, len(self_args)))
+            try:
+                return self._run_function(func.node, self_args + args, kwargs, frame)
+            finally:
+                self.chain.pop()
         if isinstance(func, LossV):
             return self._loss(func.name, func.reduction, args, kwargs, node)
         if isinstance(func, BoundMethodV):
@@ -925,7 +958,7 @@ class Interpreter:
                 value = args[1] if len(args) > 1 else kwargs.get("tensor", kwargs.get("param", kwargs.get("module", UNKNOWN)))
                 if isinstance(key, str):
                     if isinstance(value, (LayerV, SeqV, InstanceV)) and not value.label:
-                        value.label = f"self.{key}"
+                        _set_label(value, f"self.{key}")
                     func.base.attrs[key] = value
                 return None
             if isinstance(func.base, (LayerV, SeqV, InstanceV)) and func.name in ("to", "cuda", "cpu", "eval", "train", "float", "double", "half", "requires_grad_"):
@@ -1049,9 +1082,24 @@ class Interpreter:
         outer = Frame({}, None, subst, site)
         self.instance_stack.append(inst)
         try:
-            return self._run_function(fwd, [inst] + list(args), kwargs, outer)
+            out = self._run_function(fwd, [inst] + list(args), kwargs, outer)
         finally:
             self.instance_stack.pop()
+        if subst and (frame is None or frame.subst != subst):
+            # The instance's constructor symbols mean nothing outside it: the caller
+            # sees the call site's values.
+            out = self._conc_escaping(out, Frame({}, None, subst))
+        return out
+
+    def _conc_escaping(self, v: AV, frame: Frame) -> AV:
+        if isinstance(v, TensorV) and v.shape is not None:
+            shape = self._conc_deep(v.shape, frame)
+            return v if shape is v.shape else TensorV(shape, v.origin)
+        if isinstance(v, TupleV):
+            return TupleV(tuple(self._conc_escaping(x, frame) for x in v.items))
+        if isinstance(v, Sym):
+            return self._conc_deep(v, frame)
+        return v
 
     def _call_layer(self, mod: LayerV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
         layer = mod.layer
@@ -1070,7 +1118,7 @@ class Interpreter:
         self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
         origin_in = args[0].origin
         preserving = layer.cls in T.STATELESS_LAYERS or layer.short.startswith("Dropout")
-        origin = origin_in if preserving and origin_in is not None else Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None)
+        origin = origin_in if preserving and origin_in is not None else Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None, chain=mod.chain)
         return self._wrap_output(res.out, origin)
 
     def _record_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, frame: Frame) -> None:
@@ -1136,7 +1184,7 @@ class Interpreter:
             errors = []
         for err in errors:
             self._config_error(layer, err, node, frame)
-        return LayerV(layer, node)
+        return LayerV(layer, node, chain=tuple(self.chain))
 
     def _factory(self, short: str, args: list, kwargs: dict, node: ast.Call) -> AV:
         origin = Origin("factory", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 50 else f"torch.{short}(...)")
@@ -1299,12 +1347,44 @@ class Interpreter:
             if name == "pad" and args and isinstance(args[0], TupleV):
                 return self._op_result(O.pad, (s, tuple(args[0].items)), node, t.origin, frame)
             if functional:
-                layer_cls = _FUNCTIONAL_LAYERS.get(name)
-                if layer_cls is not None:
-                    return TensorV(None)
+                return self._functional_layer(t, name, args, kwargs, node, frame)
         except Exception:
             return TensorV(None)
         return TensorV(None, t.origin)
+
+    def _functional_layer(self, t: TensorV, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        """``F.max_pool2d(x, 2)``, ``F.conv2d(x, w, ...)``: the module's transfer
+        function on the equivalent layer. Only the output is used: a functional call
+        has no constructor argument to point a fix at, so mismatches stay silent here."""
+        layer = None
+        if name in _FUNCTIONAL_POOLS:
+            layer = L.bind(_FUNCTIONAL_POOLS[name], list(args), dict(kwargs))
+        elif name in _FUNCTIONAL_LAYERS and args and isinstance(args[0], TensorV):
+            w = args[0].shape
+            if w is None or w.prefix or w.rank is None or w.rank < 3:
+                return TensorV(None)
+            rest = list(args[2:])
+            names = ("stride", "padding", "dilation", "groups")
+            given = {k: v for k, v in zip(names, rest)}
+            given.update({k: kwargs[k] for k in names if k in kwargs})
+            groups = given.get("groups", 1)
+            if not is_dim(groups):
+                return TensorV(None)
+            layer = L.bind(_FUNCTIONAL_LAYERS[name], [w.dims[1] * groups, w.dims[0], tuple(w.dims[2:])], {k: v for k, v in given.items()})
+        elif name == "embedding" and args and isinstance(args[0], TensorV):
+            w = args[0].shape
+            if t.shape is None or w is None or w.rank != 2:
+                return TensorV(None)
+            return TensorV(Shape(t.shape.dims + (w.dims[1],), t.shape.prefix), t.origin)
+        if layer is None:
+            return TensorV(None)
+        try:
+            res = self.dual(L.forward, (layer, [t.shape], {}), frame)
+        except Exception:
+            return TensorV(None)
+        if res.error is not None:
+            return TensorV(None)
+        return self._wrap_output(res.out, Origin("op", node, self.ctx.src.segment(node)[:60], site=t.origin.site if t.origin else None))
 
     # ------------------------------------------------------------------ op plumbing
     def _op_result(self, fn: Callable[..., Result], fn_args: tuple, node: ast.AST, origin: Origin | None, frame: Frame) -> AV:
@@ -1476,6 +1556,17 @@ class LayerCall:
     subst: dict
 
 
+def _set_label(v: Any, label: str) -> None:
+    """Name a stored module, and the unnamed items of a container after it
+    (``self.stem[0]``, ``self.heads['cls']``)."""
+    v.label = label
+    if isinstance(v, SeqV) and v.items is not None:
+        pairs = v.items if v.kind == "dict" else list(enumerate(v.items))
+        for key, item in pairs:
+            if isinstance(item, (LayerV, SeqV, InstanceV)) and not item.label:
+                _set_label(item, f"{label}[{key!r}]")
+
+
 def _merge_out(sym_out: Any, conc_out: Any) -> Any:
     """The symbolic output where it is known, the concrete one where not."""
     if sym_out is None:
@@ -1513,6 +1604,13 @@ class _OrderedDictV:
 
 
 _FUNCTIONAL_LAYERS = {"conv1d": "torch.nn.Conv1d", "conv2d": "torch.nn.Conv2d", "conv3d": "torch.nn.Conv3d"}
+_FUNCTIONAL_POOLS = {
+    **{f"max_pool{n}d": f"torch.nn.MaxPool{n}d" for n in (1, 2, 3)},
+    **{f"avg_pool{n}d": f"torch.nn.AvgPool{n}d" for n in (1, 2, 3)},
+    **{f"adaptive_avg_pool{n}d": f"torch.nn.AdaptiveAvgPool{n}d" for n in (1, 2, 3)},
+    **{f"adaptive_max_pool{n}d": f"torch.nn.AdaptiveMaxPool{n}d" for n in (1, 2, 3)},
+    "pixel_shuffle": "torch.nn.PixelShuffle", "pixel_unshuffle": "torch.nn.PixelUnshuffle",
+}
 
 
 def _flat_sizes(args: list) -> list | None:

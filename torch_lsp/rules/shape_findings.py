@@ -50,6 +50,34 @@ def _arg_node(interp: Interpreter, mod: LayerV, param: str | None) -> ast.AST | 
     return None
 
 
+def _lift(arg: ast.AST, chain: tuple, producer_chain: tuple) -> ast.AST:
+    """A layer built inside a helper (``conv_block(c_in, c_out)``) from the helper's
+    parameter: the size to change is the argument its caller passed, unless the
+    producer was built in the same helper call (then the helper itself is wrong)."""
+    chain = list(chain)
+    while chain and isinstance(arg, ast.Name):
+        entry = chain.pop()
+        if any(e is entry for e in producer_chain):
+            break
+        fn, call = entry.fn, entry.node
+        a = fn.args
+        positional = [p.arg for p in a.posonlyargs + a.args]
+        names = set(positional) | {p.arg for p in a.kwonlyargs}
+        if arg.id not in names:
+            break
+        if any(isinstance(n, ast.Name) and n.id == arg.id and isinstance(n.ctx, (ast.Store, ast.Del)) for n in ast.walk(fn)):
+            break
+        new = next((kw.value for kw in call.keywords if kw.arg == arg.id), None)
+        if new is None and arg.id in positional:
+            i = positional.index(arg.id) - entry.offset
+            if 0 <= i < len(call.args) and not any(isinstance(x, ast.Starred) for x in call.args[: i + 1]):
+                new = call.args[i]
+        if new is None:
+            break
+        arg = new
+    return arg
+
+
 _INDEX_CACHE: dict[tuple[str, str], int | None] = {}
 
 
@@ -178,6 +206,8 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
         if formula and mod.layer.cls in ("torch.nn.Linear",):
             code = "TL203"
         arg = _arg_node(interp, mod, err.param)
+        if arg is not None:
+            arg = _lift(arg, mod.chain, o.chain if o is not None and o.what == "layer" else ())
         where = arg or mod.node or node
         got = f"{dim_str(err.got)}" if err.got is not None else shape_str(inp.shape)
         word = _PARAM_WORD.get(err.param or "", "size")
