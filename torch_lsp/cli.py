@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "output shapes, parameter counts; computed statically, nothing is run.")
     summary.add_argument("target", metavar="FILE[:Class]")
     summary.add_argument("--format", choices=("table", "json"), default="table")
+    summary.add_argument("--statements", action="store_true",
+                         help="instead of the layer table, list each line that assigns a tensor with the shape(s) "
+                              "inferred there (what inlay hints show)")
     summary.set_defaults(func=cmd_summary)
     return parser
 
@@ -671,7 +674,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
         msg = src.problem.message if src.problem else "cannot parse"
         _write(sys.stderr, f"error: {clean(path)}: {msg}\n")
         return 2
-    summaries = summarise(FileContext(src, project), only or None)
+    ctx = FileContext(src, project)
+    if args.statements:
+        from torch_lsp.analysis.summary import statement_shapes
+
+        rows = statement_shapes(ctx)
+        if args.format == "json":
+            _write(sys.stdout, json.dumps([{"line": n, "source": t.strip(), "shapes": sh} for n, t, sh in rows], indent=2) + "\n")
+        else:
+            width = max((len(t.rstrip()) for _, t, _ in rows), default=0)
+            _write(sys.stdout, "".join(f"{n:>5}  {t.rstrip().ljust(width)}  # {sh}\n" for n, t, sh in rows))
+        return 0
+    summaries = summarise(ctx, only or None)
     if only and not summaries:
         _write(sys.stderr, f"error: {clean(path)}: no nn.Module class named {clean(only)!r}\n")
         return 2

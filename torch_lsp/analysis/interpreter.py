@@ -207,7 +207,7 @@ _SHAPE_PRESERVING_FUNCS = frozenset(
     softplus softsign tanhshrink logsigmoid dropout dropout1d dropout2d dropout3d alpha_dropout
     feature_alpha_dropout abs neg exp log log1p sqrt rsqrt sin cos clamp clip sign floor ceil round
     reciprocal erf sigmoid_ tanh_ contiguous clone detach float double half bfloat16 long int bool to cuda
-    cpu type_as requires_grad_ exp_ clamp_ mul_ add_ sub_ div_ zero_ fill_ normal_ uniform_ square pow
+    cpu type_as requires_grad_ exp_ clamp_ mul_ add_ sub_ div_ zero_ fill_ normal_ uniform_ square
     nan_to_num trunc frac logit softmax log_softmax softmin normalize dropout_ masked_fill layer_norm
     group_norm batch_norm instance_norm local_response_norm gumbel_softmax hardshrink softshrink threshold
     glu_ silu_ gelu_ rrelu prelu cumsum cumprod flip roll tril triu
@@ -254,6 +254,10 @@ class Interpreter:
         self.constructed: set[str] = set()  # class names constructed somewhere in the file
         self.instance_stack: list[InstanceV] = []
         self.chain: list[CallEntry] = []  # helper calls and nested constructions under way
+        # Methods inherited from classes of other files run with their file's source
+        # (for segments); nothing found or recorded there belongs to this file.
+        self.foreign: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
+        self.src_stack: list = []
         # class name -> analysis key ("call site line N" / "generic") -> [LayerCall]
         self.layer_calls: dict[str, dict[str, list["LayerCall"]]] = {}
 
@@ -567,7 +571,8 @@ class Interpreter:
     def _assign(self, target: ast.AST, v: AV, frame: Frame) -> None:
         if isinstance(target, ast.Name):
             frame.env[target.id] = v
-            self.index.record(target, v)
+            if self.local:
+                self.index.record(target, v)
         elif isinstance(target, (ast.Tuple, ast.List)):
             n = len(target.elts)
             if isinstance(v, _ShapeOf):
@@ -585,7 +590,33 @@ class Interpreter:
                 if isinstance(v, (LayerV, SeqV, InstanceV)) and not v.label:
                     _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
                 obj.attrs[target.attr] = v
-            self.index.record(target, v)
+            if self.local:
+                self.index.record(target, v)
+        elif isinstance(target, ast.Subscript):
+            base = self.eval(target.value, frame)
+            if isinstance(base, TupleV):
+                self._forget(base, frame)
+            elif isinstance(base, SeqV) and base.kind != "dict" and base.items is not None:
+                key = self.eval(target.slice, frame)
+                if isinstance(key, int) and not isinstance(key, bool) and -len(base.items) <= key < len(base.items):
+                    base.items[key] = v
+                else:
+                    base.items[:] = [UNKNOWN] * len(base.items)
+            elif isinstance(base, SeqV) and base.kind == "dict":
+                key = self.eval(target.slice, frame)
+                base.items[:] = [(k, x) for k, x in base.items if k != key] + ([(key, v)] if isinstance(key, str) else [])
+
+    def _forget(self, value: AV, frame: Frame) -> None:
+        """A Python list was changed in place (``append``, ``x[i] = ...``): every name
+        and attribute that holds it now holds an unknown list."""
+        for env in (frame.env, self.module_env):
+            for k, v in list(env.items()):
+                if v is value:
+                    env[k] = UNKNOWN
+        for inst in self.instance_stack + [v for v in frame.env.values() if isinstance(v, InstanceV)]:
+            for k, v in list(inst.attrs.items()):
+                if v is value:
+                    inst.attrs[k] = UNKNOWN
 
     # ------------------------------------------------------------------ expressions
     def eval(self, node: ast.AST | None, frame: Frame) -> AV:
@@ -593,7 +624,7 @@ class Interpreter:
             return None
         self._tick()
         v = self._eval(node, frame)
-        if isinstance(v, TensorV):
+        if isinstance(v, TensorV) and self.local:
             self.index.record(node, v)
         return v
 
@@ -656,6 +687,13 @@ class Interpreter:
                     return eq
                 if isinstance(node.ops[0], ast.NotEq) and eq is not None:
                     return not eq
+            if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+                a, b = (self.concrete(x, frame) if is_dim(x) else x for x in vals)
+                if (is_dim(a) or isinstance(a, float)) and (is_dim(b) or isinstance(b, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+                    sign = _compare(a, b)
+                    if sign is not None:
+                        op = node.ops[0]
+                        return {ast.Lt: sign < 0, ast.LtE: sign <= 0, ast.Gt: sign > 0, ast.GtE: sign >= 0}[type(op)]
             if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot)) and isinstance(node.comparators[0], ast.Constant) and node.comparators[0].value is None:
                 left = vals[0]
                 if left is None or isinstance(left, (TensorV, LayerV, SeqV, InstanceV)):
@@ -734,6 +772,8 @@ class Interpreter:
             return BoundMethodV(base, attr)
         if isinstance(base, LossV):
             return BoundMethodV(base, attr)
+        if isinstance(base, TupleV) and attr in _LIST_MUTATORS:
+            return BoundMethodV(base, attr)
         return UNKNOWN
 
     def _method_of(self, info: Any, name: str) -> ast.FunctionDef | None:
@@ -744,8 +784,29 @@ class Interpreter:
             base_info = self.model.info(base)
             fn = self._method_of(base_info, name)
             if fn is not None:
+                summary = base_info.ref.summary
+                if summary is not self.ctx.summary and id(fn) not in self.foreign:
+                    self.foreign[id(fn)] = summary.source
                 return fn
         return None
+
+    @property
+    def src(self) -> Any:
+        """The source of the code being interpreted (another file's for an inherited method)."""
+        return self.src_stack[-1] if self.src_stack else self.ctx.src
+
+    @property
+    def local(self) -> bool:
+        return not self.src_stack or self.src_stack[-1] is self.ctx.src
+
+    def seg(self, node: ast.AST) -> str:
+        src = self.src
+        if src is None:
+            return ""
+        try:
+            return src.segment(node)
+        except (IndexError, AttributeError):
+            return ""
 
     def _name_dims(self, t: TensorV, target: ast.Tuple | ast.List, frame: Frame) -> AV:
         """``b, t, c = x.shape`` on a tensor of unknown rank: the rank is now known and
@@ -790,7 +851,7 @@ class Interpreter:
                 return self._tensor_op("broadcast", O.broadcast, (ta.shape, tb.shape), [ta, tb], node, frame, "TL206")
             t = ta or tb
             other = b if ta is not None else a
-            if isinstance(other, (int, float, bool)) or is_dim(other):
+            if isinstance(other, (int, float, bool, Sym)):  # a Python number: the shape stays
                 return TensorV(t.shape, t.origin)
             return TensorV(None, t.origin)
         if isinstance(a, TupleV) and isinstance(b, TupleV) and isinstance(op, ast.Add):
@@ -914,7 +975,7 @@ class Interpreter:
         if isinstance(func, ClassV):
             if "*" in kwargs:
                 return UNKNOWN
-            site = Origin("call site", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 60 else f"{func.info.name}(...)")
+            site = Origin("call site", node, self.seg(node) if len(self.seg(node)) < 60 else f"{func.info.name}(...)")
             init = self._method_of(func.info, "__init__") if self.depth > 0 else None
             if init is None:
                 return self.instantiate(func.info, args, kwargs, node, frame, site)
@@ -935,10 +996,18 @@ class Interpreter:
         if isinstance(func, LossV):
             return self._loss(func.name, func.reduction, args, kwargs, node)
         if isinstance(func, BoundMethodV):
+            if "*" in kwargs and (func.base is None or isinstance(func.base, TensorV)):
+                # `x.view(b, *rest)`: arguments not known, nor how many.
+                if func.base is None and func.name is not None and (T.is_torch_module_class(func.name) or func.name in T.MODULE_CONTAINERS):
+                    return UNKNOWN
+                return TensorV(None) if func.name is None or func.name.startswith("torch.") or isinstance(func.base, TensorV) else UNKNOWN
             if func.base is None:
                 return self._torch_call(func.name, args, kwargs, node, frame)
             if isinstance(func.base, TensorV):
                 return self._tensor_method(func.base, func.name, args, kwargs, node, frame)
+            if isinstance(func.base, TupleV) and func.name in _LIST_MUTATORS:
+                self._forget(func.base, frame)
+                return UNKNOWN
             if isinstance(func.base, SeqV) and func.name in ("append", "extend", "insert") and func.base.kind != "dict":
                 if func.name == "append" and args:
                     func.base.items.append(args[0])
@@ -994,6 +1063,8 @@ class Interpreter:
                 if v is UNKNOWN:
                     env[k] = TensorV(None)
         inner = Frame(env, fn, frame.subst, frame.site)
+        src = self.foreign.get(id(fn), self.ctx.src)
+        self.src_stack.append(src)
         self.depth += 1
         try:
             self._block(fn.body, inner)
@@ -1001,6 +1072,7 @@ class Interpreter:
             return r.value
         finally:
             self.depth -= 1
+            self.src_stack.pop()
         return None
 
     # ------------------------------------------------------------------ modules
@@ -1034,6 +1106,7 @@ class Interpreter:
         if a.kwarg:
             env[a.kwarg.arg] = UNKNOWN
         inner = Frame(env, init, subst, site or frame.site)
+        self.src_stack.append(self.foreign.get(id(init), self.ctx.src))
         self.depth += 1
         try:
             self._block(init.body, inner)
@@ -1041,6 +1114,7 @@ class Interpreter:
             pass
         finally:
             self.depth -= 1
+            self.src_stack.pop()
         inst.subst = subst  # type: ignore[attr-defined]
         return inst
 
@@ -1075,7 +1149,7 @@ class Interpreter:
         site = frame.site if frame is not None else None
         if node is not None and self.depth == 0 and any(isinstance(a, TensorV) and a.shape is not None for a in args):
             # A top-level call: the inputs' shapes come from this call site.
-            seg = self.ctx.src.segment(node)
+            seg = self.seg(node)
             site = Origin("call site", node, seg if len(seg) < 60 else "this call")
             args = [TensorV(a.shape, Origin("call site", node, a.origin.label if a.origin else seg, site=site)) if isinstance(a, TensorV) else a for a in args]
         subst = getattr(inst, "subst", {})
@@ -1149,6 +1223,8 @@ class Interpreter:
             data = args[0] if args else kwargs.get("data")
             return TensorV(data.shape, data.origin) if isinstance(data, TensorV) else TensorV(None)
         if T.is_torch_module_class(name) or name in T.MODULE_CONTAINERS:
+            if "*" in kwargs:
+                return UNKNOWN  # `nn.Sequential(*layers)` with layers not known
             return self._construct_layer(name, args, kwargs, node, frame)
         short = name.rsplit(".", 1)[-1]
         if name in T.TENSOR_FACTORIES or name in ("torch.Tensor",):
@@ -1187,7 +1263,7 @@ class Interpreter:
         return LayerV(layer, node, chain=tuple(self.chain))
 
     def _factory(self, short: str, args: list, kwargs: dict, node: ast.Call) -> AV:
-        origin = Origin("factory", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 50 else f"torch.{short}(...)")
+        origin = Origin("factory", node, self.seg(node) if len(self.seg(node)) < 50 else f"torch.{short}(...)")
         try:
             if short.endswith("_like"):
                 base = args[0] if args else None
@@ -1204,13 +1280,8 @@ class Interpreter:
                     sizes = [args[0]]
                 if "size" in kwargs:
                     sizes = [kwargs["size"]]
-                flat = []
-                for s in sizes:
-                    if isinstance(s, TupleV):
-                        flat.extend(s.items)
-                    else:
-                        flat.append(s)
-                if all(is_dim(d) for d in flat):
+                flat = _flat_sizes(list(sizes))
+                if flat is not None and "*" not in kwargs:
                     return TensorV(Shape(tuple(flat)), origin)
                 return TensorV(None, origin)
             if short == "randint":
@@ -1238,8 +1309,8 @@ class Interpreter:
             return self._loss(_LOSS_FUNCS[short], kwargs.get("reduction", "mean"), args, kwargs, node)
         if short in ("cat", "concat", "concatenate", "stack") and args and isinstance(args[0], TupleV):
             items = args[0].items
-            if not all(isinstance(t, TensorV) for t in items):
-                return TensorV(None)
+            if not items or not all(isinstance(t, TensorV) for t in items):
+                return TensorV(None)  # an empty list literal is usually filled later
             dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
             fn = O.stack if short == "stack" else O.cat
             return self._tensor_op(short, fn, ([t.shape for t in items], dim), list(items), node, frame, "TL208")
@@ -1280,6 +1351,8 @@ class Interpreter:
                 self._backward(t, args, kwargs, node)
                 return None
             if name in _SHAPE_PRESERVING_FUNCS:
+                if name in ("clamp", "clip", "where_") and any(isinstance(a, TensorV) for a in list(args) + list(kwargs.values())):
+                    return TensorV(None, t.origin)  # tensor bounds broadcast
                 return TensorV(s, t.origin)
             if s is None:
                 return TensorV(None, t.origin)
@@ -1384,7 +1457,7 @@ class Interpreter:
             return TensorV(None)
         if res.error is not None:
             return TensorV(None)
-        return self._wrap_output(res.out, Origin("op", node, self.ctx.src.segment(node)[:60], site=t.origin.site if t.origin else None))
+        return self._wrap_output(res.out, Origin("op", node, self.seg(node)[:60], site=t.origin.site if t.origin else None))
 
     # ------------------------------------------------------------------ op plumbing
     def _op_result(self, fn: Callable[..., Result], fn_args: tuple, node: ast.AST, origin: Origin | None, frame: Frame) -> AV:
@@ -1490,9 +1563,9 @@ class Interpreter:
         if flatten_sizes is not None:
             first = operands[0]
             factors = tuple(first.shape.dims[1:]) if first.shape is not None and not first.shape.prefix else ()
-            origin = Origin("flatten", node, self.ctx.src.segment(node), factors=factors, site=first.origin.site if first.origin else None)
+            origin = Origin("flatten", node, self.seg(node), factors=factors, site=first.origin.site if first.origin else None)
         elif operands and isinstance(operands[0], TensorV) and operands[0].origin is not None:
-            origin = Origin("op", node, self.ctx.src.segment(node), site=operands[0].origin.site)
+            origin = Origin("op", node, self.seg(node), site=operands[0].origin.site)
         return self._wrap_output(res.out, origin)
 
     # ------------------------------------------------------------------ losses and backward
@@ -1507,35 +1580,36 @@ class Interpreter:
             res = O.loss_output_for(name, args[0].shape, target, red)
         except Exception:
             return TensorV(None)
-        origin = Origin("op", node, self.ctx.src.segment(node) if len(self.ctx.src.segment(node)) < 60 else f"{name}(...)")
+        origin = Origin("op", node, self.seg(node) if len(self.seg(node)) < 60 else f"{name}(...)")
         return self._wrap_output(res.out if res.error is None else None, origin)
 
     def _backward(self, t: TensorV, args: list, kwargs: dict, node: ast.Call) -> None:
         if args or "gradient" in kwargs or t.shape is None:
             return
         if O.is_scalar(t.shape) is False:
-            self.reporter.add(_backward_finding(self, t, node))
+            if self.local:
+                self.reporter.add(_backward_finding(self, t, node))
 
     # ------------------------------------------------------------------ findings
     def _layer_error(self, mod: LayerV, inp: TensorV, err: ShapeError, node: ast.Call, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import layer_error
 
         f = layer_error(self, mod, inp, err, node, frame)
-        if f is not None:
+        if f is not None and self.local:
             self.reporter.add(f)
 
     def _config_error(self, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import config_error
 
         f = config_error(self, layer, err, node, frame)
-        if f is not None:
+        if f is not None and self.local:
             self.reporter.add(f)
 
     def _op_error(self, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import op_error
 
         f = op_error(self, code, err, operands, node, frame)
-        if f is not None:
+        if f is not None and self.local:
             self.reporter.add(f)
 
 
@@ -1554,6 +1628,14 @@ class LayerCall:
     shape_in: Shape | None
     out: Any
     subst: dict
+
+
+def _compare(a: Any, b: Any) -> int | None:
+    """-1, 0 or 1 when ``a`` is below, equal to or above ``b``; only for numbers
+    (a constructor symbol may be 0 or negative: ``window_size=0`` switches a branch)."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return (a > b) - (a < b)
+    return None
 
 
 def _set_label(v: Any, label: str) -> None:
@@ -1603,6 +1685,7 @@ class _OrderedDictV:
     items: list
 
 
+_LIST_MUTATORS = frozenset("append extend insert pop remove clear sort reverse __setitem__ __delitem__ __iadd__".split())
 _FUNCTIONAL_LAYERS = {"conv1d": "torch.nn.Conv1d", "conv2d": "torch.nn.Conv2d", "conv3d": "torch.nn.Conv3d"}
 _FUNCTIONAL_POOLS = {
     **{f"max_pool{n}d": f"torch.nn.MaxPool{n}d" for n in (1, 2, 3)},
@@ -1614,8 +1697,12 @@ _FUNCTIONAL_POOLS = {
 
 
 def _flat_sizes(args: list) -> list | None:
+    """Sizes given as ``f(2, 3)`` or ``f((2, 3))``; None when not all are dimensions.
+    A lone unknown argument may be a whole tuple (``x.view(shape)``): None."""
     if len(args) == 1 and isinstance(args[0], TupleV):
         args = list(args[0].items)
+    elif len(args) == 1 and isinstance(args[0], _Unknown):
+        return None
     out = []
     for a in args:
         if is_dim(a):

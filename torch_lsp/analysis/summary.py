@@ -65,6 +65,10 @@ def summarise(ctx: Any, only: str | None = None) -> list[ModelSummary]:
             try:
                 count = L.param_count(layer)
                 kind = L.signature(layer)
+                if call.subst and interp is not None:  # the call site's arguments give numbers
+                    from torch_lsp.analysis.interpreter import Frame
+
+                    count = interp._conc_deep(count, Frame({}, None, call.subst))
             except Exception:
                 count, kind = "?", layer.short
             if id(call.mod) not in seen:  # a layer called twice counts its parameters once
@@ -93,3 +97,17 @@ def render_table(summaries: list[ModelSummary]) -> str:
         lines.append(f"Total parameters: {s.total_params}")
         lines.append("")
     return "\n".join(lines)
+
+
+def statement_shapes(ctx: Any) -> list[tuple[int, str, str]]:
+    """(1-based line, source line, shapes assigned there) for every line of the file
+    where a tensor is assigned to a name: the per-statement view of the analysis."""
+    from torch_lsp.analysis.query import ShapeQuery
+
+    by_line: dict[int, list[str]] = {}
+    for line, _col, text in ShapeQuery(ctx).assignment_hints():
+        by_line.setdefault(line, []).append(text)
+    out = []
+    for line in sorted(by_line):
+        out.append((line + 1, ctx.src.line_text(line).rstrip("\r\n"), ", ".join(by_line[line])))
+    return out

@@ -217,12 +217,21 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
     interp = ctx.shapes
     if interp is None:
         return
-    for f in interp.reporter.findings.values():
+    findings = list(interp.reporter.findings.values())
+    if not findings:
+        return
+    # Origins can point into other files (inherited methods): keep this file's nodes.
+    local = {id(n) for n in ast.walk(ctx.src.tree)} if ctx.src.tree is not None else set()
+    for f in findings:
+        if id(f.node) not in local:
+            continue
         r = RULES_BY_CODE[f.code]
         rng = ctx.src.range_of(f.node)
-        related = tuple(RelatedInformation(ctx.src.range_of(n), m) for n, m in f.related if n is not None)
+        related = tuple(RelatedInformation(ctx.src.range_of(n), m) for n, m in f.related if n is not None and id(n) in local)
         fixes = []
         for title, edits in f.fixes:
+            if not all(id(n) in local for n, _ in edits):
+                continue
             fixes.append(Fix(title, tuple(TextEdit(ctx.src.range_of(n), text) for n, text in edits), Applicability.UNSAFE if f.code == "TL301" else Applicability.SAFE))
         yield Diagnostic(f.code, r.severity, rng, f.message, related, tuple(fixes))
 
