@@ -32,6 +32,7 @@ position); what each expression evaluated to is recorded for hovers (``ShapeInde
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -199,7 +200,12 @@ class _Return(Exception):
 
 
 MAX_DEPTH = 12
-MAX_STEPS = 200_000
+_CALLED_NAME = re.compile(r"(?<!class )(?<!def )(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+# Methods inherited from classes in other files (``PreTrainedModel.__init__``) are
+# not interpreted: in real code they are framework plumbing (90% of the statements
+# run on the transformers corpus), and what they set stays unknown, which is silent.
+FOLLOW_OTHER_FILES = False
+MAX_STEPS = 30_000  # per analysis unit (see Interpreter._unit)
 
 _SHAPE_PRESERVING_FUNCS = frozenset(
     """
@@ -248,9 +254,16 @@ class Interpreter:
         self.index = ShapeIndex()
         self.steps = 0
         self.depth = 0
+        self.loop_depth = 0
         self.generic = False  # analysing a class on its own (no call site)
         self.module_env: dict = {}
+        # Memo tables (the same sub-module is built and run inside every parent that
+        # holds it): nested constructions by class and arguments, forward runs by
+        # instance and argument shapes (with the layer calls they recorded, replayed
+        # for the parent's summary).
         self._forward_cache: dict = {}
+        self._instance_cache: dict = {}
+        self._recorders: list[list] = []
         self.constructed: set[str] = set()  # class names constructed somewhere in the file
         self.instance_stack: list[InstanceV] = []
         self.chain: list[CallEntry] = []  # helper calls and nested constructions under way
@@ -270,25 +283,31 @@ class Interpreter:
         self.constructed = self._constructed_classes(tree)
         frame = Frame(self.module_env)
         # 1. top-level code and functions
-        try:
-            self._block(tree.body, frame, top=True)
-        except (_Return, RecursionError):
-            pass
+        self._unit(lambda: self._block(tree.body, frame, top=True))
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True)
+                self._unit(lambda stmt=stmt: self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True))
         # 2. each Module class on its own
         for info in self.model.module_classes():
             if info.ref.summary is not self.ctx.summary:
                 continue
-            self._analyse_class(info)
+            self._unit(lambda info=info: self._analyse_class(info))
+
+    def _unit(self, work: Callable[[], Any]) -> None:
+        """One analysis (the top level, a function, a class) with its own step budget:
+        past it the analysis stops where it is (what it found so far stands)."""
+        self.steps = 0
+        self.loop_depth = 0
+        try:
+            work()
+        except (_Return, RecursionError):
+            pass
 
     def _constructed_classes(self, tree: ast.Module) -> set[str]:
-        names = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                names.add(node.func.id)
-        return names
+        """Names called somewhere in the file (``Net(...)``), from the text: a class
+        nobody constructs is analysed with its defaults. A name in a comment or string
+        only makes the analysis symbolic, which is never less safe."""
+        return set(_CALLED_NAME.findall(self.ctx.src.text))
 
     def _prepare_module_env(self, tree: ast.Module) -> None:
         env = self.module_env
@@ -516,23 +535,36 @@ class Interpreter:
         return out
 
     def _loop(self, body: list[ast.stmt], frame: Frame, bind: Callable[[Frame], None] | None) -> None:
-        """Iterate to a fixed point (three rounds), then widen what still changes."""
+        """A loop whose iterations are not known one by one: the body runs once with
+        the state at entry (what it finds holds for the first iteration), then what
+        changed is widened to unknown and, for an outermost loop, the body runs once
+        more on that (later iterations). Nested loops run once: the cost stays linear."""
         before = dict(frame.env)
-        prev = before
-        for _ in range(3):
+        self.loop_depth += 1
+        try:
             if bind:
                 bind(frame)
             try:
                 self._block(body, frame)
             except _Return:
                 pass
-            joined = self._join_env(prev, frame.env)
-            if self._same_env(joined, prev):
-                frame.env = joined
+            after = self._join_env(before, frame.env)
+            if self._same_env(after, before):
+                frame.env = after
                 return
-            prev = joined
-            frame.env = dict(joined)
-        frame.env = {k: (UNKNOWN if not isinstance(v, TensorV) else TensorV(None, v.origin)) if k not in before or v is not before.get(k) else v for k, v in prev.items()}
+            widened = {k: (v if k in before and v is before.get(k) else _widen(v)) for k, v in after.items()}
+            frame.env = dict(widened)
+            if self.loop_depth == 1:
+                if bind:
+                    bind(frame)
+                try:
+                    self._block(body, frame)
+                except _Return:
+                    pass
+                after = self._join_env(widened, frame.env)
+                frame.env = {k: (v if k in widened and v is widened.get(k) else _widen(v)) for k, v in after.items()}
+        finally:
+            self.loop_depth -= 1
 
     @staticmethod
     def _same_env(a: dict, b: dict) -> bool:
@@ -556,14 +588,15 @@ class Interpreter:
             items = list(it.items)
         elif isinstance(it, SeqV) and it.kind != "dict":
             items = list(it.items)
-        if items is not None and len(items) <= 64:
+        if items is not None and len(items) <= (64 if self.loop_depth == 0 else 8):
             # Unroll: each element in turn (this is how `for layer in self.layers: x = layer(x)` chains).
-            for item in items:
-                self._assign(stmt.target, item, frame)
-                try:
+            self.loop_depth += 1
+            try:
+                for item in items:
+                    self._assign(stmt.target, item, frame)
                     self._block(stmt.body, frame)
-                except _Return:
-                    raise
+            finally:
+                self.loop_depth -= 1
             self._block(stmt.orelse, frame)
             return
         self._loop(stmt.body, frame, lambda f: self._assign(stmt.target, UNKNOWN, f))
@@ -979,11 +1012,20 @@ class Interpreter:
             init = self._method_of(func.info, "__init__") if self.depth > 0 else None
             if init is None:
                 return self.instantiate(func.info, args, kwargs, node, frame, site)
+            key = _call_key(args, kwargs)
+            if key is not None:
+                key = (id(func.info), key, tuple(sorted(frame.subst.items())), self.generic)
+                hit = self._instance_cache.get(key)
+                if hit is not None:
+                    return hit
             self.chain.append(CallEntry(init, node, 1))
             try:
-                return self.instantiate(func.info, args, kwargs, node, frame, site)
+                inst = self.instantiate(func.info, args, kwargs, node, frame, site)
             finally:
                 self.chain.pop()
+            if key is not None:
+                self._instance_cache[key] = inst
+            return inst
         if isinstance(func, (LayerV, SeqV, InstanceV)):
             return self.call_module(func, args, kwargs, node, frame)
         if isinstance(func, FuncV):
@@ -1037,7 +1079,7 @@ class Interpreter:
         return UNKNOWN
 
     def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False) -> AV:
-        if self.depth > MAX_DEPTH:
+        if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES):
             return UNKNOWN
         env: dict = {}
         a = fn.args
@@ -1081,7 +1123,7 @@ class Interpreter:
         init = self._method_of(info, "__init__")
         if init is None:
             return inst
-        if self.depth > MAX_DEPTH:
+        if self.depth > MAX_DEPTH or (id(init) in self.foreign and not FOLLOW_OTHER_FILES):
             return inst
         a = init.args
         params = a.posonlyargs + a.args
@@ -1154,11 +1196,25 @@ class Interpreter:
             args = [TensorV(a.shape, Origin("call site", node, a.origin.label if a.origin else seg, site=site)) if isinstance(a, TensorV) else a for a in args]
         subst = getattr(inst, "subst", {})
         outer = Frame({}, None, subst, site)
+        key = _call_key(args, kwargs) if self.instance_stack else None
+        if key is not None:
+            key = (id(inst), key, id(site), tuple(sorted(subst.items())), self.generic)
+            hit = self._forward_cache.get(key)
+            if hit is not None:
+                out, recorded = hit
+                for mod, shape_in, res_out, label, rec_subst in recorded:
+                    self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site)
+                return out
         self.instance_stack.append(inst)
+        if key is not None:
+            self._recorders.append([])
         try:
             out = self._run_function(fwd, [inst] + list(args), kwargs, outer)
         finally:
             self.instance_stack.pop()
+            recorded = self._recorders.pop() if key is not None else None
+        if key is not None:
+            self._forward_cache[key] = (out, recorded)
         if subst and (frame is None or frame.subst != subst):
             # The instance's constructor symbols mean nothing outside it: the caller
             # sees the call site's values.
@@ -1198,15 +1254,21 @@ class Interpreter:
     def _record_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, frame: Frame) -> None:
         if not self.instance_stack:
             return
-        inst = self.instance_stack[0]  # the outermost module: the one a summary is about
-        site = frame.site
-        key = f"call at line {_line_of(site.node)}" if site is not None and site.node is not None else "generic"
-        calls = self.layer_calls.setdefault(inst.cls.name, {}).setdefault(key, [])
         label = mod.label or f"nn.{mod.layer.short}"
         if len(self.instance_stack) > 1:
             inner = self.instance_stack[-1]
             label = f"{inner.label or inner.cls.name}.{label.removeprefix('self.')}"
-        calls.append(LayerCall(label, mod, shape_in, out, dict(frame.subst)))
+        subst = dict(frame.subst)
+        for rec in self._recorders:
+            rec.append((mod, shape_in, out, label, subst))
+        self._store_layer_call(mod, shape_in, out, label, subst, frame.site)
+
+    def _store_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, label: str, subst: dict, site: Origin | None) -> None:
+        if not self.instance_stack:
+            return
+        inst = self.instance_stack[0]  # the outermost module: the one a summary is about
+        key = f"call at line {_line_of(site.node)}" if site is not None and site.node is not None else "generic"
+        self.layer_calls.setdefault(inst.cls.name, {}).setdefault(key, []).append(LayerCall(label, mod, shape_in, out, subst))
 
     def _wrap_output(self, out: Any, origin: Origin | None) -> AV:
         if isinstance(out, tuple):
@@ -1638,6 +1700,14 @@ def _compare(a: Any, b: Any) -> int | None:
     return None
 
 
+def _widen(v: Any) -> Any:
+    """A value that changes from one loop iteration to the next: a tensor keeps
+    being a tensor (of unknown shape), anything else is unknown."""
+    if isinstance(v, TensorV):
+        return TensorV(None, v.origin)
+    return UNKNOWN
+
+
 def _set_label(v: Any, label: str) -> None:
     """Name a stored module, and the unnamed items of a container after it
     (``self.stem[0]``, ``self.heads['cls']``)."""
@@ -1647,6 +1717,39 @@ def _set_label(v: Any, label: str) -> None:
         for key, item in pairs:
             if isinstance(item, (LayerV, SeqV, InstanceV)) and not item.label:
                 _set_label(item, f"{label}[{key!r}]")
+
+
+def _value_key(v: Any) -> Any:
+    """A hashable stand-in for an argument value, or _NO_KEY when it holds objects
+    whose identity matters (modules, lists)."""
+    if v is None or isinstance(v, _Unknown):
+        return v
+    if isinstance(v, (bool, int, float, str)):
+        return (type(v).__name__, v)  # True == 1 == 1.0, but not as arguments
+    if isinstance(v, Sym):
+        return ("sym", v)
+    if isinstance(v, TensorV):
+        return ("tensor", v.shape)
+    if isinstance(v, TupleV):
+        items = tuple(_value_key(x) for x in v.items)
+        return _NO_KEY if any(x is _NO_KEY for x in items) else ("tuple", items)
+    return _NO_KEY
+
+
+_NO_KEY = object()
+
+
+def _call_key(args: list, kwargs: dict) -> tuple | None:
+    keys = [_value_key(a) for a in args]
+    kw = [(k, _value_key(v)) for k, v in sorted(kwargs.items())]
+    if any(k is _NO_KEY for k in keys) or any(v is _NO_KEY for _, v in kw):
+        return None
+    try:
+        key = (tuple(keys), tuple(kw))
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _merge_out(sym_out: Any, conc_out: Any) -> Any:
