@@ -54,11 +54,13 @@ class Chooser:
             return False
         if p >= 1:
             return True
-        return self.int(0, 999) >= 1000 - round(p * 1000)
+        return self.int(0, 99) >= 100 - round(p * 100)
 
+    # (decisions use small integer ranges: hypothesis draws those uniformly, while it
+    # favours small values in wide ranges)
     def weighted(self, options: list[tuple[float, Any]]):
         total = sum(w for w, _ in options)
-        r = self.int(0, 9999) * total / 10000
+        r = (self.int(0, 99) + 0.5) * total / 100
         acc = 0.0
         for w, v in options:
             acc += w
@@ -124,7 +126,9 @@ class _Step:
     layers: list[_Layer] = field(default_factory=list)  # consecutive layers called in order
     op: str | None = None  # a forward statement on x (the whole right-hand side)
     param: str | None = None  # an nn.Parameter constructor used by op via {P}
+    loop: str | None = None  # an nn.ModuleList constructor; forward loops over it
     desc: str = ""
+    residual_ok: bool = False  # a single layer that keeps the shape: may be called as `x + layer(x)`
 
 
 BLOCKS = {
@@ -757,6 +761,35 @@ def st_pixelshuffle(g: Gen) -> bool:
     return g.layer(f"nn.PixelUnshuffle({r})", "PixelUnshuffle")
 
 
+def st_modulelist(g: Gen) -> bool:
+    """`self.layers = nn.ModuleList([...])` and `for layer in self.layers: x = layer(x)`;
+    the mistake: a layer that changes the size the next iteration reads."""
+    ch = g.ch
+    if g.r < 1:
+        return False
+    k = ch.int(1, 3)
+    bad = k >= 2 and g.take_bad("ModuleList layer changes the size")
+    if g.r == 4 and ch.chance(0.4):
+        C = g.shape[1]
+        c_out = g.perturb(C) if bad else C
+        item = f"nn.Conv2d({C}, {c_out}, 3, padding=1)"
+    elif ch.chance(0.3):
+        n = g.shape[-1]
+        if "MLPBlock" not in g.blocks:
+            g.blocks.append("MLPBlock")
+        item = f"MLPBlock({n}, {ch.int(1, 16)})"
+        if bad:
+            return False
+    else:
+        n = g.shape[-1]
+        item = f"nn.Linear({n}, {g.perturb(n) if bad else n})"
+    form = ch.int(0, 1)
+    ctor = f"nn.ModuleList([{item} for _ in range({k})])" if form == 0 else \
+        "nn.ModuleList([" + ", ".join([item] * k) + "])"
+    g.steps.append(_Step(loop=ctor, desc="ModuleList loop"))
+    return True
+
+
 def st_block(g: Gen) -> bool:
     ch = g.ch
     if g.r == 4 and ch.chance(0.5):
@@ -1194,7 +1227,7 @@ LAYER_STEPS: list[tuple[float, Callable[[Gen], bool]]] = [
     (6, st_linear), (6, st_conv), (1.5, st_convT), (3, st_pool), (2, st_adaptive), (3, st_batchnorm),
     (2.5, st_layernorm), (1.5, st_groupnorm), (1, st_instancenorm), (4, st_pointwise), (3, st_flatten_linear),
     (2, st_flatten_op_linear), (1, st_unflatten), (2, st_rnn), (2, st_mha), (1, st_transformer), (1.5, st_upsample),
-    (1, st_pixelshuffle), (1.5, st_block),
+    (1, st_pixelshuffle), (1.5, st_block), (1, st_modulelist),
 ]
 OP_STEPS: list[tuple[float, Callable[[Gen], bool]]] = [
     (3, st_reshape), (2, st_flatten_op), (2, st_permute), (2, st_transpose), (2, st_squeeze), (2, st_chunk),
@@ -1261,6 +1294,9 @@ def generate(ch: Chooser, p_mistake: float = 0.35, max_steps: int = 8) -> Progra
             saved = (list(g.shape), len(g.steps), g.bad_pending, g.mistake, g.width_used, list(g.blocks))
             ok = fn(g)
             if ok and g.shape and all(1 <= v <= 4096 for v in g.shape) and max(g.shape) <= 4096 and math.prod(g.shape) <= 1 << 20:
+                new = g.steps[saved[1]:]
+                if len(new) == 1 and len(new[0].layers) == 1 and new[0].layers[0].call == "plain":
+                    new[0].residual_ok = g.shape == saved[0]
                 break
             g.shape, n, g.bad_pending, g.mistake, g.width_used, g.blocks = saved
             del g.steps[n:]
@@ -1320,6 +1356,16 @@ def _emit(g: Gen, inputs: list[str]) -> Program:
             forward.append(("x", rhs, init_lines, st.desc))
             i += 1
             continue
+        if st.loop is not None:
+            name = f"l{counter}"
+            counter += 1
+            init_lines = {len(lines)}
+            lines.append(f"        self.{name} = {st.loop}")
+            if "MLPBlock(" in st.loop:
+                init_lines |= block_ranges["MLPBlock"]
+            forward.append(("LOOP", name, init_lines, st.desc))
+            i += 1
+            continue
         # a run of layer steps that could go into one nn.Sequential
         j = i
         while j < len(steps) and steps[j].op is None and all(l.groupable for l in steps[j].layers):
@@ -1371,6 +1417,8 @@ def _emit(g: Gen, inputs: list[str]) -> Program:
                 forward.append(("x, _", f"self.{name}(x, x, x)", init_lines, st.desc))
             elif l.call == "attn_nw":
                 forward.append(("x", f"self.{name}(x, x, x, need_weights=False)[0]", init_lines, st.desc))
+            elif st.residual_ok and ch.chance(0.3) or ch.chance(0.02):  # a residual connection
+                forward.append(("x", f"x + self.{name}(x)", init_lines, st.desc + " (residual)"))
             else:
                 forward.append(("x", f"self.{name}(x)", init_lines, st.desc))
         i += 1
@@ -1381,6 +1429,17 @@ def _emit(g: Gen, inputs: list[str]) -> Program:
     units: list[Unit] = []
     instr = list(lines)
     for lhs, rhs, init_lines, desc in forward:
+        if lhs == "LOOP":
+            var = ch.choice(["layer", "blk", "m"])
+            head = f"        for {var} in self.{rhs}:"
+            lines.append(head)
+            instr.append(head)
+            ln = len(lines)
+            stmt = f"            x = {var}(x)"
+            lines.append(stmt)
+            instr.append(stmt + f"; _REC.setdefault({ln}, []).append((_CALL[0], tuple(x.shape)))")
+            units.append(Unit(ln, init_lines | {ln - 1, ln}, 12, desc))
+            continue
         ln = len(lines)
         stmt = f"        {lhs} = {rhs}"
         lines.append(stmt)
@@ -1633,20 +1692,29 @@ def _fmt(shape) -> str:
     return shape_str(shape)
 
 
-def check_program(prog: Program, project=None) -> tuple[Outcome, TorchResult, EngineResult]:
-    """Run both sides and compare. Torch runs on the meta device; when that run
-    succeeds but disagrees with the engine, the program runs again on the CPU (small
-    sizes, so cheap) and the CPU's verdict counts: a meta kernel may skip a check
-    (``Outcome.meta_lax``)."""
+def check_program(prog: Program, project=None, timings: dict | None = None) -> tuple[Outcome, TorchResult, EngineResult]:
+    """Run both sides and compare. Torch runs on the meta device; when the engine
+    disagrees with that run, the program runs again on the CPU (small sizes, so
+    cheap) and the CPU's verdict counts if it differs: some meta kernels skip checks
+    that the real ones make (ConvTranspose2d's input channels and output_padding), so
+    meta may run a step the CPU refuses (``Outcome.meta_lax``)."""
+    import time
+
+    a = time.perf_counter()
     t = run_torch(prog)
+    b = time.perf_counter()
     e = run_engine(prog, project)
+    c = time.perf_counter()
     o = compare(prog, t, e)
-    if o.disagrees and t.ok:
+    if o.disagrees:
         t_cpu = run_torch(prog, "cpu")
-        if not t_cpu.ok:
+        if (t_cpu.ok, t_cpu.err_line, t_cpu.fail_call) != (t.ok, t.err_line, t.fail_call):
             t = t_cpu
             o = compare(prog, t, e)
             o.meta_lax = True
+    if timings is not None:
+        timings["torch"] = timings.get("torch", 0.0) + (b - a) + (time.perf_counter() - c)
+        timings["engine"] = timings.get("engine", 0.0) + (c - b)
     return o, t, e
 
 

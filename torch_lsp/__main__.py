@@ -1,3 +1,3 @@
-from torch_lsp.cli import main
+from torch_lsp.cli import run
 
-raise SystemExit(main())
+run()

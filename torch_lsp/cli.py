@@ -725,3 +725,16 @@ def main(argv: list[str] | None = None) -> int:
         first = (str(exc).strip().splitlines() or [""])[0]
         _write(sys.stderr, f"error: internal error in torch-lsp: {type(exc).__name__}: {clean(first)}; rerun with --debug\n")
         return 2
+
+
+def run() -> None:
+    """The console entry point: ``main`` and a fast exit. Tearing down the parsed
+    trees of a large run object by object costs seconds (a third of a check of the
+    transformers models), and nothing is left to do: flush and leave."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code if isinstance(code, int) else 1)

@@ -17,22 +17,33 @@ from torch_lsp.analysis.source import SourceFile
 from torch_lsp.analysis.suppression import is_suppressed, suppressions
 
 
-def _checkers() -> list[Callable[[FileContext], Iterable[Diagnostic]]]:
+def _checkers() -> list[tuple[tuple[str, ...], Callable[[FileContext], Iterable[Diagnostic]]]]:
+    """Each checker with the code prefixes it can produce (skipped when none is selected)."""
     from torch_lsp.rules import registration, shapes
 
-    return [registration.check, shapes.check]
+    return [(("TL1",), registration.check), (("TL2", "TL3"), shapes.check)]
 
 
-def analyse(src: SourceFile, project: Project | None = None) -> tuple[FileContext | None, list[Diagnostic]]:
-    """All diagnostics of a parsed file, before selection and suppression."""
+def _wanted(prefixes: tuple[str, ...], enabled: Callable[[str], bool] | None) -> bool:
+    if enabled is None:
+        return True
+    from torch_lsp.rules import RULES
+
+    return any(enabled(code) for code in RULES if code.startswith(prefixes))
+
+
+def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[str], bool] | None = None) -> tuple[FileContext | None, list[Diagnostic]]:
+    """All diagnostics of a parsed file, before selection and suppression (checkers
+    none of whose rules ``enabled`` allows are not run)."""
     from torch_lsp.rules import parse_error
 
     if src.problem is not None or src.tree is None:
         return None, [parse_error.diagnostic(src.problem)] if src.problem else []
     ctx = FileContext(src, project or Project.default())
     diags: list[Diagnostic] = []
-    for checker in _checkers():
-        diags.extend(checker(ctx))
+    for prefixes, checker in _checkers():
+        if _wanted(prefixes, enabled):
+            diags.extend(checker(ctx))
     return ctx, diags
 
 
@@ -56,5 +67,5 @@ def check_source(
         src = project.parsed(data, path) if path else SourceFile.from_bytes(data, path)
     else:
         src = SourceFile.parse(data, path)
-    _, diags = analyse(src, project)
+    _, diags = analyse(src, project, enabled)
     return FileResult(path=path or "<unknown>", diagnostics=finish(src, diags, enabled), source=src.text)

@@ -200,6 +200,7 @@ class _Return(Exception):
 
 
 MAX_DEPTH = 12
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CALLED_NAME = re.compile(r"(?<!class )(?<!def )(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 # Methods inherited from classes in other files (``PreTrainedModel.__init__``) are
 # not interpreted: in real code they are framework plumbing (90% of the statements
@@ -282,16 +283,43 @@ class Interpreter:
         self._prepare_module_env(tree)
         self.constructed = self._constructed_classes(tree)
         frame = Frame(self.module_env)
+        relevant = self._relevant_functions(tree)
         # 1. top-level code and functions
         self._unit(lambda: self._block(tree.body, frame, top=True))
         for stmt in tree.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in relevant:
                 self._unit(lambda stmt=stmt: self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True))
         # 2. each Module class on its own
         for info in self.model.module_classes():
             if info.ref.summary is not self.ctx.summary:
                 continue
             self._unit(lambda info=info: self._analyse_class(info))
+
+    def _relevant_functions(self, tree: ast.Module) -> set[str]:
+        """Module-level functions worth analysing on their own: those whose text names
+        torch (any local name imported from torch), a Module class of this file, or
+        another such function. The rest (tokenizers, config helpers, numpy code) sees
+        only unknown values; analysing them finds nothing and costs most of the time
+        on real code."""
+        funcs = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if not funcs:
+            return set()
+        seeds = {name for name, q in self.imports.names.items() if q == "torch" or q.startswith("torch.")}
+        seeds |= {c.name for c in self.model.module_classes() if c.ref.summary is self.ctx.summary}
+        lines = self.ctx.src.lines
+        words = {}
+        for fn in funcs:
+            text = "".join(lines[fn.lineno - 1:(fn.end_lineno or fn.lineno)])
+            words[fn.name] = set(_WORD.findall(text))
+        relevant: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for fn in funcs:
+                if fn.name not in relevant and words[fn.name] & (seeds | relevant):
+                    relevant.add(fn.name)
+                    changed = True
+        return relevant
 
     def _unit(self, work: Callable[[], Any]) -> None:
         """One analysis (the top level, a function, a class) with its own step budget:
