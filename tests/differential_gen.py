@@ -18,8 +18,12 @@ hypothesis strategy (``programs()``) and a plain ``random.Random`` driver
 - every dimension the engine states as an int, in a shape of known rank, must equal
   torch's (the ``out`` of the call site, and each ``x = ...`` line of ``forward`` that
   torch executed); a known rank must equal torch's rank;
-- a TL2xx diagnostic means torch must raise; and the diagnostic must point at the step
-  torch failed on (its line or related information), not at a step torch ran.
+- a TL2xx diagnostic means torch must raise; and a diagnostic that names only steps
+  torch completed (in the last call, with torch failing later) is a false claim.
+
+When the meta run disagrees with the engine, the program runs again on the CPU and
+that verdict counts: some meta kernels skip checks (ConvTranspose2d's input channels
+and output_padding are not checked on meta in torch 2.13).
 """
 from __future__ import annotations
 
@@ -718,13 +722,13 @@ def st_upsample(g: Gen) -> bool:
         arg = f"scale_factor={f}"
     elif form == 1:
         new = [ch.int(1, 24) for _ in sp]
+        if ch.chance(0.3):
+            new = [new[0]] * len(sp)
         arg = f"size={new[0]}" if len(set(new)) == 1 and ch.chance(0.5) else f"size={tuple(new)}"
-        if len(set(new)) != 1 and arg.startswith("size=") and "(" not in arg:
-            return False
     else:
         f = ch.choice([2, 3])
         new = [L * f for L in sp]
-        arg = str(f) if False else f"scale_factor={f}"
+        arg = f"scale_factor=({', '.join([str(f)] * len(sp))})" if ch.chance(0.3) else f"scale_factor={f}"
     if any(v < 1 or v > Gen.MAX_DIM for v in new):
         return False
     mode = ""
