@@ -14,9 +14,12 @@ from torch_lsp.analysis.source import SourceFile
 
 
 class FileContext:
-    def __init__(self, src: SourceFile, project: Project):
+    def __init__(self, src: SourceFile, project: Project, record_shapes: bool = True):
         self.src = src
         self.project = project
+        # Keep every expression's shape for hovers and inlay hints (an editor wants
+        # them; a CI check does not, and saves the bookkeeping).
+        self.record_shapes = record_shapes
 
     @cached_property
     def summary(self) -> FileSummary:
@@ -36,7 +39,7 @@ class FileContext:
         when the shape engine is unavailable."""
         from torch_lsp.analysis.interpreter import Interpreter
 
-        interp = Interpreter(self)
+        interp = Interpreter(self, record=self.record_shapes)
         try:
             interp.run()
         except RecursionError:

@@ -32,14 +32,15 @@ def _wanted(prefixes: tuple[str, ...], enabled: Callable[[str], bool] | None) ->
     return any(enabled(code) for code in RULES if code.startswith(prefixes))
 
 
-def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[str], bool] | None = None) -> tuple[FileContext | None, list[Diagnostic]]:
+def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[str], bool] | None = None,
+            record_shapes: bool = False) -> tuple[FileContext | None, list[Diagnostic]]:
     """All diagnostics of a parsed file, before selection and suppression (checkers
     none of whose rules ``enabled`` allows are not run)."""
     from torch_lsp.rules import parse_error
 
     if src.problem is not None or src.tree is None:
         return None, [parse_error.diagnostic(src.problem)] if src.problem else []
-    ctx = FileContext(src, project or Project.default())
+    ctx = FileContext(src, project or Project.default(), record_shapes=record_shapes)
     diags: list[Diagnostic] = []
     for prefixes, checker in _checkers():
         if _wanted(prefixes, enabled):

@@ -247,8 +247,9 @@ class Frame:
 
 
 class Interpreter:
-    def __init__(self, ctx: Any):
-        self.ctx = ctx  # FileContext
+    def __init__(self, ctx: Any, record: bool = True):
+        self.ctx = ctx
+        self.record = record  # keep expression shapes for hovers (ShapeIndex)  # FileContext
         self.imports = ctx.imports
         self.model = ctx.model
         self.reporter = Reporter()
@@ -272,6 +273,7 @@ class Interpreter:
         # (for segments); nothing found or recorded there belongs to this file.
         self.foreign: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
         self.src_stack: list = []
+        self.active: set[int] = set()  # functions being run (recursion is not followed)
         # class name -> analysis key ("call site line N" / "generic") -> [LayerCall]
         self.layer_calls: dict[str, dict[str, list["LayerCall"]]] = {}
 
@@ -632,7 +634,7 @@ class Interpreter:
     def _assign(self, target: ast.AST, v: AV, frame: Frame) -> None:
         if isinstance(target, ast.Name):
             frame.env[target.id] = v
-            if self.local:
+            if self.recording:
                 self.index.record(target, v)
         elif isinstance(target, (ast.Tuple, ast.List)):
             n = len(target.elts)
@@ -651,7 +653,7 @@ class Interpreter:
                 if isinstance(v, (LayerV, SeqV, InstanceV)) and not v.label:
                     _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
                 obj.attrs[target.attr] = v
-            if self.local:
+            if self.recording:
                 self.index.record(target, v)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
@@ -683,21 +685,28 @@ class Interpreter:
     def eval(self, node: ast.AST | None, frame: Frame) -> AV:
         if node is None:
             return None
-        self._tick()
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise RecursionError("analysis budget exhausted")
         v = self._eval(node, frame)
-        if isinstance(v, TensorV) and self.local:
+        if self.record and type(v) is TensorV and self.recording:
             self.index.record(node, v)
         return v
 
     def _eval(self, node: ast.AST, frame: Frame) -> AV:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id in frame.env:
-                return frame.env[node.id]
-            if node.id in self.module_env:
-                return self.module_env[node.id]
-            return UNKNOWN
+        kind = type(node)  # the common cases first, by exact type (the hot path)
+        if kind is ast.Name:
+            env = frame.env
+            name = node.id  # type: ignore[attr-defined]
+            if name in env:
+                return env[name]
+            return self.module_env.get(name, UNKNOWN)
+        if kind is ast.Constant:
+            return node.value  # type: ignore[attr-defined]
+        if kind is ast.Attribute:
+            return self._attribute(node, frame)  # type: ignore[arg-type]
+        if kind is ast.Call:
+            return self._call(node, frame)  # type: ignore[arg-type]
         if isinstance(node, ast.Tuple) or isinstance(node, ast.List):
             items = []
             for e in node.elts:
@@ -859,6 +868,10 @@ class Interpreter:
     @property
     def local(self) -> bool:
         return not self.src_stack or self.src_stack[-1] is self.ctx.src
+
+    @property
+    def recording(self) -> bool:
+        return self.record and (not self.src_stack or self.src_stack[-1] is self.ctx.src)
 
     def seg(self, node: ast.AST) -> str:
         src = self.src
@@ -1107,8 +1120,8 @@ class Interpreter:
         return UNKNOWN
 
     def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False) -> AV:
-        if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES):
-            return UNKNOWN
+        if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES) or id(fn) in self.active:
+            return UNKNOWN  # too deep, another file's, or recursive (its result is what is being computed)
         env: dict = {}
         a = fn.args
         params = a.posonlyargs + a.args
@@ -1135,6 +1148,7 @@ class Interpreter:
         inner = Frame(env, fn, frame.subst, frame.site)
         src = self.foreign.get(id(fn), self.ctx.src)
         self.src_stack.append(src)
+        self.active.add(id(fn))
         self.depth += 1
         try:
             self._block(fn.body, inner)
@@ -1142,6 +1156,7 @@ class Interpreter:
             return r.value
         finally:
             self.depth -= 1
+            self.active.discard(id(fn))
             self.src_stack.pop()
         return None
 

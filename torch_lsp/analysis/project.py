@@ -190,8 +190,7 @@ class Project:
                 src = SourceFile.parse(overlay, key)
             else:
                 with open(key, "rb") as fh:
-                    src = SourceFile.from_bytes(fh.read(), key)
-                src.from_disk = True
+                    src = _dependency_source(fh.read(), key)
         except OSError:
             src = None
         summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
@@ -307,3 +306,21 @@ class Project:
             result = None
         self._jedi_cache[key] = result
         return result
+
+
+def _dependency_source(data: bytes, path: str) -> SourceFile:
+    """A file read as another file's dependency: parsed from its outline (function
+    bodies blanked, see ``outline``) when that parses, else whole."""
+    from torch_lsp.analysis.outline import outline
+    from torch_lsp.analysis.source import decode_source
+
+    text, problem = decode_source(data)
+    if text is not None and problem is None:
+        short = outline(text)
+        if short is not None:
+            src = SourceFile.parse(short, path)
+            if src.tree is not None:
+                return src  # not from_disk: its text is not the file's
+    src = SourceFile.from_bytes(data, path)
+    src.from_disk = True
+    return src
