@@ -201,7 +201,6 @@ class _Return(Exception):
 
 MAX_DEPTH = 12
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CALLED_NAME = re.compile(r"(?<!class )(?<!def )(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 # Methods inherited from classes in other files (``PreTrainedModel.__init__``) are
 # not interpreted: in real code they are framework plumbing (90% of the statements
 # run on the transformers corpus), and what they set stays unknown, which is silent.
@@ -337,7 +336,17 @@ class Interpreter:
         """Names called somewhere in the file (``Net(...)``), from the text: a class
         nobody constructs is analysed with its defaults. A name in a comment or string
         only makes the analysis symbolic, which is never less safe."""
-        return set(_CALLED_NAME.findall(self.ctx.src.text))
+        text = self.ctx.src.text
+        found = set()
+        for c in self.model.module_classes():
+            if c.ref.summary is not self.ctx.summary or c.name in found:
+                continue
+            name = c.name
+            calls = text.count(name + "(") + text.count(name + " (")
+            defs = text.count("class " + name + "(") + text.count("class " + name + " (")
+            if calls > defs:
+                found.add(name)
+        return found
 
     def _prepare_module_env(self, tree: ast.Module) -> None:
         env = self.module_env

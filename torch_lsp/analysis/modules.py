@@ -119,6 +119,7 @@ class ClassInfo:
     registered_names: set[str] = field(default_factory=set)  # names made params/buffers/modules
     analysed: bool = False
     _method_uses: dict[str, set[str]] | None = field(default=None, repr=False)
+    _methods: dict[str, ast.FunctionDef] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -152,12 +153,15 @@ class ClassInfo:
 
     def method(self, name: str) -> ast.FunctionDef | None:
         """The method that runs: the last definition of ``name``, skipping ``@overload`` stubs."""
-        found = None
-        for stmt in self.node.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-                if not any(_decorator_name(d) == "overload" for d in stmt.decorator_list):
-                    found = stmt
-        return found  # type: ignore[return-value]
+        table = self._methods
+        if table is None:
+            table = {}
+            for stmt in self.node.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if not any(_decorator_name(d) == "overload" for d in stmt.decorator_list):
+                        table[stmt.name] = stmt
+            self._methods = table
+        return table.get(name)  # type: ignore[return-value]
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))

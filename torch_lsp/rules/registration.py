@@ -232,7 +232,7 @@ _CONTAINER_METHODS = {
 }
 _BUFFER_NAME_HINT = re.compile(r"mean|std|var|mask|buffer|running|index|idx|ids|freq|table|stats|count|const|anchor|grid|scale_factor", re.I)
 # A call of a legacy constructor in the text (annotations such as `torch.LongTensor` are not calls).
-_LEGACY_TEXT = re.compile(r"\b(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor\s*\(")
+_LEGACY_TEXT = re.compile(r"(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor\s*\(")
 _ACTIONS = {
     Kind.LAYER: "module",
     Kind.MODULE_CONTAINER: "module",
@@ -247,7 +247,7 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
         yield from _check_super_init(ctx, info)
         yield from _check_unregistered_tensors(ctx, info)
         yield from _check_plain_containers(ctx, info)
-    if _LEGACY_TEXT.search(ctx.src.text):
+    if "Tensor" in ctx.src.text and _LEGACY_TEXT.search(ctx.src.text):
         yield from _check_legacy(ctx)
 
 
