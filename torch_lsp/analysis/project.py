@@ -91,6 +91,7 @@ class Project:
         self._root_cache: dict[str, str | None] = {}
         self._overlays: dict[str, str] = {}
         self._jedi_cache: dict[tuple, ClassRef | None] = {}
+        self._dir_cache: dict[str, str] = {}
 
     @classmethod
     def default(cls) -> "Project":
@@ -98,9 +99,22 @@ class Project:
             cls._default = cls()
         return cls._default
 
+    def _key(self, path: str) -> str:
+        """The canonical path of a file (symlinks resolved), with the directory's
+        resolution cached: resolving every component of every path is a system call
+        each, and a batch asks for the same few directories thousands of times."""
+        d, base = os.path.split(os.path.abspath(path))
+        real = self._dir_cache.get(d)
+        if real is None:
+            real = self._dir_cache[d] = os.path.realpath(d)
+        full = os.path.join(real, base)
+        if os.path.islink(full):
+            return os.path.realpath(full)
+        return full
+
     # ------------------------------------------------------------ overlays
     def set_overlay(self, path: str, text: str | None) -> None:
-        key = str(Path(path).resolve())
+        key = self._key(path)
         if text is None:
             self._overlays.pop(key, None)
         else:
@@ -161,7 +175,7 @@ class Project:
     def parsed(self, data: bytes, path: str) -> SourceFile:
         """Parse file bytes read from ``path``, reusing the tree if this file was
         already parsed as another file's dependency (same text)."""
-        key = str(Path(path).resolve())
+        key = self._key(path)
         cached = self._summaries.get(key)
         if cached and cached[1] is not None and cached[1].source is not None and cached[1].source.from_disk:
             src = cached[1].source
@@ -173,7 +187,7 @@ class Project:
         return src
 
     def summary(self, path: str) -> FileSummary | None:
-        key = str(Path(path).resolve())
+        key = self._key(path)
         overlay = self._overlays.get(key)
         try:
             st = os.stat(key)
