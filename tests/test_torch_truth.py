@@ -32,6 +32,9 @@ def test_examples_misbehave_as_reported():
     with pytest.raises(AttributeError, match="cannot assign module before Module.__init__"):  # TL104
         utils.Classifier(4, 2)
     assert len(list(utils.DomainAdapter(["a", "b"]).parameters())) == 2  # TL103: only the encoder's
+    lenet = load(EXAMPLES / "lenet.py", "ex_lenet")
+    with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):  # TL203
+        lenet.LeNet()(torch.randn(4, 3, 32, 32))
 
 
 def test_fixed_examples_behave_and_check_clean(tmp_path, capsys):
@@ -57,3 +60,9 @@ def test_fixed_examples_behave_and_check_clean(tmp_path, capsys):
     adapter = utils.DomainAdapter(["a", "b"])
     assert sorted(n for n, _ in adapter.named_parameters() if n.startswith("domain_bias")) == ["domain_bias.a", "domain_bias.b"]
     assert utils.class_weights().dtype == torch.float32
+
+    lenet = load(work / "lenet.py", "fixed_lenet")
+    model = lenet.LeNet()
+    assert "nn.Linear(400, 120)" in (work / "lenet.py").read_text()  # TL203's fix states the size
+    loss = lenet.train_step(model, torch.optim.SGD(model.parameters(), lr=0.01))  # TL301 fixed: runs
+    assert model.fc1.weight.grad is not None and loss.shape == (4,)  # backward ran on the reduced loss

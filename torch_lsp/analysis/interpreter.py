@@ -1241,8 +1241,9 @@ class Interpreter:
         if fwd is None:
             return UNKNOWN
         site = frame.site if frame is not None else None
-        if node is not None and self.depth == 0 and any(isinstance(a, TensorV) and a.shape is not None for a in args):
-            # A top-level call: the inputs' shapes come from this call site.
+        if node is not None and not self.instance_stack and any(isinstance(a, TensorV) and a.shape is not None for a in args):
+            # A call from outside any module (top level, a training function): the
+            # inputs' shapes come from this call site.
             seg = self.seg(node)
             site = Origin("call site", node, seg if len(seg) < 60 else "this call")
             args = [TensorV(a.shape, Origin("call site", node, a.origin.label if a.origin else seg, site=site)) if isinstance(a, TensorV) else a for a in args]
@@ -1254,8 +1255,8 @@ class Interpreter:
             hit = self._forward_cache.get(key)
             if hit is not None:
                 out, recorded = hit
-                for mod, shape_in, res_out, label, rec_subst in recorded:
-                    self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site)
+                for mod, shape_in, res_out, label, rec_subst, error in recorded:
+                    self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site, error)
                 return out
         self.instance_stack.append(inst)
         if key is not None:
@@ -1296,14 +1297,32 @@ class Interpreter:
             return TensorV(None)
         if res.error is not None:
             self._layer_error(mod, args[0], res.error, node, frame)
-            return TensorV(None)
-        self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
+            error = res.error
+            res = self._as_if_fixed(layer, error, inputs, kwargs, frame)
+            if res is None:
+                return TensorV(None)
+            self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame, error.message)
+        else:
+            self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
         origin_in = args[0].origin
         preserving = layer.cls in T.STATELESS_LAYERS or layer.short.startswith("Dropout")
         origin = origin_in if preserving and origin_in is not None else Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None, chain=mod.chain)
         return self._wrap_output(res.out, origin)
 
-    def _record_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, frame: Frame) -> None:
+    def _as_if_fixed(self, layer: Layer, err: ShapeError, inputs: list, kwargs: dict, frame: Frame) -> Result | None:
+        """After a size mismatch the analysis goes on as if the fix were applied (the
+        layer's size argument set to what it receives), so one run reports the later
+        problems too, as an editor shows every error of a file at once."""
+        if err.kind not in ("features", "channels") or err.param is None or err.expected is None or err.param not in layer.params:
+            return None
+        fixed = Layer(layer.cls, {**layer.params, err.param: err.expected})
+        try:
+            res = self.dual(L.forward, (fixed, inputs, kwargs), frame)
+        except Exception:
+            return None
+        return res if res.error is None else None
+
+    def _record_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, frame: Frame, error: str = "") -> None:
         if not self.instance_stack:
             return
         label = mod.label or f"nn.{mod.layer.short}"
@@ -1312,15 +1331,15 @@ class Interpreter:
             label = f"{inner.label or inner.cls.name}.{label.removeprefix('self.')}"
         subst = dict(frame.subst)
         for rec in self._recorders:
-            rec.append((mod, shape_in, out, label, subst))
-        self._store_layer_call(mod, shape_in, out, label, subst, frame.site)
+            rec.append((mod, shape_in, out, label, subst, error))
+        self._store_layer_call(mod, shape_in, out, label, subst, frame.site, error)
 
-    def _store_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, label: str, subst: dict, site: Origin | None) -> None:
+    def _store_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, label: str, subst: dict, site: Origin | None, error: str = "") -> None:
         if not self.instance_stack:
             return
         inst = self.instance_stack[0]  # the outermost module: the one a summary is about
         key = f"call at line {_line_of(site.node)}" if site is not None and site.node is not None else "generic"
-        self.layer_calls.setdefault(inst.cls.name, {}).setdefault(key, []).append(LayerCall(label, mod, shape_in, out, subst))
+        self.layer_calls.setdefault(inst.cls.name, {}).setdefault(key, []).append(LayerCall(label, mod, shape_in, out, subst, error))
 
     def _wrap_output(self, out: Any, origin: Origin | None) -> AV:
         if isinstance(out, tuple):
@@ -1742,6 +1761,7 @@ class LayerCall:
     shape_in: Shape | None
     out: Any
     subst: dict
+    error: str = ""  # the layer cannot take its input (the row shows the output as if fixed)
 
 
 def _compare(a: Any, b: Any) -> int | None:

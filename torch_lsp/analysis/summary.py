@@ -21,6 +21,7 @@ class Row:
     input: str
     output: str
     params: str
+    error: str = ""  # why the layer cannot take this input (a diagnostic says where)
 
 
 @dataclass
@@ -74,7 +75,14 @@ def summarise(ctx: Any, only: str | None = None) -> list[ModelSummary]:
             if id(call.mod) not in seen:  # a layer called twice counts its parameters once
                 seen.add(id(call.mod))
                 total = total + count if count != "?" else total
-            summary.rows.append(Row(call.label, kind, shape_str(call.shape_in), _out_str(call.out), dim_str(count) if count != "?" else "?"))
+            shape_in, shape_out = call.shape_in, call.out
+            if call.subst and interp is not None:  # a call site: its values, not the symbols
+                from torch_lsp.analysis.interpreter import Frame
+
+                frame = Frame({}, None, call.subst)
+                shape_in, shape_out = interp._conc_deep(shape_in, frame), interp._conc_deep(shape_out, frame)
+            summary.rows.append(Row(call.label, kind, shape_str(shape_in), _out_str(shape_out),
+                                    dim_str(count) if count != "?" else "?", call.error))
         summary.total_params = dim_str(total) if not isinstance(total, str) else total
         out.append(summary)
     return out
@@ -85,7 +93,7 @@ def render_table(summaries: list[ModelSummary]) -> str:
     for s in summaries:
         lines.append(f"{s.name} (line {s.line}; shapes from {s.source})")
         header = ("Layer", "Type", "Input", "Output", "Params")
-        rows = [header] + [(r.layer, r.kind, r.input, r.output, r.params) for r in s.rows]
+        rows = [header] + [(("✗ " if r.error else "") + r.layer, r.kind, r.input, r.output, r.params) for r in s.rows]
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         sep = "  "
         lines.append(sep.join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
@@ -95,6 +103,9 @@ def render_table(summaries: list[ModelSummary]) -> str:
         if not s.rows:
             lines.append("(no layer calls found in forward)")
         lines.append(f"Total parameters: {s.total_params}")
+        for r in s.rows:
+            if r.error:
+                lines.append(f"✗ {r.layer}: {r.error} (shapes after it assume the fix)")
         lines.append("")
     return "\n".join(lines)
 
