@@ -359,7 +359,7 @@ def _process(task: Task) -> FileOutcome:
     if task.mode != "check" and result.source:
         result = _fix(task, data, st, result, outcome)
     outcome.diagnostics = result.diagnostics
-    lines = source_lines(result.source or "")
+    lines = source_lines(result.source or "") if result.diagnostics else []
     for d in result.diagnostics:
         n = d.range.start.line
         outcome.lines[n] = lines[n] if 0 <= n < len(lines) else ""

@@ -50,6 +50,8 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
 
 def finish(src: SourceFile, diags: list[Diagnostic], enabled: Callable[[str], bool] | None) -> list[Diagnostic]:
     """Apply selection and suppression comments, sort."""
+    if not diags:
+        return []
     table = suppressions(src.text)
     out = [d for d in diags if (enabled is None or enabled(d.code)) and not (table and is_suppressed(d, table))]
     out.sort(key=Diagnostic.sort_key)
