@@ -14,7 +14,7 @@ from torch_lsp.analysis.context import FileContext
 from torch_lsp.analysis.diagnostics import Diagnostic, FileResult
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.source import SourceFile
-from torch_lsp.analysis.suppression import is_suppressed, suppressions
+from torch_lsp.analysis.suppression import is_suppressed, statement_lines, suppressions
 
 
 def _checkers() -> list[tuple[tuple[str, ...], Callable[[FileContext], Iterable[Diagnostic]]]]:
@@ -53,7 +53,8 @@ def finish(src: SourceFile, diags: list[Diagnostic], enabled: Callable[[str], bo
     if not diags:
         return []
     table = suppressions(src.text)
-    out = [d for d in diags if (enabled is None or enabled(d.code)) and not (table and is_suppressed(d, table))]
+    statements = statement_lines(src.tree) if table else None
+    out = [d for d in diags if (enabled is None or enabled(d.code)) and not (table and is_suppressed(d, table, statements))]
     out.sort(key=Diagnostic.sort_key)
     return out
 

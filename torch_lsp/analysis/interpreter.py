@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.shapes import UNKNOWN, Shape, Sym, _Unknown, dim_eq, dim_str, is_dim, join_shapes, sym
+from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, dim_eq, dim_str, is_dim, join_shapes, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
 
 try:  # the transfer functions (layers, ops) live in their own modules
@@ -70,6 +70,7 @@ class Origin:
 class TensorV:
     shape: Shape | None
     origin: Origin | None = None
+    parameter: bool = False  # an nn.Parameter (counted by the summary)
 
 
 @dataclass(eq=False)
@@ -275,6 +276,7 @@ class Interpreter:
         self.active: set[int] = set()  # functions being run (recursion is not followed)
         # class name -> analysis key ("call site line N" / "generic") -> [LayerCall]
         self.layer_calls: dict[str, dict[str, list["LayerCall"]]] = {}
+        self.summary_instances: dict[str, dict[str, "InstanceV"]] = {}
 
     # ------------------------------------------------------------------ entry
     def run(self) -> None:
@@ -431,6 +433,9 @@ class Interpreter:
                         term = term * frame.subst[atom]
                     elif isinstance(atom, str):
                         term = term * sym(atom)
+                    elif isinstance(atom, FloorDiv):  # (H - 3) // 2: substitute inside
+                        inner = self.concrete(atom.num, frame)
+                        term = term * (inner // atom.den) if is_dim(inner) else UNKNOWN
                     else:
                         term = UNKNOWN
                 out = out + term
@@ -1258,6 +1263,9 @@ class Interpreter:
                 for mod, shape_in, res_out, label, rec_subst, error in recorded:
                     self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site, error)
                 return out
+        if not self.instance_stack:  # the module a summary is about, for its parameter total
+            run_key = f"call at line {_line_of(site.node)}" if site is not None and site.node is not None else "generic"
+            self.summary_instances.setdefault(inst.cls.name, {}).setdefault(run_key, inst)
         self.instance_stack.append(inst)
         if key is not None:
             self._recorders.append([])
@@ -1354,7 +1362,8 @@ class Interpreter:
             return UNKNOWN
         if name in T.PARAMETER_CLASSES or name in T.BUFFER_CLASSES:
             data = args[0] if args else kwargs.get("data")
-            return TensorV(data.shape, data.origin) if isinstance(data, TensorV) else TensorV(None)
+            param = name in T.PARAMETER_CLASSES
+            return TensorV(data.shape, data.origin, parameter=param) if isinstance(data, TensorV) else TensorV(None, parameter=param)
         if T.is_torch_module_class(name) or name in T.MODULE_CONTAINERS:
             if "*" in kwargs:
                 return UNKNOWN  # `nn.Sequential(*layers)` with layers not known

@@ -83,6 +83,12 @@ def summarise(ctx: Any, only: str | None = None) -> list[ModelSummary]:
                 shape_in, shape_out = interp._conc_deep(shape_in, frame), interp._conc_deep(shape_out, frame)
             summary.rows.append(Row(call.label, kind, shape_str(shape_in), _out_str(shape_out),
                                     dim_str(count) if count != "?" else "?", call.error))
+        inst = interp.summary_instances.get(info.name, {}).get(key) if interp is not None and key else None
+        total = _module_params(interp, inst, ctx, set()) if inst is not None else "?"
+        if not isinstance(total, str) and key and key != "generic" and runs.get(key):
+            from torch_lsp.analysis.interpreter import Frame
+
+            total = interp._conc_deep(total, Frame({}, None, runs[key][0].subst))
         summary.total_params = dim_str(total) if not isinstance(total, str) else total
         out.append(summary)
     return out
@@ -122,3 +128,77 @@ def statement_shapes(ctx: Any) -> list[tuple[int, str, str]]:
     for line in sorted(by_line):
         out.append((line + 1, ctx.src.line_text(line).rstrip("\r\n"), ", ".join(by_line[line])))
     return out
+
+
+_COUNTED_KINDS = ("layer", "module container", "parameter", "parameter container", "unknown")
+
+
+def _module_params(interp: Any, inst: Any, ctx: Any, seen: set) -> Any:
+    """What ``sum(p.numel() for p in model.parameters())`` gives for an analysed
+    instance: its layers, containers, sub-modules and ``nn.Parameter`` attributes,
+    each counted once; "?" as soon as one of them is not known (a layer built by an
+    unknown helper, a base class from another file whose ``__init__`` was not run)."""
+    from torch_lsp.analysis import layers as L
+    from torch_lsp.analysis.interpreter import InstanceV, LayerV, SeqV, TensorV, TupleV
+    from torch_lsp.analysis.shapes import _Unknown
+
+    if id(inst) in seen:
+        return 0
+    seen.add(id(inst))
+    info = inst.cls
+    for base in getattr(info, "user_bases", []):
+        if getattr(base, "summary", None) is not ctx.summary:
+            return "?"
+    kinds: dict[str, set[str]] = {}
+    for a in getattr(info, "assignments", []):
+        kinds.setdefault(a.name, set()).add(a.value.kind.value if a.value is not None else "unknown")
+
+    def count(v: Any, name: str | None) -> Any:
+        if isinstance(v, LayerV):
+            if id(v) in seen:
+                return 0
+            seen.add(id(v))
+            try:
+                return L.param_count(v.layer)
+            except Exception:
+                return "?"
+        if isinstance(v, SeqV):
+            if id(v) in seen:
+                return 0
+            seen.add(id(v))
+            if v.items is None:
+                return "?"
+            items = [x for _, x in v.items] if v.kind == "dict" else list(v.items)
+            return _add(count(x, None) for x in items)
+        if isinstance(v, InstanceV):
+            return _module_params(interp, v, ctx, seen)
+        if isinstance(v, TensorV):
+            if not v.parameter:
+                return 0
+            if id(v) in seen:
+                return 0
+            seen.add(id(v))
+            return v.shape.numel() if v.shape is not None and not v.shape.prefix else "?"
+        if isinstance(v, _Unknown):
+            if name is None:
+                return "?"
+            return "?" if (kinds.get(name) or {"unknown"}) & set(_COUNTED_KINDS) else 0
+        if isinstance(v, TupleV):
+            return 0  # a plain Python list/tuple: torch does not register what it holds (TL102)
+        return 0
+
+    return _add(count(v, name) for name, v in inst.attrs.items())
+
+
+def _add(parts: Any) -> Any:
+    total: Any = 0
+    for p in parts:
+        if isinstance(p, str) or p is None:
+            return "?"
+        try:
+            total = total + p
+        except TypeError:
+            return "?"
+    from torch_lsp.analysis.shapes import _Unknown
+
+    return "?" if isinstance(total, _Unknown) else total

@@ -39,8 +39,31 @@ def suppressions(text: str) -> dict[int, set[str]]:
     return result
 
 
-def is_suppressed(diag: Diagnostic, table: dict[int, set[str]]) -> bool:
-    for line in {diag.range.start.line, diag.range.end.line}:
+def statement_lines(tree: object) -> dict[int, tuple[int, int]]:
+    """0-based line -> (first, last) line of the multi-line simple statement that
+    covers it (``x = nn.Sequential(\n ...\n)``), for suppression comments placed
+    after the closing bracket."""
+    import ast
+
+    out: dict[int, tuple[int, int]] = {}
+    if not isinstance(tree, ast.AST):
+        return out
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and not hasattr(node, "body"):
+            first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+            if last > first:
+                for line in range(first, last + 1):
+                    out.setdefault(line, (first, last))
+    return out
+
+
+def is_suppressed(diag: Diagnostic, table: dict[int, set[str]], statements: dict[int, tuple[int, int]] | None = None) -> bool:
+    lines = {diag.range.start.line, diag.range.end.line}
+    if statements:
+        for line in list(lines):
+            if line in statements:
+                lines.update(statements[line])
+    for line in lines:
         codes = table.get(line)
         if codes and (ALL in codes or diag.code in codes):
             return True
