@@ -502,6 +502,196 @@ def test_against_torch(short, args, kwargs, shapes, fkw, device, detect):
     compare(short, args, kwargs, shapes, fkw, device, detect)
 
 
+# Size arguments written as tuples or lists (``LayerNorm([12])``, ``Unflatten(1, (3, -1))``,
+# ``MaxPool2d(2, padding=(1, 1, 1))``, ``output_size=(20, 20)``): their values and their
+# lengths, against torch. TUPLE_CASES also run in the interpreter's form (TupleV) below.
+TUPLE_CASES = [
+    # ------------------------------------------------------------------ LayerNorm / RMSNorm
+    C("LayerNorm", [12], inp=[(2, 3, 13)]),
+    C("LayerNorm", (12,), inp=[(2, 3, 13)]),
+    C("LayerNorm", [3, 12], inp=[(2, 3, 13)]),
+    C("LayerNorm", [4, 13], inp=[(2, 3, 13)]),
+    C("LayerNorm", [13], inp=[(2, 3, 13)]),
+    C("LayerNorm", (13,), inp=[(2, 3, 13)]),
+    C("LayerNorm", [3, 13], inp=[(2, 3, 13)]),
+    C("LayerNorm", [2, 3, 13], inp=[(2, 3, 13)]),
+    C("LayerNorm", [2, 2, 3, 13], inp=[(2, 3, 13)]),
+    C("LayerNorm", [13], elementwise_affine=False, inp=[(2, 3, 12)]),
+    C("LayerNorm", (), inp=[(2, 3)]),
+    C("LayerNorm", (-1,), inp=[(2, 3)]),
+    C("LayerNorm", (-1,), elementwise_affine=False, inp=[(2, 3)]),
+    C("LayerNorm", (3.0,), inp=[(2, 3)]),
+    C("LayerNorm", (True,), inp=[(2, 1)]),
+    C("LayerNorm", 3.0, inp=[(2, 3)]),
+    C("LayerNorm", (0,), inp=[(2, 0)]),
+    C("RMSNorm", [12], inp=[(2, 3, 13)]),
+    C("RMSNorm", [3, 12], inp=[(2, 3, 13)]),
+    C("RMSNorm", [3, 13], inp=[(2, 3, 13)]),
+    C("RMSNorm", (), inp=[(2, 3)]),
+    # ------------------------------------------------------------------ Unflatten
+    C("Unflatten", 1, [2, 4], inp=[(2, 7)]),
+    C("Unflatten", 1, [2, 4], inp=[(2, 8)]),
+    C("Unflatten", 1, [2, -1], inp=[(2, 7)]),
+    C("Unflatten", 1, [4, -1], inp=[(2, 8)]),
+    C("Unflatten", 1, (2, -1, 3), inp=[(5, 12)]),
+    C("Unflatten", 1, (2, -1, 3), inp=[(5, 8)]),
+    C("Unflatten", 1, (-1,), inp=[(5, 6)]),
+    C("Unflatten", 1, (6,), inp=[(5, 6)]),
+    C("Unflatten", 1, (1,), inp=[(5, 6)]),
+    C("Unflatten", 1, (2, -1), inp=[(5, 0)]),
+    C("Unflatten", 1, (0, 3), inp=[(5, 0)]),
+    C("Unflatten", 1, (0, -1), inp=[(5, 8)]),
+    C("Unflatten", 1, (0, -1), inp=[(5, 0)]),
+    C("Unflatten", 1, (-2, -3), inp=[(5, 6)]),
+    C("Unflatten", 1, (2, -2), inp=[(5, 8)]),
+    C("Unflatten", 1, (), inp=[(5, 1)]),
+    C("Unflatten", 1, (2.0, 4), inp=[(5, 8)]),
+    C("Unflatten", 1, 6, inp=[(5, 6)]),
+    C("Unflatten", -1, [3, -1], inp=[(4, 5, 7)]),
+    # ------------------------------------------------------------------ pools
+    C("MaxPool2d", (2, 2, 2), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", (), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", (2,), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", 2, stride=(1, 1, 1), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", 2, stride=(1,), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", 2, stride=(), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", 2, padding=(1, 1, 1), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", 2, padding=(), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", 2, dilation=(1, 1, 1), inp=[(1, 3, 6, 6)]),
+    C("MaxPool2d", 3, padding=-1, inp=[(1, 3, 6, 6)]),
+    C("MaxPool1d", (2, 2), inp=[(1, 3, 6)]),
+    C("MaxPool1d", 2, stride=(), inp=[(1, 3, 6)]),
+    C("MaxPool1d", 2, dilation=(1, 1), inp=[(1, 3, 6)]),
+    C("MaxPool3d", (2, 2), inp=[(1, 3, 6, 6, 6)]),
+    C("MaxPool3d", 2, stride=(1, 1), inp=[(1, 3, 6, 6, 6)]),
+    C("AvgPool1d", (2, 2), inp=[(1, 3, 6)]),
+    C("AvgPool1d", 2, stride=(), inp=[(1, 3, 6)]),
+    C("AvgPool1d", 2, padding=(1, 1), inp=[(1, 3, 6)]),
+    C("AvgPool2d", (2, 2, 2), inp=[(1, 3, 6, 6)]),
+    C("AvgPool2d", 2, stride=(), inp=[(1, 3, 6, 6)]),
+    C("AvgPool3d", 2, padding=(1, 1, 1, 1), inp=[(1, 3, 6, 6, 6)]),
+    C("AvgPool3d", 3, padding=-1, inp=[(1, 3, 6, 6, 6)]),
+    C("LPPool2d", 2, (2,), inp=[(1, 3, 6, 6)]),
+    C("LPPool2d", 2, (2, 2, 2), inp=[(1, 3, 6, 6)]),
+    C("LPPool2d", 2, (2, 3), inp=[(1, 3, 6, 6)]),
+    C("LPPool2d", 2, 2, stride=(1,), inp=[(1, 3, 6, 6)]),
+    C("LPPool2d", 2, 2, stride=(), inp=[(1, 3, 6, 6)]),
+    C("LPPool2d", 2, 2, stride=(1, 1, 1), inp=[(1, 3, 6, 6)]),
+    C("LPPool1d", 2, 2, stride=(1, 1), inp=[(1, 3, 6)]),
+    C("LPPool3d", 2, (2, 2), inp=[(1, 3, 6, 6, 6)]),
+    C("AdaptiveAvgPool2d", (2, 2, 2), inp=[(1, 3, 6, 6)]),
+    C("AdaptiveAvgPool2d", (2,), inp=[(1, 3, 6, 6)]),
+    C("AdaptiveAvgPool2d", (-1, 2), inp=[(1, 3, 6, 6)]),
+    C("AdaptiveAvgPool2d", -1, inp=[(1, 3, 6, 6)]),
+    C("AdaptiveAvgPool2d", (0, 2), inp=[(1, 3, 6, 6)]),
+    C("AdaptiveAvgPool2d", [None, 2], inp=[(1, 3, 6, 6)]),
+    C("AdaptiveMaxPool2d", (2, 2, 2), inp=[(1, 3, 6, 6)]),
+    C("AdaptiveMaxPool2d", (-1, 2), inp=[(1, 3, 6, 6)]),
+    C("AdaptiveAvgPool1d", (2, 2), inp=[(1, 3, 6)]),
+    C("AdaptiveAvgPool1d", (2,), inp=[(1, 3, 6)]),
+    C("AdaptiveMaxPool1d", (None,), inp=[(1, 3, 6)]),
+    C("AdaptiveAvgPool3d", (2, 2), inp=[(1, 3, 6, 6, 6)]),
+    C("AdaptiveMaxPool3d", [2, None, 3], inp=[(1, 3, 6, 6, 6)]),
+    C("FractionalMaxPool2d", 2, output_size=(4, 4, 4), inp=[(1, 3, 8, 8)]),
+    C("FractionalMaxPool2d", 2, output_size=(4,), inp=[(1, 3, 8, 8)]),
+    C("FractionalMaxPool2d", (2,), output_size=4, inp=[(1, 3, 8, 8)]),
+    C("FractionalMaxPool2d", 2, output_ratio=(0.5,), inp=[(1, 3, 8, 8)]),
+    C("FractionalMaxPool2d", 2, output_size=(7, 7), inp=[(1, 3, 8, 8)]),
+    C("FractionalMaxPool2d", 2, output_size=(7, 8), inp=[(1, 3, 8, 8)]),
+    C("FractionalMaxPool2d", 3, output_size=(7, 6), inp=[(3, 8, 8)]),
+    C("FractionalMaxPool2d", 2, output_size=(0, 4), inp=[(1, 3, 8, 8)]),
+    C("FractionalMaxPool3d", 2, output_size=(6, 6, 6), inp=[(1, 3, 8, 8, 8)]),
+    C("FractionalMaxPool3d", 2, output_size=(1, 1, 7), inp=[(1, 3, 9, 9, 8)]),
+    C("FractionalMaxPool3d", 3, output_size=(5, 6, 5), inp=[(1, 3, 8, 8, 8)]),
+    C("FractionalMaxPool3d", (2, 2), output_size=4, inp=[(1, 3, 8, 8, 8)]),
+    C("MaxUnpool2d", (2,), inp=[(1, 3, 4, 4), (1, 3, 4, 4)]),
+    C("MaxUnpool2d", (2, 2, 2), inp=[(1, 3, 4, 4), (1, 3, 4, 4)]),
+    C("MaxUnpool2d", 2, stride=(2,), inp=[(1, 3, 4, 4), (1, 3, 4, 4)]),
+    C("MaxUnpool2d", 2, padding=(0,), inp=[(1, 3, 4, 4), (1, 3, 4, 4)]),
+    C("MaxUnpool1d", (2,), inp=[(1, 3, 4), (1, 3, 4)]),
+    C("MaxUnpool3d", (2,), inp=[(1, 3, 4, 4, 4), (1, 3, 4, 4, 4)]),
+    *[
+        C("MaxUnpool2d", 2, inp=[x, x], fkw={"output_size": size})
+        for x in ((1, 3, 4, 4), (3, 4, 4))
+        for size in ((7, 7), (9, 9), (6, 6), (10, 10), [1, 3, 9, 9], (3, 9, 9), (9,))
+    ],
+    # ------------------------------------------------------------------ transposed convolutions
+    *[
+        C("ConvTranspose2d", 3, 4, 3, stride=2, inp=[x], fkw={"output_size": size})
+        for x in ((1, 3, 8, 8), (3, 8, 8))
+        for size in ((17, 18), [18, 18], (16, 16), (19, 17), (1, 4, 17, 17), (4, 17, 17), (17,), (1, 1, 4, 17, 17))
+    ],
+    C("ConvTranspose2d", 3, 4, 3, stride=2, dilation=2, inp=[(1, 3, 8, 8)], fkw={"output_size": (19, 20)}),
+    C("ConvTranspose2d", 3, 4, 3, stride=2, dilation=2, inp=[(1, 3, 8, 8)], fkw={"output_size": (21, 20)}),
+    C("ConvTranspose1d", 3, 4, 3, stride=3, padding=1, inp=[(2, 3, 5)], fkw={"output_size": [15]}),
+    C("ConvTranspose1d", 3, 4, 3, stride=3, padding=1, inp=[(2, 3, 5)], fkw={"output_size": [16]}),
+    C("ConvTranspose1d", 3, 4, 3, inp=[(2, 3, 5)], fkw={"output_size": [8]}),
+    C("ConvTranspose3d", 2, 4, 3, stride=2, inp=[(1, 2, 3, 4, 5)], fkw={"output_size": (7, 10, 11)}),
+    C("ConvTranspose3d", 2, 4, 3, stride=2, inp=[(1, 2, 3, 4, 5)], fkw={"output_size": (7, 10, 12)}),
+    C("Conv2d", 3, 4, (5, 5), inp=[(2, 3, 3, 3)]),
+    C("Conv2d", 3, 4, [3, 5], stride=[1, 2], padding=[1, 0], inp=[(2, 3, 9, 9)]),
+    # ------------------------------------------------------------------ padding, fold, upsample
+    C("ZeroPad2d", (1, 1, 1), inp=[(1, 3, 8, 8)]),
+    C("ZeroPad1d", (1,), inp=[(1, 3, 8, 8)]),
+    C("ZeroPad3d", (), inp=[(1, 3, 8, 8)]),
+    C("ConstantPad2d", (1, 1, 1), 0.0, inp=[(1, 3, 8, 8)]),
+    C("ReflectionPad2d", [1, 1, 1], inp=[(1, 3, 8, 8)]),
+    C("ReplicationPad2d", (1,), inp=[(1, 3, 8, 8)]),
+    C("CircularPad2d", (1, 1, 1), inp=[(1, 3, 8, 8)]),
+    C("ReflectionPad2d", [1, 2, 0, 1], inp=[(1, 3, 8, 8)]),
+    C("Fold", (4, 5, 6), 2, inp=[(2, 12, 12)]),
+    C("Fold", (4,), 2, inp=[(2, 12, 12)]),
+    C("Fold", (4, 5), (2,), inp=[(2, 12, 12)]),
+    C("Fold", (4, 5), 2, stride=(1, 1, 1), inp=[(2, 12, 12)]),
+    C("Fold", (4, 5), 2, dilation=(1,), inp=[(2, 12, 12)]),
+    C("Fold", (4, 5), 2, stride=0, inp=[(2, 12, 12)]),
+    C("Fold", (4, 5), 0, inp=[(2, 12, 12)]),
+    C("Fold", [4, 5], [2, 2], inp=[(2, 12, 12)]),
+    C("Unfold", (2, 2, 2), inp=[(2, 3, 8, 8)]),
+    C("Unfold", (2,), inp=[(2, 3, 8, 8)]),
+    C("Unfold", 2, padding=(1, 1, 1), inp=[(2, 3, 8, 8)]),
+    C("Unfold", 2, stride=(1,), inp=[(2, 3, 8, 8)]),
+    C("Unfold", 2, stride=0, inp=[(2, 3, 8, 8)]),
+    C("Unfold", 2, dilation=0, inp=[(2, 3, 8, 8)]),
+    C("Unfold", 2, padding=-1, inp=[(2, 3, 8, 8)]),
+    C("Unfold", [2, 3], stride=[1, 2], inp=[(2, 3, 8, 8)]),
+    C("Upsample", size=(0, 4), inp=[(1, 3, 8, 8)]),
+    C("Upsample", size=0, inp=[(1, 3, 8, 8)]),
+    C("Upsample", size=(4, -4), inp=[(1, 3, 8, 8)]),
+    C("Upsample", size=[4, 5], inp=[(1, 3, 8, 8)]),
+    C("Upsample", size=(4,), inp=[(1, 3, 8)]),
+    C("UpsamplingNearest2d", size=(0, 4), inp=[(1, 3, 8, 8)]),
+]
+
+
+@pytest.mark.parametrize("short,args,kwargs,shapes,fkw,device,detect", TUPLE_CASES)
+def test_tuple_arguments_against_torch(short, args, kwargs, shapes, fkw, device, detect):
+    compare(short, args, kwargs, shapes, fkw, device, detect)
+
+
+def _as_interpreter_value(v):
+    """A tuple/list argument as the interpreter hands it over (``TupleV``)."""
+    from torch_lsp.analysis.interpreter import TupleV
+
+    if isinstance(v, (tuple, list)):
+        return TupleV(tuple(_as_interpreter_value(x) for x in v))
+    return v
+
+
+@pytest.mark.parametrize("short,args,kwargs,shapes,fkw,device,detect", TUPLE_CASES)
+def test_interpreter_sequences_behave_as_tuples(short, args, kwargs, shapes, fkw, device, detect):
+    plain = L.bind(NN + short, list(args), dict(kwargs))
+    seq = L.bind(NN + short, [_as_interpreter_value(a) for a in args], {k: _as_interpreter_value(v) for k, v in kwargs.items()})
+    assert (plain is None) == (seq is None)
+    if plain is None:
+        return
+    assert seq.params == plain.params
+    assert L.config_errors(seq) == L.config_errors(plain)
+    inputs = [Shape(tuple(x)) for x in shapes]
+    fkw_seq = {k: _as_interpreter_value(v) for k, v in (fkw or {}).items()}
+    assert L.forward(seq, inputs, fkw_seq) == L.forward(plain, inputs, dict(fkw or {}))
+
+
 def test_every_supported_layer_has_a_torch_case():
     covered = {c.values[0] for c in CASES} | {"TransformerEncoder", "TransformerDecoder"}  # test_transformer_stacks
     missing = {cls.removeprefix(NN) for cls in L.SUPPORTED} - covered
@@ -801,6 +991,98 @@ def test_layernorm_expected_value():
     assert err.kind == "features" and err.expected is None  # no complete fix to offer
     assert fwd(mk("LayerNorm", (4, 64)), (64,)).error.kind == "rank"
     assert fwd(mk("RMSNorm", 64), (2, 128)).error.param == "normalized_shape"
+
+
+def test_layernorm_expected_keeps_the_written_form():
+    # the fix text is written from `expected`: a number for LayerNorm(64), a 1-tuple for
+    # LayerNorm([64]) / LayerNorm((64,))
+    for short in ("LayerNorm", "RMSNorm"):
+        for ns in ([64], (64,)):
+            err = fwd(mk(short, ns), (2, 3, 128)).error
+            assert (err.kind, err.param, err.expected, err.got, err.want) == ("features", "normalized_shape", (128,), 128, 64)
+        assert fwd(mk(short, 64), (2, 3, 128)).error.expected == 128
+        err = fwd(mk(short, [3, 64]), (2, 3, 128)).error
+        assert (err.kind, err.param, err.expected) == ("features", "normalized_shape", (3, 128))
+    err = fwd(mk("LayerNorm", [hidden]), (B, hidden * 2)).error
+    assert err.expected == (hidden * 2,)
+    # the interpreter goes on as if fixed: the layer with `expected` put in takes the input
+    for ns in (64, [64], [3, 64]):
+        layer = mk("LayerNorm", ns)
+        err = fwd(layer, (2, 3, 128)).error
+        fixed = Layer(layer.cls, {**layer.params, err.param: err.expected})
+        res = fwd(fixed, (2, 3, 128))
+        assert res.error is None and res.out == Shape.of(2, 3, 128)
+        assert L.param_count(fixed) == 2 * (128 if ns != [3, 64] else 3 * 128)
+    assert L.signature(mk("LayerNorm", [64])) == "LayerNorm(64)"
+    assert L.expected_input(mk("LayerNorm", [3, 64])) == Shape.suffix(3, 64)
+
+
+def test_unflatten_sizes():
+    err = fwd(mk("Unflatten", 1, (2, 4)), (B, 7)).error
+    assert (err.kind, err.got, err.want) == ("reshape", 7, 8)
+    assert err.message == "splits dimension 1 into 2 × 4 = 8, but it has size 7"
+    err = fwd(mk("Unflatten", 1, (3, -1)), (B, 8)).error
+    assert (err.kind, err.got, err.want) == ("reshape", 8, 3)
+    assert err.message == "splits dimension 1 of size 8 into 3 × -1, but 3 does not divide 8"
+    assert fwd(mk("Unflatten", 1, (4, -1)), (B, hidden * 8)).out == Shape.of(B, 4, hidden * 2)
+    assert fwd(mk("Unflatten", 1, (3, -1)), (B, hidden)).error is None  # hidden may be a multiple of 3
+    assert fwd(mk("Unflatten", 1, (hidden, -1)), (B, 7)).error is None
+    assert fwd(mk("Unflatten", 1, (hidden, 2)), (B, hidden * 2)).out == Shape.of(B, hidden, 2)
+    assert fwd(mk("Unflatten", 1, (hidden, 2)), (B, hidden * 2 + 1)).error.kind == "reshape"
+    assert fwd(mk("Unflatten", -1, (3, -1)), Shape.suffix(12)).out == Shape.suffix(3, 4)
+    assert fwd(mk("Unflatten", -1, (5, -1)), Shape.suffix(12)).error.kind == "reshape"
+    # arguments that fail whatever the input: config errors (TL209 at the constructor)
+    for sizes in ((), (-1, -1), (0, -1), (-2, 3), (2.0, 4), (None, 4), 6):
+        errs = L.config_errors(mk("Unflatten", 1, sizes))
+        assert len(errs) == 1 and errs[0].kind == "config" and errs[0].param == "unflattened_size", sizes
+    assert L.config_errors(mk("Unflatten", 1, (-1, 0))) != []
+    for sizes in ((2, -1), (0, 3), (hidden, -1), (UNKNOWN, UNKNOWN), UNKNOWN, hidden):
+        assert L.config_errors(mk("Unflatten", 1, sizes)) == [], sizes
+
+
+def test_output_size_of_transposed_conv_and_unpool():
+    convt = mk("ConvTranspose2d", 3, 4, 3, stride=2)
+    # the reachable sizes are (H - 1)·2 + 3 .. + 1 = 2H + 1 .. 2H + 2
+    assert fwd(convt, (B, 3, H, W), output_size=(2 * H + 1, 2 * W + 2)).out == Shape.of(B, 4, 2 * H + 1, 2 * W + 2)
+    assert fwd(convt, (B, 3, H, W), output_size=(2 * H + 3, 2 * W + 2)).error.kind == "spatial"
+    assert fwd(convt, (B, 3, H, W), output_size=(2 * H, 2 * W + 2)).error.kind == "spatial"
+    assert fwd(convt, (B, 3, H, W), output_size=(20, 20)).error is None  # H may be 9 or 10
+    assert fwd(convt, (B, 3, H, W), output_size=(B, 4, 20, 20)).out == Shape.of(B, 4, 20, 20)
+    assert fwd(convt, (B, 3, H, W), output_size=(4, 20, 20)).error.kind == "rank"
+    assert fwd(convt, (3, H, W), output_size=(4, 20, 20)).out == Shape.of(4, 20, 20)
+    assert fwd(convt, Shape.suffix(3, H, W), output_size=(4, 20, 20)).out == Shape.suffix(4, 20, 20)
+    assert fwd(convt, Shape.suffix(3, H, W), output_size=(9, 4, 20, 20)).out == Shape.suffix(4, 20, 20)
+    assert fwd(convt, Shape.suffix(3, H, W), output_size=(20,)).error is None
+    assert fwd(convt, (1, 3, 8, 8), output_size=UNKNOWN).out == Shape.of(1, 4, UNKNOWN, UNKNOWN)
+    err = fwd(convt, (1, 3, 8, 8), output_size=(20, 20)).error
+    assert err.message == "cannot produce output_size 20 × 20 from the 8 × 8 input: the sizes it can reach range from 17 × 17 to 18 × 18"
+    unpool = mk("MaxUnpool2d", 2)
+    # torch: 2H - 2 < size < 2H + 2
+    assert fwd(unpool, (B, 3, H, W), (B, 3, H, W), output_size=(2 * H + 1, 2 * W - 1)).out == Shape.of(B, 3, 2 * H + 1, 2 * W - 1)
+    assert fwd(unpool, (B, 3, H, W), (B, 3, H, W), output_size=(2 * H + 2, 2 * W)).error.kind == "spatial"
+    assert fwd(unpool, (B, 3, H, W), (B, 3, H, W), output_size=(9, 9)).error is None
+    assert fwd(unpool, (3, H, W), (3, H, W), output_size=(1, 3, 9, 9)).out == Shape.of(3, 9, 9)
+    assert fwd(unpool, (3, 4, 4), (3, 4, 4), output_size=(3, 9, 9)).error.kind == "rank"
+
+
+def test_size_lengths_quiet_when_unknown():
+    for layer in (
+        mk("MaxPool2d", UNKNOWN, padding=(1, UNKNOWN)),
+        mk("MaxPool2d", (2, hidden)),
+        mk("AdaptiveAvgPool2d", (UNKNOWN, hidden)),
+        mk("AdaptiveAvgPool2d", UNKNOWN),
+        mk("LayerNorm", UNKNOWN),
+        mk("LayerNorm", (UNKNOWN, hidden)),
+        mk("ZeroPad2d", UNKNOWN),
+        mk("Fold", UNKNOWN, (2, UNKNOWN)),
+        mk("Upsample", size=(hidden, UNKNOWN)),
+        mk("FractionalMaxPool2d", 2, output_size=(hidden, 3)),
+        mk("MaxUnpool2d", (2, hidden)),
+    ):
+        assert L.config_errors(layer) == [], layer
+    assert fwd(mk("FractionalMaxPool2d", 2, output_size=(hidden, 3)), (B, 3, H, 8)).error is None
+    assert fwd(mk("FractionalMaxPool2d", 2, output_size=(H, 3)), (B, 3, H, 8)).error.kind == "spatial"  # H + 1 > H
+    assert fwd(mk("FractionalMaxPool3d", 2, output_size=(H - 1, 3, 3)), (B, 3, H, 8, 8)).error.kind == "spatial"
 
 
 def test_mha_kdim_vdim_errors():

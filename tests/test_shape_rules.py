@@ -301,3 +301,30 @@ def test_fix_does_not_name_a_parameter_that_init_rebinds():
     fixed, after = fix_and_recheck(snippet, "TL201")
     assert "self.fc2 = nn.Linear(64, 3)" in fixed
     assert only([(d.code, 0) for d in after]) == []
+
+
+def test_unflatten_sizes_that_do_not_multiply_to_the_dimension():
+    assert only(codes("""
+    net = nn.Sequential(nn.Linear(10, 24), nn.Unflatten(1, (5, 5)))
+    out = net(torch.randn(2, 10))
+    ok = nn.Sequential(nn.Linear(10, 24), nn.Unflatten(1, (4, -1)))(torch.randn(2, 10))
+    """)) == [("TL207", 1)]
+
+
+def test_layernorm_written_as_a_list_is_checked_and_fixed_as_a_list():
+    snippet = """
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(32, 64)
+            self.norm = nn.LayerNorm([32])
+
+        def forward(self, x):
+            return self.norm(self.proj(x))
+
+    Block()(torch.randn(2, 5, 32))
+    """
+    assert only(codes(snippet)) == [("TL201", 5)]
+    fixed, after = fix_and_recheck(snippet, "TL201")
+    assert "nn.LayerNorm([64])" in fixed or "nn.LayerNorm((64,))" in fixed
+    assert only([(d.code, 0) for d in after]) == []

@@ -342,6 +342,19 @@ def _with_dim(x: Shape, i: int, d: Dim) -> Shape:
     return Shape(tuple(dims), x.prefix)
 
 
+def _plain(v: Any) -> Any:
+    """An argument value with its sequences as Python tuples, as the module docstring of
+    ``shape_types`` promises: the interpreter hands tuple and list literals over as its
+    own ``TupleV`` (``items``), and Python lists may come from tests; nested sequences
+    are converted too. Anything else stays as it is."""
+    if isinstance(v, (tuple, list)):
+        items = tuple(_plain(x) for x in v)
+        return v if isinstance(v, tuple) and all(a is b for a, b in zip(items, v)) else items
+    if type(v).__name__ == "TupleV" and isinstance(getattr(v, "items", None), tuple):
+        return tuple(_plain(x) for x in v.items)
+    return v
+
+
 def _as_layer(v: Any) -> Any:
     """An interpreter layer value (``LayerV``) or a ``Layer`` as a ``Layer``."""
     if isinstance(v, Layer):
@@ -366,6 +379,8 @@ def bind(cls: str, args: list, kwargs: dict) -> Layer | None:
     sig = SIGNATURES[cls]
     if sig is None:  # (*args, **kwargs): anything goes
         return Layer(cls, {})
+    args = [_plain(a) for a in args]
+    kwargs = {k: _plain(v) for k, v in kwargs.items()}
     positional = [p for p in sig if not p.kwonly]
     if len(args) > len(positional):
         return None
@@ -392,6 +407,20 @@ def bind(cls: str, args: list, kwargs: dict) -> Layer | None:
     return Layer(cls, params)
 
 
+# A marker among LayerNorm/RMSNorm's bound arguments: normalized_shape was given as a
+# number (``LayerNorm(64)``), not as a list or tuple (``LayerNorm([64])``).
+_NS_SCALAR = "_normalized_shape_is_int"
+
+
+def _ns(v: Any) -> tuple | None:
+    """A LayerNorm/RMSNorm normalized_shape as a tuple of dimensions, or None."""
+    if is_dim(v) and v is not UNKNOWN:
+        return (v,)
+    if isinstance(v, (tuple, list)):
+        return tuple(_d(x) for x in v)
+    return None
+
+
 def _normalise(cls: str, p: dict[str, Any]) -> None:
     short = _short(cls)
     n = _rank_of(cls)
@@ -402,11 +431,19 @@ def _normalise(cls: str, p: dict[str, Any]) -> None:
         if not isinstance(p.get("padding"), str):
             p["padding"] = _ntuple(p.get("padding"), n)
     elif short.startswith(("MaxPool", "AvgPool", "LPPool", "MaxUnpool")):
+        # MaxPool/AvgPool take one value for all dims, as an int or a 1-tuple; LPPool
+        # unpacks kernel_size into exactly n values and MaxUnpool indexes every tuple by
+        # dimension, so a 1-tuple stays one there (config_errors tells)
+        single = short.startswith(("MaxPool", "AvgPool"))
         for name in ("kernel_size", "padding", "dilation"):
             if name in p:
-                p[name] = _ntuple(p[name], n, expand_single=True)
+                p[name] = _ntuple(p[name], n, expand_single=single)
         if "stride" in p:
-            p["stride"] = p["kernel_size"] if p["stride"] is None else _ntuple(p["stride"], n, expand_single=True)
+            empty = isinstance(p["stride"], tuple) and not p["stride"] and not short.startswith("MaxUnpool")
+            if p["stride"] is None or empty:  # torch reads an empty stride as "omitted"
+                p["stride"] = p["kernel_size"]
+            else:
+                p["stride"] = _ntuple(p["stride"], n, expand_single=single or short.startswith("LPPool"))
     elif short.startswith("Adaptive"):
         p["output_size"] = _ntuple(p["output_size"], n)
     elif short.startswith("FractionalMaxPool"):
@@ -423,6 +460,7 @@ def _normalise(cls: str, p: dict[str, Any]) -> None:
         ns = p["normalized_shape"]
         if is_dim(ns) and ns is not UNKNOWN:
             p["normalized_shape"] = (ns,)
+            p[_NS_SCALAR] = True  # written as a number: a fix writes a number too
         elif isinstance(ns, list):
             p["normalized_shape"] = tuple(ns)
     elif "Pad" in short:
@@ -512,9 +550,37 @@ def _conv_config(layer: Layer) -> list[ShapeError]:
     return out
 
 
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 6: "six"}
+
+
+def _show_arg(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_show_arg(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    return dim_str(v) if is_dim(v) else repr(v)
+
+
+def _lengths(p: dict, names: tuple[str, ...], ok: Callable[[int], bool], want: str) -> list[ShapeError]:
+    """A config error for the first of ``names`` given as a tuple whose length is not ``ok``."""
+    for name in names:
+        v = p.get(name)
+        if isinstance(v, tuple) and not ok(len(v)):
+            count = f"{len(v)} value" + ("" if len(v) == 1 else "s")
+            return [_cfg(f"{name} must be {want}, but is {_show_arg(v)} ({count})", name)]
+    return []
+
+
+def _non_int(v: Any) -> bool:
+    """A literal that is not an integer (torch wants ints there)."""
+    return v is None or isinstance(v, (bool, float, str, tuple))
+
+
 def _pool_config(layer: Layer) -> list[ShapeError]:
     p = layer.params
     n = _rank_of(layer.cls)
+    # a 1-tuple was expanded and an empty stride replaced by bind: n values are left
+    err = _lengths(p, ("kernel_size", "stride", "padding", "dilation"), lambda m: m == n, f"a single int or a tuple of {_WORDS[n]} ints")
+    if err:
+        return err
     out: list[ShapeError] = []
     k = _tup(p.get("kernel_size"), n)
     for name in ("kernel_size", "stride", "dilation"):
@@ -524,6 +590,8 @@ def _pool_config(layer: Layer) -> list[ShapeError]:
     if out:
         return out
     pad = _tup(p.get("padding", 0), n)
+    if pad is not None and any(isinstance(v, int) and v < 0 for v in pad):
+        return [_cfg(f"padding must be non-negative, but is {_show_arg(_squash(pad))}", "padding")]
     if k is not None and pad is not None:
         for kk, pp in zip(k, pad):
             if isinstance(kk, int) and isinstance(pp, int) and pp > kk // 2:
@@ -597,8 +665,104 @@ def _upsample_config(layer: Layer) -> list[ShapeError]:
 
 def _fracpool_config(layer: Layer) -> list[ShapeError]:
     p = layer.params
+    n = _rank_of(layer.cls)
     if p.get("output_size") is None and p.get("output_ratio") is None:
         return [_cfg("either output_size or output_ratio must be given", "output_size")]
+    return _lengths(p, ("kernel_size", "output_size", "output_ratio"), lambda m: m == n, f"a single number or a tuple of {_WORDS[n]}")
+
+
+def _lppool_config(layer: Layer) -> list[ShapeError]:
+    # LPPool unpacks kernel_size into exactly n values (LPPool1d multiplies by it: an
+    # int there, which bind cannot tell from a 1-tuple); stride goes to avg_pool
+    n = _rank_of(layer.cls)
+    return _lengths(layer.params, ("kernel_size", "stride"), lambda m: m == n, f"a single int or a tuple of {_WORDS[n]} ints")
+
+
+def _adaptive_config(layer: Layer) -> list[ShapeError]:
+    p = layer.params
+    n = _rank_of(layer.cls)
+    size = p.get("output_size")
+    err = _lengths(p, ("output_size",), lambda m: m == n, f"a single int or a tuple of {_WORDS[n]} ints (None keeps a size)")
+    if err or not isinstance(size, tuple):
+        return err
+    if any(isinstance(v, int) and v < 0 for v in size):
+        return [_cfg(f"output_size must not be negative, but is {_show_arg(size)}", "output_size")]
+    if n == 1 and size[0] is None:  # adaptive_*_pool1d wants an int
+        return [_cfg("output_size of a 1-D adaptive pool must be an int, not None", "output_size")]
+    return []
+
+
+def _unpool_config(layer: Layer) -> list[ShapeError]:
+    # max_unpool reads kernel_size[d], stride[d], padding[d] for d < len(kernel_size)
+    # and needs exactly n sizes
+    n = _rank_of(layer.cls)
+    p = layer.params
+    return _lengths(p, ("kernel_size",), lambda m: m == n, f"a single int or a tuple of {_WORDS[n]} ints") or _lengths(
+        p, ("stride", "padding"), lambda m: m >= n, f"a single int or a tuple of {_WORDS[n]} ints"
+    )
+
+
+def _pad_config(layer: Layer) -> list[ShapeError]:
+    pads = layer.params.get("padding")
+    if isinstance(pads, tuple) and len(pads) % 2:
+        return [_cfg(f"padding must hold a (left, right) pair per padded dimension, but {_show_arg(pads)} has {len(pads)} values", "padding")]
+    return []
+
+
+def _fold_config(layer: Layer) -> list[ShapeError]:
+    p = layer.params
+    names = ("output_size", "kernel_size", "dilation", "padding", "stride")
+    err = _lengths(p, names, lambda m: m == 2, "a single int or a tuple of two ints")
+    if err:
+        return err
+    for name in ("kernel_size", "dilation", "stride"):
+        t = _tup(p.get(name), 2)
+        if t is not None and any(isinstance(v, int) and v <= 0 for v in t):
+            return [_cfg(f"{name} must be positive, but is {_x(t)}", name)]
+    return []
+
+
+def _upsample_sizes_config(layer: Layer) -> list[ShapeError]:
+    size = layer.params.get("size")
+    values = size if isinstance(size, tuple) else (size,)
+    if any(isinstance(v, int) and not isinstance(v, bool) and v <= 0 for v in values):
+        return [_cfg(f"output sizes must be greater than 0, but size is {_show_arg(size)}", "size")]
+    return []
+
+
+def _norm_shape_config(layer: Layer) -> list[ShapeError]:
+    ns = layer.params.get("normalized_shape")
+    if isinstance(ns, (bool, float, str)) or ns is None:
+        return [_cfg(f"normalized_shape must be an int or a tuple/list of ints, but is {ns!r}", "normalized_shape")]
+    if not isinstance(ns, tuple):
+        return []
+    if not ns:
+        return [_cfg("normalized_shape must hold at least one size, but is empty", "normalized_shape")]
+    if any(_non_int(v) for v in ns):
+        return [_cfg(f"normalized_shape must hold ints, but is {_show_arg(ns)}", "normalized_shape")]
+    if any(isinstance(v, int) and v < 0 for v in ns):
+        return [_cfg(f"normalized_shape must not hold negative sizes, but is {_show_arg(ns)}", "normalized_shape")]
+    return []
+
+
+def _unflatten_config(layer: Layer) -> list[ShapeError]:
+    sizes = layer.params.get("unflattened_size")
+    if isinstance(sizes, (int, float, str)) or sizes is None:  # an int, a bool, ... (a Sym might stand for a tuple)
+        return [_cfg(f"unflattened_size must be a tuple or list of ints, but is {sizes!r}", "unflattened_size")]
+    if not isinstance(sizes, tuple):
+        return []
+    if not sizes:
+        return [_cfg("unflattened_size must hold at least one size, but is empty", "unflattened_size")]
+    shown = _show_arg(sizes)
+    if any(_non_int(v) for v in sizes):
+        return [_cfg(f"unflattened_size must hold ints, but is {shown}", "unflattened_size")]
+    holes = sum(1 for v in sizes if isinstance(v, int) and v == -1)
+    if holes > 1:
+        return [_cfg(f"only one size can be inferred (-1), but unflattened_size {shown} has {holes}", "unflattened_size")]
+    if any(isinstance(v, int) and v < -1 for v in sizes):
+        return [_cfg(f"unflattened_size {shown} holds a negative size (only -1, for one inferred size, is allowed)", "unflattened_size")]
+    if holes and any(isinstance(v, int) and v == 0 for v in sizes):
+        return [_cfg(f"unflattened_size {shown} cannot infer its -1 next to a size of 0", "unflattened_size")]
     return []
 
 
@@ -615,11 +779,20 @@ _CONFIG: dict[str, Callable[[Layer], list[ShapeError]]] = {
     "RNNCell": _rnn_config,
     "Embedding": _embedding_config,
     "EmbeddingBag": _embedding_config,
-    "Upsample": _upsample_config,
-    "UpsamplingNearest2d": _upsample_config,
-    "UpsamplingBilinear2d": _upsample_config,
+    "Upsample": lambda layer: _upsample_config(layer) or _upsample_sizes_config(layer),
+    "UpsamplingNearest2d": lambda layer: _upsample_config(layer) or _upsample_sizes_config(layer),
+    "UpsamplingBilinear2d": lambda layer: _upsample_config(layer) or _upsample_sizes_config(layer),
     "FractionalMaxPool2d": _fracpool_config,
     "FractionalMaxPool3d": _fracpool_config,
+    **{f"LPPool{d}d": _lppool_config for d in (1, 2, 3)},
+    **{f"Adaptive{k}Pool{d}d": _adaptive_config for k in ("Avg", "Max") for d in (1, 2, 3)},
+    **{f"MaxUnpool{d}d": _unpool_config for d in (1, 2, 3)},
+    **{f"{k}Pad{d}d": _pad_config for k in ("Zero", "Constant", "Reflection", "Replication", "Circular") for d in (1, 2, 3)},
+    "Fold": _fold_config,
+    "Unfold": _fold_config,
+    "LayerNorm": _norm_shape_config,
+    "RMSNorm": _norm_shape_config,
+    "Unflatten": _unflatten_config,
 }
 
 
@@ -636,8 +809,9 @@ def forward(layer: Layer, inputs: list[Shape | None], kwargs: dict | None = None
     if errors:
         return Result(None, errors[0])
     inputs = list(inputs) if inputs else [None]
+    kwargs = {k: _plain(v) for k, v in kwargs.items()} if kwargs else {}  # output_size=(12, 12)
     try:
-        return fn(layer, inputs, kwargs or {})
+        return fn(layer, inputs, kwargs)
     except (TypeError, ValueError, ZeroDivisionError, IndexError, AttributeError, OverflowError):
         return Result.unknown()  # an odd abstract argument: say nothing
 
@@ -759,10 +933,8 @@ def _conv_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     notes: list[str] = []
     if transposed:
         requested = kwargs.get("output_size") if kwargs else None
-        if isinstance(requested, (tuple, list)) and len(requested) >= n:
-            return Result(sp.build(out_c, tuple(_d(v) for v in requested[len(requested) - n:])))
         if requested is not None:
-            return Result(sp.build(out_c, (UNKNOWN,) * n))
+            return _convt_output_size(layer, x, sp, out_c, requested, k, s, d)
         pads, op = _tup(pad, n), _tup(p["output_padding"], n)
         if pads is None or op is None:
             return Result(sp.build(out_c, (UNKNOWN,) * n))
@@ -794,6 +966,48 @@ def _conv_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
         if o is not UNKNOWN:
             notes.append(f"{ax}: ({dim_str(L)} + 2·{dim_str(pp)} − {dim_str(dd)}·({dim_str(kk)} − 1) − 1) // {dim_str(ss)} + 1 = {dim_str(o)}")
     return Result(sp.build(out_c, tuple(outs)), notes=tuple(notes))
+
+
+def _requested_sizes(x: Shape | None, requested: Any, n: int, extra: tuple[int, ...], what: str) -> tuple | Result | None:
+    """The n spatial sizes of an ``output_size`` forward argument that may also name
+    the ``extra`` leading (batch, channel) dims; a rank error when its length provably
+    fits none; None when unknown."""
+    if not isinstance(requested, tuple):
+        return None
+    m = len(requested)
+    if m == n:
+        return tuple(_d(v) for v in requested)
+    if x is None or x.prefix:
+        return tuple(_d(v) for v in requested[m - n:]) if m > n and m - n in extra else None
+    if m - n in extra:
+        return tuple(_d(v) for v in requested[m - n:])
+    counts = " or ".join(str(n + e) for e in (0,) + extra)
+    return _fail("rank", f"needs output_size with {counts} values{what}, but it has {m}: {_show_arg(requested)}", got=m, want=n)
+
+
+def _convt_output_size(layer: Layer, x: Shape | None, sp: "_Split", out_c: Dim, requested: Any, k: tuple, s: tuple, d: tuple) -> Result:
+    """A transposed convolution's ``output_size=``: torch picks the output padding that
+    reaches it, so each size must lie in [min, min + stride - 1]."""
+    n = len(k)
+    batched = None if x is None or x.prefix else len(x.dims) == n + 2
+    extra = (2,) if batched is True else (1,) if batched is False else (1, 2)
+    sizes = _requested_sizes(x, requested, n, extra, f" for {_desc_rank(x)}" if x is not None and not x.prefix else "")
+    if isinstance(sizes, Result):
+        return sizes
+    if sizes is None:
+        return Result(sp.build(out_c, (UNKNOWN,) * n))
+    pads = _tup(layer.params["padding"], n)
+    if pads is not None:
+        mins = tuple((L - 1) * ss - 2 * pp + dd * (kk - 1) + 1 for L, kk, ss, pp, dd in zip(sp.spatial, k, s, pads, d))  # type: ignore[operator]
+        maxs = tuple(lo + ss - 1 for lo, ss in zip(mins, s))  # type: ignore[operator]
+        if any(dim_sign(o - lo) == -1 or dim_sign(hi - o) == -1 for o, lo, hi in zip(sizes, mins, maxs)):  # type: ignore[operator]
+            return _fail(
+                "spatial",
+                f"cannot produce output_size {_x(sizes)} from the {_x(tuple(sp.spatial))} input: the sizes it can reach "
+                f"range from {_x(mins)} to {_x(maxs)}",
+                got=tuple(sizes),
+            )
+    return Result(sp.build(out_c, sizes))
 
 
 def _pool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
@@ -858,15 +1072,29 @@ def _unpool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     if isinstance(sp, Result):
         return sp
     requested = _kwval(kwargs, "output_size", None)
-    if isinstance(requested, (tuple, list)) and len(requested) >= n:
-        return Result(sp.build(sp.chan, tuple(_d(v) for v in requested[len(requested) - n:])))
-    if requested is not None or len(inputs) > 2:
-        return Result(sp.build(sp.chan, (UNKNOWN,) * n))
     k, s, pads = _tup(p["kernel_size"], n), _tup(p["stride"], n), _tup(p["padding"], n)
-    if k is None or s is None or pads is None:
+    defaults = None if k is None or s is None or pads is None else tuple((L - 1) * ss - 2 * pp + kk for L, kk, ss, pp in zip(sp.spatial, k, s, pads))  # type: ignore[operator]
+    if requested is not None:
+        x = inputs[0]
+        sizes = _requested_sizes(None if x is None else Shape(tuple(x.dims)), requested, n, (2,), "")  # any rank: n or n + 2
+        if isinstance(sizes, Result):
+            return sizes
+        if sizes is None:
+            return Result(sp.build(sp.chan, (UNKNOWN,) * n))
+        if defaults is not None and s is not None:
+            # torch: default - stride < size < default + stride
+            for o, dflt, ss in zip(sizes, defaults, s):
+                if dim_le(o, dflt - ss) is True or dim_le(dflt + ss, o) is True:  # type: ignore[operator]
+                    return _fail(
+                        "spatial",
+                        f"cannot produce output_size {_x(sizes)} from the {_x(tuple(sp.spatial))} input: each size must lie "
+                        f"strictly between {_x(tuple(dd - ss for dd, ss in zip(defaults, s)))} and {_x(tuple(dd + ss for dd, ss in zip(defaults, s)))}",  # type: ignore[operator]
+                        got=tuple(sizes),
+                    )
+        return Result(sp.build(sp.chan, sizes))
+    if len(inputs) > 2 or defaults is None:
         return Result(sp.build(sp.chan, (UNKNOWN,) * n))
-    outs = tuple((L - 1) * ss - 2 * pp + kk for L, kk, ss, pp in zip(sp.spatial, k, s, pads))
-    return Result(sp.build(sp.chan, outs))
+    return Result(sp.build(sp.chan, defaults))
 
 
 def _fracpool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
@@ -886,6 +1114,17 @@ def _fracpool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
             int(L * r) if isinstance(L, int) and isinstance(r, (int, float)) and not isinstance(r, bool) else UNKNOWN
             for L, r in zip(sp.spatial, ratio)
         )
+    k = _tup(p.get("kernel_size"), n)
+    if k is not None:
+        # torch: output + kernel - 1 <= input (2-D), < input (3-D)
+        room = tuple(L - (o + kk - 1) for L, o, kk in zip(sp.spatial, outs, k))  # type: ignore[operator]
+        if any(dim_sign(r) == -1 or (n == 3 and dim_sign(r) == 0) for r in room):
+            return _fail(
+                "spatial",
+                f"the {_x(k)} window is too large to pool the {_x(tuple(sp.spatial))} input into {_x(outs)}: "
+                f"output + kernel − 1 must be {'smaller than' if n == 3 else 'at most'} the input size",
+                got=tuple(sp.spatial),
+            )
     out = sp.build(sp.chan, outs)
     ri = p.get("return_indices", False)
     return Result((out, out)) if ri is True else Result(out if ri is False else None)
@@ -1030,10 +1269,9 @@ def _groupnorm_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
 def _normalized_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     """LayerNorm and RMSNorm: the trailing dimensions must equal normalized_shape."""
     x = inputs[0]
-    ns = layer.params["normalized_shape"]
-    if not isinstance(ns, tuple):
+    ns = _ns(layer.params["normalized_shape"])
+    if ns is None:
         return Result(x)
-    ns = tuple(_d(v) for v in ns)
     k = len(ns)
     if x is None:
         return Result(Shape.suffix(*ns) if k else None)
@@ -1051,11 +1289,13 @@ def _normalized_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     pairs = list(zip(ns[k - known:], tail))
     if any(dim_ne(a, b) for a, b in pairs):
         if k == 1:
+            # the fix keeps the form the user wrote: LayerNorm(64) -> 128, LayerNorm([64]) -> (128,)
+            as_number = layer.params.get(_NS_SCALAR) is True or is_dim(layer.params["normalized_shape"])
             return _fail(
                 "features",
                 f"expects {dim_str(ns[0])} features in the last dimension (normalized_shape), but receives {dim_str(tail[0])}",
                 param="normalized_shape",
-                expected=tail[0],
+                expected=tail[0] if as_number else (tail[0],),
                 got=tail[0],
                 want=ns[0],
             )
@@ -1214,7 +1454,7 @@ def _unflatten_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     x = inputs[0]
     dim = _int(layer.params.get("dim"))
     sizes = layer.params.get("unflattened_size")
-    if not isinstance(sizes, tuple):
+    if not isinstance(sizes, tuple) or not sizes:
         return Result(None)
     sizes = tuple(_d(v) for v in sizes)
     if x is None or dim is None:
@@ -1229,18 +1469,25 @@ def _unflatten_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
             return _dim_error(dim, x)
     size = x.dims[i]
     holes = [j for j, v in enumerate(sizes) if isinstance(v, int) and v == -1]
-    if len(holes) > 1:
-        return _fail("reshape", f"can infer only one size, but unflattened_size {tuple(sizes)} has {len(holes)} entries of -1")
+    if len(holes) > 1 or any(isinstance(v, int) and v < -1 for v in sizes):
+        return Result(None)  # config_errors tells
     known = dim_product(v for j, v in enumerate(sizes) if j not in holes)
+    shown = " × ".join("-1" if j in holes else dim_str(v) for j, v in enumerate(sizes))
     if holes:
+        # torch: the other sizes must divide the dimension (a 0 among them never does)
+        if dim_eq(known, 0) is True or _divides(size, known) is False:
+            return _fail(
+                "reshape",
+                f"splits dimension {dim} of size {dim_str(size)} into {shown}, but {dim_str(known)} does not divide {dim_str(size)}",
+                got=size,
+                want=known,
+            )
         q = _fdiv(size, known) if isinstance(known, int) else UNKNOWN
-        if isinstance(size, int) and isinstance(known, int) and known > 0 and size % known != 0:
-            return _fail("reshape", f"cannot split dimension {dim} of size {size} into {tuple(sizes)}")
         sizes = tuple(q if j in holes else v for j, v in enumerate(sizes))
     elif dim_ne(known, size):
         return _fail(
             "reshape",
-            f"splits dimension {dim} into {' × '.join(dim_str(v) for v in sizes)} = {dim_str(known)}, but it has size {dim_str(size)}",
+            f"splits dimension {dim} into {shown} = {dim_str(known)}, but it has size {dim_str(size)}",
             got=size,
             want=known,
         )
@@ -1760,8 +2007,8 @@ def expected_input(layer: Layer) -> Shape | None:
             checked = not short.startswith("Lazy") and (p.get("affine") is True or p.get("track_running_stats") is True)
             return Shape((U, _d(p["num_features"]) if checked else U) + (U,) * n)
         if short in ("LayerNorm", "RMSNorm"):
-            ns = p["normalized_shape"]
-            return Shape.suffix(*(_d(v) for v in ns)) if isinstance(ns, tuple) else None
+            ns = _ns(p["normalized_shape"])
+            return Shape.suffix(*ns) if ns is not None else None
         if short in ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"):
             return Shape.suffix(_d(p["input_size"]))
         if short == "MultiheadAttention":
@@ -1920,10 +2167,9 @@ def _entries(layer: Layer) -> list[_Entry] | None:
             e.append(("bias", Shape.of(C), True))
         return e
     if short in ("LayerNorm", "RMSNorm"):
-        ns = p["normalized_shape"]
-        if not isinstance(ns, tuple):
+        ns = _ns(p["normalized_shape"])
+        if ns is None:
             return None
-        ns = tuple(_d(v) for v in ns)
         return _ln_entries(ns, p.get("elementwise_affine"), p.get("bias") if short == "LayerNorm" else False)
     if short == "PReLU":
         return [("weight", Shape.of(_d(p["num_parameters"])), True)]
@@ -2070,8 +2316,8 @@ def signature(layer: Layer) -> str:
         if short == "GroupNorm":
             return f"GroupNorm({_v(p['num_groups'])} groups, {_v(p['num_channels'])} channels)"
         if short in ("LayerNorm", "RMSNorm"):
-            ns = p["normalized_shape"]
-            return f"{short}({_v(ns[0]) if isinstance(ns, tuple) and len(ns) == 1 else Shape(ns) if isinstance(ns, tuple) else '?'})"
+            ns = _ns(p["normalized_shape"])
+            return f"{short}({_v(ns[0]) if ns is not None and len(ns) == 1 else Shape(ns) if ns is not None else '?'})"
         if short.startswith(("Dropout", "AlphaDropout", "FeatureAlphaDropout")):
             return f"{short}(p={_v(p['p'])})"
         if short in ("Softmax", "Softmin", "LogSoftmax", "GLU"):

@@ -222,6 +222,11 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
                 title = f"Set {err.param} to {text}" + (f" (= {formula[3:]})" if code == "TL203" and formula else "")
                 fixes.append((title, [(arg, text)]))
         return Finding(code, where, msg, _related(interp, inp, node, mod), fixes=fixes)
+    if kind == "reshape":  # nn.Unflatten(dim, sizes) whose sizes do not multiply to the dimension
+        arg = _arg_node(interp, mod, "unflattened_size")
+        where = arg or mod.node or node
+        msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
+        return Finding("TL207", where, msg, _related(interp, inp, node, mod))
     if kind == "spatial":
         where = mod.node or node
         msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
