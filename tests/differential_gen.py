@@ -1561,7 +1561,7 @@ def run_engine(prog: Program, project=None, path: str = "gen.py") -> EngineResul
 
     project = project or _project()
     src = SourceFile.parse(prog.source, path)
-    ctx, diags = analyse(src, project)
+    ctx, diags = analyse(src, project, record_shapes=True)  # hovers' view: expression shapes kept
     diags = finish(src, diags, None)  # what check_source returns
     tl2 = [d for d in diags if d.code.startswith("TL2")]
     if ctx is None:  # pragma: no cover - the generator writes valid Python
