@@ -703,7 +703,7 @@ class Interpreter:
         if self.steps > MAX_STEPS:
             raise RecursionError("analysis budget exhausted")
         v = self._eval(node, frame)
-        if self.record and type(v) is TensorV and self.recording:
+        if self.record and (type(v) is TensorV or type(v) is LayerV) and self.recording:
             self.index.record(node, v)
         return v
 

@@ -30,6 +30,27 @@ class ShapeInfo:
     end_col: int
 
 
+@dataclass(frozen=True)
+class LayerInfo:
+    """What a hover shows for a layer."""
+
+    label: str  # "self.fc1"
+    signature: str  # "Linear(400 → 120)"
+    params: dict  # "weight" -> "[120, 400]"
+    expects: str  # "[*, 400]" (empty when the layer takes anything)
+    calls: list  # (analysis: "call at line 41" / "generic", input, output, error)
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+def _out_text(out: Any) -> str:
+    if isinstance(out, tuple):
+        return "(" + ", ".join(_out_text(o) for o in out) + ")"
+    return shape_str(out)
+
+
 class ShapeQuery:
     def __init__(self, ctx: Any):
         self.ctx = ctx
@@ -65,6 +86,49 @@ class ShapeQuery:
         start, end, node, value = best
         return ShapeInfo(f"Tensor{shape_str(value.shape)}" if value.shape is not None else "Tensor (shape unknown)",
                          value.shape, describe_origin(value.origin), start[0], start[1], end[0], end[1])
+
+    @cached_property
+    def _layer_entries(self) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]]:
+        out = []
+        if self.interp is None:
+            return out
+        for node, value in self.interp.index.by_node.values():
+            if isinstance(value, LayerV) and hasattr(node, "lineno"):
+                r = self.ctx.src.range_of(node)
+                out.append(((r.start.line, r.start.character), (r.end.line, r.end.character), node, value))
+        out.sort(key=lambda e: e[0])
+        return out
+
+    def layer_at(self, line: int, col: int) -> "LayerInfo | None":
+        """The torch layer at a 0-based position (``self.fc1`` in ``forward``, its
+        ``nn.Linear(...)`` constructor): signature, parameter shapes, the input it
+        expects, and the shapes it was called with (and by which analysis)."""
+        from torch_lsp.analysis import layers as L
+
+        pos = (line, col)
+        best = None
+        for start, end, node, value in self._layer_entries:
+            if start <= pos <= end and (best is None or (start >= best[0] and end <= best[1])):
+                best = (start, end, node, value)
+        if best is None:
+            return None
+        mod = best[3]
+        calls = []
+        for cls_runs in self.interp.layer_calls.values():
+            for key, runs in cls_runs.items():
+                for call in runs:
+                    if call.mod is mod:
+                        calls.append((key, shape_str(call.shape_in), _out_text(call.out), call.error))
+        try:
+            signature = L.signature(mod.layer)
+            params = {k: shape_str(v) for k, v in L.param_shapes(mod.layer).items()}
+            expected = L.expected_input(mod.layer)
+        except Exception:
+            signature, params, expected = mod.layer.short, {}, None
+        r = self.ctx.src.range_of(best[2])
+        return LayerInfo(mod.label or f"nn.{mod.layer.short}", signature, params,
+                         shape_str(expected) if expected is not None else "", calls,
+                         r.start.line, r.start.character, r.end.line, r.end.character)
 
     def assignment_hints(self) -> list[tuple[int, int, str]]:
         """(0-based line, column after the statement, shape text) for each assignment of a
