@@ -170,12 +170,6 @@ class Reporter:
             self.findings[key] = f
 
 
-@dataclass
-class Recorded:
-    value: AV
-    note: str = ""
-
-
 class ShapeIndex:
     """Expression and assignment shapes for hovers and inlay hints: node -> value,
     joined over every analysis that reached the node."""
@@ -584,29 +578,26 @@ class Interpreter:
         before = dict(frame.env)
         self.loop_depth += 1
         try:
-            if bind:
-                bind(frame)
-            try:
-                self._block(body, frame)
-            except _Return:
-                pass
-            after = self._join_env(before, frame.env)
+            after = self._loop_pass(body, frame, bind, before)
             if self._same_env(after, before):
                 frame.env = after
                 return
-            widened = {k: (v if k in before and v is before.get(k) else _widen(v)) for k, v in after.items()}
+            widened = _widen_changed(before, after)
             frame.env = dict(widened)
             if self.loop_depth == 1:
-                if bind:
-                    bind(frame)
-                try:
-                    self._block(body, frame)
-                except _Return:
-                    pass
-                after = self._join_env(widened, frame.env)
-                frame.env = {k: (v if k in widened and v is widened.get(k) else _widen(v)) for k, v in after.items()}
+                frame.env = _widen_changed(widened, self._loop_pass(body, frame, bind, widened))
         finally:
             self.loop_depth -= 1
+
+    def _loop_pass(self, body: list[ast.stmt], frame: Frame, bind: Callable[[Frame], None] | None, start: dict) -> dict:
+        """One run of a loop body; the state after it joined with ``start``."""
+        if bind:
+            bind(frame)
+        try:
+            self._block(body, frame)
+        except _Return:
+            pass
+        return self._join_env(start, frame.env)
 
     @staticmethod
     def _same_env(a: dict, b: dict) -> bool:
@@ -1790,6 +1781,11 @@ def _widen(v: Any) -> Any:
     if isinstance(v, TensorV):
         return TensorV(None, v.origin)
     return UNKNOWN
+
+
+def _widen_changed(start: dict, after: dict) -> dict:
+    """``after`` with every value that is not still ``start``'s widened."""
+    return {k: (v if k in start and v is start[k] else _widen(v)) for k, v in after.items()}
 
 
 def _set_label(v: Any, label: str) -> None:

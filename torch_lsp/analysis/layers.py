@@ -600,35 +600,24 @@ def _pool_config(layer: Layer) -> list[ShapeError]:
     return out
 
 
-def _groupnorm_config(layer: Layer) -> list[ShapeError]:
+def _divisible(layer: Layer, num: str, den: str, why: str = "") -> list[ShapeError]:
+    """The error when ``layer.params[num]`` is provably not a multiple of ``[den]``."""
     p = layer.params
-    if _divides(p["num_channels"], p["num_groups"]) is False:
-        return [
-            _cfg(
-                f"num_channels ({dim_str(p['num_channels'])}) must be divisible by num_groups ({dim_str(p['num_groups'])})",
-                "num_groups",
-            )
-        ]
+    if _divides(p[num], p[den]) is False:
+        return [_cfg(f"{num} ({dim_str(p[num])}) must be divisible by {den} ({dim_str(p[den])}){why}", den)]
     return []
+
+
+def _groupnorm_config(layer: Layer) -> list[ShapeError]:
+    return _divisible(layer, "num_channels", "num_groups")
 
 
 def _mha_config(layer: Layer) -> list[ShapeError]:
-    p = layer.params
-    if _divides(p["embed_dim"], p["num_heads"]) is False:
-        return [_cfg(f"embed_dim ({dim_str(p['embed_dim'])}) must be divisible by num_heads ({dim_str(p['num_heads'])})", "num_heads")]
-    return []
+    return _divisible(layer, "embed_dim", "num_heads")
 
 
 def _transformer_config(layer: Layer) -> list[ShapeError]:
-    p = layer.params
-    if _divides(p["d_model"], p["nhead"]) is False:
-        return [
-            _cfg(
-                f"d_model ({dim_str(p['d_model'])}) must be divisible by nhead ({dim_str(p['nhead'])}) for the attention heads",
-                "nhead",
-            )
-        ]
-    return []
+    return _divisible(layer, "d_model", "nhead", " for the attention heads")
 
 
 def _rnn_config(layer: Layer) -> list[ShapeError]:

@@ -411,15 +411,22 @@ def _rank_str(s: Shape) -> str:
     return f"{s.rank}-D" if s.rank is not None else f"at least {len(s.dims)}-D"
 
 
+def _fit_operands(a: Shape | None, b: Shape | None, rank: int, need: str, torch_says: tuple[str, str]) -> tuple:
+    """Both operands' dims at exactly ``rank`` (None when unknown), or the rank error."""
+    da = _fit_rank(a, rank) if a is not None else None
+    db = _fit_rank(b, rank) if b is not None else None
+    for which, s, d, says in (("first", a, da, torch_says[0]), ("second", b, db, torch_says[1])):
+        if s is not None and d is None:
+            return da, db, _fail("matmul", f"{need}, but the {which} argument is {_rank_str(s)} ({s}): {says}")
+    return da, db, None
+
+
 def mm(a: Shape | None, b: Shape | None) -> Result:
     """``torch.mm``: exactly 2-D @ 2-D."""
     a, b = _clean(a), _clean(b)
-    da = _fit_rank(a, 2) if a is not None else None
-    db = _fit_rank(b, 2) if b is not None else None
-    if a is not None and da is None:
-        return _fail("matmul", f"torch.mm needs 2-D matrices, but the first argument is {_rank_str(a)} ({a}): self must be a matrix")
-    if b is not None and db is None:
-        return _fail("matmul", f"torch.mm needs 2-D matrices, but the second argument is {_rank_str(b)} ({b}): mat2 must be a matrix")
+    da, db, err = _fit_operands(a, b, 2, "torch.mm needs 2-D matrices", ("self must be a matrix", "mat2 must be a matrix"))
+    if err is not None:
+        return err
     if da is None or db is None:
         return Result(Shape.of(da[0] if da else UNKNOWN, db[1] if db else UNKNOWN))
     if dim_ne(da[1], db[0]):
@@ -435,12 +442,9 @@ def mm(a: Shape | None, b: Shape | None) -> Result:
 def bmm(a: Shape | None, b: Shape | None) -> Result:
     """``torch.bmm``: exactly 3-D @ 3-D with equal batch sizes (no broadcasting)."""
     a, b = _clean(a), _clean(b)
-    da = _fit_rank(a, 3) if a is not None else None
-    db = _fit_rank(b, 3) if b is not None else None
-    if a is not None and da is None:
-        return _fail("matmul", f"torch.bmm needs 3-D tensors, but the first argument is {_rank_str(a)} ({a}): batch1 must be a 3D tensor")
-    if b is not None and db is None:
-        return _fail("matmul", f"torch.bmm needs 3-D tensors, but the second argument is {_rank_str(b)} ({b}): batch2 must be a 3D tensor")
+    da, db, err = _fit_operands(a, b, 3, "torch.bmm needs 3-D tensors", ("batch1 must be a 3D tensor", "batch2 must be a 3D tensor"))
+    if err is not None:
+        return err
     if da is None or db is None:
         return Result(Shape.of(
             da[0] if da else (db[0] if db else UNKNOWN), da[1] if da else UNKNOWN, db[2] if db else UNKNOWN

@@ -15,6 +15,7 @@ from typing import Any
 
 from torch_lsp.analysis.interpreter import LayerV, Origin, SeqV, TensorV
 from torch_lsp.analysis.shapes import shape_str
+from torch_lsp.analysis.summary import _out_str
 
 
 @dataclass(frozen=True)
@@ -45,29 +46,26 @@ class LayerInfo:
     end_col: int
 
 
-def _out_text(out: Any) -> str:
-    if isinstance(out, tuple):
-        return "(" + ", ".join(_out_text(o) for o in out) + ")"
-    return shape_str(out)
-
-
 class ShapeQuery:
     def __init__(self, ctx: Any):
         self.ctx = ctx
         self.interp = ctx.shapes
 
-    @cached_property
-    def _entries(self) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]]:
+    def _recorded(self, kind: type) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]]:
+        """(start, end, node, value) of the recorded expressions of one value type, by start."""
         out = []
         if self.interp is None:
             return out
         for node, value in self.interp.index.by_node.values():
-            if not isinstance(value, TensorV) or not hasattr(node, "lineno"):
-                continue
-            r = self.ctx.src.range_of(node)
-            out.append(((r.start.line, r.start.character), (r.end.line, r.end.character), node, value))
+            if isinstance(value, kind) and hasattr(node, "lineno"):
+                r = self.ctx.src.range_of(node)
+                out.append(((r.start.line, r.start.character), (r.end.line, r.end.character), node, value))
         out.sort(key=lambda e: e[0])
         return out
+
+    @cached_property
+    def _entries(self) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]]:
+        return self._recorded(TensorV)
 
     def at(self, line: int, col: int) -> ShapeInfo | None:
         """The innermost recorded tensor expression containing the 0-based position."""
@@ -89,15 +87,7 @@ class ShapeQuery:
 
     @cached_property
     def _layer_entries(self) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]]:
-        out = []
-        if self.interp is None:
-            return out
-        for node, value in self.interp.index.by_node.values():
-            if isinstance(value, LayerV) and hasattr(node, "lineno"):
-                r = self.ctx.src.range_of(node)
-                out.append(((r.start.line, r.start.character), (r.end.line, r.end.character), node, value))
-        out.sort(key=lambda e: e[0])
-        return out
+        return self._recorded(LayerV)
 
     def layer_at(self, line: int, col: int) -> "LayerInfo | None":
         """The torch layer at a 0-based position (``self.fc1`` in ``forward``, its
@@ -118,7 +108,7 @@ class ShapeQuery:
             for key, runs in cls_runs.items():
                 for call in runs:
                     if call.mod is mod:
-                        calls.append((key, shape_str(call.shape_in), _out_text(call.out), call.error))
+                        calls.append((key, shape_str(call.shape_in), _out_str(call.out), call.error))
         try:
             signature = L.signature(mod.layer)
             params = {k: shape_str(v) for k, v in L.param_shapes(mod.layer).items()}

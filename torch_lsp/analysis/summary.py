@@ -59,39 +59,33 @@ def summarise(ctx: Any, only: str | None = None) -> list[ModelSummary]:
         runs = interp.layer_calls.get(info.name, {}) if interp is not None else {}
         key = next((k for k in runs if k != "generic"), "generic" if "generic" in runs else None)
         summary = ModelSummary(info.name, info.node.lineno, key or "no forward analysed")
-        total: Any = 0
-        seen: set[int] = set()
         for call in runs.get(key, []) if key else []:
             layer = call.mod.layer
             try:
-                count = L.param_count(layer)
+                count = _at_site(interp, L.param_count(layer), call.subst)
                 kind = L.signature(layer)
-                if call.subst and interp is not None:  # the call site's arguments give numbers
-                    from torch_lsp.analysis.interpreter import Frame
-
-                    count = interp._conc_deep(count, Frame({}, None, call.subst))
             except Exception:
                 count, kind = "?", layer.short
-            if id(call.mod) not in seen:  # a layer called twice counts its parameters once
-                seen.add(id(call.mod))
-                total = total + count if count != "?" else total
-            shape_in, shape_out = call.shape_in, call.out
-            if call.subst and interp is not None:  # a call site: its values, not the symbols
-                from torch_lsp.analysis.interpreter import Frame
-
-                frame = Frame({}, None, call.subst)
-                shape_in, shape_out = interp._conc_deep(shape_in, frame), interp._conc_deep(shape_out, frame)
+            # a call site: its values, not the symbols
+            shape_in, shape_out = _at_site(interp, (call.shape_in, call.out), call.subst)
             summary.rows.append(Row(call.label, kind, shape_str(shape_in), _out_str(shape_out),
                                     dim_str(count) if count != "?" else "?", call.error))
         inst = interp.summary_instances.get(info.name, {}).get(key) if interp is not None and key else None
         total = _module_params(interp, inst, ctx, set()) if inst is not None else "?"
         if not isinstance(total, str) and key and key != "generic" and runs.get(key):
-            from torch_lsp.analysis.interpreter import Frame
-
-            total = interp._conc_deep(total, Frame({}, None, runs[key][0].subst))
+            total = _at_site(interp, total, runs[key][0].subst)
         summary.total_params = dim_str(total) if not isinstance(total, str) else total
         out.append(summary)
     return out
+
+
+def _at_site(interp: Any, value: Any, subst: dict) -> Any:
+    """``value`` with a call site's constructor arguments substituted for their symbols."""
+    if not subst or interp is None:
+        return value
+    from torch_lsp.analysis.interpreter import Frame
+
+    return interp._conc_deep(value, Frame({}, None, subst))
 
 
 def render_table(summaries: list[ModelSummary]) -> str:

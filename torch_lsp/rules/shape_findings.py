@@ -50,6 +50,11 @@ def _arg_node(interp: Interpreter, mod: LayerV, param: str | None) -> ast.AST | 
     return None
 
 
+def _rebound(fn: ast.AST) -> set[str]:
+    """Names a function assigns or deletes (a parameter among them no longer holds the argument)."""
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+
+
 def _lift(arg: ast.AST, chain: tuple, producer_chain: tuple) -> ast.AST:
     """A layer built inside a helper (``conv_block(c_in, c_out)``) from the helper's
     parameter: the size to change is the argument its caller passed, unless the
@@ -65,7 +70,7 @@ def _lift(arg: ast.AST, chain: tuple, producer_chain: tuple) -> ast.AST:
         names = set(positional) | {p.arg for p in a.kwonlyargs}
         if arg.id not in names:
             break
-        if any(isinstance(n, ast.Name) and n.id == arg.id and isinstance(n.ctx, (ast.Store, ast.Del)) for n in ast.walk(fn)):
+        if arg.id in _rebound(fn):
             break
         new = next((kw.value for kw in call.keywords if kw.arg == arg.id), None)
         if new is None and arg.id in positional:
@@ -130,8 +135,7 @@ def _names_in_scope(interp: Interpreter, arg: ast.AST, frame: Frame) -> set[str]
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.lineno <= line <= (fn.end_lineno or fn.lineno):
             a = fn.args
             params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
-            rebound = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
-            return params - rebound
+            return params - _rebound(fn)
     return set()
 
 
