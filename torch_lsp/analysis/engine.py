@@ -24,6 +24,13 @@ def _checkers() -> list[tuple[tuple[str, ...], Callable[[FileContext], Iterable[
     return [(("TL1",), registration.check), (("TL2", "TL3"), shapes.check)]
 
 
+def preload() -> None:
+    """Import every checker now (a process about to fork workers saves each of
+    them the import)."""
+    _checkers()
+    from torch_lsp.rules import RULES  # noqa: F401
+
+
 def _wanted(prefixes: tuple[str, ...], enabled: Callable[[str], bool] | None) -> bool:
     if enabled is None:
         return True
@@ -71,5 +78,8 @@ def check_source(
         src = project.parsed(data, path) if path else SourceFile.from_bytes(data, path)
     else:
         src = SourceFile.parse(data, path)
-    _, diags = analyse(src, project, enabled)
-    return FileResult(path=path or "<unknown>", diagnostics=finish(src, diags, enabled), source=src.text)
+    ctx, diags = analyse(src, project, enabled)
+    result = FileResult(path=path or "<unknown>", diagnostics=finish(src, diags, enabled), source=src.text)
+    if ctx is not None:
+        ctx.release()
+    return result

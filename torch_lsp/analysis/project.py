@@ -87,6 +87,7 @@ class Project:
         self.roots = [str(Path(r).resolve()) for r in roots or []]
         self.use_jedi = use_jedi
         self._summaries: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}
+        self._packages: dict[tuple[str, str | None], bool] = {}
         self._pkg_cache: dict[str, bool] = {}
         self._root_cache: dict[str, str | None] = {}
         self._overlays: dict[str, str] = {}
@@ -281,6 +282,17 @@ class Project:
                     return hit
         return None
 
+    def _package_exists(self, top: str, near: FileSummary) -> bool:
+        """Whether jedi could find top-level package ``top`` at all: in the project
+        (the roots ``find_module`` searches) or installed. Asking jedi about a
+        package that is neither (an optional dependency imported in a ``try``)
+        costs a parse of the file and finds nothing."""
+        key = (top, near.import_root)
+        hit = self._packages.get(key)
+        if hit is None:
+            hit = self._packages[key] = self.find_module(top, near) is not None or _installed(top)
+        return hit
+
     def jedi_resolve(self, near: FileSummary, node: ast.expr, qualified: str | None = None) -> ClassRef | None:
         """Ask jedi where the name at ``node`` is defined (used when our own
         resolution fails; jedi also follows installed packages). Results are cached
@@ -294,6 +306,9 @@ class Project:
             key = (near.path, node.lineno, node.col_offset, hash(near.source.text))
         if key in self._jedi_cache:
             return self._jedi_cache[key]
+        if qualified is not None and not self._package_exists(qualified.split(".")[0], near):
+            self._jedi_cache[key] = None  # an optional dependency that is not installed
+            return None
         result = None
         try:
             import jedi
@@ -320,6 +335,16 @@ class Project:
             result = None
         self._jedi_cache[key] = result
         return result
+
+
+def _installed(top: str) -> bool:
+    """Whether ``top`` is an importable top-level module, found without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _dependency_source(data: bytes, path: str) -> SourceFile:
