@@ -269,6 +269,7 @@ class Interpreter:
         self.src_stack: list = []
         self.active: set[int] = set()  # functions being run (recursion is not followed)
         self._qualified: dict[int, str | None] = {}
+        self._segs: dict[int, str] = {}
         # class name -> analysis key ("call site line N" / "generic") -> [LayerCall]
         self.layer_calls: dict[str, dict[str, list["LayerCall"]]] = {}
         self.summary_instances: dict[str, dict[str, "InstanceV"]] = {}
@@ -305,18 +306,24 @@ class Interpreter:
         seeds = {name for name, q in self.imports.names.items() if q == "torch" or q.startswith("torch.")}
         seeds |= {c.name for c in self.model.module_classes() if c.ref.summary is self.ctx.summary}
         lines = self.ctx.src.lines
-        words = {}
-        for fn in funcs:
-            text = "".join(lines[fn.lineno - 1:(fn.end_lineno or fn.lineno)])
-            words[fn.name] = set(_WORD.findall(text))
+        texts = {fn.name: "".join(lines[fn.lineno - 1:(fn.end_lineno or fn.lineno)]) for fn in funcs}
+        words: dict[str, set[str]] = {}
+
+        def names(fn: str, wanted: set[str]) -> bool:
+            # A substring test first (cheap); the words only when a name occurs in the text.
+            text = texts[fn]
+            if not any(w in text for w in wanted):
+                return False
+            if fn not in words:
+                words[fn] = set(_WORD.findall(text))
+            return not words[fn].isdisjoint(wanted)
+
         relevant: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for fn in funcs:
-                if fn.name not in relevant and words[fn.name] & (seeds | relevant):
-                    relevant.add(fn.name)
-                    changed = True
+        wanted = set(seeds)
+        while wanted:
+            new = {fn.name for fn in funcs if fn.name not in relevant and names(fn.name, wanted)}
+            relevant |= new
+            wanted = new
         return relevant
 
     def _unit(self, work: Callable[[], Any]) -> None:
@@ -637,7 +644,7 @@ class Interpreter:
     def _assign(self, target: ast.AST, v: AV, frame: Frame) -> None:
         if isinstance(target, ast.Name):
             frame.env[target.id] = v
-            if self.recording:
+            if self.record and self.recording:
                 self.index.record(target, v)
         elif isinstance(target, (ast.Tuple, ast.List)):
             n = len(target.elts)
@@ -656,7 +663,7 @@ class Interpreter:
                 if isinstance(v, (LayerV, SeqV, InstanceV)) and not v.label:
                     _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
                 obj.attrs[target.attr] = v
-            if self.recording:
+            if self.record and self.recording:
                 self.index.record(target, v)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
@@ -691,7 +698,15 @@ class Interpreter:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise RecursionError("analysis budget exhausted")
-        v = self._eval(node, frame)
+        kind = type(node)
+        if kind is ast.Name:  # the most common case, inline
+            name = node.id  # type: ignore[attr-defined]
+            env = frame.env
+            v = env[name] if name in env else self.module_env.get(name, UNKNOWN)
+        elif kind is ast.Constant:
+            return node.value  # type: ignore[attr-defined]
+        else:
+            v = self._eval(node, frame)
         if self.record and (type(v) is TensorV or type(v) is LayerV) and self.recording:
             self.index.record(node, v)
         return v
@@ -882,13 +897,19 @@ class Interpreter:
         return self.record and (not self.src_stack or self.src_stack[-1] is self.ctx.src)
 
     def seg(self, node: ast.AST) -> str:
+        key = id(node)  # labels are asked for the same expression on every run through it
+        hit = self._segs.get(key)
+        if hit is not None:
+            return hit
         src = self.src
         if src is None:
             return ""
         try:
-            return src.segment(node)
-        except (IndexError, AttributeError):
-            return ""
+            text = src.segment(node)
+        except (IndexError, AttributeError, TypeError):
+            text = ""
+        self._segs[key] = text
+        return text
 
     def _name_dims(self, t: TensorV, target: ast.Tuple | ast.List, frame: Frame) -> AV:
         """``b, t, c = x.shape`` on a tensor of unknown rank: the rank is now known and

@@ -187,14 +187,15 @@ class ModuleModel:
         self.project = project
         self._infos: dict[tuple, ClassInfo] = {}
         self._in_progress: set[tuple] = set()
+        self._classes: list[ClassInfo] | None = None
 
     # ------------------------------------------------------------------ classes
     def classes(self) -> list[ClassInfo]:
         """Every class defined at the top level of the file (and nested in classes)."""
-        out = []
-        for node in _class_defs(self.summary.source.tree.body if self.summary.source and self.summary.source.tree else []):
-            out.append(self.info(ClassRef(self.summary, node)))
-        return out
+        if self._classes is None:
+            body = self.summary.source.tree.body if self.summary.source and self.summary.source.tree else []
+            self._classes = [self.info(ClassRef(self.summary, node)) for node in _class_defs(body)]
+        return list(self._classes)
 
     def module_classes(self) -> list[ClassInfo]:
         return [c for c in self.classes() if c.is_module]

@@ -128,6 +128,11 @@ class SourceFile:
 
     def segment(self, node: ast.AST) -> str:
         """The exact source text of a node."""
+        line = node.lineno - 1
+        if node.end_lineno == node.lineno:  # the common case: one line, often ASCII
+            text = self.line_text(line)
+            if text.isascii():
+                return text[node.col_offset : node.end_col_offset]
         r = self.range_of(node)
         return self.text_in(r)
 
