@@ -589,12 +589,30 @@ class Interpreter:
             if self._same_env(after, before):
                 frame.env = after
                 return
-            widened = _widen_changed(before, after)
-            frame.env = dict(widened)
-            if self.loop_depth == 1:
-                frame.env = _widen_changed(widened, self._loop_pass(body, frame, bind, widened))
+            if self.loop_depth > 1:
+                frame.env = _widen_changed(before, after)
+                return
+            # The second pass starts from what the first pass left equal (a tensor of
+            # the same shape: `x = torch.relu(x)`) and unknown for what changed. If it
+            # changes nothing more, that state holds for every iteration (a fixed
+            # point) and the loop's results keep their shapes; otherwise whatever the
+            # body assigns is unknown after the loop.
+            candidate = self._widen_unequal(before, after)
+            frame.env = dict(candidate)
+            again = self._loop_pass(body, frame, bind, candidate)
+            frame.env = again if self._same_env(again, candidate) else _widen_changed(candidate, again)
         finally:
             self.loop_depth -= 1
+
+    def _widen_unequal(self, start: dict, after: dict) -> dict:
+        """``after`` with what equals ``start``'s value kept and the rest widened."""
+        out = {}
+        for k, v in after.items():
+            if k in start and (v is start[k] or self._same_env({k: v}, {k: start[k]})):
+                out[k] = v
+            else:
+                out[k] = _widen(v)
+        return out
 
     def _loop_pass(self, body: list[ast.stmt], frame: Frame, bind: Callable[[Frame], None] | None, start: dict) -> dict:
         """One run of a loop body; the state after it joined with ``start``."""
@@ -1658,15 +1676,7 @@ class Interpreter:
         if want is None or isinstance(want, bool):
             return res
         pairs: list = []
-
-        def collect(a: Any, c: Any) -> None:
-            if isinstance(a, Shape) and isinstance(c, Shape) and len(a.dims) == len(c.dims):
-                pairs.append((a.dims, c.dims))
-            elif isinstance(a, (list, tuple)) and isinstance(c, (list, tuple)) and len(a) == len(c):
-                for x, y in zip(a, c):
-                    collect(x, y)
-
-        collect(fn_args, conc_args)
+        _shape_pairs(fn_args, conc_args, pairs)
         wants = want if isinstance(want, tuple) else (want,)
         if not all(isinstance(w, int) for w in wants):
             return res
@@ -1802,6 +1812,17 @@ def _widen(v: Any) -> Any:
     if isinstance(v, TensorV):
         return TensorV(None, v.origin)
     return UNKNOWN
+
+
+def _shape_pairs(a: Any, c: Any, out: list) -> None:
+    """The (symbolic dims, concrete dims) of the shapes found at the same place in
+    two argument structures. (A module function: a nested recursive closure is a
+    reference cycle, left for the garbage collector.)"""
+    if isinstance(a, Shape) and isinstance(c, Shape) and len(a.dims) == len(c.dims):
+        out.append((a.dims, c.dims))
+    elif isinstance(a, (list, tuple)) and isinstance(c, (list, tuple)) and len(a) == len(c):
+        for x, y in zip(a, c):
+            _shape_pairs(x, y, out)
 
 
 def _widen_changed(start: dict, after: dict) -> dict:
