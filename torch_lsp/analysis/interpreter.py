@@ -171,18 +171,34 @@ class Reporter:
 
 
 class ShapeIndex:
-    """Expression and assignment shapes for hovers and inlay hints: node -> value,
-    joined over every analysis that reached the node."""
+    """Expression and assignment shapes for hovers and inlay hints: node -> value.
+
+    A class is analysed on its own (``generic``: sizes are its constructor's
+    symbols, inputs unknown) and again for each call site that builds and calls it
+    (sizes and inputs known). What a user wants to see is the call sites' view
+    (``[4, 16, 15, 15]``), so values from call sites replace generic ones; values
+    of the same kind are joined (a dimension that differs becomes unknown)."""
 
     def __init__(self) -> None:
         self.by_node: dict[int, tuple[ast.AST, AV]] = {}
+        self._generic: set[int] = set()  # nodes whose value so far is only generic
 
-    def record(self, node: ast.AST, value: AV) -> None:
+    def record(self, node: ast.AST, value: AV, generic: bool = False) -> None:
         key = id(node)
         old = self.by_node.get(key)
         if old is None:
             self.by_node[key] = (node, value)
-        elif isinstance(old[1], TensorV) and isinstance(value, TensorV):
+            if generic:
+                self._generic.add(key)
+            return
+        was_generic = key in self._generic
+        if generic and not was_generic:
+            return  # a call site's view is already there
+        if was_generic and not generic:
+            self.by_node[key] = (node, value)
+            self._generic.discard(key)
+            return
+        if isinstance(old[1], TensorV) and isinstance(value, TensorV):
             self.by_node[key] = (node, TensorV(join_shapes(old[1].shape, value.shape), old[1].origin))
 
 
@@ -663,7 +679,7 @@ class Interpreter:
         if isinstance(target, ast.Name):
             frame.env[target.id] = v
             if self.record and self.recording:
-                self.index.record(target, v)
+                self.index.record(target, v, self.generic)
         elif isinstance(target, (ast.Tuple, ast.List)):
             n = len(target.elts)
             if isinstance(v, _ShapeOf):
@@ -682,7 +698,7 @@ class Interpreter:
                     _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
                 obj.attrs[target.attr] = v
             if self.record and self.recording:
-                self.index.record(target, v)
+                self.index.record(target, v, self.generic)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
             if isinstance(base, TupleV):
@@ -726,7 +742,7 @@ class Interpreter:
         else:
             v = self._eval(node, frame)
         if self.record and (type(v) is TensorV or type(v) is LayerV) and self.recording:
-            self.index.record(node, v)
+            self.index.record(node, v, self.generic)
         return v
 
     def _eval(self, node: ast.AST, frame: Frame) -> AV:
