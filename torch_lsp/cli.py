@@ -136,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="instead of the layer table, list each line that assigns a tensor with the shape(s) "
                               "inferred there (what inlay hints show)")
     summary.set_defaults(func=cmd_summary)
+
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the language server",
+        description="Run the language server (LSP) on stdin/stdout, or on a TCP port with --tcp. "
+                    "Editors start it for you; see the README for VS Code, Neovim, Helix and Emacs.")
+    serve.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (the default; accepted for clients that pass it)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead of stdin/stdout")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 
@@ -714,6 +722,17 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.tcp is not None:
+        host, sep, port = args.tcp.rpartition(":")
+        if not sep or not port.isdigit():
+            _write(sys.stderr, f"error: --tcp expects HOST:PORT, got {clean(args.tcp)!r}\n")
+            return 2
+    from torch_lsp.server import serve
+
+    return serve(args.tcp)
+
+
 # =============================================================================== entry point
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -723,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        _write(sys.stderr, f"error: a command is required (check, rule, rules, summary); see `{PROG} --help`\n")
+        _write(sys.stderr, f"error: a command is required (check, rule, rules, summary, serve); see `{PROG} --help`\n")
         return 2
     try:
         return args.func(args)

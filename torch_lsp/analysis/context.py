@@ -6,11 +6,16 @@ model, the import table. Rules never re-parse.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Callable
 
 from torch_lsp.analysis.modules import ModuleModel
 from torch_lsp.analysis.names import ImportTable
 from torch_lsp.analysis.project import FileSummary, Project
 from torch_lsp.analysis.source import SourceFile
+
+
+class AnalysisCancelled(Exception):
+    """Raised inside an analysis whose ``FileContext.cancel`` returned True."""
 
 
 class FileContext:
@@ -20,6 +25,9 @@ class FileContext:
         # Keep every expression's shape for hovers and inlay hints (an editor wants
         # them; a CI check does not, and saves the bookkeeping).
         self.record_shapes = record_shapes
+        # Asked now and then during a long analysis; True stops it (AnalysisCancelled):
+        # an editor drops the analysis of a version the user has already changed.
+        self.cancel: Callable[[], bool] | None = None
 
     @cached_property
     def summary(self) -> FileSummary:

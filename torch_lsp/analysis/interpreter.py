@@ -263,6 +263,7 @@ class Interpreter:
         self.imports = ctx.imports
         self.model = ctx.model
         self.reporter = Reporter()
+        self.cancel = ctx.cancel
         self.index = ShapeIndex()
         self.steps = 0
         self.depth = 0
@@ -466,6 +467,10 @@ class Interpreter:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise RecursionError("analysis budget exhausted")
+        if not self.steps & 255 and self.cancel is not None and self.cancel():
+            from torch_lsp.analysis.context import AnalysisCancelled
+
+            raise AnalysisCancelled()
 
     def _stmt(self, stmt: ast.stmt, frame: Frame, top: bool = False) -> None:
         self._tick()

@@ -1,0 +1,258 @@
+"""The language server end to end: a real `torch-lsp serve` subprocess driven by
+pytest-lsp, with VS Code's capabilities (push diagnostics, UTF-16) and Neovim
+0.11's (pull diagnostics, UTF-8)."""
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+SERVER = [sys.executable, "-m", "torch_lsp", "serve"]
+
+BUGGY = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self, hidden_dim=20):
+            super().__init__()
+            self.fc1 = nn.Linear(10, hidden_dim)
+            self.fc2 = nn.Linear(30, 5)
+
+        def forward(self, x):
+            h = self.fc1(x)
+            return self.fc2(h)
+
+
+    model = Net(20)
+    out = model(torch.randn(4, 10))
+""")
+
+
+def uri_of(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+async def open_doc(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
+    path.write_text(text, encoding="utf-8")
+    uri = uri_of(path)
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+        text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)))
+    return uri
+
+
+async def diagnostics_for(client: LanguageClient, uri: str, version: int, timeout: float = 20.0) -> list[lsp.Diagnostic]:
+    """The pushed diagnostics of `uri` for document `version` (waiting for them)."""
+    async def wait():
+        while True:
+            got = client.diagnostics.get(uri)
+            if got is not None and client_versions.get(uri) == version:
+                return list(got)
+            await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    return await asyncio.wait_for(wait(), timeout)
+
+
+client_versions: dict[str, int | None] = {}
+
+
+def _like_an_editor(client: LanguageClient) -> None:
+    """What real clients answer that pytest-lsp's test client does not."""
+    @client.feature(lsp.CLIENT_REGISTER_CAPABILITY)
+    def register(ls: LanguageClient, params: lsp.RegistrationParams) -> None:
+        registrations.extend(r.method for r in params.registrations)
+
+
+registrations: list[str] = []
+
+
+def _track_versions(client: LanguageClient) -> None:
+    # pytest-lsp's own handler keeps only the diagnostics; record the versions too.
+    client.protocol.fm._features.pop(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, None)
+
+    @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(ls: LanguageClient, params: lsp.PublishDiagnosticsParams) -> None:
+        client.diagnostics[params.uri] = params.diagnostics
+        client_versions[params.uri] = params.version
+        published.append((params.uri, params.version, len(params.diagnostics)))
+
+
+published: list[tuple[str, int | None, int]] = []
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def vscode(lsp_client: LanguageClient, tmp_path):
+    _track_versions(lsp_client)
+    _like_an_editor(lsp_client)
+    published.clear()
+    await lsp_client.initialize_session(lsp.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"),
+        root_uri=tmp_path.resolve().as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def neovim(lsp_client: LanguageClient, tmp_path):
+    _like_an_editor(lsp_client)
+    await lsp_client.initialize_session(lsp.InitializeParams(
+        capabilities=client_capabilities("neovim@v0.11.0"),
+        root_uri=tmp_path.resolve().as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+# ----------------------------------------------------------------------------- diagnostics
+async def test_diagnostics_on_open_carry_the_version(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY, version=3)
+    diags = await diagnostics_for(vscode, uri, 3)
+    assert [(d.code, d.range.start.line) for d in diags] == [("TL201", 8)]
+    assert diags[0].source == "torch-lsp"
+    assert "expects 30 input features" in diags[0].message
+
+
+async def test_an_edit_updates_the_diagnostics(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    await diagnostics_for(vscode, uri, 1)
+    # fc2 = nn.Linear(30, 5)  ->  nn.Linear(20, 5): line 8, the `30`
+    vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangePartial(
+            range=lsp.Range(start=lsp.Position(line=8, character=29), end=lsp.Position(line=8, character=31)), text="20")]))
+    assert await diagnostics_for(vscode, uri, 2) == []
+
+
+async def test_a_stale_result_never_wins(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    good = BUGGY.replace("nn.Linear(30, 5)", "nn.Linear(hidden_dim, 5)")
+    for v in range(2, 12):  # a burst of edits, alternating buggy and fixed
+        text = good if v % 2 else BUGGY
+        vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=v),
+            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)]))
+    final = await diagnostics_for(vscode, uri, 11)
+    assert final == []  # version 11 is the fixed text
+    versions = [v for u, v, _ in published if u == uri]
+    assert versions == sorted(versions), versions  # never an older version after a newer one
+    await asyncio.sleep(0.5)
+    assert client_versions[uri] == 11
+
+
+async def test_closing_clears_the_diagnostics(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    assert await diagnostics_for(vscode, uri, 1)
+    vscode.text_document_did_close(lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+
+    async def cleared():
+        while vscode.diagnostics.get(uri):
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(cleared(), 10)
+
+
+async def test_neovim_pulls_diagnostics(neovim: LanguageClient, tmp_path):
+    uri = await open_doc(neovim, tmp_path / "net.py", BUGGY)
+    report = await neovim.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert [d.code for d in report.items] == ["TL201"]
+    assert uri not in neovim.diagnostics  # pulled, not pushed as well
+
+
+# ----------------------------------------------------------------------------- hover
+async def test_hover_on_a_tensor_shows_its_shape(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    await diagnostics_for(vscode, uri, 1)
+    hover = await vscode.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=11, character=8)))  # `h`
+    assert hover is not None
+    assert "Tensor[4, hidden_dim]" in hover.contents.value
+    assert "self.fc1" in hover.contents.value
+
+
+async def test_hover_on_a_layer_shows_its_signature_and_shapes(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    await diagnostics_for(vscode, uri, 1)
+    hover = await vscode.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=12, character=18)))  # self.fc2 in forward
+    text = hover.contents.value
+    assert "Linear(30 → 5)" in text
+    assert "[5, 30]" in text  # weight
+    assert "[*, 30]" in text  # what it expects
+
+
+async def test_hover_on_a_diagnostic_shows_the_rule(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    await diagnostics_for(vscode, uri, 1)
+    hover = await vscode.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=8, character=29)))
+    assert "TL201" in hover.contents.value
+
+
+# ----------------------------------------------------------------------------- code actions
+def apply(text: str, edits: list[lsp.TextEdit]) -> str:
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln))
+
+    def off(p: lsp.Position) -> int:
+        if p.line >= len(lines):
+            return len(text)
+        return min(offsets[p.line] + p.character, offsets[p.line + 1] - (1 if lines[p.line].endswith("\n") else 0))
+
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        a, b = off(e.range.start), off(e.range.end)
+        if e.range.end.line >= len(lines):
+            b = len(text)
+        text = text[:a] + e.new_text + text[b:]
+    return text
+
+
+async def test_the_quick_fix_makes_the_diagnostic_go(vscode: LanguageClient, tmp_path):
+    path = tmp_path / "net.py"
+    uri = await open_doc(vscode, path, BUGGY)
+    diags = await diagnostics_for(vscode, uri, 1)
+    actions = await vscode.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), range=diags[0].range,
+        context=lsp.CodeActionContext(diagnostics=diags)))
+    preferred = [a for a in actions if a.is_preferred]
+    assert len(preferred) == 1 and preferred[0].kind == lsp.CodeActionKind.QuickFix
+    assert any("torch-lsp: ignore[TL201]" in e.new_text for a in actions for e in a.edit.changes[uri])
+    fixed = apply(BUGGY, preferred[0].edit.changes[uri])
+    vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    assert await diagnostics_for(vscode, uri, 2) == []
+
+
+async def test_fix_all(vscode: LanguageClient, tmp_path):
+    text = BUGGY.replace("        super().__init__()\n", "")
+    uri = await open_doc(vscode, tmp_path / "net.py", text)
+    assert {d.code for d in await diagnostics_for(vscode, uri, 1)} >= {"TL104"}
+    actions = await vscode.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
+        context=lsp.CodeActionContext(diagnostics=[], only=["source.fixAll"])))
+    assert [a.kind for a in actions] == ["source.fixAll.torch-lsp"]
+    fixed = apply(text, actions[0].edit.changes[uri])
+    assert "super().__init__()" in fixed
+    vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    left = await diagnostics_for(vscode, uri, 2)
+    assert not [d for d in left if d.code == "TL104"]
+
+
+# ----------------------------------------------------------------------------- inlay hints
+async def test_inlay_hints_show_shapes_after_assignments(neovim: LanguageClient, tmp_path):
+    uri = await open_doc(neovim, tmp_path / "net.py", BUGGY)
+    hints = await neovim.text_document_inlay_hint_async(lsp.InlayHintParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=20, character=0))))
+    by_line = {h.position.line: h.label for h in hints}
+    assert by_line[11] == "⟶ [4, hidden_dim]"
+    assert by_line[16] == "⟶ [4, 5]"

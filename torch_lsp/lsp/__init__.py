@@ -1,0 +1,1 @@
+"""The language server's pieces that are not pygls wiring: position conversion, hover text."""

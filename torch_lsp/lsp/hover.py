@@ -1,0 +1,70 @@
+"""Hover text (markdown) from one analysis: a tensor's shape and where it came
+from, a layer's signature and shapes, the rule behind a diagnostic."""
+from __future__ import annotations
+
+from typing import Any
+
+from torch_lsp.analysis.diagnostics import Diagnostic, Position
+from torch_lsp.analysis.query import LayerInfo, ShapeInfo, ShapeQuery
+
+
+def _contains(d: Diagnostic, p: Position) -> bool:
+    return d.range.start <= p <= d.range.end
+
+
+def rule_text(d: Diagnostic) -> str:
+    from torch_lsp.rules import RULES
+
+    rule = RULES.get(d.code)
+    if rule is None:
+        return f"**{d.code}**"
+    fix = " Fix available." if d.fixes else ""
+    return f"**{rule.code}** `{rule.name}`: {rule.summary}.{fix} (`torch-lsp rule {rule.code}` explains it.)"
+
+
+def layer_text(info: LayerInfo) -> str:
+    out = [f"**`{info.label}`** `{info.signature}`"]
+    if info.params:
+        out.append("parameters: " + ", ".join(f"`{k}` `{v}`" for k, v in info.params.items()))
+    if info.expects:
+        out.append(f"expects `{info.expects}`")
+    seen = set()
+    for key, shape_in, out_text, error in info.calls:
+        line = f"called with `{shape_in}` → `{out_text}`" + (f" ({key})" if key != "generic" else "")
+        if error:
+            line += f": **{error}**"
+        if line not in seen:
+            seen.add(line)
+            out.append(line)
+        if len(seen) >= 4:
+            break
+    return "  \n".join(out)
+
+
+def shape_text(info: ShapeInfo) -> str:
+    text = f"`{info.text}`"
+    if info.origin:
+        text += f"  \n{info.origin}"
+    return text
+
+
+def hover_markdown(query: ShapeQuery | None, diagnostics: list[Diagnostic], pos: Position) -> tuple[str, Any] | None:
+    """(markdown, (start, end) code-point positions of what it describes) or None."""
+    parts: list[str] = []
+    span = None
+    for d in diagnostics:
+        if _contains(d, pos):
+            parts.append(rule_text(d))
+            span = span or (d.range.start, d.range.end)
+    if query is not None:
+        layer = query.layer_at(pos.line, pos.character)
+        shape = query.at(pos.line, pos.character)
+        if layer is not None and (shape is None or (layer.line, layer.col) >= (shape.line, shape.col)):
+            parts.insert(0, layer_text(layer))
+            span = (Position(layer.line, layer.col), Position(layer.end_line, layer.end_col))
+        elif shape is not None:
+            parts.insert(0, shape_text(shape))
+            span = (Position(shape.line, shape.col), Position(shape.end_line, shape.end_col))
+    if not parts:
+        return None
+    return "\n\n---\n\n".join(parts), span

@@ -1,0 +1,600 @@
+"""The language server: a thin pygls 2.x shell over the analysis library.
+
+Every open Python document is analysed by ``torch_lsp.analysis.engine`` (the same
+code ``torch-lsp check`` runs, so editor and CI agree) on one background thread,
+so the message loop keeps answering while an analysis runs. An analysis is for one
+document version: a newer version cancels it, and a result is only ever published
+for the version it was computed from.
+
+    torch-lsp serve            # stdio (``--stdio`` is accepted and ignored)
+    torch-lsp serve --tcp 127.0.0.1:2087
+    python -m torch_lsp serve
+
+Client settings (``initializationOptions`` or the ``torch-lsp`` section of
+``workspace/configuration``; see ``ClientSettings``) override the project's
+``[tool.torch-lsp]`` table, which is reloaded when a pyproject.toml changes.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from torch_lsp import __version__
+from torch_lsp.analysis import engine
+from torch_lsp.analysis.context import AnalysisCancelled, FileContext
+from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, Position, Range, TextEdit
+from torch_lsp.analysis.project import Project
+from torch_lsp.analysis.recovery import parse_recovering
+from torch_lsp.analysis.source import SourceFile, split_lines
+from torch_lsp.config import ConfigError, ConfigResolver, Overrides
+from torch_lsp.lsp.convert import Lines
+
+log = logging.getLogger("torch_lsp.server")
+
+FIX_ALL_KIND = "source.fixAll.torch-lsp"
+SETTINGS_SECTION = "torch-lsp"
+MAX_FIX_ROUNDS = 10
+RESULT_WAIT_SECONDS = 5.0  # a hover/pull waits this long for the current version's analysis
+_LEVELS = {"error": lsp.MessageType.Error, "warning": lsp.MessageType.Warning, "info": lsp.MessageType.Info,
+           "debug": lsp.MessageType.Log}
+
+
+# =============================================================================== settings
+@dataclass
+class ClientSettings:
+    """What an editor can set (camelCase keys in JSON)."""
+
+    select: list[str] | None = None
+    ignore: list[str] | None = None
+    extend_select: list[str] = field(default_factory=list)
+    extend_ignore: list[str] = field(default_factory=list)
+    inlay_hints: bool = True
+    report_syntax_errors: bool = False
+    unsafe_fixes: bool = False
+    log_level: str = "info"
+
+    _KEYS = {
+        "select": "select", "ignore": "ignore", "extendSelect": "extend_select", "extendIgnore": "extend_ignore",
+        "inlayHints": "inlay_hints", "reportSyntaxErrors": "report_syntax_errors", "unsafeFixes": "unsafe_fixes",
+        "logLevel": "log_level",
+    }
+
+    @classmethod
+    def from_json(cls, data: Any, problems: list[str]) -> "ClientSettings":
+        out = cls()
+        if data is None:
+            return out
+        if not isinstance(data, dict):
+            problems.append(f"settings: expected an object, got {type(data).__name__}; using the defaults")
+            return out
+        if isinstance(data.get(SETTINGS_SECTION), dict):  # {"torch-lsp": {...}}
+            data = data[SETTINGS_SECTION]
+        if isinstance(data.get("settings"), dict):  # initializationOptions: {"settings": {...}}
+            data = data["settings"]
+        for key, value in data.items():
+            attr = cls._KEYS.get(key)
+            if attr is None:
+                continue
+            default = getattr(out, attr)
+            if attr in ("select", "ignore", "extend_select", "extend_ignore"):
+                if value is None and attr in ("select", "ignore"):
+                    continue
+                if isinstance(value, str):
+                    value = [value]
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    problems.append(f"settings: `{key}` must be a list of rule codes; ignored")
+                    continue
+            elif attr == "log_level":
+                if not isinstance(value, str) or value.lower() not in _LEVELS:
+                    problems.append(f"settings: `logLevel` must be one of {', '.join(_LEVELS)}; ignored")
+                    continue
+                value = value.lower()
+            elif not isinstance(value, type(default)):
+                problems.append(f"settings: `{key}` must be a {type(default).__name__}; ignored")
+                continue
+            setattr(out, attr, value)
+        return out
+
+    def overrides(self) -> Overrides:
+        return Overrides(
+            select=tuple(self.select) if self.select is not None else None,
+            ignore=tuple(self.ignore) if self.ignore is not None else None,
+            extend_select=tuple(self.extend_select),
+            extend_ignore=tuple(self.extend_ignore),
+            unsafe_fixes=self.unsafe_fixes or None,
+        )
+
+
+# =============================================================================== documents
+@dataclass
+class Result:
+    """One analysis of one document version."""
+
+    version: int
+    serial: int
+    src: SourceFile
+    ctx: FileContext | None
+    diagnostics: list[Diagnostic]
+    lines: list[str]
+    _query: Any = None
+
+    @property
+    def query(self):
+        if self._query is None and self.ctx is not None:
+            from torch_lsp.analysis.query import ShapeQuery
+
+            self._query = ShapeQuery(self.ctx)
+        return self._query
+
+
+@dataclass
+class DocState:
+    uri: str
+    path: str | None
+    version: int
+    text: str
+    result: Result | None = None
+    serial: int = 0  # bumped for every new analysis (a change, new settings)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)  # set when a result is stored
+
+
+def _is_python(uri: str, language_id: str | None) -> bool:
+    if language_id:
+        return language_id.lower() == "python"
+    return uri.endswith((".py", ".pyi"))
+
+
+# =============================================================================== server
+class TorchLanguageServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("torch-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        self.docs: dict[str, DocState] = {}
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch-lsp-analysis")
+        self.project = Project()
+        self.settings = ClientSettings()
+        self.resolver = ConfigResolver(Overrides())
+        self.pull = False  # the client pulls diagnostics (textDocument/diagnostic)
+        self.root: str | None = None
+        self._overlay_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ logging
+    def log(self, level: str, message: str) -> None:
+        order = list(_LEVELS)
+        if order.index(level) > order.index(self.settings.log_level):
+            return
+        log.log({"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}.get(level, logging.DEBUG), message)
+        try:
+            self.window_log_message(lsp.LogMessageParams(type=_LEVELS[level], message=f"torch-lsp: {message}"))
+        except Exception:  # no client connected (tests), or the stream is gone
+            pass
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Server errors go to the log, never to a pop-up."""
+        self.log("error", f"internal error: {type(error).__name__}: {error}")
+
+    # ------------------------------------------------------------------ configuration
+    def apply_settings(self, data: Any) -> None:
+        problems: list[str] = []
+        self.settings = ClientSettings.from_json(data, problems)
+        for p in problems:
+            self.log("warning", p)
+        self.reload_config()
+
+    def reload_config(self) -> None:
+        try:
+            self.resolver = ConfigResolver(self.settings.overrides(), cwd=self.root)
+        except ConfigError as exc:
+            self.log("error", f"configuration: {exc}")
+            self.resolver = ConfigResolver(Overrides())
+
+    def enabled_for(self, path: str | None):
+        try:
+            settings = self.resolver.settings_for(path) if path else self.resolver.settings_for(self.root or os.getcwd())
+        except ConfigError as exc:
+            self.log("error", f"configuration: {exc}")
+            return None
+        for w in self.resolver.warnings:
+            self.log("warning", f"configuration: {w}")
+        self.resolver.warnings.clear()
+        return settings.enabled_for(path)
+
+    # ------------------------------------------------------------------ analysis
+    def schedule(self, uri: str) -> None:
+        state = self.docs.get(uri)
+        if state is None:
+            return
+        state.serial += 1
+        asyncio.ensure_future(self._analyse_and_publish(uri))
+
+    async def _analyse_and_publish(self, uri: str) -> None:
+        state = self.docs.get(uri)
+        if state is None:
+            return
+        serial = state.serial
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(self.executor, self._job, state, serial)
+        except Exception as exc:  # a bug in torch-lsp: log it, keep serving
+            self.log("error", f"analysis of {uri} failed: {type(exc).__name__}: {exc}")
+            return
+        if result is None or self.docs.get(uri) is not state or state.serial != result.serial:
+            return  # superseded: a newer version is (or will be) analysed
+        state.result = result
+        state.changed.set()
+        state.changed = asyncio.Event()
+        if not self.pull:
+            self.publish(state)
+        for other in self._dependents(state):
+            self.schedule(other.uri)
+
+    def _job(self, state: DocState, serial: int) -> Result | None:
+        """Runs on the analysis thread."""
+        if self.docs.get(state.uri) is not state or state.serial != serial:
+            return None
+        text, version = state.text, state.version
+        t0 = time.perf_counter()
+        if state.path:
+            self.project.set_overlay(state.path, text)
+        src = parse_recovering(text, state.path)
+        enabled = self.enabled_for(state.path)
+        cancel = lambda: self.docs.get(state.uri) is not state or state.serial != serial  # noqa: E731
+        diags: list[Diagnostic] = []
+        ctx = None
+        if src.tree is not None:
+            analysed = SourceFile(text=text, path=state.path, tree=src.tree)
+            try:
+                ctx, diags = engine.analyse(analysed, self.project, enabled, record_shapes=True, cancel=cancel)
+            except AnalysisCancelled:
+                return None
+        if src.problem is not None and self.settings.report_syntax_errors:
+            from torch_lsp.rules import parse_error
+
+            diags.append(parse_error.diagnostic(src.problem))
+        diags = engine.finish(src, diags, enabled)
+        self.log("debug", f"analysed {state.uri} v{version} in {(time.perf_counter() - t0) * 1000:.1f} ms: {len(diags)} diagnostics")
+        if cancel():
+            return None
+        return Result(version, serial, src, ctx, diags, split_lines(text))
+
+    def _dependents(self, state: DocState) -> list[DocState]:
+        """Other open documents that may import this one (they name its module)."""
+        if not state.path:
+            return []
+        stem = os.path.splitext(os.path.basename(state.path))[0]
+        if stem == "__init__":
+            stem = os.path.basename(os.path.dirname(state.path))
+        return [d for d in self.docs.values() if d is not state and stem in d.text]
+
+    async def current_result(self, uri: str) -> Result | None:
+        """The analysis of the document's current version (waiting for it a little)."""
+        state = self.docs.get(uri)
+        deadline = time.monotonic() + RESULT_WAIT_SECONDS
+        while state is not None:
+            if state.result is not None and state.result.serial == state.serial:
+                return state.result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return state.result  # the last one there is (positions may be a little off)
+            try:
+                await asyncio.wait_for(state.changed.wait(), timeout=min(remaining, 0.25))
+            except asyncio.TimeoutError:
+                pass
+            if self.docs.get(uri) is not state:
+                return None
+        return None
+
+    # ------------------------------------------------------------------ conversion
+    def lines_of(self, result: Result) -> Lines:
+        return Lines(result.lines, str(self.workspace.position_encoding or "utf-16"))
+
+    def to_lsp(self, d: Diagnostic, result: Result, uri: str) -> lsp.Diagnostic:
+        lines = self.lines_of(result)
+        related = []
+        for r in d.related:
+            if r.path is None:
+                related.append(lsp.DiagnosticRelatedInformation(location=lsp.Location(uri=uri, range=lines.range_to_client(r.range)), message=r.message))
+            else:
+                # another file: its own columns; ASCII in nearly all code
+                related.append(lsp.DiagnosticRelatedInformation(
+                    location=lsp.Location(uri=from_fs_path(r.path) or r.path, range=Lines([], "utf-32").range_to_client(r.range)), message=r.message))
+        fixes = [{"title": f.title, "safe": f.applicability is Applicability.SAFE,
+                  "edits": [{"range": _range_json(lines.range_to_client(e.range)), "newText": e.new_text} for e in f.edits]}
+                 for f in d.fixes]
+        return lsp.Diagnostic(
+            range=lines.range_to_client(d.range),
+            severity=lsp.DiagnosticSeverity(int(d.severity)),
+            code=d.code,
+            source="torch-lsp",
+            message=d.message,
+            related_information=related or None,
+            data={"version": result.version, "fixes": fixes, "line": d.range.start.line},
+        )
+
+    def publish(self, state: DocState) -> None:
+        result = state.result
+        items = [self.to_lsp(d, result, state.uri) for d in result.diagnostics] if result else []
+        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=state.uri, diagnostics=items, version=state.version))
+
+
+def _range_json(r: lsp.Range) -> dict:
+    return {"start": {"line": r.start.line, "character": r.start.character}, "end": {"line": r.end.line, "character": r.end.character}}
+
+
+def _range_from_json(d: dict) -> lsp.Range:
+    return lsp.Range(start=lsp.Position(**d["start"]), end=lsp.Position(**d["end"]))
+
+
+# =============================================================================== features
+def create_server() -> TorchLanguageServer:
+    server = TorchLanguageServer()
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: TorchLanguageServer, params: lsp.InitializeParams) -> None:
+        if params.root_uri:
+            ls.root = to_fs_path(params.root_uri)
+        elif params.root_path:
+            ls.root = params.root_path
+        if params.workspace_folders:
+            ls.root = to_fs_path(params.workspace_folders[0].uri) or ls.root
+        if ls.root:
+            ls.project = Project([ls.root])
+        td = params.capabilities.text_document
+        ls.pull = bool(td and td.diagnostic is not None)
+        ls.apply_settings(params.initialization_options)
+
+    @server.feature(lsp.INITIALIZED)
+    async def initialized(ls: TorchLanguageServer, params: lsp.InitializedParams) -> None:
+        caps = ls.client_capabilities
+        ws = caps.workspace
+        if ws and ws.did_change_watched_files and ws.did_change_watched_files.dynamic_registration:
+            try:
+                await ls.client_register_capability_async(lsp.RegistrationParams(registrations=[lsp.Registration(
+                    id="torch-lsp-pyproject", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                    register_options=lsp.DidChangeWatchedFilesRegistrationOptions(
+                        watchers=[lsp.FileSystemWatcher(glob_pattern="**/pyproject.toml")]))]))
+            except Exception as exc:
+                ls.log("debug", f"could not watch pyproject.toml files: {exc}")
+        await _pull_configuration(ls)
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: TorchLanguageServer, params: lsp.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and SETTINGS_SECTION in settings:
+            ls.apply_settings(settings[SETTINGS_SECTION])
+            _reanalyse_all(ls)
+        else:
+            await _pull_configuration(ls)
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: TorchLanguageServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        if any(c.uri.endswith("pyproject.toml") for c in params.changes):
+            ls.reload_config()
+            _reanalyse_all(ls)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: TorchLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        if not _is_python(doc.uri, doc.language_id):
+            return
+        path = to_fs_path(doc.uri) if doc.uri.startswith("file:") else None
+        ls.docs[doc.uri] = DocState(doc.uri, path, doc.version, doc.text)
+        ls.schedule(doc.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: TorchLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        state = ls.docs.get(params.text_document.uri)
+        if state is None:
+            return
+        try:
+            text = ls.workspace.get_text_document(state.uri).source
+        except Exception as exc:
+            ls.log("warning", f"{state.uri}: could not apply a change ({exc})")
+            return
+        state.version = params.text_document.version if params.text_document.version is not None else state.version + 1
+        state.text = text
+        ls.schedule(state.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: TorchLanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        if params.text_document.uri.endswith("pyproject.toml"):
+            ls.reload_config()
+            _reanalyse_all(ls)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: TorchLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        state = ls.docs.pop(params.text_document.uri, None)
+        if state is None:
+            return
+        if state.path:
+            ls.executor.submit(ls.project.set_overlay, state.path, None)
+        state.changed.set()
+        if not ls.pull:
+            ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=state.uri, diagnostics=[]))
+
+    @server.feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC, lsp.DiagnosticOptions(
+        identifier="torch-lsp", inter_file_dependencies=True, workspace_diagnostics=False))
+    async def pull_diagnostics(ls: TorchLanguageServer, params: lsp.DocumentDiagnosticParams):
+        result = await ls.current_result(params.text_document.uri)
+        if result is None:
+            return lsp.RelatedFullDocumentDiagnosticReport(items=[])
+        items = [ls.to_lsp(d, result, params.text_document.uri) for d in result.diagnostics]
+        return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(result.version))
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: TorchLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        from torch_lsp.lsp.hover import hover_markdown
+
+        result = await ls.current_result(params.text_document.uri)
+        if result is None:
+            return None
+        lines = ls.lines_of(result)
+        pos = lines.from_client(params.position)
+        try:
+            found = hover_markdown(result.query, result.diagnostics, pos)
+        except Exception as exc:
+            ls.log("error", f"hover failed: {type(exc).__name__}: {exc}")
+            return None
+        if found is None:
+            return None
+        text, span = found
+        rng = lines.range_to_client(Range(span[0], span[1])) if span else None
+        return lsp.Hover(contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text), range=rng)
+
+    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT, lsp.InlayHintOptions(resolve_provider=False))
+    async def inlay_hints(ls: TorchLanguageServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint] | None:
+        if not ls.settings.inlay_hints:
+            return []
+        result = await ls.current_result(params.text_document.uri)
+        if result is None or result.query is None:
+            return []
+        lines = ls.lines_of(result)
+        lo, hi = params.range.start.line, params.range.end.line
+        out = []
+        seen = set()
+        for line, _col, text in result.query.assignment_hints():
+            if not lo <= line <= hi or line in seen:
+                continue
+            seen.add(line)
+            end = len(result.lines[line].rstrip()) if line < len(result.lines) else 0
+            out.append(lsp.InlayHint(position=lines.to_client(Position(line, end)), label=f"⟶ {text}",
+                                     kind=lsp.InlayHintKind.Type, padding_left=True))
+        return out
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
+        code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.SourceFixAll, FIX_ALL_KIND], resolve_provider=False))
+    async def code_action(ls: TorchLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
+        uri = params.text_document.uri
+        state = ls.docs.get(uri)
+        if state is None:
+            return None
+        only = params.context.only
+        actions: list[lsp.CodeAction] = []
+        wants_quickfix = not only or any(str(k).startswith("quickfix") for k in only)
+        wants_fix_all = not only or any(FIX_ALL_KIND.startswith(str(k)) for k in only)
+        if wants_quickfix:
+            for d in params.context.diagnostics:
+                if d.source != "torch-lsp" or not isinstance(d.data, dict):
+                    continue
+                actions.extend(_quick_fixes(ls, state, d))
+        if wants_fix_all:
+            result = await ls.current_result(uri)
+            if result is not None and any(d.fixes for d in result.diagnostics):
+                fixed = await asyncio.get_running_loop().run_in_executor(ls.executor, _fix_all_text, ls, state, result)
+                if fixed is not None and fixed != result.src.text:
+                    n_lines = len(result.lines)
+                    edit = lsp.TextEdit(range=lsp.Range(start=lsp.Position(line=0, character=0),
+                                                        end=lsp.Position(line=n_lines + 1, character=0)), new_text=fixed)
+                    actions.append(lsp.CodeAction(title="Fix all torch-lsp problems", kind=FIX_ALL_KIND,
+                                                  edit=lsp.WorkspaceEdit(changes={uri: [edit]})))
+        return actions
+
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: TorchLanguageServer, *args) -> None:
+        ls.executor.shutdown(wait=False, cancel_futures=True)
+
+    return server
+
+
+async def _pull_configuration(ls: TorchLanguageServer) -> None:
+    ws = ls.client_capabilities.workspace
+    if not (ws and ws.configuration):
+        _reanalyse_all(ls)
+        return
+    try:
+        items = await ls.workspace_configuration_async(lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section=SETTINGS_SECTION)]))
+    except Exception as exc:
+        ls.log("debug", f"workspace/configuration failed: {exc}")
+        items = None
+    if items and items[0] is not None:
+        ls.apply_settings(items[0])
+    _reanalyse_all(ls)
+
+
+def _reanalyse_all(ls: TorchLanguageServer) -> None:
+    for state in list(ls.docs.values()):
+        ls.schedule(state.uri)
+
+
+def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic) -> list[lsp.CodeAction]:
+    out = []
+    preferred_given = False
+    for fix in d.data.get("fixes", []):
+        edits = [lsp.TextEdit(range=_range_from_json(e["range"]), new_text=e["newText"]) for e in fix.get("edits", [])]
+        safe = bool(fix.get("safe"))
+        out.append(lsp.CodeAction(
+            title=fix["title"] + ("" if safe else " (unsafe)"),
+            kind=lsp.CodeActionKind.QuickFix,
+            diagnostics=[d],
+            is_preferred=safe and not preferred_given,
+            edit=lsp.WorkspaceEdit(changes={state.uri: edits}),
+        ))
+        preferred_given = preferred_given or safe
+    code = str(d.code)
+    line = d.data.get("line", d.range.start.line)
+    edit = _suppression_edit(Lines(split_lines(state.text), str(ls.workspace.position_encoding or "utf-16")), line, code)
+    if edit is not None:
+        out.append(lsp.CodeAction(title=f"Ignore {code} on this line", kind=lsp.CodeActionKind.QuickFix,
+                                  diagnostics=[d], edit=lsp.WorkspaceEdit(changes={state.uri: [edit]})))
+    return out
+
+
+def _suppression_edit(lines: Lines, line: int, code: str) -> lsp.TextEdit | None:
+    """`# torch-lsp: ignore[CODE]` at the end of the line, or CODE added to one there."""
+    import re
+
+    if not 0 <= line < len(lines.lines):
+        return None
+    current = lines.lines[line]
+    m = re.search(r"#\s*torch-lsp\s*:\s*ignore\s*\[([^\]]*)\]", current)
+    if m:
+        codes = [c.strip() for c in m.group(1).split(",") if c.strip()]
+        if code in codes:
+            return None
+        new_line = current[: m.start(1)] + ", ".join(codes + [code]) + current[m.end(1):]
+    else:
+        new_line = current.rstrip() + f"  # torch-lsp: ignore[{code}]"
+    rng = Range(Position(line, 0), Position(line, len(current)))
+    return lsp.TextEdit(range=lines.range_to_client(rng), new_text=new_line)
+
+
+def _fix_all_text(ls: TorchLanguageServer, state: DocState, result: Result) -> str | None:
+    """Apply every (safe) fix, round after round, as ``check --fix`` does."""
+    from torch_lsp.analysis import fixes
+
+    text = result.src.text
+    diags = result.diagnostics
+    enabled = ls.enabled_for(state.path)
+    for _ in range(MAX_FIX_ROUNDS):
+        chosen = fixes.select_fixes(diags, unsafe=ls.settings.unsafe_fixes)
+        if not chosen:
+            break
+        new = fixes.apply_fixes(text, chosen)
+        if new == text:
+            break
+        check = engine.check_source(new, state.path, enabled=enabled, project=ls.project)
+        if any(d.code == "TL000" for d in check.diagnostics) or SourceFile.parse(new).tree is None:
+            break
+        text, diags = new, check.diagnostics
+    return text
+
+
+# =============================================================================== entry point
+def serve(tcp: str | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    server = create_server()
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
