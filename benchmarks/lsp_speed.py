@@ -24,7 +24,10 @@ Measured: /work/shared/tools/lsp_bench.py (called as a subprocess) with `--serve
 inside a `forward` near the middle of the file (edit -> diagnostics of that
 version), --hovers hovers spread over the file, peak RSS of the server.  An edit
 whose diagnostics do not come within --edit-timeout seconds is a timeout, not a
-sample; the verdicts count timeouts as slower than any sample.
+sample; the verdicts count timeouts as slower than any sample.  By default the
+server is whatever `torch-lsp serve` runs (the working tree, with an editable
+install); `--rev REV` measures torch_lsp as committed at REV instead, from a
+snapshot, so that edits made to the working tree during the run do not leak in.
 
 Targets, on the ~10,000-line file: edit->diagnostics p50 / ast.parse < 1, hover
 p50 / ast.parse < 0.25, RSS < 150 MB.  ruff is not a project dependency: install
@@ -35,7 +38,8 @@ baseline crashed), 3 if the corpus could not be prepared.
 
 Usage (from the repository root):
     python benchmarks/lsp_speed.py
-    python benchmarks/lsp_speed.py --edits 30 --hovers 20 --repeat 3 --json /tmp/lsp_speed.json
+    python benchmarks/lsp_speed.py --rev HEAD --json /tmp/lsp_speed.json
+    python benchmarks/lsp_speed.py --edits 30 --hovers 20 --repeat 3 --edit-timeout 10
     python benchmarks/lsp_speed.py --targets 300 --no-ruff --server "python -m torch_lsp serve"
 """
 
@@ -44,6 +48,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime
+import io
 import json
 import math
 import os
@@ -54,6 +59,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -280,6 +286,10 @@ def scan_logs(log_dir: Path) -> dict[str, dict]:
     return out
 
 
+def stat(stats: dict, metric: str, key: str, fallback):
+    return (stats.get(metric) or {}).get(key, fallback)
+
+
 def server_figures(label: str, summary: dict, data: dict, edit_timeout: float) -> dict:
     stats = data.get("stats", {}).get(label, {})
     runs = data.get("runs", {}).get(label, [])
@@ -292,11 +302,12 @@ def server_figures(label: str, summary: dict, data: dict, edit_timeout: float) -
     return {
         "label": label,
         "summary": summary,
-        "open_ms": summary.get("open_ms"),
-        "change_p50_ms": summary.get("change_p50_ms"),
-        "change_p95_ms": summary.get("change_p95_ms"),
-        "hover_p50_ms": summary.get("hover_p50_ms"),
-        "rss_mb": summary.get("rss_mb"),
+        # the SUMMARY figures, unrounded (from lsp_bench's --json statistics)
+        "open_ms": stat(stats, "open_ms", "p50", summary.get("open_ms")),
+        "change_p50_ms": stat(stats, "change_ms", "p50", summary.get("change_p50_ms")),
+        "change_p95_ms": stat(stats, "change_ms", "p95", summary.get("change_p95_ms")),
+        "hover_p50_ms": stat(stats, "hover_ms", "p50", summary.get("hover_p50_ms")),
+        "rss_mb": stat(stats, "rss_mb", "p50", summary.get("rss_mb")),
         "rss_max_mb": max(rss) if rss else None,
         "change_timeouts": timeouts,
         "change_attempts": len(change) + timeouts,
@@ -355,6 +366,8 @@ def print_file_table(entry: dict) -> None:
               f"{f1(s['hover_p50_ms']):>9}{f1(s['rss_mb']):>8}"
               f"{str(s['change_timeouts']) + '/' + str(s['change_attempts']):>10}"
               f"{fr(s['ratios']['change_p50_over_parse']):>11}{fr(s['ratios']['hover_p50_over_parse']):>11}")
+    print("  hovers with content: " + ", ".join(f"{s['label']} {s['hover_nonnull']}/{s['hover_attempts']}"
+                                             for s in entry["servers"]))
     for s in entry["servers"]:
         if s["change_timeouts"]:
             print(f"  note: {s['label']}: {s['change_timeouts']} of {s['change_attempts']} edits got no diagnostics "
@@ -391,6 +404,27 @@ def verdicts(entry: dict, label: str) -> list[dict]:
     ]
 
 
+def snapshot_rev(rev: str, lsp_dir: Path) -> tuple[str, Path]:
+    """Extract torch_lsp/ as committed at `rev`; return (short sha, folder to put on PYTHONPATH)."""
+    sha = git("rev-parse", "--short", f"{rev}^{{commit}}")
+    if not sha:
+        raise ToolFailure("not a commit of this repository")
+    dest = lsp_dir / f"rev-{sha}"
+    if (dest / "torch_lsp" / "__init__.py").is_file():
+        return sha, dest
+    proc = subprocess.run(["git", "archive", "--format=tar", sha, "torch_lsp"], cwd=REPO, capture_output=True)
+    if proc.returncode != 0:
+        raise ToolFailure(f"git archive failed: {proc.stderr.decode(errors='replace')[-500:]}")
+    tmp = lsp_dir / f"rev-{sha}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(tmp, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return sha, dest
+
+
 def json_safe(obj):
     """inf (a median that is a timeout) becomes the string "timeout": strict JSON has no Infinity."""
     if isinstance(obj, float) and math.isinf(obj):
@@ -414,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=realworld.DEFAULT_CACHE, help="download/unpack cache (default: %(default)s)")
     ap.add_argument("--targets", default=DEFAULT_TARGETS, help="line counts of the files, comma-separated (default: %(default)s); "
                     "the targets are judged on the largest")
-    ap.add_argument("--server", default="torch-lsp serve", help='our server (default: "%(default)s")')
+    ap.add_argument("--server", default="torch-lsp serve", help='our server (default: "%(default)s", i.e. the working tree if installed in editable mode)')
+    ap.add_argument("--rev", default=None, metavar="REV",
+                    help="measure torch_lsp as committed at REV instead (git archive into <cache-dir>/lsp/rev-<sha>/, "
+                         "run as `python -m torch_lsp serve` with PYTHONPATH there): immune to edits made during the run")
     ap.add_argument("--ruff", default="ruff server", help='the ruff baseline (default: "%(default)s"; install with `pip install ruff`)')
     ap.add_argument("--no-ruff", action="store_true", help="skip the ruff baseline")
     ap.add_argument("--edits", type=int, default=30, help="measured edits per session (default: %(default)s)")
@@ -469,6 +506,22 @@ def main(argv: list[str] | None = None) -> int:
                 what = "whole" if p["whole"] else f"lines 1-{p['lines_taken']} of {p['file_lines']}"
                 print(f"      {p['path']} ({what})")
 
+    head = git("rev-parse", "--short", "HEAD")
+    if args.rev:
+        try:
+            sha, snapshot = snapshot_rev(args.rev, lsp_dir)
+        except ToolFailure as exc:
+            print(f"--rev {args.rev}: {exc}", file=sys.stderr)
+            return realworld.EXIT_TOOL_FAILED
+        args.server = f"env PYTHONPATH={shlex.quote(str(snapshot))} {shlex.quote(args.python)} -m torch_lsp serve"
+        source = {"kind": "commit", "commit": sha, "snapshot": str(snapshot), "dirty_paths": []}
+        print(f"\ntorch_lsp source: commit {sha} (snapshot in {snapshot})")
+    else:
+        dirty = git("status", "--porcelain", "--", "torch_lsp").splitlines()
+        source = {"kind": "working tree", "commit": head, "dirty_paths": dirty}
+        print(f"\ntorch_lsp source: what `{args.server}` imports; the repository is at {head}"
+              + (f" with {len(dirty)} uncommitted change(s) under torch_lsp/ (use --rev to measure a commit)" if dirty else ""))
+
     servers = [(args.server, "torch-lsp")]
     ruff_note = None
     if not args.no_ruff:
@@ -483,7 +536,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\nServers:")
     identities = {}
     for cmd, label in servers:
-        ident = realworld.tool_identity(shlex.split(cmd)[0])
+        words = shlex.split(cmd)
+        if words and os.path.basename(words[0]) == "env":  # env VAR=... PROGRAM ...
+            words = [w for w in words[1:] if "=" not in w]
+        ident = realworld.tool_identity(words[0] if words else cmd)
         identities[label] = ident
         print(f"  {label}: {cmd}   [" + "; ".join(ident.splitlines()[1:]) + "]")
     if ruff_note:
@@ -548,14 +604,15 @@ def main(argv: list[str] | None = None) -> int:
     if entries:
         print("\nSummary (medians; timeouts = edits without diagnostics within "
               f"{args.edit_timeout:g} s, out of all measured edits)")
-        print(f"  {'file':<50}{'lines':>7}{'parse':>8}  " + "".join(
-            f"{l + ' ' + m:>{w}}" for _, l in servers for m, w in (("chg_p50", 18), ("hov_p50", 18), ("rss", 12), ("t/o", 10))))
+        print(f"  {'file':<42}{'lines':>7}{'parse':>7}  {'server':<10}{'open':>8}{'chg_p50':>9}{'chg_p95':>9}"
+              f"{'hov_p50':>9}{'rss_mb':>8}{'t/o':>8}{'chg/parse':>11}{'hov/parse':>11}")
         for e in entries:
-            row = f"  {e['display'][-50:]:<50}{e['lines']:>7,}{e['parse_ms']:>8.1f}  "
-            for s in e["servers"]:
-                row += (f"{f1(s['change_p50_ms']):>18}{f1(s['hover_p50_ms']):>18}{f1(s['rss_mb']):>12}"
-                        f"{str(s['change_timeouts']) + '/' + str(s['change_attempts']):>10}")
-            print(row)
+            for i, s in enumerate(e["servers"]):
+                lead = (f"  {e['display'][-42:]:<42}{e['lines']:>7,}{e['parse_ms']:>7.1f}" if i == 0 else f"  {'':<56}")
+                print(f"{lead}  {s['label']:<10}{f1(s['open_ms']):>8}{f1(s['change_p50_ms']):>9}{f1(s['change_p95_ms']):>9}"
+                      f"{f1(s['hover_p50_ms']):>9}{f1(s['rss_mb']):>8}"
+                      f"{str(s['change_timeouts']) + '/' + str(s['change_attempts']):>8}"
+                      f"{fr(s['ratios']['change_p50_over_parse']):>11}{fr(s['ratios']['hover_p50_over_parse']):>11}")
         largest = max(entries, key=lambda e: e["target"])
         result_verdicts = verdicts(largest, "torch-lsp")
         print(f"\nTargets, torch-lsp on {largest['display']} ({largest['lines']:,} lines):")
@@ -568,8 +625,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         result = {
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "commit": git("rev-parse", "--short", "HEAD"),
-            "dirty_paths": [ln for ln in git("status", "--porcelain", "--", "torch_lsp").splitlines()],
+            "commit": source["commit"],
+            "repository_head": head,
+            "torch_lsp_source": source,
             "python": args.python, "python_version": platform.python_version(), "cpus": os.cpu_count(),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "servers": [{"label": l, "command": c, "identity": identities.get(l)} for c, l in servers],

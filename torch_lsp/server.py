@@ -34,7 +34,8 @@ from torch_lsp.analysis import engine
 from torch_lsp.analysis.context import AnalysisCancelled, FileContext
 from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, Position, Range, TextEdit
 from torch_lsp.analysis.project import Project
-from torch_lsp.analysis.recovery import parse_recovering
+from torch_lsp.analysis.incremental import IncrementalParser
+from torch_lsp.analysis.units import UnitCache
 from torch_lsp.analysis.source import SourceFile, split_lines
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
 from torch_lsp.lsp.convert import Lines
@@ -145,6 +146,10 @@ class DocState:
     text: str
     result: Result | None = None
     serial: int = 0  # bumped for every new analysis (a change, new settings)
+    # Used on the analysis thread only: re-parse what an edit touched, reuse the
+    # analysis of unchanged classes and functions.
+    parser: IncrementalParser | None = None
+    units: UnitCache = field(default_factory=UnitCache)
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set when a result is stored
 
 
@@ -245,7 +250,9 @@ class TorchLanguageServer(LanguageServer):
         t0 = time.perf_counter()
         if state.path:
             self.project.set_overlay(state.path, text)
-        src = parse_recovering(text, state.path)
+        if state.parser is None:
+            state.parser = IncrementalParser(state.path)
+        src = state.parser.parse(text)
         enabled = self.enabled_for(state.path)
         cancel = lambda: self.docs.get(state.uri) is not state or state.serial != serial  # noqa: E731
         diags: list[Diagnostic] = []
@@ -253,7 +260,8 @@ class TorchLanguageServer(LanguageServer):
         if src.tree is not None:
             analysed = SourceFile(text=text, path=state.path, tree=src.tree)
             try:
-                ctx, diags = engine.analyse(analysed, self.project, enabled, record_shapes=True, cancel=cancel)
+                ctx, diags = engine.analyse(analysed, self.project, enabled, record_shapes=True, cancel=cancel,
+                                            unit_cache=state.units)
             except AnalysisCancelled:
                 return None
         if src.problem is not None and self.settings.report_syntax_errors:
@@ -261,7 +269,9 @@ class TorchLanguageServer(LanguageServer):
 
             diags.append(parse_error.diagnostic(src.problem))
         diags = engine.finish(src, diags, enabled)
-        self.log("debug", f"analysed {state.uri} v{version} in {(time.perf_counter() - t0) * 1000:.1f} ms: {len(diags)} diagnostics")
+        self.log("debug", f"analysed {state.uri} v{version} in {(time.perf_counter() - t0) * 1000:.1f} ms: {len(diags)} diagnostics "
+                          f"({'incremental' if state.parser.last_was_incremental else 'full'} parse; "
+                          f"{state.units.hits} units reused, {state.units.misses} analysed so far)")
         if cancel():
             return None
         return Result(version, serial, src, ctx, diags, split_lines(text))

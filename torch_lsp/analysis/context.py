@@ -28,6 +28,9 @@ class FileContext:
         # Asked now and then during a long analysis; True stops it (AnalysisCancelled):
         # an editor drops the analysis of a version the user has already changed.
         self.cancel: Callable[[], bool] | None = None
+        # The server's per-document cache of analysis units (see analysis/units.py);
+        # None: analyse everything (the CLI).
+        self.unit_cache = None
 
     @cached_property
     def summary(self) -> FileSummary:

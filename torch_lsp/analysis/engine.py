@@ -40,7 +40,8 @@ def _wanted(prefixes: tuple[str, ...], enabled: Callable[[str], bool] | None) ->
 
 
 def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[str], bool] | None = None,
-            record_shapes: bool = False, cancel: Callable[[], bool] | None = None) -> tuple[FileContext | None, list[Diagnostic]]:
+            record_shapes: bool = False, cancel: Callable[[], bool] | None = None,
+            unit_cache=None) -> tuple[FileContext | None, list[Diagnostic]]:
     """All diagnostics of a parsed file, before selection and suppression (checkers
     none of whose rules ``enabled`` allows are not run). ``cancel`` is asked now and
     then; when it returns True the analysis raises ``AnalysisCancelled``."""
@@ -50,6 +51,7 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
         return None, [parse_error.diagnostic(src.problem)] if src.problem else []
     ctx = FileContext(src, project or Project.default(), record_shapes=record_shapes)
     ctx.cancel = cancel
+    ctx.unit_cache = unit_cache
     diags: list[Diagnostic] = []
     for prefixes, checker in _checkers():
         if _wanted(prefixes, enabled):

@@ -170,6 +170,17 @@ class Reporter:
             self.findings[key] = f
 
 
+@dataclass
+class UnitResult:
+    """What one analysis unit (top-level code, a function, a class) produced."""
+
+    findings: list
+    index: "ShapeIndex"
+    layer_calls: dict
+    summary_instances: dict
+    env: dict | None  # for top-level code: the names it bound
+
+
 class ShapeIndex:
     """Expression and assignment shapes for hovers and inlay hints: node -> value.
 
@@ -200,6 +211,14 @@ class ShapeIndex:
             return
         if isinstance(old[1], TensorV) and isinstance(value, TensorV):
             self.by_node[key] = (node, TensorV(join_shapes(old[1].shape, value.shape), old[1].origin))
+
+    def merge(self, other: "ShapeIndex") -> None:
+        if not self.by_node and not self._generic:  # the first unit: take it whole
+            self.by_node = dict(other.by_node)
+            self._generic = set(other._generic)
+            return
+        for key, (node, value) in other.by_node.items():
+            self.record(node, value, key in other._generic)
 
 
 # =============================================================================== interpreter
@@ -300,16 +319,63 @@ class Interpreter:
         self.constructed = self._constructed_classes(tree)
         frame = Frame(self.module_env)
         relevant = self._relevant_functions(tree)
-        # 1. top-level code and functions
-        self._unit(lambda: self._block(tree.body, frame, top=True))
+        # 1. top-level code, 2. module functions, 3. each Module class on its own
+        units: list[tuple[str, Any, Callable[[], Any]]] = [("top", None, lambda: self._block(tree.body, frame, top=True))]
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in relevant:
-                self._unit(lambda stmt=stmt: self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True))
-        # 2. each Module class on its own
+                units.append(("function", stmt, lambda stmt=stmt: self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True)))
         for info in self.model.module_classes():
             if info.ref.summary is not self.ctx.summary:
                 continue
-            self._unit(lambda info=info: self._analyse_class(info))
+            units.append(("class", info, lambda info=info: self._analyse_class(info)))
+        cache = getattr(self.ctx, "unit_cache", None)
+        if cache is None:
+            for _, _, work in units:
+                self._unit(work)
+            return
+        from torch_lsp.analysis.units import unit_keys
+
+        keys = unit_keys(self, tree, units, cache)
+        for (kind, _, work), key in zip(units, keys):
+            result = cache.get(key)
+            if result is None:
+                result = self._isolated(work, kind == "top")
+                cache.put(key, result)
+            self._merge(result)
+        cache.finish()
+
+    def _isolated(self, work: Callable[[], Any], top: bool) -> "UnitResult":
+        """Run one unit with state of its own (what it finds, records, memoises), so
+        that its result can be kept and reused while its source is unchanged. The
+        findings of the units, merged in their order, are those of a run that
+        shares the state (the memo tables only save work)."""
+        saved = (self.reporter, self.index, self.layer_calls, self.summary_instances)
+        before = dict(self.module_env) if top else None
+        self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
+        self._forward_cache, self._instance_cache = {}, {}
+        try:
+            self._unit(work)
+            env = None
+            if before is not None:  # what top-level code bound, for the units after it
+                env = {k: v for k, v in self.module_env.items() if k not in before or before[k] is not v}
+            return UnitResult(list(self.reporter.findings.values()), self.index, self.layer_calls, self.summary_instances, env)
+        finally:
+            self.reporter, self.index, self.layer_calls, self.summary_instances = saved
+
+    def _merge(self, result: "UnitResult") -> None:
+        for f in result.findings:
+            self.reporter.add(f)
+        self.index.merge(result.index)
+        for cls, runs in result.layer_calls.items():
+            mine = self.layer_calls.setdefault(cls, {})
+            for key, calls in runs.items():
+                mine.setdefault(key, []).extend(calls)
+        for cls, insts in result.summary_instances.items():
+            mine = self.summary_instances.setdefault(cls, {})
+            for key, inst in insts.items():
+                mine.setdefault(key, inst)
+        if result.env:
+            self.module_env.update(result.env)
 
     def _relevant_functions(self, tree: ast.Module) -> set[str]:
         """Module-level functions worth analysing on their own: those whose text names

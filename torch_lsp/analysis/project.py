@@ -44,6 +44,7 @@ class FileSummary:
     import_root: str | None = None  # the directory absolute imports resolve against
     source: SourceFile | None = None
     model: object | None = field(default=None, repr=False)  # its ModuleModel, made on first use
+    bindings_key: int | None = field(default=None, repr=False)  # see _bindings_key
 
     @classmethod
     def of(cls, src: SourceFile, module_name: str | None, is_package: bool, import_root: str | None) -> "FileSummary":
@@ -88,6 +89,10 @@ class Project:
         self.use_jedi = use_jedi
         self._summaries: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}
         self._packages: dict[tuple[str, str | None], bool] = {}
+        # Changes of open documents' texts (overlays), in total and per file: what
+        # another file's analysis can depend on (see ``generation_except``).
+        self._overlay_changes = 0
+        self._overlay_changes_of: dict[str, int] = {}
         self._pkg_cache: dict[str, bool] = {}
         self._root_cache: dict[str, str | None] = {}
         self._overlays: dict[str, str] = {}
@@ -116,11 +121,21 @@ class Project:
     # ------------------------------------------------------------ overlays
     def set_overlay(self, path: str, text: str | None) -> None:
         key = self._key(path)
+        if self._overlays.get(key) == text:
+            return
         if text is None:
             self._overlays.pop(key, None)
         else:
             self._overlays[key] = text
         self._summaries.pop(key, None)
+        self._overlay_changes += 1
+        self._overlay_changes_of[key] = self._overlay_changes_of.get(key, 0) + 1
+
+    def generation_except(self, path: str | None) -> int:
+        """How many times open documents other than ``path`` changed: an analysis of
+        ``path`` that used other files is stale when this moved."""
+        own = self._overlay_changes_of.get(self._key(path), 0) if path else 0
+        return self._overlay_changes - own
 
     # ------------------------------------------------------------ module names
     def _is_package_dir(self, d: str) -> bool:
@@ -302,6 +317,11 @@ class Project:
             return None
         if qualified is not None:
             key: tuple = ("qualified", qualified)
+        elif isinstance(node, ast.Name):
+            # What a bare name means is decided by the file's top-level bindings, not
+            # by the bodies of its functions: an editor's keystroke inside a method
+            # must not cost a jedi look-up (a parse of the whole file) again.
+            key = ("name", near.path, node.id, _bindings_key(near))
         else:
             key = (near.path, node.lineno, node.col_offset, hash(near.source.text))
         if key in self._jedi_cache:
@@ -335,6 +355,23 @@ class Project:
             result = None
         self._jedi_cache[key] = result
         return result
+
+
+def _bindings_key(summary: FileSummary) -> int:
+    """A hash of what binds top-level names in a file: the text of its top-level
+    statements other than function and class bodies (their headers count)."""
+    if summary.bindings_key is None:
+        src = summary.source
+        parts = []
+        if src is not None and src.tree is not None:
+            for stmt in src.tree.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    parts.append(f"{type(stmt).__name__} {stmt.name} {stmt.lineno}")
+                else:
+                    parts.append(src.segment(stmt) if stmt.end_lineno == stmt.lineno else
+                                 "".join(src.lines[stmt.lineno - 1: stmt.end_lineno]))
+        summary.bindings_key = hash("\n".join(parts))
+    return summary.bindings_key
 
 
 def _installed(top: str) -> bool:

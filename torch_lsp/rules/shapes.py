@@ -220,17 +220,27 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
     findings = list(interp.reporter.findings.values())
     if not findings:
         return
-    # Origins can point into other files (inherited methods): keep this file's nodes.
-    local = {id(n) for n in ast.walk(ctx.src.tree)} if ctx.src.tree is not None else set()
+    # Origins could point into other files if their inherited methods were run: keep
+    # this file's nodes. They are not run (FOLLOW_OTHER_FILES), and then every node is
+    # this file's (possibly from the previous version's tree, kept by the server's
+    # unit cache for unchanged code: same positions), and walking the tree is skipped.
+    from torch_lsp.analysis.interpreter import FOLLOW_OTHER_FILES
+
+    if FOLLOW_OTHER_FILES:
+        ids = {id(n) for n in ast.walk(ctx.src.tree)} if ctx.src.tree is not None else set()
+        local = ids.__contains__
+    else:
+        def local(_: int) -> bool:
+            return True
     for f in findings:
-        if id(f.node) not in local:
+        if not local(id(f.node)):
             continue
         r = RULES_BY_CODE[f.code]
         rng = ctx.src.range_of(f.node)
-        related = tuple(RelatedInformation(ctx.src.range_of(n), m) for n, m in f.related if n is not None and id(n) in local)
+        related = tuple(RelatedInformation(ctx.src.range_of(n), m) for n, m in f.related if n is not None and local(id(n)))
         fixes = []
         for title, edits in f.fixes:
-            if not all(id(n) in local for n, _ in edits):
+            if not all(local(id(n)) for n, _ in edits):
                 continue
             fixes.append(Fix(title, tuple(TextEdit(ctx.src.range_of(n), text) for n, text in edits), Applicability.UNSAFE if f.code == "TL301" else Applicability.SAFE))
         yield Diagnostic(f.code, r.severity, rng, f.message, related, tuple(fixes))
