@@ -608,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'hov_p50':>9}{'rss_mb':>8}{'t/o':>8}{'chg/parse':>11}{'hov/parse':>11}")
         for e in entries:
             for i, s in enumerate(e["servers"]):
-                lead = (f"  {e['display'][-42:]:<42}{e['lines']:>7,}{e['parse_ms']:>7.1f}" if i == 0 else f"  {'':<56}")
+                lead = (f"  {Path(e['display']).name[-42:]:<42}{e['lines']:>7,}{e['parse_ms']:>7.1f}" if i == 0 else f"  {'':<56}")
                 print(f"{lead}  {s['label']:<10}{f1(s['open_ms']):>8}{f1(s['change_p50_ms']):>9}{f1(s['change_p95_ms']):>9}"
                       f"{f1(s['hover_p50_ms']):>9}{f1(s['rss_mb']):>8}"
                       f"{str(s['change_timeouts']) + '/' + str(s['change_attempts']):>8}"
@@ -618,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nTargets, torch-lsp on {largest['display']} ({largest['lines']:,} lines):")
         for v in result_verdicts:
             val = f1(v["value"]) + " MB" if v["name"].startswith("RSS") else fr(v["value"])
-            print(f"  {v['name']:<36}{val:>10}   target {v['target']:<10} {'met' if v['met'] else 'NOT met'}   ({v['detail']})")
+            print(f"  {v['name']:<36}{val:>10}   target {v['target']:<10} {'not measured' if v['value'] is None else 'met' if v['met'] else 'NOT met'}   ({v['detail']})")
         if max(targets) != largest["target"]:
             print("  (the largest target failed to run; these are for the largest file measured)")
 

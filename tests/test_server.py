@@ -256,3 +256,177 @@ async def test_inlay_hints_show_shapes_after_assignments(neovim: LanguageClient,
     by_line = {h.position.line: h.label for h in hints}
     assert by_line[11] == "⟶ [4, hidden_dim]"
     assert by_line[16] == "⟶ [4, 5]"
+
+
+# ----------------------------------------------------------------------------- positions
+NON_ASCII = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(10, 20)  # 🙂 größe
+            self.fc2 = nn.Linear(30, 5)
+
+        def forward(self, x):
+            h = self.fc1(x)
+            msg = "日本語🙂"; y = self.fc2(h)
+            return y
+
+
+    model = Net()
+    out = model(torch.randn(4, 10))
+""")
+
+
+async def _non_ascii_positions(client: LanguageClient, tmp_path, units) -> None:
+    uri = await open_doc(client, tmp_path / "u.py", NON_ASCII)
+    if uri in client.diagnostics or client.capabilities.text_document.diagnostic is None:
+        diags = await diagnostics_for(client, uri, 1)
+    else:
+        diags = (await client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri)))).items
+    assert [d.code for d in diags] == ["TL201"]
+    # the diagnostic is at `30` on line 8 (ASCII before it)
+    assert diags[0].range.start == lsp.Position(line=8, character=29)
+    # `y` after the string literal on line 12: its column depends on the encoding
+    line = NON_ASCII.splitlines()[12]
+    col = units(line[: line.index("y = ")])
+    hover = await client.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=12, character=col)))
+    assert hover is not None and "Tensor[4, 5]" in hover.contents.value
+    assert hover.range.start.character == col
+
+
+async def test_non_ascii_positions_in_utf16(vscode: LanguageClient, tmp_path):
+    await _non_ascii_positions(vscode, tmp_path, lambda s: len(s.encode("utf-16-le")) // 2)
+
+
+async def test_non_ascii_positions_in_utf8(neovim: LanguageClient, tmp_path):
+    await _non_ascii_positions(neovim, tmp_path, lambda s: len(s.encode("utf-8")))
+
+
+# ----------------------------------------------------------------------------- syntax errors
+async def test_a_syntax_error_keeps_the_other_diagnostics(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    await diagnostics_for(vscode, uri, 1)
+    broken = BUGGY.replace("        return self.fc2(h)\n", "        return self.fc2(h)\n\n    def half(self):\n        return self.\n")
+    vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=broken)]))
+    diags = await diagnostics_for(vscode, uri, 2)
+    assert [d.code for d in diags] == []  # the class with the error is blanked; the call site alone proves nothing
+    broken2 = BUGGY + "\nx = (\n"
+    vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=3),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=broken2)]))
+    assert [d.code for d in await diagnostics_for(vscode, uri, 3)] == ["TL201"]  # not TL000 by default
+
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def configured(lsp_client: LanguageClient, tmp_path):
+    """VS Code's capabilities plus settings: syntax errors on, TL201 ignored, no hints."""
+    _track_versions(lsp_client)
+    _like_an_editor(lsp_client)
+    lsp_client.set_configuration({"reportSyntaxErrors": True, "ignore": ["TL201"], "inlayHints": False}, section="torch-lsp")
+    caps = client_capabilities("visual-studio-code")
+    caps.workspace.configuration = True
+    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=caps, root_uri=tmp_path.resolve().as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_settings_from_workspace_configuration(configured: LanguageClient, tmp_path):
+    uri = await open_doc(configured, tmp_path / "net.py", BUGGY + "\nx = (\n")
+    # the settings arrive after `initialized`; the last published version-1 result uses them
+    await asyncio.sleep(1.0)
+    diags = await diagnostics_for(configured, uri, 1)
+    assert [d.code for d in diags] == ["TL000"]  # TL201 ignored, the syntax error reported
+
+
+async def test_changed_configuration_applies_at_once(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    assert [d.code for d in await diagnostics_for(vscode, uri, 1)] == ["TL201"]
+    published.clear()
+    vscode.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"torch-lsp": {"ignore": ["TL2"]}}))
+
+    async def quiet():
+        while not (published and published[-1][2] == 0):
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(quiet(), 10)
+
+
+async def test_pyproject_settings_are_reloaded_when_it_changes(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    assert [d.code for d in await diagnostics_for(vscode, uri, 1)] == ["TL201"]
+    (tmp_path / "pyproject.toml").write_text('[tool.torch-lsp]\nignore = ["TL201"]\n')
+    published.clear()
+    vscode.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[
+        lsp.FileEvent(uri=(tmp_path / "pyproject.toml").as_uri(), type=lsp.FileChangeType.Created)]))
+
+    async def quiet():
+        while not (published and published[-1][2] == 0):
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(quiet(), 10)
+    assert lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES in registrations
+
+
+# ----------------------------------------------------------------------------- cross-file
+LAYERS = textwrap.dedent("""\
+    import torch.nn as nn
+
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(10, 20)
+
+        def forward(self, x):
+            return self.fc(x)
+""")
+
+USES = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+    from layers import Block
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+            self.head = nn.Linear(20, 5)
+
+        def forward(self, x):
+            return self.head(self.block(x))
+
+
+    out = Net()(torch.randn(4, 10))
+""")
+
+
+async def test_a_class_from_another_file_is_followed_and_its_edits_update_dependents(vscode: LanguageClient, tmp_path):
+    (tmp_path / "layers.py").write_text(LAYERS)
+    uri = await open_doc(vscode, tmp_path / "net.py", USES)
+    assert await diagnostics_for(vscode, uri, 1) == []
+    hover = await vscode.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=12, character=34)))  # self.block(x)
+    assert hover is not None and "Tensor[4, 20]" in hover.contents.value
+    layers_uri = await open_doc(vscode, tmp_path / "layers.py", LAYERS)
+    await diagnostics_for(vscode, layers_uri, 1)
+    published.clear()
+    vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=layers_uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=LAYERS.replace("nn.Linear(10, 20)", "nn.Linear(10, 30)"))]))
+
+    async def updated():
+        while True:
+            got = vscode.diagnostics.get(uri) or []
+            if [d.code for d in got] == ["TL201"]:
+                return got
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    diags = await asyncio.wait_for(updated(), 15)
+    assert "expects 20" in diags[0].message

@@ -304,8 +304,13 @@ class TorchLanguageServer(LanguageServer):
         return None
 
     # ------------------------------------------------------------------ conversion
+    @property
+    def encoding(self) -> str:
+        enc = self.workspace.position_encoding
+        return str(getattr(enc, "value", enc) or "utf-16").lower()
+
     def lines_of(self, result: Result) -> Lines:
-        return Lines(result.lines, str(self.workspace.position_encoding or "utf-16"))
+        return Lines(result.lines, self.encoding)
 
     def to_lsp(self, d: Diagnostic, result: Result, uri: str) -> lsp.Diagnostic:
         lines = self.lines_of(result)
@@ -551,7 +556,7 @@ def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic) ->
         preferred_given = preferred_given or safe
     code = str(d.code)
     line = d.data.get("line", d.range.start.line)
-    edit = _suppression_edit(Lines(split_lines(state.text), str(ls.workspace.position_encoding or "utf-16")), line, code)
+    edit = _suppression_edit(Lines(split_lines(state.text), ls.encoding), line, code)
     if edit is not None:
         out.append(lsp.CodeAction(title=f"Ignore {code} on this line", kind=lsp.CodeActionKind.QuickFix,
                                   diagnostics=[d], edit=lsp.WorkspaceEdit(changes={state.uri: [edit]})))

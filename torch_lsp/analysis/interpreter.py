@@ -32,6 +32,7 @@ position); what each expression evaluated to is recorded for hovers (``ShapeInde
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -179,6 +180,7 @@ class UnitResult:
     layer_calls: dict
     summary_instances: dict
     env: dict | None  # for top-level code: the names it bound
+    followed: list = field(default_factory=list)  # ClassDefs of other files it followed
 
 
 class ShapeIndex:
@@ -235,6 +237,9 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # not interpreted: in real code they are framework plumbing (90% of the statements
 # run on the transformers corpus), and what they set stays unknown, which is silent.
 FOLLOW_OTHER_FILES = False
+# Module classes imported from other project files and constructed here are followed
+# (see Interpreter._imported_class).
+FOLLOW_IMPORTED = os.environ.get("TORCH_LSP_NO_FOLLOW") is None
 MAX_STEPS = 30_000  # per analysis unit (see Interpreter._unit)
 
 _SHAPE_PRESERVING_FUNCS = frozenset(
@@ -302,6 +307,18 @@ class Interpreter:
         # Methods inherited from classes of other files run with their file's source
         # (for segments); nothing found or recorded there belongs to this file.
         self.foreign: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
+        # Module classes imported from other files of the project (`from layers import
+        # Block`; `Block(...)`) are followed: their constructor and forward run on a
+        # whole parse of their file, so chains through them are checked. What is found
+        # inside them belongs to their file (reported when it is checked).
+        self.imported: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
+        self._imported_classes: dict[str, Any] = {}
+        self._followed_paths: set[str] = set()
+        self._suppressed = 0  # findings in followed code of other files (not reported here)
+        self._followed_summaries: dict[str, Any] = {}  # path -> whole-parse FileSummary
+        self._file_envs: dict[int, tuple[dict, Any]] = {}
+        self._local_env: dict = self.module_env
+        self.followed_nodes: list[ast.AST] = []  # the ClassDefs followed (for shapes.check)
         self.src_stack: list = []
         self.active: set[int] = set()  # functions being run (recursion is not followed)
         self._qualified: dict[int, str | None] = {}
@@ -350,6 +367,7 @@ class Interpreter:
         findings of the units, merged in their order, are those of a run that
         shares the state (the memo tables only save work)."""
         saved = (self.reporter, self.index, self.layer_calls, self.summary_instances)
+        followed_before = len(self.followed_nodes)
         before = dict(self.module_env) if top else None
         self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
         self._forward_cache, self._instance_cache = {}, {}
@@ -358,7 +376,8 @@ class Interpreter:
             env = None
             if before is not None:  # what top-level code bound, for the units after it
                 env = {k: v for k, v in self.module_env.items() if k not in before or before[k] is not v}
-            return UnitResult(list(self.reporter.findings.values()), self.index, self.layer_calls, self.summary_instances, env)
+            return UnitResult(list(self.reporter.findings.values()), self.index, self.layer_calls, self.summary_instances, env,
+                              self.followed_nodes[followed_before:])
         finally:
             self.reporter, self.index, self.layer_calls, self.summary_instances = saved
 
@@ -376,6 +395,9 @@ class Interpreter:
                 mine.setdefault(key, inst)
         if result.env:
             self.module_env.update(result.env)
+        for node in result.followed:
+            if all(node is not n for n in self.followed_nodes):
+                self.followed_nodes.append(node)
 
     def _relevant_functions(self, tree: ast.Module) -> set[str]:
         """Module-level functions worth analysing on their own: those whose text names
@@ -974,19 +996,63 @@ class Interpreter:
             return BoundMethodV(base, attr)
         return UNKNOWN
 
+    def _report(self, finding: Any) -> None:
+        if self.local:  # not from the code of a followed class of another file
+            self.reporter.add(finding)
+        else:
+            self._suppressed += 1
+
     def _method_of(self, info: Any, name: str) -> ast.FunctionDef | None:
         fn = info.method(name)
         if fn is not None:
+            self._note_file_of(fn, info.ref.summary)
             return fn
         for base in info.user_bases:
             base_info = self.model.info(base)
             fn = self._method_of(base_info, name)
             if fn is not None:
-                summary = base_info.ref.summary
-                if summary is not self.ctx.summary and id(fn) not in self.foreign:
-                    self.foreign[id(fn)] = summary.source
                 return fn
         return None
+
+    def _note_file_of(self, fn: ast.AST, summary: Any) -> None:
+        """Remember which file a method of another file comes from (followed, or
+        inherited and not run)."""
+        if summary is self.ctx.summary or id(fn) in self.foreign or id(fn) in self.imported:
+            return
+        if summary.path in self._followed_paths and summary.source is not None:
+            self.imported[id(fn)] = summary.source
+        else:
+            self.foreign[id(fn)] = summary.source
+
+    def _imported_class(self, qualified: str) -> Any:
+        """The ClassInfo of a Module class of another project file named ``qualified``
+        (from a whole parse of that file), or None."""
+        near = self.ctx.summary if self.local else self._followed_summaries.get(getattr(self.src, "path", None), self.ctx.summary)
+        memo = (qualified, near.path)
+        if memo in self._imported_classes:
+            return self._imported_classes[memo]
+        self._imported_classes[memo] = None
+        project = self.ctx.project
+        try:
+            ref = project.resolve_qualified(qualified, near)
+        except (RecursionError, OSError, ValueError):
+            ref = None
+        if ref is None or isinstance(ref, str) or ref.summary.path is None or ref.summary is self.ctx.summary:
+            return None
+        full = project.full_summary(ref.summary.path)
+        node = full.classes.get(ref.node.name) if full is not None else None
+        if node is None or node.lineno != ref.node.lineno:
+            return None
+        from torch_lsp.analysis.project import ClassRef
+
+        info = self.model.info(ClassRef(full, node))
+        if not info.is_module:
+            return None
+        self._followed_paths.add(full.path)
+        self._followed_summaries[full.path] = full
+        self.followed_nodes.append(node)
+        self._imported_classes[memo] = info
+        return info
 
     @property
     def src(self) -> Any:
@@ -1219,6 +1285,10 @@ class Interpreter:
                     return UNKNOWN
                 return TensorV(None) if func.name is None or func.name.startswith("torch.") or isinstance(func.base, TensorV) else UNKNOWN
             if func.base is None:
+                if FOLLOW_IMPORTED and func.name is not None and not func.name.startswith("torch."):
+                    info = self._imported_class(func.name)
+                    if info is not None:
+                        return self.call(ClassV(info), args, kwargs, node, frame)
                 return self._torch_call(func.name, args, kwargs, node, frame)
             if isinstance(func.base, TensorV):
                 return self._tensor_method(func.base, func.name, args, kwargs, node, frame)
@@ -1256,6 +1326,13 @@ class Interpreter:
     def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False) -> AV:
         if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES) or id(fn) in self.active:
             return UNKNOWN  # too deep, another file's, or recursive (its result is what is being computed)
+        saved = self._enter(fn)
+        try:
+            return self._run_function_in_file(fn, args, kwargs, frame, generic)
+        finally:
+            self._leave(saved)
+
+    def _run_function_in_file(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool) -> AV:
         env: dict = {}
         a = fn.args
         params = a.posonlyargs + a.args
@@ -1280,8 +1357,6 @@ class Interpreter:
                 if v is UNKNOWN:
                     env[k] = TensorV(None)
         inner = Frame(env, fn, frame.subst, frame.site)
-        src = self.foreign.get(id(fn), self.ctx.src)
-        self.src_stack.append(src)
         self.active.add(id(fn))
         self.depth += 1
         try:
@@ -1291,8 +1366,63 @@ class Interpreter:
         finally:
             self.depth -= 1
             self.active.discard(id(fn))
-            self.src_stack.pop()
         return None
+
+    def _enter(self, fn: ast.AST) -> tuple:
+        """Run ``fn`` in its own file: its source (for labels), and, for a followed
+        class of another file, that file's top-level names and imports."""
+        src = self.foreign.get(id(fn)) or self.imported.get(id(fn)) or self.ctx.src
+        saved = (self.module_env, self.imports)
+        if src is self.ctx.src:
+            self.module_env, self.imports = self._local_env, self.ctx.imports
+        elif id(fn) in self.imported:
+            self.module_env, self.imports = self._file_env(src)
+        self.src_stack.append(src)
+        return saved
+
+    def _leave(self, saved: tuple) -> None:
+        self.src_stack.pop()
+        self.module_env, self.imports = saved
+
+    def _file_env(self, src: Any) -> tuple[dict, Any]:
+        """Top-level names and imports of a followed file (its classes and functions;
+        its top-level code is not run)."""
+        hit = self._file_envs.get(id(src))
+        if hit is not None:
+            return hit
+        from torch_lsp.analysis.project import ClassRef
+
+        full = self._followed_summaries[src.path]
+        env: dict = {}
+        body = full.source.tree.body if full.source and full.source.tree else []
+        # A constant is taken only when its name is bound once at the top level.
+        stores: dict[str, int] = {}
+        for stmt in body:
+            if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for n in ast.walk(stmt):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        stores[n.id] = stores.get(n.id, 0) + 1
+                    elif isinstance(n, ast.alias):
+                        name = (n.asname or n.name).split(".")[0]
+                        stores[name] = stores.get(name, 0) + 1
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                env[stmt.name] = ClassV(self.model.info(ClassRef(full, stmt)))
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                env[stmt.name] = FuncV(stmt)  # type: ignore[arg-type]
+                self.imported[id(stmt)] = src
+            elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                  and stores.get(stmt.targets[0].id) == 1):
+                # constants (`WIDTH = 64`); nothing else of its top-level code is run
+                try:
+                    value = ast.literal_eval(stmt.value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    env.pop(stmt.targets[0].id, None)
+                    continue
+                if isinstance(value, (int, float, str, bool)) or value is None:
+                    env[stmt.targets[0].id] = value
+        hit = self._file_envs[id(src)] = (env, full.imports)
+        return hit
 
     # ------------------------------------------------------------------ modules
     def instantiate(self, info: Any, args: list, kwargs: dict, node: ast.AST | None, frame: Frame, site: Origin | None = None) -> AV:
@@ -1302,6 +1432,14 @@ class Interpreter:
             return inst
         if self.depth > MAX_DEPTH or (id(init) in self.foreign and not FOLLOW_OTHER_FILES):
             return inst
+        saved = self._enter(init)
+        try:
+            return self._instantiate_in_file(inst, info, init, args, kwargs, frame, site)
+        finally:
+            self._leave(saved)
+
+    def _instantiate_in_file(self, inst: "InstanceV", info: Any, init: ast.FunctionDef, args: list, kwargs: dict,
+                             frame: Frame, site: Origin | None) -> AV:
         a = init.args
         params = a.posonlyargs + a.args
         env: dict = {params[0].arg: inst} if params else {}
@@ -1325,7 +1463,6 @@ class Interpreter:
         if a.kwarg:
             env[a.kwarg.arg] = UNKNOWN
         inner = Frame(env, init, subst, site or frame.site)
-        self.src_stack.append(self.foreign.get(id(init), self.ctx.src))
         self.depth += 1
         try:
             self._block(init.body, inner)
@@ -1333,7 +1470,6 @@ class Interpreter:
             pass
         finally:
             self.depth -= 1
-            self.src_stack.pop()
         inst.subst = subst  # type: ignore[attr-defined]
         return inst
 
@@ -1390,7 +1526,12 @@ class Interpreter:
         if key is not None:
             self._recorders.append([])
         try:
+            suppressed = self._suppressed
             out = self._run_function(fwd, [inst] + list(args), kwargs, outer)
+            if self._suppressed > suppressed and id(fwd) in self.imported:
+                # A problem inside a followed class of another file (reported there):
+                # what it returns is not known here.
+                out = TensorV(None) if isinstance(out, TensorV) else UNKNOWN
         finally:
             self.instance_stack.pop()
             recorded = self._recorders.pop() if key is not None else None
@@ -1842,29 +1983,38 @@ class Interpreter:
             return
         if O.is_scalar(t.shape) is False:
             if self.local:
-                self.reporter.add(_backward_finding(self, t, node))
+                self._report(_backward_finding(self, t, node))
 
     # ------------------------------------------------------------------ findings
     def _layer_error(self, mod: LayerV, inp: TensorV, err: ShapeError, node: ast.Call, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import layer_error
 
+        if not self.local:  # in a followed class of another file: reported there
+            self._suppressed += 1
+            return
         f = layer_error(self, mod, inp, err, node, frame)
-        if f is not None and self.local:
-            self.reporter.add(f)
+        if f is not None:
+            self._report(f)
 
     def _config_error(self, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import config_error
 
+        if not self.local:  # in a followed class of another file: reported there
+            self._suppressed += 1
+            return
         f = config_error(self, layer, err, node, frame)
-        if f is not None and self.local:
-            self.reporter.add(f)
+        if f is not None:
+            self._report(f)
 
     def _op_error(self, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import op_error
 
+        if not self.local:  # in a followed class of another file: reported there
+            self._suppressed += 1
+            return
         f = op_error(self, code, err, operands, node, frame)
-        if f is not None and self.local:
-            self.reporter.add(f)
+        if f is not None:
+            self._report(f)
 
 
 def _backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding:

@@ -88,6 +88,7 @@ class Project:
         self.roots = [str(Path(r).resolve()) for r in roots or []]
         self.use_jedi = use_jedi
         self._summaries: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}
+        self._full: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}  # whole parses (see full_summary)
         self._packages: dict[tuple[str, str | None], bool] = {}
         # Changes of open documents' texts (overlays), in total and per file: what
         # another file's analysis can depend on (see ``generation_except``).
@@ -128,6 +129,7 @@ class Project:
         else:
             self._overlays[key] = text
         self._summaries.pop(key, None)
+        self._full.pop(key, None)
         self._overlay_changes += 1
         self._overlay_changes_of[key] = self._overlay_changes_of.get(key, 0) + 1
 
@@ -225,6 +227,35 @@ class Project:
             src = None
         summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
         self._summaries[key] = (stamp, summary)
+        return summary
+
+    def full_summary(self, path: str) -> FileSummary | None:
+        """A file parsed whole (``summary`` parses dependencies from an outline without
+        function bodies): for a class of that file whose code is followed."""
+        key = self._key(path)
+        overlay = self._overlays.get(key)
+        try:
+            st = os.stat(key)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            if overlay is None:
+                return None
+            stamp = (-1, hash(overlay))
+        if overlay is not None:
+            stamp = (-2, hash(overlay))
+        cached = self._full.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        try:
+            if overlay is not None:
+                src = SourceFile.parse(overlay, key)
+            else:
+                with open(key, "rb") as fh:
+                    src = SourceFile.from_bytes(fh.read(), key)
+        except OSError:
+            src = None
+        summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
+        self._full[key] = (stamp, summary)
         return summary
 
     def find_module(self, dotted: str, near: FileSummary) -> str | None:

@@ -229,6 +229,11 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
     if FOLLOW_OTHER_FILES:
         ids = {id(n) for n in ast.walk(ctx.src.tree)} if ctx.src.tree is not None else set()
         local = ids.__contains__
+    elif interp.followed_nodes:  # classes imported from other files were followed
+        others = {id(n) for cls in interp.followed_nodes for n in ast.walk(cls)}
+
+        def local(i: int) -> bool:
+            return i not in others
     else:
         def local(_: int) -> bool:
             return True

@@ -1,0 +1,97 @@
+"""Module classes imported from another file of the project are followed: their
+constructor and forward run (on their own file's names and imports), so chains
+through them are checked; problems inside them belong to their file. Each case was
+run under torch."""
+from __future__ import annotations
+
+import textwrap
+
+from torch_lsp.analysis.engine import check_source
+from torch_lsp.analysis.project import Project
+
+
+def check(tmp_path, files: dict[str, str], main: str) -> list[tuple[str, int]]:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    path = tmp_path / main
+    result = check_source(path.read_bytes(), str(path), project=Project([str(tmp_path)], use_jedi=False))
+    return [(d.code, d.range.start.line + 1) for d in result.diagnostics if d.code.startswith(("TL2", "TL3"))]
+
+
+LAYERS = """
+import torch.nn as nn
+
+WIDTH = 20
+
+
+def make(c_in):
+    return nn.Linear(c_in, WIDTH)
+
+
+class Block(nn.Module):
+    def __init__(self, c_in=10):
+        super().__init__()
+        self.fc = make(c_in)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+MAIN = """
+import torch
+import torch.nn as nn
+from layers import Block
+
+WIDTH = 999
+
+
+def make(c_in):
+    return nn.Linear(c_in, 7)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block(10)
+        self.head = nn.Linear(HEAD_IN, 5)
+
+    def forward(self, x):
+        return self.head(self.block(x))
+
+
+out = Net()(torch.randn(4, 10))
+"""
+
+
+def test_a_chain_through_an_imported_class_is_checked(tmp_path):
+    # Block's output is 20 wide (its file's WIDTH and `make`, not this file's)
+    assert check(tmp_path, {"layers.py": LAYERS, "main.py": MAIN.replace("HEAD_IN", "30")}, "main.py") == [("TL201", 17)]
+
+
+def test_a_right_chain_through_an_imported_class_is_quiet(tmp_path):
+    assert check(tmp_path, {"layers.py": LAYERS, "main.py": MAIN.replace("HEAD_IN", "20")}, "main.py") == []
+
+
+def test_a_problem_inside_the_imported_file_is_reported_there_not_here(tmp_path):
+    bad = LAYERS.replace("return self.fc(x)", "return nn.Linear(5, 5)(self.fc(x))")
+    files = {"layers.py": bad, "main.py": MAIN.replace("HEAD_IN", "20")}
+    assert check(tmp_path, files, "main.py") == []
+
+
+def test_relative_imports_of_the_imported_file_are_its_own(tmp_path):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/widths.py": "HIDDEN = 20\n",
+        "pkg/layers.py": LAYERS.replace("WIDTH = 20", "from .widths import HIDDEN as WIDTH"),
+        "pkg/main.py": MAIN.replace("from layers import Block", "from .layers import Block").replace("HEAD_IN", "30"),
+    }
+    # WIDTH comes from a third file: not known, so nothing is claimed
+    assert check(tmp_path, files, "pkg/main.py") == []
+
+
+def test_a_constant_bound_twice_in_the_imported_file_is_not_known(tmp_path):
+    layers = LAYERS.replace("WIDTH = 20\n", "WIDTH = 20\nif True:\n    WIDTH = 30\n")
+    files = {"layers.py": layers, "main.py": MAIN.replace("HEAD_IN", "20")}
+    assert check(tmp_path, files, "main.py") == []  # 30 at run time: not claimed either way
