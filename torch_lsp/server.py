@@ -174,10 +174,12 @@ class TorchLanguageServer(LanguageServer):
 
     # ------------------------------------------------------------------ logging
     def log(self, level: str, message: str) -> None:
+        """To the client's log (window/logMessage) at the configured level, and to
+        stderr when TORCH_LSP_LOG asks for it (``TORCH_LSP_LOG=debug``)."""
+        log.log({"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}.get(level, logging.DEBUG), message)
         order = list(_LEVELS)
         if order.index(level) > order.index(self.settings.log_level):
             return
-        log.log({"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}.get(level, logging.DEBUG), message)
         try:
             self.window_log_message(lsp.LogMessageParams(type=_LEVELS[level], message=f"torch-lsp: {message}"))
         except Exception:  # no client connected (tests), or the stream is gone
@@ -234,7 +236,13 @@ class TorchLanguageServer(LanguageServer):
             return
         if result is None or self.docs.get(uri) is not state or state.serial != result.serial:
             return  # superseded: a newer version is (or will be) analysed
-        state.result = result
+        previous, state.result = state.result, result
+        if previous is not None and previous.ctx is not None and previous.ctx is not result.ctx:
+            # Break the old analysis' reference cycles so that reference counting
+            # frees it now (the unit cache keeps what later analyses reuse).
+            previous.ctx.release()
+            previous._query = None
+        _settle_memory()
         state.changed.set()
         state.changed = asyncio.Event()
         if not self.pull:
@@ -253,12 +261,13 @@ class TorchLanguageServer(LanguageServer):
         if state.parser is None:
             state.parser = IncrementalParser(state.path)
         src = state.parser.parse(text)
+        t_parse = time.perf_counter()
         enabled = self.enabled_for(state.path)
         cancel = lambda: self.docs.get(state.uri) is not state or state.serial != serial  # noqa: E731
         diags: list[Diagnostic] = []
         ctx = None
         if src.tree is not None:
-            analysed = SourceFile(text=text, path=state.path, tree=src.tree)
+            analysed = src if src.problem is None else SourceFile(text=text, path=state.path, tree=src.tree, _lines=src.lines)
             try:
                 ctx, diags = engine.analyse(analysed, self.project, enabled, record_shapes=True, cancel=cancel,
                                             unit_cache=state.units)
@@ -269,12 +278,13 @@ class TorchLanguageServer(LanguageServer):
 
             diags.append(parse_error.diagnostic(src.problem))
         diags = engine.finish(src, diags, enabled)
-        self.log("debug", f"analysed {state.uri} v{version} in {(time.perf_counter() - t0) * 1000:.1f} ms: {len(diags)} diagnostics "
+        self.log("debug", f"analysed {state.uri} v{version} in {(time.perf_counter() - t0) * 1000:.1f} ms "
+                          f"(parse {(t_parse - t0) * 1000:.1f} ms): {len(diags)} diagnostics "
                           f"({'incremental' if state.parser.last_was_incremental else 'full'} parse; "
                           f"{state.units.hits} units reused, {state.units.misses} analysed so far)")
         if cancel():
             return None
-        return Result(version, serial, src, ctx, diags, split_lines(text))
+        return Result(version, serial, src, ctx, diags, src.lines)
 
     def _dependents(self, state: DocState) -> list[DocState]:
         """Other open documents that may import this one (they name its module)."""
@@ -339,6 +349,26 @@ class TorchLanguageServer(LanguageServer):
         result = state.result
         items = [self.to_lsp(d, result, state.uri) for d in result.diagnostics] if result else []
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=state.uri, diagnostics=items, version=state.version))
+
+
+_last_full_collection = [0.0]
+
+
+def _settle_memory() -> None:
+    """Garbage collection for an editor session. Each analysis leaves a large heap
+    (trees, shapes) alive until the next one; CPython's collector would scan it again
+    and again, pausing an edit for 100+ ms now and then. So what is alive after an
+    analysis is frozen (never scanned; still freed by reference counting, and old
+    analyses are released without cycles), and a full collection runs at most once a
+    minute, after an analysis, to catch what still leaks."""
+    import gc
+
+    now = time.monotonic()
+    if now - _last_full_collection[0] > 60.0:
+        _last_full_collection[0] = now
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 def _range_json(r: lsp.Range) -> dict:
@@ -569,7 +599,7 @@ def _suppression_edit(lines: Lines, line: int, code: str) -> lsp.TextEdit | None
 
     if not 0 <= line < len(lines.lines):
         return None
-    current = lines.lines[line]
+    current = lines._line(line)
     m = re.search(r"#\s*torch-lsp\s*:\s*ignore\s*\[([^\]]*)\]", current)
     if m:
         codes = [c.strip() for c in m.group(1).split(",") if c.strip()]
@@ -605,7 +635,13 @@ def _fix_all_text(ls: TorchLanguageServer, state: DocState, result: Result) -> s
 
 # =============================================================================== entry point
 def serve(tcp: str | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING)
+    import gc
+
+    level = os.environ.get("TORCH_LSP_LOG", "").upper()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if level in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        log.setLevel(level)
+    gc.set_threshold(50_000, 20, 100)  # young objects less often (see _settle_memory)
     server = create_server()
     if tcp:
         host, _, port = tcp.rpartition(":")

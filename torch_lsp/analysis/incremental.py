@@ -55,6 +55,7 @@ class IncrementalParser:
         self.last_was_incremental = src is not None
         if src is None:
             src = parse_recovering(text, self.path)
+        src._lines = lines or [""]  # split once: position conversions use them too
         self.text, self.lines, self.src = text, lines, src
         return src
 

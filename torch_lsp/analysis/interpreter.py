@@ -289,6 +289,7 @@ class Interpreter:
         self.reporter = Reporter()
         self.cancel = ctx.cancel
         self.index = ShapeIndex()
+        self._pending_indexes: list[ShapeIndex] = []  # units' indexes not merged yet (see shape_index)
         self.steps = 0
         self.depth = 0
         self.loop_depth = 0
@@ -361,6 +362,15 @@ class Interpreter:
             self._merge(result)
         cache.finish()
 
+    def shape_index(self) -> "ShapeIndex":
+        """Every recorded expression shape of the file (units' records merged on first
+        use: an edit whose hovers nobody asks for does not pay for it)."""
+        if self._pending_indexes:
+            pending, self._pending_indexes = self._pending_indexes, []
+            for index in pending:
+                self.index.merge(index)
+        return self.index
+
     def _isolated(self, work: Callable[[], Any], top: bool) -> "UnitResult":
         """Run one unit with state of its own (what it finds, records, memoises), so
         that its result can be kept and reused while its source is unchanged. The
@@ -384,7 +394,7 @@ class Interpreter:
     def _merge(self, result: "UnitResult") -> None:
         for f in result.findings:
             self.reporter.add(f)
-        self.index.merge(result.index)
+        self._pending_indexes.append(result.index)
         for cls, runs in result.layer_calls.items():
             mine = self.layer_calls.setdefault(cls, {})
             for key, calls in runs.items():
@@ -448,6 +458,11 @@ class Interpreter:
         names = {c.name for c in self.model.module_classes() if c.ref.summary is self.ctx.summary}
         if not names:
             return set()
+        cache = getattr(self.ctx, "unit_cache", None)
+        if cache is not None:  # the same counts, kept per top-level statement
+            from torch_lsp.analysis.units import constructed_names
+
+            return constructed_names(self.ctx.src, tree, names, cache)
         text = self.ctx.src.text
         # `Name(` written more often than `class Name(`: str.count is far cheaper than
         # a regex over every word of the file.

@@ -56,7 +56,7 @@ class ShapeQuery:
         out = []
         if self.interp is None:
             return out
-        for node, value in self.interp.index.by_node.values():
+        for node, value in self.interp.shape_index().by_node.values():
             if isinstance(value, kind) and hasattr(node, "lineno"):
                 r = self.ctx.src.range_of(node)
                 out.append(((r.start.line, r.start.character), (r.end.line, r.end.character), node, value))

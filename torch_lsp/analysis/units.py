@@ -30,6 +30,8 @@ class UnitCache:
     def __init__(self) -> None:
         self.results: dict[tuple, Any] = {}
         self.words: dict[int, frozenset[str]] = {}
+        self.calls: dict[tuple, dict[str, tuple[int, int]]] = {}  # (chunk hash, names) -> counts
+        self.refs: dict[tuple, tuple[str, ...]] = {}  # (definition text hash, names) -> names it uses
         self._used: set[tuple] = set()
         self.hits = 0
         self.misses = 0
@@ -54,6 +56,10 @@ class UnitCache:
         self._used = set()
         if len(self.words) > MAX_WORD_ENTRIES:
             self.words.clear()
+        if len(self.calls) > MAX_WORD_ENTRIES:
+            self.calls.clear()
+        if len(self.refs) > MAX_WORD_ENTRIES:
+            self.refs.clear()
 
     def words_of(self, text: str) -> frozenset[str]:
         h = hash(text)
@@ -99,6 +105,19 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
     generation = interp.ctx.project.generation_except(interp.ctx.src.path)
     common = (context, generation, interp.record, interp.ctx.src.path)
 
+    names_key = hash(frozenset(defs))
+    refs: dict[str, tuple[str, ...]] = {}  # def -> the defs it names
+
+    def refs_of(name: str) -> tuple[str, ...]:
+        hit = refs.get(name)
+        if hit is None:
+            key = (defs[name][1], names_key)
+            hit = cache.refs.get(key)
+            if hit is None:
+                hit = cache.refs[key] = tuple(w for w in defs[name][2] if w in defs)
+            refs[name] = hit
+        return hit
+
     def reach(words: frozenset[str]) -> tuple:
         seen: set[str] = set()
         todo = [w for w in words if w in defs]
@@ -107,7 +126,7 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
             if name in seen:
                 continue
             seen.add(name)
-            todo.extend(w for w in defs[name][2] if w in defs and w not in seen)
+            todo.extend(refs_of(name))
         return tuple(sorted((n, defs[n][0], defs[n][1]) for n in seen))
 
     keys = []
@@ -123,3 +142,34 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
             words = cache.words_of(text)
             keys.append(("class", obj.name, start, hash(text), reach(words), obj.name in interp.constructed, common))
     return keys
+
+
+def constructed_names(src: Any, tree: ast.Module, names: set[str], cache: UnitCache) -> set[str]:
+    """``Interpreter._constructed_classes`` (a class is constructed when ``Name(``
+    occurs more often than ``class Name(``), counted per top-level statement (with
+    the lines before it) and kept per text: an edit recounts one statement. The text
+    is cut at line ends, which ``Name(`` never spans, so the totals are the file's."""
+    order = tuple(sorted(names))
+    lines = src.lines
+    calls: dict[str, int] = {}
+    headers: dict[str, int] = {}
+    prev = 0
+    bounds = [(stmt.end_lineno or stmt.lineno) for stmt in tree.body] + [len(lines)]
+    for end in bounds:
+        if end <= prev:
+            continue
+        chunk = "".join(lines[prev:end])
+        prev = end
+        key = (hash(chunk), order)
+        counts = cache.calls.get(key)
+        if counts is None:  # only the names that occur (most chunks name few classes)
+            counts = {}
+            for n in order:
+                c = chunk.count(n + "(")
+                if c:
+                    counts[n] = (c, chunk.count("class " + n + "("))
+            cache.calls[key] = counts
+        for n, (c, h) in counts.items():
+            calls[n] = calls.get(n, 0) + c
+            headers[n] = headers.get(n, 0) + h
+    return {n for n in order if calls.get(n, 0) > headers.get(n, 0)}

@@ -24,14 +24,14 @@ def _units(ch: str, encoding: str) -> int:
 
 
 class Lines:
-    """A document's lines (without line endings), for column conversion."""
+    """A document's lines (line endings are ignored), for column conversion."""
 
     def __init__(self, lines: list[str], encoding: str):
         self.lines = lines
         self.encoding = encoding
 
     def _line(self, n: int) -> str:
-        return self.lines[n] if 0 <= n < len(self.lines) else ""
+        return self.lines[n].rstrip("\r\n") if 0 <= n < len(self.lines) else ""
 
     def to_client(self, p: Position) -> lsp.Position:
         text = self._line(p.line)
