@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcServerNotInitialized
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from torch_lsp import __version__
@@ -160,9 +162,32 @@ def _is_python(uri: str, language_id: str | None) -> bool:
 
 
 # =============================================================================== server
+class TorchLspProtocol(LanguageServerProtocol):
+    """pygls' protocol, plus what the LSP spec asks before ``initialize``: requests get
+    the error ServerNotInitialized (-32002), notifications other than ``exit`` are
+    dropped."""
+
+    _initialize_seen = False
+
+    def _handle_request(self, msg_id: Any, method_name: str, params: Any):
+        if method_name == lsp.INITIALIZE:
+            self._initialize_seen = True
+        elif not self._initialize_seen:
+            error = JsonRpcServerNotInitialized(f"{method_name} before initialize")
+            self._send_response(msg_id, None, error.to_response_error())
+            return
+        return super()._handle_request(msg_id, method_name, params)
+
+    def _handle_notification(self, method_name: str, params: Any):
+        if not self._initialize_seen and method_name != lsp.EXIT:
+            return
+        return super()._handle_notification(method_name, params)
+
+
 class TorchLanguageServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("torch-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        super().__init__("torch-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+                         protocol_cls=TorchLspProtocol)
         self.docs: dict[str, DocState] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch-lsp-analysis")
         self.project = Project()
