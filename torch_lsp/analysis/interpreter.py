@@ -237,6 +237,11 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # not interpreted: in real code they are framework plumbing (90% of the statements
 # run on the transformers corpus), and what they set stays unknown, which is silent.
 FOLLOW_OTHER_FILES = False
+_NOT_FOUND = object()
+# A class of another file is followed only if that file has at most this many lines
+# (following parses it whole and runs its code; the biggest files are model zoos
+# whose classes are rarely the chain being typed).
+MAX_FOLLOWED_FILE_LINES = 1500
 # Module classes imported from other project files and constructed here are followed
 # (see Interpreter._imported_class).
 FOLLOW_IMPORTED = os.environ.get("TORCH_LSP_NO_FOLLOW") is None
@@ -1020,7 +1025,8 @@ class Interpreter:
     def _method_of(self, info: Any, name: str) -> ast.FunctionDef | None:
         fn = info.method(name)
         if fn is not None:
-            self._note_file_of(fn, info.ref.summary)
+            if info.ref.summary is not self.ctx.summary:
+                self._note_file_of(fn, info.ref.summary)
             return fn
         for base in info.user_bases:
             base_info = self.model.info(base)
@@ -1042,18 +1048,39 @@ class Interpreter:
     def _imported_class(self, qualified: str) -> Any:
         """The ClassInfo of a Module class of another project file named ``qualified``
         (from a whole parse of that file), or None."""
+        if not qualified.rpartition(".")[2][:1].isupper():
+            return None  # classes are CapWords; a call of anything else is not followed
         near = self.ctx.summary if self.local else self._followed_summaries.get(getattr(self.src, "path", None), self.ctx.summary)
-        memo = (qualified, near.path)
+        project = self.ctx.project
+        memo = (qualified, near.import_root, project.project_root(near.path) if near.path else None)
         if memo in self._imported_classes:
             return self._imported_classes[memo]
+        shared = project.followed_classes.get(memo, _NOT_FOUND)
+        if shared is not _NOT_FOUND:  # looked up before, from another file
+            self._imported_classes[memo] = shared
+            if shared is not None:
+                full = shared.ref.summary
+                if full.path not in self._followed_paths:
+                    self._followed_paths.add(full.path)
+                    self._followed_summaries[full.path] = full
+                self.followed_nodes.append(shared.ref.node)
+            return shared
         self._imported_classes[memo] = None
-        project = self.ctx.project
+        project.followed_classes[memo] = None
         try:
-            ref = project.resolve_qualified(qualified, near)
+            ref = project.resolve_class(qualified, near)
         except (RecursionError, OSError, ValueError):
             ref = None
         if ref is None or isinstance(ref, str) or ref.summary.path is None or ref.summary is self.ctx.summary:
             return None
+        try:
+            if not self.model.info(ref).is_module:  # decided on the outline: no whole parse
+                return None
+        except RecursionError:
+            return None
+        outline = ref.summary.source
+        if outline is None or len(outline.lines) > MAX_FOLLOWED_FILE_LINES:
+            return None  # following parses the whole file: not for the largest ones
         full = project.full_summary(ref.summary.path)
         node = full.classes.get(ref.node.name) if full is not None else None
         if node is None or node.lineno != ref.node.lineno:
@@ -1067,6 +1094,7 @@ class Interpreter:
         self._followed_summaries[full.path] = full
         self.followed_nodes.append(node)
         self._imported_classes[memo] = info
+        project.followed_classes[memo] = info
         return info
 
     @property
@@ -1300,7 +1328,8 @@ class Interpreter:
                     return UNKNOWN
                 return TensorV(None) if func.name is None or func.name.startswith("torch.") or isinstance(func.base, TensorV) else UNKNOWN
             if func.base is None:
-                if FOLLOW_IMPORTED and func.name is not None and not func.name.startswith("torch."):
+                name = func.name
+                if FOLLOW_IMPORTED and name is not None and name[name.rfind(".") + 1:name.rfind(".") + 2].isupper() and not name.startswith("torch."):
                     info = self._imported_class(func.name)
                     if info is not None:
                         return self.call(ClassV(info), args, kwargs, node, frame)
@@ -1386,7 +1415,11 @@ class Interpreter:
     def _enter(self, fn: ast.AST) -> tuple:
         """Run ``fn`` in its own file: its source (for labels), and, for a followed
         class of another file, that file's top-level names and imports."""
-        src = self.foreign.get(id(fn)) or self.imported.get(id(fn)) or self.ctx.src
+        key = id(fn)
+        if self.module_env is self._local_env and key not in self.imported and key not in self.foreign:
+            self.src_stack.append(self.ctx.src)  # the common case: this file's code, from this file's code
+            return (self.module_env, self.imports)
+        src = self.foreign.get(key) or self.imported.get(key) or self.ctx.src
         saved = (self.module_env, self.imports)
         if src is self.ctx.src:
             self.module_env, self.imports = self._local_env, self.ctx.imports
@@ -1408,6 +1441,13 @@ class Interpreter:
         from torch_lsp.analysis.project import ClassRef
 
         full = self._followed_summaries[src.path]
+        shared = getattr(full, "followed_env", None)  # built once per file version, for every importer
+        if shared is not None:
+            for v in shared[0].values():
+                if isinstance(v, FuncV):
+                    self.imported[id(v.node)] = src
+            hit = self._file_envs[id(src)] = shared
+            return hit
         env: dict = {}
         body = full.source.tree.body if full.source and full.source.tree else []
         # A constant is taken only when its name is bound once at the top level.
@@ -1437,6 +1477,7 @@ class Interpreter:
                 if isinstance(value, (int, float, str, bool)) or value is None:
                     env[stmt.targets[0].id] = value
         hit = self._file_envs[id(src)] = (env, full.imports)
+        full.followed_env = hit
         return hit
 
     # ------------------------------------------------------------------ modules

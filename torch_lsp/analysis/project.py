@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import os
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,7 @@ class FileSummary:
     source: SourceFile | None = None
     model: object | None = field(default=None, repr=False)  # its ModuleModel, made on first use
     bindings_key: int | None = field(default=None, repr=False)  # see _bindings_key
+    followed_env: Any = field(default=None, repr=False)  # the interpreter's env of this file, when followed
 
     @classmethod
     def of(cls, src: SourceFile, module_name: str | None, is_package: bool, import_root: str | None) -> "FileSummary":
@@ -81,6 +83,10 @@ class ClassRef:
         return f"{mod}.{self.node.name}" if mod else self.node.name
 
 
+_MISSING = object()
+MAX_FULL_PARSES = 64  # whole parses of other files kept for following their classes
+
+
 class Project:
     _default: "Project | None" = None
 
@@ -89,6 +95,8 @@ class Project:
         self.use_jedi = use_jedi
         self._summaries: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}
         self._full: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}  # whole parses (see full_summary)
+        self._resolved: dict[tuple, Any] = {}  # see resolve_class
+        self.followed_classes: dict[tuple, Any] = {}  # (qualified, importer) -> ClassInfo (interpreter)
         self._packages: dict[tuple[str, str | None], bool] = {}
         # Changes of open documents' texts (overlays), in total and per file: what
         # another file's analysis can depend on (see ``generation_except``).
@@ -130,6 +138,8 @@ class Project:
             self._overlays[key] = text
         self._summaries.pop(key, None)
         self._full.pop(key, None)
+        self._resolved.clear()
+        self.followed_classes.clear()
         self._overlay_changes += 1
         self._overlay_changes_of[key] = self._overlay_changes_of.get(key, 0) + 1
 
@@ -229,6 +239,17 @@ class Project:
         self._summaries[key] = (stamp, summary)
         return summary
 
+    def resolve_class(self, qualified: str, near: FileSummary) -> ClassRef | str | None:
+        """``resolve_qualified``, remembered for the whole project by where it is asked
+        from (its import root and project root): the same imported class is looked up
+        from many files."""
+        key = (qualified, near.import_root, self.project_root(near.path) if near.path else None)
+        hit = self._resolved.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        hit = self._resolved[key] = self.resolve_qualified(qualified, near)
+        return hit
+
     def full_summary(self, path: str) -> FileSummary | None:
         """A file parsed whole (``summary`` parses dependencies from an outline without
         function bodies): for a class of that file whose code is followed."""
@@ -255,6 +276,17 @@ class Project:
         except OSError:
             src = None
         summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
+        if len(self._full) >= MAX_FULL_PARSES:
+            # Bounded memory over a large batch: forget the whole parses (and the
+            # classes followed into them), parse again when needed. Their summary <->
+            # module model cycles are broken, so that they are freed even when a batch
+            # check has frozen them out of the garbage collector's reach.
+            for _, old in self._full.values():
+                if old is not None:
+                    old.model = None
+                    old.followed_env = None
+            self._full.clear()
+            self.followed_classes = {k: v for k, v in self.followed_classes.items() if v is None}  # keep the misses
         self._full[key] = (stamp, summary)
         return summary
 
