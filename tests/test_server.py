@@ -430,3 +430,30 @@ async def test_a_class_from_another_file_is_followed_and_its_edits_update_depend
             await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     diags = await asyncio.wait_for(updated(), 15)
     assert "expects 20" in diags[0].message
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def neovim_refresh(lsp_client: LanguageClient, tmp_path):
+    """Neovim 0.11's capabilities plus workspace/diagnostic/refresh support."""
+    _like_an_editor(lsp_client)
+    caps = client_capabilities("neovim@v0.11.0")
+    caps.workspace.diagnostics = lsp.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=caps, root_uri=tmp_path.resolve().as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_pulling_client_is_asked_to_pull_again_after_a_settings_change(neovim_refresh: LanguageClient, tmp_path):
+    neovim = neovim_refresh
+    uri = await open_doc(neovim, tmp_path / "net.py", BUGGY)
+    report = await neovim.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert [d.code for d in report.items] == ["TL201"]
+    before = neovim.diagnostic_refresh_count
+    neovim.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"torch-lsp": {"ignore": ["TL201"]}}))
+
+    async def refreshed():
+        while neovim.diagnostic_refresh_count == before:
+            await asyncio.sleep(0.05)
+    await asyncio.wait_for(refreshed(), 10)
+    report = await neovim.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert list(report.items) == []

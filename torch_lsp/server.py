@@ -194,6 +194,7 @@ class TorchLanguageServer(LanguageServer):
         self.settings = ClientSettings()
         self.resolver = ConfigResolver(Overrides())
         self.pull = False  # the client pulls diagnostics (textDocument/diagnostic)
+        self.refresh_pending = False  # ask a pulling client to pull again when results are in
         self.root: str | None = None
         self._overlay_lock = threading.Lock()
 
@@ -272,8 +273,24 @@ class TorchLanguageServer(LanguageServer):
         state.changed = asyncio.Event()
         if not self.pull:
             self.publish(state)
-        for other in self._dependents(state):
+        elif self.refresh_pending and all(d.result is not None and d.result.serial == d.serial for d in self.docs.values()):
+            # New settings (or a dependency) changed results the client pulled before:
+            # ask it to pull again, once every open document is analysed.
+            self.refresh_pending = False
+            self._request_refresh()
+        dependents = self._dependents(state)
+        if dependents and self.pull:
+            self.refresh_pending = True
+        for other in dependents:
             self.schedule(other.uri)
+
+    def _request_refresh(self) -> None:
+        ws = self.client_capabilities.workspace
+        if ws and ws.diagnostics and ws.diagnostics.refresh_support:
+            try:
+                self.workspace_diagnostic_refresh(None)
+            except Exception as exc:
+                self.log("debug", f"workspace/diagnostic/refresh failed: {exc}")
 
     def _job(self, state: DocState, serial: int) -> Result | None:
         """Runs on the analysis thread."""
@@ -591,6 +608,8 @@ async def _pull_configuration(ls: TorchLanguageServer) -> None:
 
 
 def _reanalyse_all(ls: TorchLanguageServer) -> None:
+    if ls.pull and ls.docs:
+        ls.refresh_pending = True
     for state in list(ls.docs.values()):
         ls.schedule(state.uri)
 
