@@ -207,3 +207,45 @@ def test_a_cancelled_request_is_answered_and_the_server_goes_on(raw, tmp_path):
     reply = raw.response(rid, timeout=60)
     assert "result" in reply or reply["error"]["code"] == -32800  # RequestCancelled
     still_serving(raw, tmp_path)
+
+
+def test_serve_over_tcp(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(SERVER + ["--tcp", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        with conn:
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                               "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()
+            conn.sendall(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            data = b""
+            while b'"id": 1' not in data and b'"id":1' not in data:
+                chunk = conn.recv(65536)
+                assert chunk, "connection closed"
+                data += chunk
+            assert b'"capabilities"' in data and b"hoverProvider" in data
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_serve_rejects_a_bad_tcp_address():
+    proc = subprocess.run(SERVER + ["--tcp", "nonsense"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "HOST:PORT" in proc.stderr
+
+
+def test_serve_accepts_stdio_flag():
+    proc = subprocess.run(SERVER + ["--stdio"], input="", capture_output=True, text=True, timeout=60)
+    assert "error" not in proc.stderr.lower()
