@@ -241,7 +241,7 @@ _NOT_FOUND = object()
 # A class of another file is followed only if that file has at most this many lines
 # (following parses it whole and runs its code; the biggest files are model zoos
 # whose classes are rarely the chain being typed).
-MAX_FOLLOWED_FILE_LINES = 1500
+MAX_FOLLOWED_FILE_LINES = 800
 # Module classes imported from other project files and constructed here are followed
 # (see Interpreter._imported_class).
 FOLLOW_IMPORTED = os.environ.get("TORCH_LSP_NO_FOLLOW") is None
@@ -1329,7 +1329,8 @@ class Interpreter:
                 return TensorV(None) if func.name is None or func.name.startswith("torch.") or isinstance(func.base, TensorV) else UNKNOWN
             if func.base is None:
                 name = func.name
-                if FOLLOW_IMPORTED and name is not None and name[name.rfind(".") + 1:name.rfind(".") + 2].isupper() and not name.startswith("torch."):
+                if (FOLLOW_IMPORTED and name is not None and not name.startswith("torch.")
+                        and name[name.rfind(".") + 1:name.rfind(".") + 2].isupper()):
                     info = self._imported_class(func.name)
                     if info is not None:
                         return self.call(ClassV(info), args, kwargs, node, frame)

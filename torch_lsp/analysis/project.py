@@ -84,7 +84,7 @@ class ClassRef:
 
 
 _MISSING = object()
-MAX_FULL_PARSES = 64  # whole parses of other files kept for following their classes
+MAX_FULL_PARSES = 16  # whole parses of other files kept for following their classes
 
 
 class Project:
