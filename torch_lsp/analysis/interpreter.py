@@ -571,17 +571,14 @@ class Interpreter:
         for stmt in body:
             self._stmt(stmt, frame, top)
 
-    def _tick(self) -> None:
-        self.steps += 1
+    def _stmt(self, stmt: ast.stmt, frame: Frame, top: bool = False) -> None:
+        self.steps += 1  # _tick, inline (once per statement)
         if self.steps > MAX_STEPS:
             raise RecursionError("analysis budget exhausted")
         if not self.steps & 255 and self.cancel is not None and self.cancel():
             from torch_lsp.analysis.context import AnalysisCancelled
 
             raise AnalysisCancelled()
-
-    def _stmt(self, stmt: ast.stmt, frame: Frame, top: bool = False) -> None:
-        self._tick()
         if isinstance(stmt, ast.Assign):
             v = self.eval(stmt.value, frame)
             for t in stmt.targets:
