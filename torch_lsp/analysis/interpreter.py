@@ -572,7 +572,7 @@ class Interpreter:
             self._stmt(stmt, frame, top)
 
     def _stmt(self, stmt: ast.stmt, frame: Frame, top: bool = False) -> None:
-        self.steps += 1  # _tick, inline (once per statement)
+        self.steps += 1  # the unit's step budget, and now and then the cancel hook
         if self.steps > MAX_STEPS:
             raise RecursionError("analysis budget exhausted")
         if not self.steps & 255 and self.cancel is not None and self.cancel():
