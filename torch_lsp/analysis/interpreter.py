@@ -237,6 +237,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # not interpreted: in real code they are framework plumbing (90% of the statements
 # run on the transformers corpus), and what they set stays unknown, which is silent.
 FOLLOW_OTHER_FILES = False
+_NAME, _CONSTANT, _CALL, _ATTRIBUTE, _ASSIGN, _EXPR = ast.Name, ast.Constant, ast.Call, ast.Attribute, ast.Assign, ast.Expr
 _NOT_FOUND = object()
 # A class of another file is followed only if that file has at most this many lines
 # (following parses it whole and runs its code; the biggest files are model zoos
@@ -579,10 +580,13 @@ class Interpreter:
             from torch_lsp.analysis.context import AnalysisCancelled
 
             raise AnalysisCancelled()
-        if isinstance(stmt, ast.Assign):
-            v = self.eval(stmt.value, frame)
-            for t in stmt.targets:
+        kind = type(stmt)
+        if kind is _ASSIGN:
+            v = self.eval(stmt.value, frame)  # type: ignore[attr-defined]
+            for t in stmt.targets:  # type: ignore[attr-defined]
                 self._assign(t, v, frame)
+        elif kind is _EXPR:
+            self.eval(stmt.value, frame)  # type: ignore[attr-defined]
         elif isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None:
                 self._assign(stmt.target, self.eval(stmt.value, frame), frame)
@@ -590,8 +594,6 @@ class Interpreter:
             left = self.eval(stmt.target, frame) if not isinstance(stmt.target, ast.Subscript) else UNKNOWN
             right = self.eval(stmt.value, frame)
             self._assign(stmt.target, self._binop(stmt.op, left, right, stmt, frame), frame)
-        elif isinstance(stmt, ast.Expr):
-            self.eval(stmt.value, frame)
         elif isinstance(stmt, ast.Return):
             raise _Return(self.eval(stmt.value, frame) if stmt.value is not None else None)
         elif isinstance(stmt, ast.If):
@@ -843,12 +845,16 @@ class Interpreter:
         if self.steps > MAX_STEPS:
             raise RecursionError("analysis budget exhausted")
         kind = type(node)
-        if kind is ast.Name:  # the most common case, inline
+        if kind is _NAME:  # the common cases, inline (the hot path)
             name = node.id  # type: ignore[attr-defined]
             env = frame.env
             v = env[name] if name in env else self.module_env.get(name, UNKNOWN)
-        elif kind is ast.Constant:
+        elif kind is _CONSTANT:
             return node.value  # type: ignore[attr-defined]
+        elif kind is _CALL:
+            v = self._call(node, frame)  # type: ignore[arg-type]
+        elif kind is _ATTRIBUTE:
+            v = self._attribute(node, frame)  # type: ignore[arg-type]
         else:
             v = self._eval(node, frame)
         if self.record and (type(v) is TensorV or type(v) is LayerV) and self.recording:
