@@ -34,7 +34,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from torch_lsp import __version__
 from torch_lsp.analysis import engine
 from torch_lsp.analysis.context import AnalysisCancelled, FileContext
-from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, Position, Range, TextEdit
+from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Position, Range
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.units import UnitCache

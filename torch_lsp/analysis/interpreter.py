@@ -736,7 +736,7 @@ class Interpreter:
         """``after`` with what equals ``start``'s value kept and the rest widened."""
         out = {}
         for k, v in after.items():
-            if k in start and (v is start[k] or self._same_env({k: v}, {k: start[k]})):
+            if k in start and _same_value(v, start[k]):
                 out[k] = v
             else:
                 out[k] = _widen(v)
@@ -754,18 +754,7 @@ class Interpreter:
 
     @staticmethod
     def _same_env(a: dict, b: dict) -> bool:
-        if a.keys() != b.keys():
-            return False
-        for k in a:
-            x, y = a[k], b[k]
-            if x is y:
-                continue
-            if isinstance(x, TensorV) and isinstance(y, TensorV) and x.shape == y.shape:
-                continue
-            if is_dim(x) and is_dim(y) and type(x) is type(y) and x == y:
-                continue
-            return False
-        return True
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
 
     def _for(self, stmt: ast.For, frame: Frame) -> None:
         it = self.eval(stmt.iter, frame)
@@ -1071,7 +1060,7 @@ class Interpreter:
         self._imported_classes[memo] = None
         project.followed_classes[memo] = None
         try:
-            ref = project.resolve_class(qualified, near)
+            ref = project.resolve_qualified(qualified, near)
         except (RecursionError, OSError, ValueError):
             ref = None
         if ref is None or isinstance(ref, str) or ref.summary.path is None or ref.summary is self.ctx.summary:
@@ -2109,6 +2098,16 @@ def _widen(v: Any) -> Any:
     if isinstance(v, TensorV):
         return TensorV(None, v.origin)
     return UNKNOWN
+
+
+def _same_value(x: Any, y: Any) -> bool:
+    """The same value as far as a loop's fixed point is concerned: the same object, a
+    tensor of the same shape, or an equal dimension."""
+    if x is y:
+        return True
+    if isinstance(x, TensorV) and isinstance(y, TensorV):
+        return x.shape == y.shape
+    return is_dim(x) and is_dim(y) and type(x) is type(y) and x == y
 
 
 def _shape_pairs(a: Any, c: Any, out: list) -> None:

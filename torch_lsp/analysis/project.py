@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Any
+from typing import Any, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +83,6 @@ class ClassRef:
         return f"{mod}.{self.node.name}" if mod else self.node.name
 
 
-_MISSING = object()
 MAX_FULL_PARSES = 16  # whole parses of other files kept for following their classes
 
 
@@ -95,7 +94,6 @@ class Project:
         self.use_jedi = use_jedi
         self._summaries: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}
         self._full: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}  # whole parses (see full_summary)
-        self._resolved: dict[tuple, Any] = {}  # see resolve_class
         self.followed_classes: dict[tuple, Any] = {}  # (qualified, importer) -> ClassInfo (interpreter)
         self._packages: dict[tuple[str, str | None], bool] = {}
         # Changes of open documents' texts (overlays), in total and per file: what
@@ -138,7 +136,6 @@ class Project:
             self._overlays[key] = text
         self._summaries.pop(key, None)
         self._full.pop(key, None)
-        self._resolved.clear()
         self.followed_classes.clear()
         self._overlay_changes += 1
         self._overlay_changes_of[key] = self._overlay_changes_of.get(key, 0) + 1
@@ -215,16 +212,23 @@ class Project:
         return src
 
     def summary(self, path: str) -> FileSummary | None:
+        """A file read as a dependency: parsed from its outline (function bodies blanked)."""
+        return self._read_summary(path, self._summaries, _dependency_source)
+
+    def _read_summary(self, path: str, cache: dict, parse_bytes: Callable[[bytes, str], SourceFile]) -> FileSummary | None:
+        """The summary of ``path`` (its open text if it has one), kept in ``cache`` until
+        the file changes."""
         key = self._key(path)
         overlay = self._overlays.get(key)
-        try:
-            st = os.stat(key)
-            stamp = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            if overlay is None:
+        if overlay is not None:
+            stamp: tuple = (-1, hash(overlay))
+        else:
+            try:
+                st = os.stat(key)
+            except OSError:
                 return None
-            stamp = (-1, hash(overlay))
-        cached = self._summaries.get(key)
+            stamp = (st.st_size, st.st_mtime_ns)
+        cached = cache.get(key)
         if cached and cached[0] == stamp:
             return cached[1]
         try:
@@ -232,51 +236,17 @@ class Project:
                 src = SourceFile.parse(overlay, key)
             else:
                 with open(key, "rb") as fh:
-                    src = _dependency_source(fh.read(), key)
+                    src = parse_bytes(fh.read(), key)
         except OSError:
             src = None
         summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
-        self._summaries[key] = (stamp, summary)
+        cache[key] = (stamp, summary)
         return summary
-
-    def resolve_class(self, qualified: str, near: FileSummary) -> ClassRef | str | None:
-        """``resolve_qualified``, remembered for the whole project by where it is asked
-        from (its import root and project root): the same imported class is looked up
-        from many files."""
-        key = (qualified, near.import_root, self.project_root(near.path) if near.path else None)
-        hit = self._resolved.get(key, _MISSING)
-        if hit is not _MISSING:
-            return hit  # type: ignore[return-value]
-        hit = self._resolved[key] = self.resolve_qualified(qualified, near)
-        return hit
 
     def full_summary(self, path: str) -> FileSummary | None:
         """A file parsed whole (``summary`` parses dependencies from an outline without
         function bodies): for a class of that file whose code is followed."""
-        key = self._key(path)
-        overlay = self._overlays.get(key)
-        try:
-            st = os.stat(key)
-            stamp = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            if overlay is None:
-                return None
-            stamp = (-1, hash(overlay))
-        if overlay is not None:
-            stamp = (-2, hash(overlay))
-        cached = self._full.get(key)
-        if cached and cached[0] == stamp:
-            return cached[1]
-        try:
-            if overlay is not None:
-                src = SourceFile.parse(overlay, key)
-            else:
-                with open(key, "rb") as fh:
-                    src = SourceFile.from_bytes(fh.read(), key)
-        except OSError:
-            src = None
-        summary = self.summary_for_source(src) if src is not None and src.tree is not None else None
-        if len(self._full) >= MAX_FULL_PARSES:
+        if len(self._full) >= MAX_FULL_PARSES and self._key(path) not in self._full:
             # Bounded memory over a large batch: forget the whole parses (and the
             # classes followed into them), parse again when needed. Their summary <->
             # module model cycles are broken, so that they are freed even when a batch
@@ -287,8 +257,7 @@ class Project:
                     old.followed_env = None
             self._full.clear()
             self.followed_classes = {k: v for k, v in self.followed_classes.items() if v is None}  # keep the misses
-        self._full[key] = (stamp, summary)
-        return summary
+        return self._read_summary(path, self._full, SourceFile.from_bytes)
 
     def find_module(self, dotted: str, near: FileSummary) -> str | None:
         """The file that defines module ``dotted``, searched from ``near``'s import root

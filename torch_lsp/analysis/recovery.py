@@ -33,8 +33,7 @@ def parse_recovering(text: str, path: str | None = None) -> SourceFile:
     for _ in range(MAX_ROUNDS):
         tree, problem = _parse("".join(blanked), path)
         if tree is not None:
-            out = SourceFile(text=text, path=path, tree=tree, problem=first_problem)
-            return out
+            return SourceFile(text=text, path=path, tree=tree, problem=first_problem)
         if problem is None or not problem.message.startswith("syntax error"):
             break
         lo, hi = _block_around(problem.range.start.line, starts, len(lines))
