@@ -267,8 +267,8 @@ def collect_files(paths: list[str], resolver: ConfigResolver, console: Console, 
     found: list[tuple[str, str]] = []
     seen_files: set[str] = set()
 
-    def add(display: str, path: str) -> None:
-        real = os.path.realpath(path)
+    def add(display: str, path: str, real: str | None = None) -> None:
+        real = real or os.path.realpath(path)
         if real not in seen_files:
             seen_files.add(real)
             found.append((display, path))
@@ -286,9 +286,9 @@ def collect_files(paths: list[str], resolver: ConfigResolver, console: Console, 
             continue
         if stat.S_ISDIR(st.st_mode):
             empty = True
-            for display, path in _walk(arg, resolver, console):
+            for display, path, real in _walk(arg, resolver, console):
                 empty = False
-                add(display, path)
+                add(display, path, real)
             if empty:
                 console.warning(f"{arg}: no Python files found")
         elif stat.S_ISREG(st.st_mode):
@@ -298,13 +298,15 @@ def collect_files(paths: list[str], resolver: ConfigResolver, console: Console, 
     return found
 
 
-def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tuple[str, str]]:
+def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tuple[str, str, str]]:
+    """(display path, path, real path) of the Python files below ``root``, sorted."""
     strip_dot = os.path.normpath(root) == "."
-    visited = {os.path.realpath(root)}
-    files: list[tuple[tuple[str, ...], str]] = []
-    stack = [(root, ())]
+    real_root = os.path.realpath(root)
+    visited = {real_root}
+    files: list[tuple[tuple[str, ...], str, str]] = []
+    stack: list[tuple[str, tuple[str, ...], str]] = [(root, (), real_root)]
     while stack:
-        directory, rel_parts = stack.pop()
+        directory, rel_parts, real_dir = stack.pop()
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -326,14 +328,16 @@ def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tup
                 if real in visited:  # a symlink back up the tree, or a second way to the same place
                     continue
                 visited.add(real)
-                subdirs.append((entry.path, rel_parts + (entry.name,)))
+                subdirs.append((entry.path, rel_parts + (entry.name,), real))
             elif is_file or entry.is_symlink():
                 if entry.name.endswith(".py") and not settings.is_excluded(entry.path, ancestors=False, is_dir=False):
-                    files.append((rel_parts + (entry.name,), entry.path))
+                    # a plain file's real path is its real directory's plus its name
+                    real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_dir, entry.name)
+                    files.append((rel_parts + (entry.name,), entry.path, real))
         stack.extend(reversed(subdirs))
     files.sort()
-    for _, path in files:
-        yield (path[2:] if strip_dot and path.startswith("." + os.sep) else path), path
+    for _, path, real in files:
+        yield (path[2:] if strip_dot and path.startswith("." + os.sep) else path), path, real
 
 
 # =============================================================================== checking one file
@@ -561,9 +565,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         resolver = ConfigResolver(overrides, config_file=args.config)
         files = collect_files(args.paths or ["."], resolver, console, args.force_exclude)
         tasks = []
+        shared: dict[int, Callable[[str], bool]] = {}  # one selection per settings without per-file ignores
         for display, path in files:
             settings = resolver.settings_for(path)
-            tasks.append(Task(display, path, settings.enabled_for(path), mode, settings.unsafe_fixes))
+            if settings.per_file_ignores:
+                enabled = settings.enabled_for(path)
+            else:
+                enabled = shared.get(id(settings)) or shared.setdefault(id(settings), settings.enabled_for(path))
+            tasks.append(Task(display, path, enabled, mode, settings.unsafe_fixes))
     except ConfigError as exc:
         console.error(str(exc))
         return 2

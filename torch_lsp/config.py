@@ -28,8 +28,10 @@ there is none); a glob without ``/`` also matches the file or directory name alo
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
+from functools import lru_cache
+from fnmatch import translate
 from typing import Any, Callable, Mapping
 
 try:
@@ -146,26 +148,76 @@ def _norm_rel(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
-def glob_matches(pattern: str, rel: str, name: str, abspath: str) -> bool:
-    """Does a configuration glob match a path? ``rel``: the path relative to the
-    configuration's root with forward slashes ('' when outside it), ``name``: its last
-    component, ``abspath``: for absolute globs."""
+def _normalise_glob(pattern: str) -> str:
     pat = pattern.strip()
     if pat.startswith("./"):
         pat = pat[2:]
-    pat = pat.rstrip("/") or pat
-    if os.path.isabs(pat):
-        return fnmatchcase(_norm_rel(abspath), _norm_rel(pat))
-    if "/" not in pat:
-        return fnmatchcase(name, pat) or (bool(rel) and fnmatchcase(rel, pat))
-    if not rel:
-        return False
+    return pat.rstrip("/") or pat
+
+
+def _rel_variants(pat: str) -> set[str]:
     variants = {pat}
     if pat.startswith("**/"):
         variants.add(pat[3:])
     if "/**/" in pat:
         variants.add(pat.replace("/**/", "/"))
-    return any(fnmatchcase(rel, v) for v in variants)
+    return variants
+
+
+def glob_matches(pattern: str, rel: str, name: str, abspath: str) -> bool:
+    """Does a configuration glob match a path? ``rel``: the path relative to the
+    configuration's root with forward slashes ('' when outside it), ``name``: its last
+    component, ``abspath``: for absolute globs."""
+    return GlobSet((pattern,)).matches(rel, name, abspath)
+
+
+class GlobSet:
+    """Patterns compiled once (the walk tests every file and directory against every
+    exclude): a plain name such as ``build`` is a set look-up on the entry's name, the
+    rest one compiled regex each. ``needs_path`` says whether ``rel``/``abspath`` are
+    read at all, so a walk with only plain names never computes relative paths."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.names: set[str] = set()
+        self.name_or_rel: list[Callable[[str], Any]] = []  # no `/`: the name, or the whole rel
+        self.rel: list[Callable[[str], Any]] = []
+        self.absolute: list[Callable[[str], Any]] = []
+        for pattern in patterns:
+            pat = _normalise_glob(pattern)
+            if os.path.isabs(pat):
+                self.absolute.append(_compile(_norm_rel(pat)))
+            elif "/" not in pat:
+                if _MAGIC.search(pat):
+                    self.name_or_rel.append(_compile(pat))
+                else:  # rel == pat would mean rel has no `/`, so it is the name
+                    self.names.add(pat)
+            else:
+                self.rel.extend(_compile(v) for v in _rel_variants(pat))
+        self.needs_path = bool(self.name_or_rel or self.rel or self.absolute)
+
+    def matches(self, rel: str, name: str, abspath: str) -> bool:
+        if name in self.names:
+            return True
+        if any(m(name) or (rel and m(rel)) for m in self.name_or_rel):
+            return True
+        if rel and any(m(rel) for m in self.rel):
+            return True
+        if self.absolute:
+            a = _norm_rel(abspath)
+            return any(m(a) for m in self.absolute)
+        return False
+
+
+_MAGIC = re.compile(r"[*?\[]")
+
+
+def _compile(pattern: str) -> Callable[[str], Any]:
+    return re.compile(translate(pattern)).match
+
+
+@lru_cache(maxsize=64)
+def globset(patterns: tuple[str, ...]) -> GlobSet:
+    return GlobSet(patterns)
 
 
 # --------------------------------------------------------------------- settings
@@ -211,7 +263,7 @@ class Settings:
         if path is not None and self.per_file_ignores:
             rel, name, abspath = self._relative(path)
             for pattern, codes in self.per_file_ignores:
-                if glob_matches(pattern, rel, name, abspath):
+                if globset((pattern,)).matches(rel, name, abspath):
                     off.extend(_prefix(c) for c in codes)
         return RuleSelection(self._selectors(), tuple(off))
 
@@ -238,20 +290,26 @@ class Settings:
         never enters an excluded directory, tests each entry alone. ``is_dir=False``
         saves the ``pyvenv.cfg`` look-up for a known file.
         """
+        globs = globset(self.exclude_patterns)
+        if not ancestors and not globs.needs_path:  # the walk with plain-name excludes
+            if os.path.basename(path) in globs.names:
+                return True
+            return is_dir is not False and os.path.isfile(os.path.join(path, "pyvenv.cfg"))
         rel, name, abspath = self._relative(path)
-        if self._excluded_one(rel, name, abspath, is_dir is not False):
+        if self._excluded_one(globs, rel, name, abspath, is_dir is not False):
             return True
         if ancestors and rel:
             parts = rel.split("/")
             for i in range(len(parts) - 1, 0, -1):
                 sub = "/".join(parts[:i])
                 sub_abs = os.path.join(self.root, *parts[:i])
-                if self._excluded_one(sub, parts[i - 1], sub_abs, True):
+                if self._excluded_one(globs, sub, parts[i - 1], sub_abs, True):
                     return True
         return False
 
-    def _excluded_one(self, rel: str, name: str, abspath: str, maybe_dir: bool) -> bool:
-        if any(glob_matches(p, rel, name, abspath) for p in self.exclude_patterns):
+    @staticmethod
+    def _excluded_one(globs: GlobSet, rel: str, name: str, abspath: str, maybe_dir: bool) -> bool:
+        if globs.matches(rel, name, abspath):
             return True
         return maybe_dir and os.path.isfile(os.path.join(abspath, "pyvenv.cfg"))
 

@@ -113,7 +113,9 @@ def outline(text: str) -> str | None:
             last_body = k
             k += 1
         if last_body > header_end:
-            first = next(x for x in range(body_start, last_body + 1) if lines[x].strip() and x not in in_string and not lines[x].strip().startswith("#"))
+            first = next((x for x in range(body_start, last_body + 1) if lines[x].strip() and x not in in_string and not lines[x].strip().startswith("#")), None)
+            if first is None:  # the header scan went astray (`def f(): r"""...`): parse the whole file
+                return None
             body_indent = lines[first][: len(lines[first]) - len(lines[first].lstrip(" \t"))]
             for x in range(body_start, last_body + 1):
                 end = "\n" if lines[x].endswith("\n") else ""
