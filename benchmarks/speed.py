@@ -12,6 +12,11 @@ subprocess (start included) is reported too.
 Measured: the wall clock of the whole `torch-lsp check --format json --exit-zero
 DIRS...` command (start-up, discovery, analysis, JSON output to a file).
 
+Before timing, the checker's package is byte-compiled (`compileall`, what `pip
+install` does for a regular install): an editable install under
+PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module from source in
+every run and in every worker process. `--no-compile` skips this.
+
 Both are repeated --repeat times, alternating, and the median of each is taken.
 Target: torch-lsp / ast.parse <= 1.5.  This is a measurement for humans, not a CI
 test: it exits 0 whatever the ratio, 2 if the tool crashed or broke the JSON
@@ -95,6 +100,25 @@ def fmt_s(x: float) -> str:
     return f"{x:8.3f} s"
 
 
+def byte_compile(identity: str, cmd: str) -> str:
+    """Byte-compile the checker's package with the checker's own interpreter."""
+    argv = shlex.split(cmd)
+    python = next((ln.split(": ", 1)[1] for ln in identity.splitlines() if ln.startswith("interpreter: ")), None)
+    if argv and os.path.basename(argv[0]).startswith("python"):
+        python = argv[0]
+    if not python:
+        return "byte-compile: skipped (the checker's interpreter is not known)"
+    code = ("import compileall, os, torch_lsp; d = os.path.dirname(torch_lsp.__file__); "
+            "compileall.compile_dir(d, quiet=1) or print('errors'); print(d)")
+    try:
+        proc = subprocess.run(shlex.split(python) + ["-c", code], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"byte-compile: failed ({exc})"
+    if proc.returncode != 0:
+        return f"byte-compile: failed ({(proc.stderr.strip().splitlines() or [''])[-1][:200]})"
+    return f"byte-compiled: {proc.stdout.strip().splitlines()[-1]} (as pip install does)"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     realworld.add_corpus_args(ap)
@@ -106,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable, help="interpreter for the ast.parse baseline (default: this one)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before one checker run is stopped (default: %(default)s)")
     ap.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the measurements to OUT")
+    ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the checker's package before timing")
     args = ap.parse_args(argv)
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
@@ -135,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     print("  running: " + " ".join(shlex.quote(a) for a in shown))
     print(f"  baseline: {args.python} -c <read + ast.parse loop>  (Python {platform.python_version()}, {os.cpu_count()} CPUs)")
 
+    if not args.no_compile:
+        print("  " + byte_compile(identity, args.cmd))
     warm_page_cache(files)
     base_in: list[float] = []
     base_wall: list[float] = []

@@ -431,6 +431,30 @@ async def test_a_class_from_another_file_is_followed_and_its_edits_update_depend
     assert "expects 20" in diags[0].message
 
 
+async def test_a_dependency_changed_on_disk_updates_its_dependents(vscode: LanguageClient, tmp_path):
+    # layers.py is not open: the editor's file watcher reports its change on disk.
+    (tmp_path / "layers.py").write_text(LAYERS)
+    uri = await open_doc(vscode, tmp_path / "net.py", USES)
+    assert await diagnostics_for(vscode, uri, 1) == []
+    (tmp_path / "layers.py").write_text(LAYERS.replace("nn.Linear(10, 20)", "nn.Linear(10, 30)"))
+    vscode.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[
+        lsp.FileEvent(uri=(tmp_path / "layers.py").as_uri(), type=lsp.FileChangeType.Changed)]))
+
+    async def updated():
+        while [d.code for d in vscode.diagnostics.get(uri) or []] != ["TL201"]:
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(updated(), 15)
+    # ... and a deleted dependency makes the class unknown again: silence.
+    (tmp_path / "layers.py").unlink()
+    vscode.workspace_did_change_watched_files(lsp.DidChangeWatchedFilesParams(changes=[
+        lsp.FileEvent(uri=(tmp_path / "layers.py").as_uri(), type=lsp.FileChangeType.Deleted)]))
+
+    async def silent():
+        while vscode.diagnostics.get(uri):
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(silent(), 15)
+
+
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
 async def neovim_refresh(lsp_client: LanguageClient, tmp_path):
     """Neovim 0.11's capabilities plus workspace/diagnostic/refresh support."""

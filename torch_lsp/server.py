@@ -332,10 +332,27 @@ class TorchLanguageServer(LanguageServer):
         """Other open documents that may import this one (they name its module)."""
         if not state.path:
             return []
-        stem = os.path.splitext(os.path.basename(state.path))[0]
+        return self._importers(state.path, exclude=state)
+
+    def _importers(self, path: str, exclude: DocState | None = None) -> list[DocState]:
+        """Open documents that may import the file at ``path`` (they name its module)."""
+        stem = os.path.splitext(os.path.basename(path))[0]
         if stem == "__init__":
-            stem = os.path.basename(os.path.dirname(state.path))
-        return [d for d in self.docs.values() if d is not state and stem in d.text]
+            stem = os.path.basename(os.path.dirname(path))
+        return [d for d in self.docs.values() if d is not exclude and stem in d.text]
+
+    def files_changed_on_disk(self, paths: list[str]) -> None:
+        """Python files that are not open changed, appeared or vanished: forget what
+        the project knew of them and re-analyse the open documents that import them."""
+        self.executor.submit(self.project.file_system_changed, paths)
+        affected: dict[str, DocState] = {}
+        for path in paths:
+            for d in self._importers(path):
+                affected[d.uri] = d
+        if affected and self.pull:
+            self.refresh_pending = True
+        for uri in affected:
+            self.schedule(uri)
 
     async def current_result(self, uri: str) -> Result | None:
         """The analysis of the document's current version (waiting for it a little)."""
@@ -446,11 +463,12 @@ def create_server() -> TorchLanguageServer:
         if ws and ws.did_change_watched_files and ws.did_change_watched_files.dynamic_registration:
             try:
                 await ls.client_register_capability_async(lsp.RegistrationParams(registrations=[lsp.Registration(
-                    id="torch-lsp-pyproject", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                    id="torch-lsp-files", method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
                     register_options=lsp.DidChangeWatchedFilesRegistrationOptions(
-                        watchers=[lsp.FileSystemWatcher(glob_pattern="**/pyproject.toml")]))]))
+                        watchers=[lsp.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
+                                  lsp.FileSystemWatcher(glob_pattern="**/*.py")]))]))
             except Exception as exc:
-                ls.log("debug", f"could not watch pyproject.toml files: {exc}")
+                ls.log("debug", f"could not watch pyproject.toml and Python files: {exc}")
         await _pull_configuration(ls)
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -467,6 +485,11 @@ def create_server() -> TorchLanguageServer:
         if any(c.uri.endswith("pyproject.toml") for c in params.changes):
             ls.reload_config()
             _reanalyse_all(ls)
+        # Open documents are read from the editor, not the disk: only the others count.
+        paths = [to_fs_path(c.uri) for c in params.changes
+                 if c.uri.endswith((".py", ".pyi")) and c.uri.startswith("file:") and c.uri not in ls.docs]
+        if paths:
+            ls.files_changed_on_disk([p for p in paths if p])
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: TorchLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:

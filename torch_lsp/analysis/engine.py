@@ -28,6 +28,7 @@ def preload() -> None:
     """Import every checker now (a process about to fork workers saves each of
     them the import)."""
     _checkers()
+    from torch_lsp.analysis import interpreter  # noqa: F401  (imported by the shape rules' first use)
     from torch_lsp.rules import RULES  # noqa: F401
 
 

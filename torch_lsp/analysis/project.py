@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,8 +96,9 @@ class Project:
         self._full: dict[str, tuple[tuple[int, int], FileSummary | None]] = {}  # whole parses (see full_summary)
         self.followed_classes: dict[tuple, Any] = {}  # (qualified, importer) -> ClassInfo (interpreter)
         self._packages: dict[tuple[str, str | None], bool] = {}
-        # Changes of open documents' texts (overlays), in total and per file: what
-        # another file's analysis can depend on (see ``generation_except``).
+        # Changes of open documents' texts (overlays) and of files on disk (reported by
+        # ``file_system_changed``), in total and per file: what another file's analysis
+        # can depend on (see ``generation_except``).
         self._overlay_changes = 0
         self._overlay_changes_of: dict[str, int] = {}
         self._pkg_cache: dict[str, bool] = {}
@@ -105,6 +106,8 @@ class Project:
         self._overlays: dict[str, str] = {}
         self._jedi_cache: dict[tuple, ClassRef | None] = {}
         self._dir_cache: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+        self._is_file: dict[str, bool] = {}
 
     @classmethod
     def default(cls) -> "Project":
@@ -113,17 +116,44 @@ class Project:
         return cls._default
 
     def _key(self, path: str) -> str:
-        """The canonical path of a file (symlinks resolved), with the directory's
-        resolution cached: resolving every component of every path is a system call
-        each, and a batch asks for the same few directories thousands of times."""
+        """The canonical path of a file (symlinks resolved), cached: resolving every
+        component of every path is a system call each, and a batch asks for the same
+        files and directories thousands of times (see ``file_system_changed``)."""
+        hit = self._keys.get(path)
+        if hit is not None:
+            return hit
         d, base = os.path.split(os.path.abspath(path))
         real = self._dir_cache.get(d)
         if real is None:
             real = self._dir_cache[d] = os.path.realpath(d)
         full = os.path.join(real, base)
         if os.path.islink(full):
-            return os.path.realpath(full)
+            full = os.path.realpath(full)
+        self._keys[path] = full
         return full
+
+    def _isfile(self, path: str) -> bool:
+        hit = self._is_file.get(path)
+        if hit is None:
+            hit = self._is_file[path] = os.path.isfile(path)
+        return hit
+
+    def file_system_changed(self, paths: Iterable[str] = ()) -> None:
+        """Files were created, changed or deleted on disk (an editor's file watcher
+        says so): forget what was learned about the file system (which files exist,
+        symbolic links, package directories, project roots, jedi's answers), and
+        count a change of each file, so that analyses that read them are stale (see
+        ``generation_except``). A batch check never calls this: it reads a tree that
+        does not change while it runs."""
+        for cache in (self._keys, self._is_file, self._dir_cache, self._pkg_cache, self._root_cache,
+                      self._packages, self._jedi_cache, self.followed_classes):
+            cache.clear()
+        for path in paths:
+            key = self._key(path)
+            self._summaries.pop(key, None)
+            self._full.pop(key, None)
+            self._overlay_changes += 1
+            self._overlay_changes_of[key] = self._overlay_changes_of.get(key, 0) + 1
 
     # ------------------------------------------------------------ overlays
     def set_overlay(self, path: str, text: str | None) -> None:
@@ -141,8 +171,9 @@ class Project:
         self._overlay_changes_of[key] = self._overlay_changes_of.get(key, 0) + 1
 
     def generation_except(self, path: str | None) -> int:
-        """How many times open documents other than ``path`` changed: an analysis of
-        ``path`` that used other files is stale when this moved."""
+        """How many times files other than ``path`` changed (open documents' texts, or
+        files on disk as ``file_system_changed`` reports them): an analysis of ``path``
+        that used other files is stale when this moved."""
         own = self._overlay_changes_of.get(self._key(path), 0) if path else 0
         return self._overlay_changes - own
 
@@ -279,7 +310,7 @@ class Project:
                 continue
             seen.add(root)
             for cand in (os.path.join(root, rel + ".py"), os.path.join(root, rel, "__init__.py")):
-                if os.path.isfile(cand):
+                if self._isfile(cand):
                     return cand
         return None
 

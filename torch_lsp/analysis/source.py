@@ -30,11 +30,27 @@ class ParseProblem:
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
+_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+_OTHER_BREAKS_UNICODE = ("\x85", "\u2028", "\u2029")
+
+
 def split_lines(text: str, keepends: bool = False) -> list[str]:
     """The lines of a source text as Python numbers them: only \\n, \\r\\n and \\r end
     a line (``str.splitlines`` also splits at form feeds and U+2028)."""
+    if _splitlines_agrees(text):  # almost every file: str.splitlines is 3x faster
+        return text.splitlines(keepends)
     lines = _LINE.findall(text)
     return lines if keepends else [ln.rstrip("\r\n") for ln in lines]
+
+
+def _splitlines_agrees(text: str) -> bool:
+    """Does ``str.splitlines`` split ``text`` where Python does (no form feed, no
+    lone carriage return, no Unicode line separator)?"""
+    if any(c in text for c in _OTHER_BREAKS):
+        return False
+    if not text.isascii() and any(c in text for c in _OTHER_BREAKS_UNICODE):
+        return False
+    return "\r" not in text or text.count("\r") == text.count("\r\n")
 
 
 def decode_source(data: bytes) -> tuple[str | None, ParseProblem | None]:
