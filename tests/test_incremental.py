@@ -84,3 +84,50 @@ def test_an_edit_that_opens_a_bracket_falls_back_to_a_full_parse():
     assert not parser.last_was_incremental
     assert src.problem is not None  # a syntax error: the recovering parse keeps x and z
     assert [type(s).__name__ for s in src.tree.body] == ["Assign", "Assign"]
+
+
+def test_enter_and_backspace_move_the_statements_below_without_parsing_them():
+    text = "import torch\n\n\nclass A:\n    def f(self):\n        return 1\n\n\nclass B:\n    def g(self):\n        return 2\n"
+    parser = IncrementalParser("m.py")
+    first = parser.parse(text)
+    b = first.tree.body[2]
+    entered = text.replace("        return 1\n", "        return 1\n        \n")  # Enter at the end of f
+    second = parser.parse(entered)
+    assert parser.last_was_incremental
+    assert second.tree.body[2] is b and b.lineno == 10 and b.body[0].body[0].lineno == 12
+    assert _dump(second.tree) == _dump(ast.parse(entered))
+    typed = entered.replace("        \n", "        y = 3\n")  # typing on the new line joins f
+    third = parser.parse(typed)
+    assert parser.last_was_incremental and third.tree.body[2] is b
+    assert _dump(third.tree) == _dump(ast.parse(typed))
+    back = parser.parse(text)  # the line removed again
+    assert parser.last_was_incremental and back.tree.body[2] is b and b.lineno == 9
+    assert _dump(back.tree) == _dump(ast.parse(text))
+
+
+@pytest.mark.parametrize("path", FILES[:3], ids=lambda p: p.name)
+def test_random_line_insertions_and_joins_equal_a_full_parse(path):
+    rng = random.Random("lines" + path.name)
+    text = path.read_text(encoding="utf-8")
+    parser = IncrementalParser(str(path))
+    parser.parse(text)
+    incremental = 0
+    for _ in range(300):
+        lines = text.splitlines(keepends=True)
+        k = rng.randrange(len(lines))
+        if rng.random() < 0.5:  # Enter: a new line with the indentation of line k
+            indent = lines[k][: len(lines[k]) - len(lines[k].lstrip())].rstrip("\n")
+            lines.insert(k + 1, indent + rng.choice(["", "z = 0", "pass", "# note"]) + "\n")
+        elif k + 1 < len(lines):  # Backspace at the start of a line: join it with the previous one
+            lines[k] = lines[k].rstrip("\n") + lines.pop(k + 1)
+        candidate = "".join(lines)
+        try:
+            full = ast.parse(candidate)
+        except SyntaxError:
+            continue
+        text = candidate
+        src = parser.parse(text)
+        assert src.problem is None
+        assert _dump(src.tree) == _dump(full)
+        incremental += parser.last_was_incremental
+    assert incremental > 100

@@ -59,3 +59,58 @@ def test_reused_units_give_the_diagnostics_of_a_fresh_analysis(path):
         text = candidate
         assert cached(parser, cache, text, p, project) == fresh(text, p), f"after changing line {i + 1}"
     assert cache.hits > 0 and cache.misses > 0
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_moved_code_reuses_its_units_and_reports_the_new_lines(path):
+    # Enter and Backspace move every statement below them: their units are reused
+    # (the same nodes, shifted), and the diagnostics (ranges, related ranges and the
+    # lines the messages quote) are those of a fresh analysis of the new text.
+    text = path.read_text(encoding="utf-8")
+    p = str(path)
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    cached(parser, cache, text, p, project)
+    rng = random.Random("moves" + path.name)
+    lines = text.splitlines(keepends=True)
+    reused = 0
+    for _ in range(20):
+        k = rng.randrange(len(lines))
+        if rng.random() < 0.6:
+            indent = lines[k][: len(lines[k]) - len(lines[k].lstrip())].rstrip("\n")
+            candidate_lines = lines[:k + 1] + [indent + "\n"] + lines[k + 1:]
+        elif lines[k].strip() == "" and k + 1 < len(lines):
+            candidate_lines = lines[:k] + lines[k + 1:]  # delete a blank line
+        else:
+            continue
+        candidate = "".join(candidate_lines)
+        try:
+            compile(candidate, p, "exec")
+        except SyntaxError:
+            continue
+        lines, text = candidate_lines, candidate
+        hits = cache.hits
+        assert cached(parser, cache, text, p, project) == fresh(text, p), f"after a move at line {k + 1}"
+        reused += cache.hits > hits
+    assert reused > 0
+
+
+def test_a_message_quotes_the_line_its_origin_moved_to():
+    text = (
+        "import torch\nimport torch.nn as nn\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.a = nn.Linear(10, 20)\n"
+        "        self.b = nn.Linear(30, 5)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.b(self.a(x))\n"
+    )
+    p = "net.py"
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    (before,) = cached(parser, cache, text, p, project)
+    moved = text.replace("import torch\n", "import torch\n\n\n", 1)
+    hits = cache.hits
+    (after,) = cached(parser, cache, moved, p, project)
+    assert cache.hits > hits  # the class was not analysed again
+    assert after.range.start.line == before.range.start.line + 2
+    assert after.message == fresh(moved, p)[0].message and after.message != before.message

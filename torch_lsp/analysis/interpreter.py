@@ -150,16 +150,54 @@ def is_tensor(v: AV) -> bool:
 # =============================================================================== reporting
 
 
+# Line numbers quoted in messages ("given at line 41") are references to the node
+# until the finding is reported: the server reuses the findings of code that an edit
+# only moved (its nodes are shifted in place, see incremental.py), and the message
+# must then quote the new line. ``quote_line`` puts a marker in the text and notes
+# the node; ``Reporter.add`` moves the noted nodes onto the finding, and
+# ``Finding.text`` renders the markers with the nodes' current lines.
+_QUOTED: dict[int, ast.AST] = {}
+_QUOTE_MARK = re.compile("\x00(\\d+)\x00")
+
+
+def quote_line(node: ast.AST | None) -> str:
+    """The line of ``node`` for a message (see ``_QUOTED``)."""
+    if getattr(node, "lineno", None) is None:
+        return "0"
+    _QUOTED[id(node)] = node  # type: ignore[index]
+    return f"\x00{id(node)}\x00"
+
+
+def render_lines(text: str, nodes: dict[int, ast.AST]) -> str:
+    if "\x00" not in text:
+        return text
+    return _QUOTE_MARK.sub(lambda m: str(getattr(nodes.get(int(m.group(1))), "lineno", 0)), text)
+
+
 @dataclass
 class Finding:
     """A diagnostic before it becomes a Diagnostic (rules/shapes.py does that)."""
 
     code: str
     node: ast.AST  # where to report
-    message: str
+    message: str  # may hold quoted lines: read it with ``text``
     related: list = field(default_factory=list)  # (node, message)
     fix: tuple | None = None  # (node, new_text, title) — a replacement of node
     fixes: list = field(default_factory=list)  # [(title, [(node, new_text)])]
+    quoted: dict = field(default_factory=dict)  # id(node) -> node, for the quoted lines
+
+    def text(self, message: str | None = None) -> str:
+        """The message (or a related message) with the quoted lines as they are now."""
+        return render_lines(self.message if message is None else message, self.quoted)
+
+    def take_quoted(self) -> None:
+        for text in [self.message] + [m for _, m in self.related]:
+            if "\x00" in text:
+                for m in _QUOTE_MARK.finditer(text):
+                    i = int(m.group(1))
+                    node = _QUOTED.get(i)
+                    if node is not None:
+                        self.quoted[i] = node
 
 
 class Reporter:
@@ -169,6 +207,8 @@ class Reporter:
     def add(self, f: Finding) -> None:
         key = (f.code[:3] if f.code != "TL209" else f.code, getattr(f.node, "lineno", 0), getattr(f.node, "col_offset", 0))
         if key not in self.findings:
+            if not f.quoted:
+                f.take_quoted()
             self.findings[key] = f
 
 
@@ -342,6 +382,12 @@ class Interpreter:
         tree = self.ctx.src.tree
         if tree is None or L is None or O is None:
             return
+        try:
+            self._run(tree)
+        finally:
+            _QUOTED.clear()  # the findings hold the nodes they quote
+
+    def _run(self, tree: ast.Module) -> None:
         self._prepare_module_env(tree)
         self.constructed = self._constructed_classes(tree)
         frame = Frame(self.module_env)
@@ -1572,7 +1618,7 @@ class Interpreter:
                     self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site, error)
                 return out
         if not self.instance_stack:  # the module a summary is about, for its parameter total
-            run_key = f"call at line {_line_of(site.node)}" if site is not None and site.node is not None else "generic"
+            run_key: Any = CallSite(site.node) if site is not None and site.node is not None else "generic"
             self.summary_instances.setdefault(inst.cls.name, {}).setdefault(run_key, inst)
         self.instance_stack.append(inst)
         if key is not None:
@@ -1659,7 +1705,7 @@ class Interpreter:
         if not self.instance_stack:
             return
         inst = self.instance_stack[0]  # the outermost module: the one a summary is about
-        key = f"call at line {_line_of(site.node)}" if site is not None and site.node is not None else "generic"
+        key: Any = CallSite(site.node) if site is not None and site.node is not None else "generic"
         self.layer_calls.setdefault(inst.cls.name, {}).setdefault(key, []).append(LayerCall(label, mod, shape_in, out, subst, error))
 
     def _wrap_output(self, out: Any, origin: Origin | None) -> AV:
@@ -2195,6 +2241,27 @@ def _params_of(fn: ast.AST | None) -> list:
 
 def _line_of(node: ast.AST | None) -> int:
     return getattr(node, "lineno", 0)
+
+
+class CallSite:
+    """Which analysis of a module: the one for the call at ``node`` (``str``: "call
+    at line N", with the line where the call is now). Equal for the same node."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: ast.AST) -> None:
+        self.node = node
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CallSite) and other.node is self.node
+
+    def __hash__(self) -> int:
+        return id(self.node)
+
+    def __str__(self) -> str:
+        return f"call at line {_line_of(self.node)}"
+
+    __repr__ = __str__
 
 
 @dataclass(eq=False)

@@ -108,7 +108,7 @@ class ShapeQuery:
             for key, runs in cls_runs.items():
                 for call in runs:
                     if call.mod is mod:
-                        calls.append((key, shape_str(call.shape_in), _out_str(call.out), call.error))
+                        calls.append((str(key), shape_str(call.shape_in), _out_str(call.out), call.error))
         try:
             signature = L.signature(mod.layer)
             params = {k: shape_str(v) for k, v in L.param_shapes(mod.layer).items()}

@@ -58,7 +58,7 @@ def summarise(ctx: Any, only: str | None = None) -> list[ModelSummary]:
             continue
         runs = interp.layer_calls.get(info.name, {}) if interp is not None else {}
         key = next((k for k in runs if k != "generic"), "generic" if "generic" in runs else None)
-        summary = ModelSummary(info.name, info.node.lineno, key or "no forward analysed")
+        summary = ModelSummary(info.name, info.node.lineno, str(key) if key else "no forward analysed")
         for call in runs.get(key, []) if key else []:
             layer = call.mod.layer
             try:

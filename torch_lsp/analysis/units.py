@@ -6,9 +6,14 @@ source and on the code it reaches: the classes and functions of the same file it
 names (and the ones those name, transitively), the file's top-level statements
 that are not definitions (imports, constants, the code that builds and calls
 models), and other files (through the project). A unit's key is built from
-exactly those texts, with their line numbers (messages quote lines), so a unit is
-analysed again only when something it can see changed: typing inside one class
-re-analyses that class, and the classes and code that use it.
+exactly those texts and their syntax nodes (the statement objects themselves), so a
+unit is analysed again only when something it can see changed: typing inside one
+class re-analyses that class, and the classes and code that use it. Keying on the
+node objects, not on line numbers, lets a result outlive an edit that only moved
+its code (Enter above it): ``incremental.py`` keeps the nodes of unchanged
+statements and shifts their line numbers in place, and everything a result holds
+reads positions from nodes when it is reported (messages quote lines through
+``interpreter.quote_line``).
 
 Texts are hashed once per version; the words of a definition (which names it
 mentions) are kept per text hash, so an edit costs work in proportion to what it
@@ -79,28 +84,26 @@ def _start(node: ast.AST) -> int:
 def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callable]], cache: UnitCache) -> list[tuple]:
     lines = interp.ctx.src.lines
 
-    def text_of(node: ast.AST) -> tuple[int, str]:
-        start = _start(node)
-        return start, "".join(lines[start - 1: node.end_lineno or node.lineno])  # type: ignore[attr-defined]
+    def text_of(node: ast.AST) -> str:
+        return "".join(lines[_start(node) - 1: node.end_lineno or node.lineno])  # type: ignore[attr-defined]
 
     # Definitions of the file by name: top-level functions and classes, and classes
     # nested in classes (the interpreter analyses those too).
-    defs: dict[str, tuple[int, int, frozenset[str]]] = {}  # name -> (line, text hash, words)
+    defs: dict[str, tuple[ast.AST, int, frozenset[str]]] = {}  # name -> (node, text hash, words)
     context_parts = []
     for stmt in tree.body:
+        text = text_of(stmt)
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            start, text = text_of(stmt)
-            defs[stmt.name] = (start, hash(text), cache.words_of(text))
+            defs[stmt.name] = (stmt, hash(text), cache.words_of(text))
         else:
-            start, text = text_of(stmt)
-            context_parts.append((start, text))
+            context_parts.append((stmt, text))
     for info in interp.model.module_classes():
         node = info.ref.node
         if info.ref.summary is interp.ctx.summary and node.name not in defs:
-            start, text = text_of(node)
-            defs[node.name] = (start, hash(text), cache.words_of(text))
+            text = text_of(node)
+            defs[node.name] = (node, hash(text), cache.words_of(text))
     context_text = "".join(t for _, t in context_parts)
-    context = hash((tuple(s for s, _ in context_parts), context_text))
+    context = (tuple(s for s, _ in context_parts), hash(context_text))
     context_words = cache.words_of(context_text)
     generation = interp.ctx.project.generation_except(interp.ctx.src.path)
     common = (context, generation, interp.record, interp.ctx.src.path)
@@ -134,13 +137,13 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
         if kind == "top":
             keys.append(("top", reach(context_words), common))
         elif kind == "function":
-            start, h, words = defs.get(obj.name, (obj.lineno, 0, frozenset()))
-            keys.append(("function", obj.name, start, h, reach(words), common))
+            node, h, words = defs.get(obj.name, (obj, 0, frozenset()))
+            keys.append(("function", obj.name, node, h, reach(words), common))
         else:
             node = obj.ref.node
-            start, text = text_of(node)
+            text = text_of(node)
             words = cache.words_of(text)
-            keys.append(("class", obj.name, start, hash(text), reach(words), obj.name in interp.constructed, common))
+            keys.append(("class", obj.name, node, hash(text), reach(words), obj.name in interp.constructed, common))
     return keys
 
 

@@ -12,7 +12,7 @@ import ast
 from typing import Any
 
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.interpreter import Finding, Frame, Interpreter, LayerV, Origin, TensorV
+from torch_lsp.analysis.interpreter import Finding, Frame, Interpreter, LayerV, Origin, TensorV, quote_line
 from torch_lsp.analysis.shape_types import Layer, ShapeError
 from torch_lsp.analysis.shapes import Shape, Sym, dim_str, shape_str
 
@@ -28,8 +28,9 @@ _PARAM_WORD = {
 }
 
 
-def _line(node: ast.AST | None) -> int:
-    return getattr(node, "lineno", 0)
+def _line(node: ast.AST | None) -> str:
+    """A line number quoted in a message (rendered when the finding is reported)."""
+    return quote_line(node)
 
 
 def _layer_name(mod: LayerV) -> str:
@@ -148,7 +149,7 @@ def _describe_input(t: TensorV) -> str:
     if o.what in ("op", "flatten"):
         return f" from `{o.label}` (line {_line(o.node)})"
     if o.what == "call site":
-        return f" (the input{' ' + repr(o.label) if False else ''} at line {_line(o.node)})"
+        return f" (the input at line {_line(o.node)})"
     if o.what == "factory":
         return f" from `{o.label}` (line {_line(o.node)})"
     return ""

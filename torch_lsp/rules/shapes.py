@@ -242,13 +242,13 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
             continue
         r = RULES_BY_CODE[f.code]
         rng = ctx.src.range_of(f.node)
-        related = tuple(RelatedInformation(ctx.src.range_of(n), m) for n, m in f.related if n is not None and local(id(n)))
+        related = tuple(RelatedInformation(ctx.src.range_of(n), f.text(m)) for n, m in f.related if n is not None and local(id(n)))
         fixes = []
         for title, edits in f.fixes:
             if not all(local(id(n)) for n, _ in edits):
                 continue
             fixes.append(Fix(title, tuple(TextEdit(ctx.src.range_of(n), text) for n, text in edits), Applicability.UNSAFE if f.code == "TL301" else Applicability.SAFE))
-        yield Diagnostic(f.code, r.severity, rng, f.message, related, tuple(fixes))
+        yield Diagnostic(f.code, r.severity, rng, f.text(), related, tuple(fixes))
 
 
 RULES_BY_CODE = {r.code: r for r in (FEATURES, CHANNELS, FLATTEN, CALL_INPUT, MATMUL, BROADCAST, RESHAPE, CONCAT, CONFIG, BACKWARD)}
