@@ -38,7 +38,7 @@ from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Position, 
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.units import UnitCache
-from torch_lsp.analysis.source import SourceFile, split_lines
+from torch_lsp.analysis.source import SourceFile, decode_source, split_lines
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
 from torch_lsp.lsp.convert import Lines
 
@@ -381,16 +381,31 @@ class TorchLanguageServer(LanguageServer):
     def lines_of(self, result: Result) -> Lines:
         return Lines(result.lines, self.encoding)
 
+    def _lines_of_path(self, path: str) -> list[str]:
+        """The lines of another file (its open text if it is open, else the disk's), for
+        converting a related location's columns; [] when it cannot be read (columns
+        then pass as they are)."""
+        for state in self.docs.values():
+            if state.path and os.path.realpath(state.path) == os.path.realpath(path):
+                return split_lines(state.text, keepends=True)
+        try:
+            with open(path, "rb") as f:
+                text, _ = decode_source(f.read())
+        except OSError:
+            return []
+        return split_lines(text, keepends=True) if text is not None else []
+
     def to_lsp(self, d: Diagnostic, result: Result, uri: str) -> lsp.Diagnostic:
         lines = self.lines_of(result)
         related = []
         for r in d.related:
             if r.path is None:
                 related.append(lsp.DiagnosticRelatedInformation(location=lsp.Location(uri=uri, range=lines.range_to_client(r.range)), message=r.message))
-            else:
-                # another file: its own columns; ASCII in nearly all code
+            else:  # another file: converted with that file's own lines
                 related.append(lsp.DiagnosticRelatedInformation(
-                    location=lsp.Location(uri=from_fs_path(r.path) or r.path, range=Lines([], "utf-32").range_to_client(r.range)), message=r.message))
+                    location=lsp.Location(uri=from_fs_path(r.path) or r.path,
+                                          range=Lines(self._lines_of_path(r.path), self.encoding).range_to_client(r.range)),
+                    message=r.message))
         fixes = [{"title": f.title, "safe": f.applicability is Applicability.SAFE,
                   "edits": [{"range": _range_json(lines.range_to_client(e.range)), "newText": e.new_text} for e in f.edits]}
                  for f in d.fixes]
