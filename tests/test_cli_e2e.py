@@ -191,7 +191,7 @@ def test_every_e2e_file_has_expectations():
 
 
 # ============================================================================ diagnostics
-@pytest.mark.parametrize("name", bug_params())
+@pytest.mark.parametrize("name", list(bug_params()))
 def test_bug_file_diagnostics(name):
     bug = BUGS[name]
     rc, items = check_json(name)
