@@ -830,11 +830,16 @@ def test_internal_error_outside_the_analysis(work, capsys, monkeypatch):
     assert err == "error: internal error in torch-lsp: KeyError: 'oops'; rerun with --debug\n"
 
 
-def test_runtime_flag_is_accepted(work, capsys):
+def test_runtime_without_torch_warns_once_and_runs_the_static_checks(work, capsys):
     put(work, "net.py", "unregistered.py")
-    rc, items, err = run_json(capsys, "--runtime", "net.py")
-    assert rc == 1 and items[0]["code"] == "TL101"
-    assert err.startswith("warning: --runtime")
+    put(work, "other.py", "unregistered.py")
+    wrapper = work / "python-without-site"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+    wrapper.chmod(0o755)
+    (work / "pyproject.toml").write_text(f'[tool.torch-lsp.runtime]\npython = "{wrapper}"\n')
+    rc, items, err = run_json(capsys, "--runtime", "net.py", "other.py")
+    assert rc == 1 and [i["code"] for i in items] == ["TL101", "TL101"]
+    assert err.count("warning: --runtime: torch cannot be imported") == 1
 
 
 # =============================================================================== progress

@@ -48,7 +48,8 @@ def test_defaults_enable_every_rule(proj):
 def test_select_and_ignore_prefixes(proj):
     s = Settings(root=str(proj), select=("TL1", "TL000"), ignore=("TL105",))
     assert enabled(s) == ["TL000", "TL101", "TL102", "TL103", "TL104"]
-    assert enabled(Settings(root=str(proj), select=("ALL",), ignore=("TL1", "TL2", "TL3"))) == ["TL000"]
+    assert enabled(Settings(root=str(proj), select=("ALL",), ignore=("TL1", "TL2", "TL3"))) == ["TL000", "TL901", "TL902"]
+    assert enabled(Settings(root=str(proj), select=("ALL",), ignore=("TL1", "TL2", "TL3", "TL9"))) == ["TL000"]
     assert enabled(Settings(root=str(proj), select=())) == []
 
 

@@ -24,7 +24,7 @@ import tokenize
 import traceback
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from torch_lsp import __version__
 from torch_lsp.analysis import engine, fixes
@@ -113,7 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml for every file instead of searching for one")
     files.add_argument("--force-exclude", action="store_true", help="apply the excludes to paths given on the command line too")
     files.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N", help="worker processes (default 0: automatic; 1: none)")
-    files.add_argument("--runtime", action="store_true", help="also evaluate models in a background torch process (not available yet)")
+    runtime = check.add_argument_group("runtime evaluation (executes your code: see the README)")
+    runtime.add_argument("--runtime", action="store_true",
+                         help="also build and run the modules your code calls on meta tensors, in a background torch process (TL901)")
+    runtime.add_argument("--runtime-timeout", type=float, default=None, metavar="SECONDS",
+                         help="time limit of one file's evaluation (default: runtime.timeout, else 10)")
+    runtime.add_argument("--runtime-report-skipped", action="store_true", default=None,
+                         help="report evaluations that could not run as TL902 (information)")
     check.set_defaults(func=cmd_check)
 
     rule = sub.add_parser("rule", parents=[common], help="explain a rule", description="Show a rule's documentation.")
@@ -251,6 +257,7 @@ class Task:
     enabled: Callable[[str], bool]
     mode: str  # "check", "fix" or "diff"
     unsafe: bool
+    runtime: Any = None  # runtime.report.Options when --runtime
 
 
 def _os_error(exc: OSError) -> str:
@@ -370,7 +377,8 @@ def _process(task: Task) -> FileOutcome:
     except OSError as exc:
         broken = isinstance(exc, FileNotFoundError) and os.path.islink(task.path)
         return FileOutcome(task.display, error="broken symbolic link" if broken else _os_error(exc))
-    result = engine.check_source(data, task.display, enabled=task.enabled)
+    extra = _runtime_hook(task) if task.runtime is not None else None
+    result = engine.check_source(data, task.display, enabled=task.enabled, extra=extra)
     outcome = FileOutcome(task.display)
     if task.mode != "check" and result.source:
         result = _fix(task, data, st, result, outcome)
@@ -380,6 +388,51 @@ def _process(task: Task) -> FileOutcome:
         n = d.range.start.line
         outcome.lines[n] = lines[n] if 0 <= n < len(lines) else ""
     return outcome
+
+
+_RUNTIME_CLIENT = None  # one warm torch worker per process (see torch_lsp.runtime.client)
+
+
+def _runtime_client(options):
+    global _RUNTIME_CLIENT
+    if _RUNTIME_CLIENT is None:
+        import atexit
+
+        from torch_lsp.runtime.client import RuntimeClient
+
+        _RUNTIME_CLIENT = RuntimeClient(python=options.python, timeout=options.timeout, memory_mb=options.memory_mb)
+        atexit.register(_RUNTIME_CLIENT.close)
+    return _RUNTIME_CLIENT
+
+
+def _torch_importable(python: str | None) -> bool:
+    """Can the runtime worker's interpreter import torch (without importing it here)?"""
+    if python is None:
+        import importlib.util
+
+        return importlib.util.find_spec("torch") is not None
+    try:
+        import subprocess
+
+        probe = subprocess.run([python, "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)"],
+                               capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def _runtime_hook(task: Task):
+    """The runtime evaluation of a file, run after its static checks (their
+    diagnostics decide what TL901 stays silent about) and before selection and
+    suppression apply to both."""
+    def evaluate(src, static, project):
+        if not (task.enabled("TL901") or task.enabled("TL902")):
+            return []
+        from torch_lsp.runtime.report import evaluate_source
+
+        return evaluate_source(src, task.path, static, _runtime_client(task.runtime), task.runtime, project).diagnostics
+
+    return evaluate
 
 
 def _parses(text: str) -> str | None:
@@ -572,14 +625,22 @@ def cmd_check(args: argparse.Namespace) -> int:
                 enabled = settings.enabled_for(path)
             else:
                 enabled = shared.get(id(settings)) or shared.setdefault(id(settings), settings.enabled_for(path))
-            tasks.append(Task(display, path, enabled, mode, settings.unsafe_fixes))
+            runtime = None
+            if args.runtime:
+                from torch_lsp.runtime.report import Options
+
+                runtime = Options.from_settings(settings.runtime, timeout=args.runtime_timeout,
+                                                report_skipped=args.runtime_report_skipped)
+            tasks.append(Task(display, path, enabled, mode, settings.unsafe_fixes, runtime))
     except ConfigError as exc:
         console.error(str(exc))
         return 2
     for w in resolver.warnings:
         console.warning(w)
-    if args.runtime:
-        console.warning("--runtime: the runtime evaluation is not available in this version; only the static checks ran")
+    if args.runtime and not _torch_importable(next((t.runtime.python for t in tasks if t.runtime is not None), None)):
+        console.warning("--runtime: torch cannot be imported (install it with `pip install 'torch-lsp[torch]'`, or set "
+                        "runtime.python); only the static checks ran")
+        tasks = [Task(t.display, t.path, t.enabled, t.mode, t.unsafe, None) for t in tasks]
     unsafe = any(t.unsafe for t in tasks)  # for the summary's fixable counts
 
     progress = Progress(len(tasks), console.stderr, enabled=not (args.quiet or args.no_progress) and _isatty(console.stderr))

@@ -77,13 +77,18 @@ def check_source(
     *,
     enabled: Callable[[str], bool] | None = None,
     project: Project | None = None,
+    extra: Callable[[SourceFile, list[Diagnostic], Project], list[Diagnostic]] | None = None,
 ) -> FileResult:
+    """Check one file. ``extra`` adds diagnostics found another way (the runtime
+    evaluation) given the static ones; selection and suppression apply to all."""
     project = project or Project.default()
     if isinstance(data, bytes):
         src = project.parsed(data, path) if path else SourceFile.from_bytes(data, path)
     else:
         src = SourceFile.parse(data, path)
     ctx, diags = analyse(src, project, enabled)
+    if extra is not None and src.tree is not None and src.problem is None:
+        diags = diags + extra(src, diags, project)
     result = FileResult(path=path or "<unknown>", diagnostics=finish(src, diags, enabled), source=src.text)
     if ctx is not None:
         ctx.release()

@@ -58,7 +58,7 @@ def lookup(code_or_name: str) -> Rule | None:
 
 def _load() -> None:
     # Import the families so that they register their rules.
-    from torch_lsp.rules import parse_error, registration, shapes  # noqa: F401
+    from torch_lsp.rules import parse_error, registration, runtime, shapes  # noqa: F401
 
 
 _load()

@@ -1,0 +1,398 @@
+"""Runtime evaluation (TL901/TL902): what is executed and evaluated, the worker's
+results, its survival of hostile code, and `torch-lsp check --runtime`.
+
+The worker tests need torch (the `torch` extra; CI installs torch==2.13.0). Each
+case below was also run for real under torch on CPU: see RUNS_FOR_REAL."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from torch_lsp.analysis.project import Project
+from torch_lsp.analysis.source import SourceFile
+from torch_lsp.runtime.jobs import call_sites, definitions
+from torch_lsp.runtime.report import Options, evaluate_source, job_for
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="the runtime worker needs torch (pip install -e '.[torch]')")
+
+
+# ============================================================================ what runs
+def _src(text: str) -> SourceFile:
+    return SourceFile.parse(textwrap.dedent(text), "model.py")
+
+
+def test_only_imports_definitions_and_constants_are_executed():
+    tree = _src("""
+        import torch
+        from torch import nn
+        WIDTH = 32
+        SIZES = (WIDTH * 2, 10)
+        Base = nn.Module
+        print("side effect")
+        data = load_dataset()
+        try:
+            import timm
+        except ImportError:
+            timm = None
+        try:
+            download()
+        except Exception:
+            pass
+
+        def helper(x):
+            return x
+
+        class Net(nn.Module):
+            pass
+
+        if __name__ == "__main__":
+            Net()(torch.randn(1, 3))
+    """).tree
+    kept = [ast.unparse(s).splitlines()[0] for s in definitions(tree).body]
+    assert kept == ["import torch", "from torch import nn", "WIDTH = 32", "SIZES = (WIDTH * 2, 10)", "Base = nn.Module",
+                    "try:", "def helper(x):", "class Net(nn.Module):"]
+
+
+def test_call_sites_take_arguments_and_inputs_known_without_running_anything():
+    tree = _src("""
+        import torch
+        import torch.nn as nn
+        HIDDEN = 64
+
+        class Net(nn.Module):
+            def __init__(self, d_in, hidden, layers=(1, 2)):
+                super().__init__()
+
+        def main():
+            batch = 8
+            x = torch.randn(batch, 10)
+            model = Net(10, HIDDEN * 2, layers=[3, 4]).to("cuda")
+            model(x)
+            model(torch.randint(0, 5, (batch, 7), dtype=torch.long))
+            model(load())  # unknown input: not evaluated
+            Net(unknown_size, 1)(x)  # unknown constructor argument: not evaluated
+
+        if __name__ == "__main__":
+            Net(1, 2).forward(torch.zeros(3, 1))
+    """).tree
+    found = [e.to_json() for e in call_sites(tree)]
+    assert [(e["class"], e["args"], e["kwargs"]) for e in found] == [
+        ("Net", ["10", "128"], {"layers": "[3, 4]"}),
+        ("Net", ["10", "128"], {"layers": "[3, 4]"}),
+        ("Net", ["1", "2"], {}),
+    ]
+    assert found[0]["inputs"] == [{"factory": "randn", "args": ["8", "10"], "kwargs": {}}]
+    assert found[1]["inputs"] == [{"factory": "randint", "args": ["0", "5", "(8, 7)"], "kwargs": {"dtype": "long"}}]
+    assert found[2]["inputs"][0]["factory"] == "zeros" and found[2]["call_line"] == 20
+
+
+def test_a_name_assigned_twice_is_not_known():
+    tree = _src("""
+        import torch
+        class Net(torch.nn.Module):
+            pass
+        x = torch.randn(2, 3)
+        x = torch.randn(4, 5)
+        Net()(x)
+    """).tree
+    assert call_sites(tree) == []
+
+
+# ============================================================================ the worker
+# Bugs that the static rules cannot see (sizes from string parsing, a computed
+# einsum equation), each raising under torch on CPU exactly as TL901 says.
+CHANNELS_FROM_A_STRING = """\
+import torch
+import torch.nn as nn
+
+
+def widths(spec):
+    return [int(w) for w in spec.split(",")]
+
+
+class Net(nn.Module):
+    def __init__(self, spec="16,32,64"):
+        super().__init__()
+        layers = []
+        c = 3
+        for w in widths(spec):
+            layers.append(nn.Conv2d(c, w, 3, padding=1))
+            c = w * 2
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+if __name__ == "__main__":
+    model = Net()
+    out = model(torch.randn(2, 3, 32, 32))
+"""
+
+EQUATION_BUILT_AT_RUN_TIME = """\
+import torch
+import torch.nn as nn
+
+
+class Mixer(nn.Module):
+    def __init__(self, axes="bhd"):
+        super().__init__()
+        self.spec = ",".join([axes, axes[::-1]]) + "->bh"
+
+    def forward(self, a, b):
+        return torch.einsum(self.spec, a, b)
+
+
+mixer = Mixer()
+y = mixer(torch.randn(2, 4, 8), torch.randn(8, 4, 3))
+"""
+
+CLEAN = """\
+import torch
+import torch.nn as nn
+
+
+def widths(spec):
+    return [int(w) for w in spec.split(",")]
+
+
+class Net(nn.Module):
+    def __init__(self, spec="16,32"):
+        super().__init__()
+        layers, c = [], 3
+        for w in widths(spec):
+            layers += [nn.Conv2d(c, w, 3, padding=1), nn.ReLU()]
+            c = w
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(c, 10)
+
+    def forward(self, x):
+        h = self.body(x)
+        h = h.mean(dim=(2, 3))
+        return self.head(h)
+
+
+out = Net()(torch.randn(2, 3, 16, 16))
+"""
+
+RUNS_FOR_REAL = [(CHANNELS_FROM_A_STRING, "expected input[2, 16, 32, 32] to have 32 channels"),
+                 (EQUATION_BUILT_AT_RUN_TIME, "einsum()"), (CLEAN, None)]
+
+
+@needs_torch
+@pytest.mark.parametrize("text,raises", RUNS_FOR_REAL, ids=["channels", "einsum", "clean"])
+def test_the_cases_behave_so_under_torch_on_cpu(tmp_path, text, raises):
+    path = tmp_path / "case.py"
+    path.write_text(text.replace('if __name__ == "__main__":', "if True:"))
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    if raises is None:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode != 0 and raises in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def client():
+    if not HAS_TORCH:
+        pytest.skip("the runtime worker needs torch (pip install -e '.[torch]')")
+    from torch_lsp.runtime.client import RuntimeClient
+
+    c = RuntimeClient(timeout=30)
+    yield c
+    c.close()
+
+
+def _evaluate(client, tmp_path, text, name="model.py", **options):
+    path = tmp_path / name
+    path.write_text(text)
+    src = SourceFile.parse(text, str(path))
+    return evaluate_source(src, str(path), [], client, Options(**options), Project())
+
+
+@needs_torch
+def test_tl901_at_the_line_where_torch_raised(client, tmp_path):
+    out = _evaluate(client, tmp_path, CHANNELS_FROM_A_STRING)
+    (d,) = out.diagnostics
+    assert d.code == "TL901" and d.range.start.line + 1 == 20  # return self.body(x)
+    assert "`body.1` (Conv2d, in_channels=32) received [2, 16, 32, 32]" in d.message
+    assert [r.range.start.line + 1 for r in d.related] == [25, 24]  # the call, the constructor
+
+
+@needs_torch
+def test_tl901_for_an_einsum_equation_built_at_run_time(client, tmp_path):
+    (d,) = _evaluate(client, tmp_path, EQUATION_BUILT_AT_RUN_TIME).diagnostics
+    assert d.range.start.line + 1 == 11 and "einsum()" in d.message
+
+
+@needs_torch
+def test_a_correct_model_is_quiet_and_its_shapes_are_recorded(client, tmp_path):
+    out = _evaluate(client, tmp_path, CLEAN)
+    assert out.diagnostics == []
+    ((ev, result),) = out.results
+    assert result["status"] == "ok" and result["output"] == [2, 10]
+    assert {"module": "head", "type": "Linear", "input": [[2, 32]], "output": [2, 10]} in result["calls"]
+    assert result["lines"]["21"] == {"x": [2, 3, 16, 16], "h": [2, 32]}  # h = h.mean(dim=(2, 3))
+
+
+@needs_torch
+def test_tl901_stays_silent_where_a_static_rule_reports(client, tmp_path):
+    from torch_lsp.analysis import engine
+
+    text = CHANNELS_FROM_A_STRING.replace("self.body = nn.Sequential(*layers)",
+                                          "self.body = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(32, 8, 3))")
+    path = tmp_path / "static.py"
+    path.write_text(text)
+    static = engine.check_source(text, str(path)).diagnostics
+    assert [d.code for d in static] == ["TL202"]
+    src = SourceFile.parse(text, str(path))
+    assert evaluate_source(src, str(path), static, client, Options(), Project()).diagnostics == []
+
+
+# ---------------------------------------------------------------------------- survival
+HOSTILE_INIT = """\
+import torch
+import torch.nn as nn
+{prelude}
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+{body}
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+{forward}
+        return self.fc(x)
+
+
+out = Net()(torch.randn(3, 4))
+"""
+
+
+def _hostile(body="        pass", forward="        pass", prelude=""):
+    return HOSTILE_INIT.format(body=body, forward=forward, prelude=prelude)
+
+
+@needs_torch
+@pytest.mark.parametrize("body,reason", [
+    ("        while True:\n            pass", "took more than"),
+    ("        import os\n        os._exit(3)", "exited with status 3"),
+    ("        import ctypes\n        ctypes.string_at(0)", "SIGSEGV"),
+    ("        self.big = torch.zeros(25_000_000_000, device='cpu')", "out of memory"),
+], ids=["endless-loop", "os-exit", "segfault", "100GB-on-cpu"])
+def test_the_worker_survives_hostile_code(client, tmp_path, body, reason):
+    text = _hostile(body=body)
+    out = _evaluate(client, tmp_path, text, timeout=3, report_skipped=True)
+    ((_, result),) = out.results
+    assert result["status"] == "skipped" and reason in result["reason"], result
+    (d,) = out.diagnostics
+    assert d.code == "TL902" and d.range.start.line == text.splitlines().index("out = Net()(torch.randn(3, 4))")
+    # ... and the next evaluation works
+    ok = _evaluate(client, tmp_path, CLEAN, name="after.py")
+    assert ok.results[0][1]["status"] == "ok"
+
+
+@needs_torch
+def test_a_flood_of_prints_does_not_reach_the_pipe(client, tmp_path):
+    flood = "        for i in range(200_000):\n            print('x' * 80)\n        import sys\n        sys.stdout.write('\\x00\\x00\\x00\\x05junk')"
+    out = _evaluate(client, tmp_path, _hostile(forward=flood))
+    assert out.results[0][1]["status"] == "ok"
+
+
+@needs_torch
+@pytest.mark.parametrize("prelude,reason", [
+    ("import sys\nsys.exit(2)", None),  # top-level effects are not executed: it is fine
+    ("import no_such_module_here", "ModuleNotFoundError"),
+    ("class Broken(nn.Module):\n    x = 1 / 0", "ZeroDivisionError"),
+], ids=["sys-exit-at-top-level", "import-error", "raises-at-definition"])
+def test_what_the_definitions_do_at_import(client, tmp_path, prelude, reason):
+    out = _evaluate(client, tmp_path, _hostile(prelude=prelude))
+    ((_, result),) = out.results
+    if reason is None:
+        assert result["status"] == "ok"
+    else:
+        assert result["status"] == "skipped" and reason in result["reason"]
+
+
+@needs_torch
+def test_sys_exit_while_defining_a_class_is_a_skip(client, tmp_path):
+    out = _evaluate(client, tmp_path, _hostile(prelude="import sys\nclass Exits:\n    sys.exit(4)"))
+    assert "sys.exit(4)" in out.results[0][1]["reason"]
+
+
+@needs_torch
+def test_a_syntax_error_is_a_skip(client, tmp_path):
+    src = _src(CLEAN)
+    job = job_for(src, str(tmp_path / "m.py"), call_sites(src.tree))
+    job["source"] = "def broken(:\n"
+    assert "does not compile" in client.evaluate(job)["reason"]
+
+
+@needs_torch
+def test_data_dependent_operations_are_skipped_with_the_reason(client, tmp_path):
+    out = _evaluate(client, tmp_path, _hostile(forward="        n = int(x.sum().item())"))
+    assert "data-dependent" in out.results[0][1]["reason"]
+
+
+@needs_torch
+def test_a_running_job_can_be_cancelled(client, tmp_path):
+    text = _hostile(forward="        import time\n        time.sleep(20)")
+    path = tmp_path / "slow.py"
+    path.write_text(text)
+    src = SourceFile.parse(text, str(path))
+    job = job_for(src, str(path), call_sites(src.tree))
+    timer = threading.Timer(1.0, client.cancel)
+    timer.start()
+    started = time.monotonic()
+    result = client.evaluate(job, timeout=30)
+    assert result["status"] == "cancelled" and time.monotonic() - started < 15
+    pid = client.proc.pid
+    assert _evaluate(client, tmp_path, CLEAN, name="after.py").results[0][1]["status"] == "ok"
+    assert client.proc.pid == pid  # the same warm worker
+
+
+def test_a_worker_without_torch_says_so(tmp_path):
+    from torch_lsp.runtime.client import RuntimeClient
+
+    wrapper = tmp_path / "python-without-site"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+    wrapper.chmod(0o755)
+    c = RuntimeClient(python=str(wrapper), timeout=10)
+    try:
+        result = c.evaluate({"path": "x.py", "source": "", "evaluations": []})
+    finally:
+        c.close()
+    assert result["status"] == "skipped" and "torch cannot be imported" in result["reason"]
+
+
+# ============================================================================ the CLI
+@needs_torch
+def test_check_runtime_reports_tl901_in_json(tmp_path):
+    (tmp_path / "net.py").write_text(CHANNELS_FROM_A_STRING)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    cmd = [sys.executable, "-m", "torch_lsp", "check", "--format", "json", "--runtime", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    found = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert [(os.path.basename(d["path"]), d["code"], d["line"]) for d in found] == [("net.py", "TL901", 20)]
+    without = subprocess.run(cmd[:-2] + [str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert json.loads(without.stdout) == [] and without.returncode == 0
+
+
+@needs_torch
+def test_a_suppression_comment_silences_tl901(tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text(CHANNELS_FROM_A_STRING.replace("return self.body(x)", "return self.body(x)  # torch-lsp: ignore[TL901]"))
+    proc = subprocess.run([sys.executable, "-m", "torch_lsp", "check", "--format", "json", "--runtime", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert json.loads(proc.stdout) == []

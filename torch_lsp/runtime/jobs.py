@@ -1,0 +1,349 @@
+"""What to evaluate in a document: decided from its source alone (no torch here).
+
+**What the worker executes** (``definitions``): the document's imports, function and
+class definitions (with their decorators and class bodies, which Python runs when
+it defines a class), docstrings, and simple module-level constants (``NAME =``
+literals, names, attribute chains and arithmetic over them; no calls). Never other
+top-level statements, never the body of ``if __name__ == "__main__":`` nor of
+``if TYPE_CHECKING:``; a ``try`` is kept only when everything in it is one of the
+above (``try: import x`` / ``except ImportError: x = None``).
+
+**What it evaluates** (``call_sites``): each place in the top-level code, the
+``__main__`` block or a module-level function where a Module class of this file is
+built and called with tensors the code makes itself::
+
+    model = Net(3, width=32)
+    out = model(torch.randn(2, 3, 64, 64))
+
+Constructor arguments and factory arguments must be known without running anything:
+literals, names assigned once to such values (in that scope or at the top level),
+and arithmetic over them. Inputs must come from torch factories (``randn``,
+``rand``, ``zeros``, ``ones``, ``empty``, ``full``, ``randint``, ``arange``,
+``tensor`` of a literal), directly or through a name assigned once. Anything else
+is not evaluated: the input shape would be a guess, and TL901 never reports on a
+guess.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "empty", "full", "randint", "arange", "tensor"})
+DTYPES = frozenset({
+    "float", "float32", "float64", "double", "float16", "half", "bfloat16", "int", "int32", "int64", "long",
+    "int16", "short", "int8", "uint8", "bool", "complex64", "cfloat",
+})
+MAX_EVALUATIONS = 8  # per document
+_MODULE_METHODS = frozenset({"to", "eval", "train", "cpu", "cuda", "requires_grad_"})  # builder chains kept
+_NOT_KNOWN = object()
+
+
+# ============================================================================ definitions
+def is_main_block(stmt: ast.stmt) -> bool:
+    if not isinstance(stmt, ast.If):
+        return False
+    t = stmt.test
+    return (isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and t.left.id == "__name__"
+            and len(t.comparators) == 1 and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value == "__main__")
+
+
+def _is_type_checking(stmt: ast.stmt) -> bool:
+    if not isinstance(stmt, ast.If):
+        return False
+    t = stmt.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
+
+
+def _is_simple_value(node: ast.expr | None) -> bool:
+    """Literals, names, attribute chains, containers and arithmetic of those: an
+    expression whose evaluation cannot run user code (no call, no subscript)."""
+    if node is None:
+        return False
+    if isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _is_simple_value(node.value)
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(_is_simple_value(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is not None and _is_simple_value(k) for k in node.keys) and all(_is_simple_value(v) for v in node.values)
+    if isinstance(node, ast.UnaryOp):
+        return _is_simple_value(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _is_simple_value(node.left) and _is_simple_value(node.right)
+    return False
+
+
+def _kept(stmt: ast.stmt) -> ast.stmt | None:
+    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
+        return stmt
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+        return stmt  # a docstring
+    if isinstance(stmt, ast.Assign) and all(isinstance(t, (ast.Name, ast.Tuple)) for t in stmt.targets) and _is_simple_value(stmt.value):
+        return stmt
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and (stmt.value is None or _is_simple_value(stmt.value)):
+        return stmt
+    if isinstance(stmt, ast.Try) and not getattr(stmt, "finalbody", None):
+        body = [_kept(s) for s in stmt.body]
+        handlers = [[_kept(s) for s in h.body] for h in stmt.handlers]
+        orelse = [_kept(s) for s in stmt.orelse]
+        if all(s is not None for s in body) and all(all(s is not None for s in h) for h in handlers) and all(s is not None for s in orelse):
+            return stmt
+    return None
+
+
+def definitions(tree: ast.Module) -> ast.Module:
+    """The part of a document the worker executes (see the module docstring), with
+    the document's line numbers (tracebacks point into the document)."""
+    body = []
+    for stmt in tree.body:
+        if is_main_block(stmt) or _is_type_checking(stmt):
+            continue
+        kept = _kept(stmt)
+        if kept is not None:
+            body.append(kept)
+    return ast.Module(body=body, type_ignores=[])
+
+
+# ============================================================================ values
+class _Unknown(Exception):
+    pass
+
+
+@dataclass
+class Scope:
+    """Names assigned exactly once in a block of code (and its parent's)."""
+
+    values: dict[str, ast.expr]
+    parent: "Scope | None" = None
+
+    def lookup(self, name: str) -> ast.expr | None:
+        if name in self.values:
+            return self.values[name]
+        return self.parent.lookup(name) if self.parent else None
+
+
+def _scope_of(stmts: list[ast.stmt], parent: Scope | None = None) -> Scope:
+    counts: dict[str, int] = {}
+    values: dict[str, ast.expr] = {}
+    for stmt in stmts:
+        for node in ast.walk(stmt) if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else [stmt]:
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets = [node.target]
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                targets = [node.target]
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                counts[node.name] = counts.get(node.name, 0) + 2
+                continue
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        counts[n.id] = counts.get(n.id, 0) + 1
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                values[node.targets[0].id] = node.value
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+                values[node.target.id] = node.value
+    return Scope({k: v for k, v in values.items() if counts.get(k) == 1}, parent)
+
+
+def _torch_attr(node: ast.expr, torch_names: set[str]) -> str | None:
+    """``torch.X`` (or ``th.X`` with ``import torch as th``) -> "X"."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in torch_names:
+        return node.attr
+    return None
+
+
+class _Evaluator:
+    """Values of expressions known without running anything (see the module docstring)."""
+
+    def __init__(self, torch_names: set[str]) -> None:
+        self.torch_names = torch_names
+
+    def value(self, node: ast.expr, scope: Scope, depth: int = 0) -> Any:
+        if depth > 20:
+            raise _Unknown
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool, type(None))):
+            return node.value
+        if isinstance(node, ast.Name):
+            bound = scope.lookup(node.id)
+            if bound is None:
+                raise _Unknown
+            return self.value(bound, scope, depth + 1)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            items = [self.value(e, scope, depth + 1) for e in node.elts]
+            return tuple(items) if isinstance(node, ast.Tuple) else items
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise _Unknown
+            return {self.value(k, scope, depth + 1): self.value(v, scope, depth + 1) for k, v in zip(node.keys, node.values)}  # type: ignore[arg-type]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = self.value(node.operand, scope, depth + 1)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp):
+            a, b = self.value(node.left, scope, depth + 1), self.value(node.right, scope, depth + 1)
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
+                try:
+                    if isinstance(node.op, ast.Add):
+                        return a + b
+                    if isinstance(node.op, ast.Sub):
+                        return a - b
+                    if isinstance(node.op, ast.Mult):
+                        return a * b
+                    if isinstance(node.op, ast.FloorDiv):
+                        return a // b
+                    if isinstance(node.op, ast.Div):
+                        return a / b
+                    if isinstance(node.op, ast.Mod):
+                        return a % b
+                    if isinstance(node.op, ast.Pow) and abs(b) <= 64:
+                        return a ** b
+                except (ZeroDivisionError, OverflowError):
+                    raise _Unknown from None
+        raise _Unknown
+
+    def dtype(self, node: ast.expr) -> str:
+        name = _torch_attr(node, self.torch_names)
+        if name in DTYPES:
+            return name  # type: ignore[return-value]
+        raise _Unknown
+
+    def tensor(self, node: ast.expr, scope: Scope, depth: int = 0) -> dict:
+        """An input tensor made by a torch factory: {"factory", "args", "kwargs"}."""
+        if depth > 20:
+            raise _Unknown
+        if isinstance(node, ast.Name):
+            bound = scope.lookup(node.id)
+            if bound is None:
+                raise _Unknown
+            return self.tensor(bound, scope, depth + 1)
+        if not isinstance(node, ast.Call):
+            raise _Unknown
+        factory = _torch_attr(node.func, self.torch_names)
+        if factory not in FACTORIES or any(isinstance(a, ast.Starred) for a in node.args):
+            raise _Unknown
+        args = [self.value(a, scope) for a in node.args]
+        kwargs: dict[str, Any] = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise _Unknown
+            if kw.arg == "dtype":
+                kwargs["dtype"] = self.dtype(kw.value)
+            elif kw.arg in ("device", "requires_grad", "pin_memory", "layout", "generator"):
+                continue  # the worker makes it on the meta device
+            else:
+                kwargs[kw.arg] = self.value(kw.value, scope)
+        return {"factory": factory, "args": [repr(a) for a in args], "kwargs": {k: (v if k == "dtype" else repr(v)) for k, v in kwargs.items()}}
+
+
+# ============================================================================ call sites
+@dataclass
+class Evaluation:
+    """One module to build and call."""
+
+    cls: str  # a class defined at the top level of the document
+    args: list[str]  # repr() of each constructor argument
+    kwargs: dict[str, str]
+    inputs: list[dict]  # positional inputs (see _Evaluator.tensor)
+    input_kwargs: dict[str, dict] = field(default_factory=dict)
+    call_line: int = 0  # 1-based line of the call
+    construct_line: int = 0  # 1-based line of the constructor call
+    call_text: str = ""  # the call, as written (shortened)
+
+    def to_json(self) -> dict:
+        return {"class": self.cls, "args": self.args, "kwargs": self.kwargs, "inputs": self.inputs,
+                "input_kwargs": self.input_kwargs, "call_line": self.call_line, "construct_line": self.construct_line}
+
+    def key(self) -> tuple:
+        return (self.cls, tuple(self.args), tuple(sorted(self.kwargs.items())), repr(self.inputs), repr(sorted(self.input_kwargs.items())))
+
+
+def _torch_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for stmt in ast.walk(tree):
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                if a.name == "torch":
+                    names.add(a.asname or "torch")
+    return names
+
+
+def call_sites(tree: ast.Module, module_classes: set[str] | None = None) -> list[Evaluation]:
+    """The evaluations a document asks for (at most MAX_EVALUATIONS, first come first)."""
+    classes = {s.name for s in tree.body if isinstance(s, ast.ClassDef)}
+    if module_classes is not None:
+        classes &= module_classes
+    if not classes:
+        return []
+    ev = _Evaluator(_torch_names(tree))
+    top_level = [s for s in tree.body if not is_main_block(s)]
+    module_scope = _scope_of(top_level)
+    blocks: list[tuple[list[ast.stmt], Scope]] = [(top_level, module_scope)]
+    for stmt in tree.body:
+        if is_main_block(stmt):
+            blocks.append((stmt.body, _scope_of(stmt.body, module_scope)))  # type: ignore[attr-defined]
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            blocks.append((stmt.body, _scope_of(stmt.body, module_scope)))
+    out: list[Evaluation] = []
+    seen: set[tuple] = set()
+    for stmts, scope in blocks:
+        for stmt in stmts:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            for node in ast.walk(stmt):
+                if not isinstance(node, ast.Call):
+                    continue
+                found = _evaluation(node, scope, classes, ev)
+                if found is not None and found.key() not in seen:
+                    seen.add(found.key())
+                    out.append(found)
+                    if len(out) >= MAX_EVALUATIONS:
+                        return out
+    return out
+
+
+def _construction(node: ast.expr, scope: Scope, classes: set[str], depth: int = 0) -> ast.Call | None:
+    """The ``Net(...)`` call that built the module ``node`` names, if any."""
+    if depth > 10:
+        return None
+    if isinstance(node, ast.Name):
+        bound = scope.lookup(node.id)
+        return _construction(bound, scope, classes, depth + 1) if bound is not None else None
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name) and node.func.id in classes:
+            return node
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _MODULE_METHODS:  # Net(...).to(device)
+            return _construction(node.func.value, scope, classes, depth + 1)
+    return None
+
+
+def _evaluation(call: ast.Call, scope: Scope, classes: set[str], ev: _Evaluator) -> Evaluation | None:
+    target = call.func
+    if isinstance(target, ast.Attribute) and target.attr == "forward":
+        target = target.value
+    built = _construction(target, scope, classes)
+    if built is None or built is call:
+        return None
+    if not call.args and not call.keywords:
+        return None
+    try:
+        if any(isinstance(a, ast.Starred) for a in built.args) or any(k.arg is None for k in built.keywords):
+            raise _Unknown
+        args = [repr(ev.value(a, scope)) for a in built.args]
+        kwargs = {k.arg: repr(ev.value(k.value, scope)) for k in built.keywords if k.arg}
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            raise _Unknown
+        inputs = [ev.tensor(a, scope) for a in call.args]
+        input_kwargs = {k.arg: ev.tensor(k.value, scope) for k in call.keywords if k.arg}
+    except _Unknown:
+        return None
+    assert isinstance(built.func, ast.Name)
+    text = ast.unparse(call)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return Evaluation(built.func.id, args, kwargs, inputs, input_kwargs, call.lineno, built.lineno, text)

@@ -1,0 +1,154 @@
+"""Runtime evaluation results as diagnostics (TL901, TL902), for the CLI and the server.
+
+``evaluate_source`` finds the call sites of a document (``jobs.call_sites``), sends
+one job for all of them to the worker, and turns each evaluation's result into:
+
+- TL901 at the line of the document where torch raised (the deepest frame of the
+  document in the traceback; the call site when there is none), with torch's own
+  message and, as related information, the call that was evaluated and the
+  constructor call. It is dropped when a static shape rule (TL2xx/TL3xx) already
+  reports in the evaluated class or at those lines: one problem, one report.
+- TL902 (information) at the call, with the reason, only when ``report_skipped``.
+
+The evaluated shapes (each submodule's input and output, the tensors after each line
+of the document) are returned too, for hovers.
+"""
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch_lsp.analysis.diagnostics import Diagnostic, Position, Range, RelatedInformation, Severity
+from torch_lsp.analysis.source import SourceFile
+from torch_lsp.runtime.jobs import Evaluation, call_sites
+
+
+@dataclass
+class Options:
+    timeout: float = 10.0
+    memory_mb: int = 2048
+    report_skipped: bool = False
+    python: str | None = None
+
+    @classmethod
+    def from_settings(cls, table: Any, **overrides: Any) -> "Options":
+        """From ``[tool.torch-lsp.runtime]`` (timeout, memory-mb, report-skipped, python)."""
+        opts = cls()
+        if isinstance(table, dict):
+            if isinstance(table.get("timeout"), (int, float)) and not isinstance(table.get("timeout"), bool) and table["timeout"] > 0:
+                opts.timeout = float(table["timeout"])
+            if isinstance(table.get("memory-mb"), int) and not isinstance(table.get("memory-mb"), bool) and table["memory-mb"] > 0:
+                opts.memory_mb = table["memory-mb"]
+            if isinstance(table.get("report-skipped"), bool):
+                opts.report_skipped = table["report-skipped"]
+            if isinstance(table.get("python"), str) and table["python"]:
+                opts.python = table["python"]
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(opts, k, v)
+        return opts
+
+
+@dataclass
+class Evaluated:
+    """What the evaluation of one document gave."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    results: list[tuple[Evaluation, dict]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # reasons, for logs
+
+
+def job_for(src: SourceFile, path: str, evaluations: list[Evaluation], project: Any = None) -> dict:
+    """The worker's job: the document's text, where its imports resolve from, and what to evaluate."""
+    abspath = os.path.abspath(path)
+    sys_path: list[str] = []
+    package = None
+    if project is not None:
+        name, is_pkg, root = project.module_name_for(abspath)
+        if root:
+            sys_path.append(root)
+        if name and "." in name:
+            package = name if is_pkg else name.rsplit(".", 1)[0]
+        elif name and is_pkg:
+            package = name
+        pr = project.project_root(abspath)
+        if pr and pr not in sys_path:
+            sys_path.append(pr)
+    directory = os.path.dirname(abspath)
+    if directory not in sys_path:
+        sys_path.append(directory)
+    return {"path": abspath, "source": src.text, "sys_path": sys_path, "package": package,
+            "evaluations": [e.to_json() for e in evaluations], "record_lines": True}
+
+
+def _line_range(src: SourceFile, line: int) -> Range:
+    """The code on a 1-based line (indentation and trailing comment-free end)."""
+    n = max(line - 1, 0)
+    text = src.line_text(n)
+    start = len(text) - len(text.lstrip())
+    return Range(Position(n, start), Position(n, len(text.rstrip())))
+
+
+def _class_span(tree: ast.Module | None, name: str) -> tuple[int, int]:
+    for stmt in tree.body if tree is not None else []:
+        if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+            return stmt.lineno, stmt.end_lineno or stmt.lineno
+    return 0, -1
+
+
+def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client: Any, options: Options,
+                    project: Any = None) -> Evaluated:
+    out = Evaluated()
+    if src.tree is None:
+        return out
+    evaluations = call_sites(src.tree)
+    if not evaluations:
+        return out
+    result = client.evaluate(job_for(src, path, evaluations, project), timeout=options.timeout)
+    status = result.get("status")
+    if status != "done":
+        reason = result.get("reason") or f"evaluation {status}"
+        for ev in evaluations:
+            out.results.append((ev, result))
+            _skip(out, src, ev, reason, options)
+        return out
+    shape_lines = {d.range.start.line + 1 for d in static if d.code.startswith(("TL2", "TL3"))}
+    for ev, res in zip(evaluations, result.get("evaluations", [])):
+        out.results.append((ev, res))
+        if res.get("status") == "skipped":
+            _skip(out, src, ev, str(res.get("reason", "")), options)
+            continue
+        if res.get("status") != "error":
+            continue
+        line = int(res.get("line") or 0) or ev.call_line
+        first, last = _class_span(src.tree, ev.cls)
+        if any(first <= s <= last for s in shape_lines) or shape_lines & {line, ev.call_line, ev.construct_line}:
+            continue  # a static rule already reports it
+        call = ev.call_text or src.line_text(ev.call_line - 1).strip()
+        phase = res.get("phase", "running forward")
+        message = str(res.get("message", "error"))
+        mod = res.get("module")
+        if isinstance(mod, dict) and mod.get("name"):
+            where = f"`{mod['name']}` ({mod.get('type', '?')}"
+            where += f", {mod['expects']})" if mod.get("expects") else ")"
+            shapes = mod.get("input")
+            if isinstance(shapes, list) and len(shapes) == 1 and isinstance(shapes[0], list):
+                where += f" received [{', '.join(map(str, shapes[0]))}]"
+            message = f"{where}: {message}"
+        message += f" ({phase} of `{ev.cls}` on meta tensors, as `{call}` does)"
+        related = [RelatedInformation(_line_range(src, ev.call_line), "the call that was evaluated")]
+        if ev.construct_line and ev.construct_line != ev.call_line:
+            related.append(RelatedInformation(_line_range(src, ev.construct_line), f"`{ev.cls}` built here"))
+        diag = Diagnostic("TL901", Severity.ERROR, _line_range(src, line), message, tuple(related))
+        if all((d.range, d.message) != (diag.range, diag.message) for d in out.diagnostics):
+            out.diagnostics.append(diag)
+    return out
+
+
+def _skip(out: Evaluated, src: SourceFile, ev: Evaluation, reason: str, options: Options) -> None:
+    out.skipped.append(f"{ev.cls} (line {ev.call_line}): {reason}")
+    if options.report_skipped:
+        out.diagnostics.append(Diagnostic("TL902", Severity.INFORMATION, _line_range(src, ev.call_line),
+                                          f"`{ev.cls}` was not evaluated on meta tensors: {reason}"))

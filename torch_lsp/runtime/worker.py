@@ -1,0 +1,370 @@
+"""The runtime worker: a process that imports torch once and then evaluates jobs.
+
+Started by ``client.RuntimeClient`` as ``python -m torch_lsp.runtime.worker --in R
+--out W [--log FILE] [--memory-mb N]``: R and W are pipe file descriptors for the
+messages of ``protocol``. Its own stdin, stdout and stderr are redirected (to
+/dev/null, or stdout/stderr to the log file) before anything else runs, so that
+nothing user code prints can reach the message pipe.
+
+A job (``{"path", "source", "sys_path", "package", "evaluations", "cpu_seconds"}``)
+executes the document's definitions (``jobs.definitions``) as a fresh module, then
+for each evaluation builds the class inside ``torch.device("meta")`` with the given
+constructor arguments, makes the inputs on the meta device, and calls the module
+with forward hooks on every submodule (input and output shapes) and a line tracer
+on the document's frames (the shapes of tensor variables after each line). An
+exception is mapped to the deepest frame of the document in its traceback.
+
+Limits inside the worker: RLIMIT_AS (address space) set at start to what torch
+already maps plus ``--memory-mb``; RLIMIT_CPU raised per job to the CPU time used so
+far plus ``cpu_seconds`` (SIGXCPU ends the job). SIGUSR1 cancels the running job.
+The wall-clock timeout is the client's (it kills the process).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import signal
+import sys
+import time
+import traceback
+import types
+from typing import Any
+
+from torch_lsp.runtime import protocol
+from torch_lsp.runtime.jobs import definitions
+
+MAX_LINE_RECORDS = 2000
+DATA_DEPENDENT_MARKERS = (
+    "meta tensor", "meta device", "register_meta", "data-dependent", "data dependent",
+    "cannot be converted to scalar", "cannot copy out of meta", "cannot be called on meta",
+)
+OUT_OF_MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "out of memory", "bad_alloc")
+
+
+class Cancelled(BaseException):
+    """SIGUSR1: the client no longer wants this job's result."""
+
+
+class CpuLimit(BaseException):
+    """SIGXCPU: the job used its CPU time."""
+
+
+def _on_cancel(signum: int, frame: Any) -> None:
+    raise Cancelled()
+
+
+def _on_cpu(signum: int, frame: Any) -> None:
+    raise CpuLimit()
+
+
+# ============================================================================ set-up
+def _redirect_std(log: str | None) -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    target = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if log else devnull
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+
+
+def _address_space() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _limit_memory(megabytes: int) -> None:
+    if megabytes <= 0:
+        return
+    try:
+        import resource
+
+        current = _address_space()
+        if current:
+            limit = current + megabytes * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _limit_cpu(seconds: float) -> None:
+    try:
+        import resource
+
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        soft = int(used.ru_utime + used.ru_stime + seconds) + 1
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+# ============================================================================ a job
+def _shape(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return list(value.shape)
+    if isinstance(value, (tuple, list)) and value and len(value) <= 16:
+        shapes = [_shape(v) for v in value]
+        return shapes if any(s is not None for s in shapes) else None
+    return None
+
+
+def _user_line(tb: types.TracebackType | None, path: str) -> int:
+    """The line of the deepest frame of the document in a traceback (0: none)."""
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _error(exc: BaseException, path: str, phase: str) -> dict:
+    text = str(exc).strip() or type(exc).__name__
+    first = text.splitlines()[0] if text else type(exc).__name__
+    lowered = text.lower()
+    base = {"phase": phase, "type": type(exc).__name__, "line": _user_line(exc.__traceback__, path)}
+    if isinstance(exc, MemoryError) or any(m in lowered for m in OUT_OF_MEMORY_MARKERS):
+        return {"status": "skipped", "reason": f"out of memory while {phase} ({first[:200]})", **base}
+    if isinstance(exc, NotImplementedError) or any(m in lowered for m in DATA_DEPENDENT_MARKERS):
+        return {"status": "skipped", "reason": f"a data-dependent operation cannot run on meta tensors ({first[:200]})", **base}
+    return {"status": "error", "message": first[:1000], **base}
+
+
+class _LineRecorder:
+    """A tracer: the shapes of the tensor variables of the document's frames after
+    each of their lines (the state at the frame's next line event, or at return)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines: dict[int, dict[str, Any]] = {}
+        self.count = 0
+        self._last: dict[int, int] = {}  # id(frame) -> the line it is executing
+
+    def __call__(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "call" and frame.f_code.co_filename == self.path:
+            return self._local
+        return None
+
+    def _local(self, frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            prev = self._last.get(id(frame))
+            if prev is not None:
+                self._record(frame, prev)
+            self._last[id(frame)] = frame.f_lineno
+        elif event == "return":
+            prev = self._last.pop(id(frame), None)
+            if prev is not None:
+                self._record(frame, prev)
+        return self._local
+
+    def _record(self, frame: types.FrameType, line: int) -> None:
+        if self.count > MAX_LINE_RECORDS:
+            return
+        import torch
+
+        shapes = {k: list(v.shape) for k, v in frame.f_locals.items() if isinstance(v, torch.Tensor)}
+        if shapes:
+            self.count += 1
+            self.lines.setdefault(line, {}).update(shapes)
+
+
+def _make_input(spec: dict) -> Any:
+    import torch
+
+    args = [ast.literal_eval(a) for a in spec.get("args", [])]
+    kwargs = {k: (getattr(torch, v) if k == "dtype" else ast.literal_eval(v)) for k, v in spec.get("kwargs", {}).items()}
+    factory = getattr(torch, spec["factory"])
+    return factory(*args, device="meta", **kwargs)
+
+
+def _evaluate_one(module: types.ModuleType, ev: dict, path: str, record_lines: bool) -> dict:
+    import torch
+
+    cls = getattr(module, ev["class"], None)
+    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module):
+        return {"status": "skipped", "reason": f"{ev['class']} is not an nn.Module class once defined"}
+    args = [ast.literal_eval(a) for a in ev.get("args", [])]
+    kwargs = {k: ast.literal_eval(v) for k, v in ev.get("kwargs", {}).items()}
+    try:
+        with torch.device("meta"):
+            model = cls(*args, **kwargs)
+    except (Cancelled, CpuLimit):
+        raise
+    except BaseException as exc:  # SystemExit too: user code
+        return _error(exc, path, "building the module")
+    try:
+        inputs = [_make_input(s) for s in ev.get("inputs", [])]
+        input_kwargs = {k: _make_input(s) for k, s in ev.get("input_kwargs", {}).items()}
+    except (Cancelled, CpuLimit):
+        raise
+    except BaseException as exc:
+        return {"status": "skipped", "reason": f"could not make the inputs: {type(exc).__name__}: {str(exc)[:200]}"}
+    calls: list[dict] = []
+    names = {m: n for n, m in model.named_modules()}
+    entered: list[tuple[Any, Any]] = []  # (module, input shapes) of the calls in progress
+
+    def pre_hook(mod: Any, inp: Any) -> None:
+        entered.append((mod, _shape(tuple(inp))))
+
+    def hook(mod: Any, inp: Any, out: Any) -> None:
+        if entered and entered[-1][0] is mod:
+            entered.pop()
+        if len(calls) < 500:
+            calls.append({"module": names.get(mod, "?"), "type": type(mod).__name__, "input": _shape(tuple(inp)), "output": _shape(out)})
+
+    handles = [m.register_forward_pre_hook(pre_hook) for m in model.modules()]
+    handles += [m.register_forward_hook(hook) for m in model.modules()]
+    recorder = _LineRecorder(path) if record_lines else None
+    try:
+        if recorder is not None:
+            sys.settrace(recorder)
+        try:
+            out = model(*inputs, **input_kwargs)
+        finally:
+            sys.settrace(None)
+    except (Cancelled, CpuLimit):
+        raise
+    except BaseException as exc:
+        result = _error(exc, path, "running forward")
+        result.update(calls=calls, lines=_jsonable_lines(recorder))
+        if entered:  # the innermost module that was running: what it got, what it wants
+            mod, shapes = entered[-1]
+            result["module"] = {"name": names.get(mod, "?"), "type": type(mod).__name__, "input": shapes,
+                                "expects": _expectation(mod)}
+        return result
+    finally:
+        for h in handles:
+            h.remove()
+    return {"status": "ok", "output": _shape(out), "calls": calls, "lines": _jsonable_lines(recorder)}
+
+
+def _expectation(mod: Any) -> str:
+    """What a layer wants of its input, from its attributes ("in_channels=64")."""
+    for attr in ("in_channels", "in_features", "num_features", "embed_dim", "input_size", "normalized_shape", "num_channels"):
+        value = getattr(mod, attr, None)
+        if isinstance(value, (int, tuple, list)) and not isinstance(value, bool):
+            return f"{attr}={tuple(value) if isinstance(value, list) else value}"
+    return ""
+
+
+def _jsonable_lines(recorder: _LineRecorder | None) -> dict[str, Any]:
+    return {str(k): v for k, v in recorder.lines.items()} if recorder is not None else {}
+
+
+def run_job(job: dict) -> dict:
+    """Evaluate one job: {"status": "done", "evaluations": [...]} or a skipped/cancelled status."""
+    path = job["path"]
+    added_paths = [p for p in job.get("sys_path", []) if p not in sys.path]
+    sys.path[:0] = added_paths
+    before = set(sys.modules)
+    name = f"__torch_lsp_eval_{os.getpid()}_{job.get('id', 0)}__"
+    module = types.ModuleType(name)
+    module.__file__ = path
+    if job.get("package"):
+        module.__package__ = job["package"]
+    sys.modules[name] = module
+    try:
+        try:
+            tree = ast.parse(job["source"], filename=path)
+            code = compile(definitions(tree), path, "exec")
+        except (SyntaxError, ValueError) as exc:
+            return {"status": "skipped", "reason": f"the file does not compile: {exc}"}
+        try:
+            exec(code, module.__dict__)
+        except (Cancelled, CpuLimit):
+            raise
+        except SystemExit as exc:
+            return {"status": "skipped", "reason": f"the file called sys.exit({exc.code!r}) while its definitions ran", "line": _user_line(exc.__traceback__, path)}
+        except BaseException as exc:
+            err = _error(exc, path, "importing the file")
+            return {"status": "skipped", "reason": f"its definitions raised {err.get('type')}: {err.get('message') or err.get('reason')}", "line": err.get("line", 0)}
+        results = [_evaluate_one(module, ev, path, job.get("record_lines", True)) for ev in job.get("evaluations", [])]
+        return {"status": "done", "evaluations": results}
+    finally:
+        # Forget the document and the project modules it imported: the next job must
+        # see their current text. Installed packages (torch...) stay imported.
+        roots = tuple(os.path.abspath(p) + os.sep for p in job.get("sys_path", []))
+        for key in set(sys.modules) - before:
+            mod = sys.modules.get(key)
+            f = getattr(mod, "__file__", None) or ""
+            if key == name or (roots and os.path.abspath(f).startswith(roots) and "site-packages" not in f):
+                sys.modules.pop(key, None)
+        for p in added_paths:
+            try:
+                sys.path.remove(p)
+            except ValueError:
+                pass
+
+
+def serve(fd_in: int, fd_out: int) -> int:
+    inp = os.fdopen(fd_in, "rb", buffering=0)
+    out = os.fdopen(fd_out, "wb", buffering=0)
+    import torch
+
+    protocol.write_message(out, {"type": "hello", "protocol": protocol.PROTOCOL_VERSION, "torch": torch.__version__, "pid": os.getpid()})
+    signal.signal(signal.SIGUSR1, _on_cancel)
+    signal.signal(signal.SIGXCPU, _on_cpu)
+    while True:
+        try:
+            message = protocol.read_message(inp)
+        except protocol.ProtocolError:
+            return 2
+        except Cancelled:  # a cancel that arrived between jobs
+            continue
+        if message is None or message.get("type") == "shutdown":
+            return 0
+        if message.get("type") != "evaluate":
+            continue
+        job = message.get("job") or {}
+        started = time.perf_counter()
+        try:
+            _limit_cpu(float(job.get("cpu_seconds", 10)))
+            result = run_job(job)
+        except Cancelled:
+            result = {"status": "cancelled"}
+        except CpuLimit:
+            result = {"status": "skipped", "reason": f"the evaluation used more than {job.get('cpu_seconds', 10)} s of CPU time"}
+        except Exception as exc:  # a bug here: report it, keep serving
+            result = {"status": "skipped", "reason": f"internal error in the runtime worker: {type(exc).__name__}: {exc}",
+                      "traceback": traceback.format_exc()}
+        finally:
+            _limit_cpu(3600)
+        result["seconds"] = round(time.perf_counter() - started, 4)
+        try:
+            protocol.write_message(out, {"type": "result", "id": message.get("id"), "result": result})
+        except (BrokenPipeError, OSError):
+            return 0
+        except Cancelled:
+            continue
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="torch_lsp.runtime.worker")
+    ap.add_argument("--in", dest="fd_in", type=int, required=True)
+    ap.add_argument("--out", dest="fd_out", type=int, required=True)
+    ap.add_argument("--log", default=None)
+    ap.add_argument("--memory-mb", type=int, default=2048)
+    args = ap.parse_args(argv)
+    _redirect_std(args.log)
+    try:
+        import torch  # noqa: F401  (the seconds it takes are paid once, here)
+    except Exception as exc:  # no torch for this interpreter: say so, then stop
+        with os.fdopen(args.fd_out, "wb", buffering=0) as out:
+            protocol.write_message(out, {"type": "fatal", "protocol": protocol.PROTOCOL_VERSION,
+                                         "reason": f"torch cannot be imported by {sys.executable}: {type(exc).__name__}: {exc}"})
+        return 1
+    _limit_memory(args.memory_mb)
+    return serve(args.fd_in, args.fd_out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
