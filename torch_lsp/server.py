@@ -16,6 +16,7 @@ Client settings (``initializationOptions`` or the ``torch-lsp`` section of
 """
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import os
@@ -48,6 +49,7 @@ FIX_ALL_KIND = "source.fixAll.torch-lsp"
 SETTINGS_SECTION = "torch-lsp"
 MAX_FIX_ROUNDS = 10
 RESULT_WAIT_SECONDS = 5.0  # a hover/pull waits this long for the current version's analysis
+RUNTIME_DEBOUNCE_SECONDS = 0.3  # runtime evaluation starts after this long without a newer version
 _LEVELS = {"error": lsp.MessageType.Error, "warning": lsp.MessageType.Warning, "info": lsp.MessageType.Info,
            "debug": lsp.MessageType.Log}
 
@@ -65,12 +67,22 @@ class ClientSettings:
     report_syntax_errors: bool = False
     unsafe_fixes: bool = False
     log_level: str = "info"
+    # Runtime evaluation executes the workspace's code: it runs only when the client
+    # enables it (a pyproject cannot: it is part of the code) and, for clients that
+    # know workspace trust (VS Code), in a trusted workspace.
+    runtime: dict = field(default_factory=dict)  # enabled, timeout, memoryMb, python, reportSkipped
+    workspace_trusted: bool = True
 
     _KEYS = {
         "select": "select", "ignore": "ignore", "extendSelect": "extend_select", "extendIgnore": "extend_ignore",
         "inlayHints": "inlay_hints", "reportSyntaxErrors": "report_syntax_errors", "unsafeFixes": "unsafe_fixes",
-        "logLevel": "log_level",
+        "logLevel": "log_level", "runtime": "runtime", "workspaceTrusted": "workspace_trusted",
     }
+    _RUNTIME_KEYS = {"enabled": bool, "timeout": (int, float), "memoryMb": int, "python": str, "reportSkipped": bool}
+
+    @property
+    def runtime_enabled(self) -> bool:
+        return self.runtime.get("enabled") is True and self.workspace_trusted
 
     @classmethod
     def from_json(cls, data: Any, problems: list[str]) -> "ClientSettings":
@@ -97,6 +109,18 @@ class ClientSettings:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     problems.append(f"settings: `{key}` must be a list of rule codes; ignored")
                     continue
+            elif attr == "runtime":
+                if not isinstance(value, dict):
+                    problems.append("settings: `runtime` must be an object; ignored")
+                    continue
+                kept = {}
+                for k, v in value.items():
+                    want = cls._RUNTIME_KEYS.get(k)
+                    if want is None or isinstance(v, bool) and want is not bool or not isinstance(v, want):
+                        problems.append(f"settings: `runtime.{k}` is unknown or of the wrong type; ignored")
+                        continue
+                    kept[k] = v
+                value = kept
             elif attr == "log_level":
                 if not isinstance(value, str) or value.lower() not in _LEVELS:
                     problems.append(f"settings: `logLevel` must be one of {', '.join(_LEVELS)}; ignored")
@@ -153,6 +177,7 @@ class DocState:
     parser: IncrementalParser | None = None
     units: UnitCache = field(default_factory=UnitCache)
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set when a result is stored
+    runtime: Any = None  # runtime.session.Outcome of the last evaluation (for result.serial when current)
 
 
 def _is_python(uri: str, language_id: str | None) -> bool:
@@ -197,6 +222,11 @@ class TorchLanguageServer(LanguageServer):
         self.refresh_pending = False  # ask a pulling client to pull again when results are in
         self.root: str | None = None
         self._overlay_lock = threading.Lock()
+        from torch_lsp.runtime.session import RuntimeSession
+
+        self.runtime = RuntimeSession(self.log)
+        self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch-lsp-runtime")
+        self.runtime_running: tuple[str, int] | None = None  # (uri, serial) of the evaluation in progress
 
     # ------------------------------------------------------------------ logging
     def log(self, level: str, message: str) -> None:
@@ -223,12 +253,27 @@ class TorchLanguageServer(LanguageServer):
             self.log("warning", p)
         self.reload_config()
 
+    def configure_runtime(self) -> None:
+        from torch_lsp.runtime.report import Options
+
+        try:
+            table = self.resolver.settings_for(self.root or os.getcwd()).runtime
+        except ConfigError:
+            table = {}
+        r = self.settings.runtime
+        client = {"timeout": r.get("timeout"), "memory-mb": r.get("memoryMb"), "python": r.get("python"),
+                  "report-skipped": r.get("reportSkipped")}
+        merged = dict(table) if isinstance(table, dict) else {}
+        merged.update({k: v for k, v in client.items() if v is not None})
+        self.runtime.configure(Options.from_settings(merged))
+
     def reload_config(self) -> None:
         try:
             self.resolver = ConfigResolver(self.settings.overrides(), cwd=self.root)
         except ConfigError as exc:
             self.log("error", f"configuration: {exc}")
             self.resolver = ConfigResolver(Overrides())
+        self.configure_runtime()
 
     def enabled_for(self, path: str | None):
         try:
@@ -247,6 +292,8 @@ class TorchLanguageServer(LanguageServer):
         if state is None:
             return
         state.serial += 1
+        if self.runtime_running is not None and self.runtime_running[0] == uri:
+            self.runtime.cancel()  # its version is superseded
         asyncio.ensure_future(self._analyse_and_publish(uri))
 
     async def _analyse_and_publish(self, uri: str) -> None:
@@ -271,6 +318,8 @@ class TorchLanguageServer(LanguageServer):
         _settle_memory()
         state.changed.set()
         state.changed = asyncio.Event()
+        if self.settings.runtime_enabled and result.src.tree is not None and result.src.problem is None and state.path:
+            asyncio.ensure_future(self._evaluate_runtime(uri, result.serial))
         if not self.pull:
             self.publish(state)
         elif self.refresh_pending and all(d.result is not None and d.result.serial == d.serial for d in self.docs.values()):
@@ -283,6 +332,48 @@ class TorchLanguageServer(LanguageServer):
             self.refresh_pending = True
         for other in dependents:
             self.schedule(other.uri)
+
+    async def _evaluate_runtime(self, uri: str, serial: int) -> None:
+        """Evaluate the document on meta tensors (TL901) on the runtime thread, after
+        a short pause without edits; publish when it is still the current version."""
+        await asyncio.sleep(RUNTIME_DEBOUNCE_SECONDS)
+        state = self.docs.get(uri)
+        if state is None or state.serial != serial or state.result is None or state.result.serial != serial:
+            return
+        result = state.result
+        enabled = self.enabled_for(state.path)
+        loop = asyncio.get_running_loop()
+
+        def job():
+            self.runtime_running = (uri, serial)
+            try:
+                if self.docs.get(uri) is not state or state.serial != serial:
+                    return None
+                return self.runtime.evaluate(result.src, state.path, result.diagnostics, serial, self.project, enabled)
+            finally:
+                self.runtime_running = None
+
+        try:
+            outcome = await loop.run_in_executor(self.runtime_executor, job)
+        except Exception as exc:  # a bug in torch-lsp: log it, keep serving
+            self.log("error", f"runtime evaluation of {uri} failed: {type(exc).__name__}: {exc}")
+            return
+        if outcome is None or self.docs.get(uri) is not state or state.serial != serial:
+            return
+        state.runtime = outcome
+        self.log("debug", f"runtime: {uri} v{state.version}: {outcome.evaluated} evaluated, {len(outcome.skipped)} skipped, "
+                          f"{len(outcome.diagnostics)} diagnostics, {outcome.seconds * 1000:.0f} ms in the worker")
+        if not self.pull:
+            self.publish(state)
+        else:
+            self._request_refresh()
+
+    def diagnostics_of(self, state: DocState, result: Result) -> list[Diagnostic]:
+        """The static diagnostics of a result, plus the runtime ones of the same version."""
+        rt = state.runtime
+        if rt is not None and rt.serial == result.serial and rt.diagnostics:
+            return result.diagnostics + rt.diagnostics
+        return result.diagnostics
 
     def _request_refresh(self) -> None:
         ws = self.client_capabilities.workspace
@@ -421,7 +512,7 @@ class TorchLanguageServer(LanguageServer):
 
     def publish(self, state: DocState) -> None:
         result = state.result
-        items = [self.to_lsp(d, result, state.uri) for d in result.diagnostics] if result else []
+        items = [self.to_lsp(d, result, state.uri) for d in self.diagnostics_of(state, result)] if result else []
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=state.uri, diagnostics=items, version=state.version))
 
 
@@ -552,23 +643,31 @@ def create_server() -> TorchLanguageServer:
         result = await ls.current_result(params.text_document.uri)
         if result is None:
             return lsp.RelatedFullDocumentDiagnosticReport(items=[])
-        items = [ls.to_lsp(d, result, params.text_document.uri) for d in result.diagnostics]
+        state = ls.docs.get(params.text_document.uri)
+        diags = ls.diagnostics_of(state, result) if state is not None else result.diagnostics
+        items = [ls.to_lsp(d, result, params.text_document.uri) for d in diags]
         return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(result.version))
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     async def hover(ls: TorchLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        from torch_lsp.lsp.hover import hover_markdown
+        from torch_lsp.lsp.hover import hover_markdown, runtime_markdown
 
         result = await ls.current_result(params.text_document.uri)
         if result is None:
             return None
         lines = ls.lines_of(result)
         pos = lines.from_client(params.position)
+        state = ls.docs.get(params.text_document.uri)
         try:
-            found = hover_markdown(result.query, result.diagnostics, pos)
+            diags = ls.diagnostics_of(state, result) if state is not None else result.diagnostics
+            found = hover_markdown(result.query, diags, pos)
+            rt = state.runtime if state is not None and state.runtime is not None and state.runtime.serial == result.serial else None
+            evaluated = runtime_markdown(rt, lines._line(pos.line), pos) if rt is not None else None
         except Exception as exc:
             ls.log("error", f"hover failed: {type(exc).__name__}: {exc}")
             return None
+        if evaluated is not None:
+            found = (found[0] + "\n\n---\n\n" + evaluated[0], found[1]) if found is not None else evaluated
         if found is None:
             return None
         text, span = found
@@ -586,13 +685,24 @@ def create_server() -> TorchLanguageServer:
         lo, hi = params.range.start.line, params.range.end.line
         out = []
         seen = set()
+        state = ls.docs.get(params.text_document.uri)
+        rt = state.runtime if state is not None and state.runtime is not None and state.runtime.serial == result.serial else None
+        evaluated = _evaluated_assignments(result, rt) if rt is not None else {}
         for line, _col, text in result.query.assignment_hints():
             if not lo <= line <= hi or line in seen:
                 continue
             seen.add(line)
+            if line in evaluated and evaluated[line] != text:
+                text = evaluated[line] + " (evaluated)"  # the static shape was partly unknown
             end = len(result.lines[line].rstrip()) if line < len(result.lines) else 0
             out.append(lsp.InlayHint(position=lines.to_client(Position(line, end)), label=f"⟶ {text}",
                                      kind=lsp.InlayHintKind.Type, padding_left=True))
+        for line, text in sorted(evaluated.items()):  # lines only the evaluation saw
+            if lo <= line <= hi and line not in seen:
+                seen.add(line)
+                end = len(result.lines[line].rstrip()) if line < len(result.lines) else 0
+                out.append(lsp.InlayHint(position=lines.to_client(Position(line, end)), label=f"⟶ {text} (evaluated)",
+                                         kind=lsp.InlayHintKind.Type, padding_left=True))
         return out
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
@@ -626,6 +736,9 @@ def create_server() -> TorchLanguageServer:
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: TorchLanguageServer, *args) -> None:
         ls.executor.shutdown(wait=False, cancel_futures=True)
+        ls.runtime.cancel()
+        ls.runtime_executor.shutdown(wait=False, cancel_futures=True)
+        ls.runtime.close()
 
     return server
 
@@ -643,6 +756,21 @@ async def _pull_configuration(ls: TorchLanguageServer) -> None:
     if items and items[0] is not None:
         ls.apply_settings(items[0])
     _reanalyse_all(ls)
+
+
+def _evaluated_assignments(result: Result, outcome: Any) -> dict[int, str]:
+    """0-based line -> the evaluated shape of the name a line assigns (``x = ...``)."""
+    from torch_lsp.lsp.hover import _shape
+
+    out: dict[int, str] = {}
+    if result.src.tree is None or not outcome.lines:
+        return out
+    for node in ast.walk(result.src.tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            shape = outcome.shape_after(node.lineno, node.targets[0].id)
+            if shape is not None:
+                out[node.lineno - 1] = _shape(shape)
+    return out
 
 
 def _reanalyse_all(ls: TorchLanguageServer) -> None:

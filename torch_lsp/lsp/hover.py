@@ -68,3 +68,64 @@ def hover_markdown(query: ShapeQuery | None, diagnostics: list[Diagnostic], pos:
     if not parts:
         return None
     return "\n\n---\n\n".join(parts), span
+
+
+# ---------------------------------------------------------------------------- runtime
+def _word_at(line: str, col: int) -> tuple[str, int, int] | None:
+    """The identifier (with a leading ``self.``) under a column: (text, start, end)."""
+    if not line:
+        return None
+    col = min(max(col, 0), len(line) - 1)
+    if not (line[col].isalnum() or line[col] == "_"):
+        if col > 0 and (line[col - 1].isalnum() or line[col - 1] == "_"):
+            col -= 1
+        else:
+            return None
+    start = col
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    end = col
+    while end < len(line) and (line[end].isalnum() or line[end] == "_"):
+        end += 1
+    if line[start:end][:1].isdigit():
+        return None
+    if line[max(0, start - 5):start] == "self.":
+        start -= 5
+    return line[start:end], start, end
+
+
+def _shape(s: Any) -> str:
+    if isinstance(s, list) and s and all(isinstance(x, list) for x in s):
+        return ", ".join(_shape(x) for x in s)
+    if isinstance(s, list):
+        return "[" + ", ".join(str(x) for x in s) + "]"
+    return "?"
+
+
+def runtime_markdown(outcome: Any, line_text: str, pos: Position) -> tuple[str, tuple[Position, Position] | None] | None:
+    """What the runtime evaluation (meta tensors) saw at a position: the shape of a
+    variable after its line ran, a submodule's input and output, or why the
+    evaluation of the call on this line was skipped."""
+    if outcome is None:
+        return None
+    parts = []
+    span = None
+    reason = outcome.skipped.get(pos.line + 1)
+    if reason:
+        parts.append(f"runtime evaluation skipped: {reason}")
+    found = _word_at(line_text, pos.character)
+    if found is not None:
+        word, start, end = found
+        span = (Position(pos.line, start), Position(pos.line, end))
+        if word.startswith("self."):
+            calls = outcome.modules.get(word[5:])
+            if calls:
+                shapes_in, shape_out = calls[0]
+                parts.append(f"evaluated on meta tensors: `{word}` received `{_shape(shapes_in)}` → `{_shape(shape_out)}`")
+        else:
+            shape = outcome.shape_after(pos.line + 1, word)
+            if shape is not None:
+                parts.append(f"evaluated on meta tensors: `{word}` is `{_shape(shape)}` after this line")
+    if not parts:
+        return None
+    return "  \n".join(parts), span

@@ -1,0 +1,99 @@
+"""The language server's runtime evaluation (TL901, evaluated shapes in hovers and
+inlay hints), end to end with a real `torch-lsp serve` and its torch worker."""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from test_runtime import CHANNELS_FROM_A_STRING, CLEAN, _hostile
+from test_server import SERVER, _like_an_editor, _track_versions, open_doc
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                reason="the runtime worker needs torch (pip install -e '.[torch]')")
+
+
+async def _session(client: LanguageClient, tmp_path, options: dict) -> None:
+    _track_versions(client)
+    _like_an_editor(client)
+    await client.initialize_session(lsp.InitializeParams(
+        capabilities=client_capabilities("visual-studio-code"), root_uri=tmp_path.resolve().as_uri(),
+        initialization_options=options))
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def evaluating(lsp_client: LanguageClient, tmp_path):
+    await _session(lsp_client, tmp_path, {"runtime": {"enabled": True, "timeout": 60}})
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def untrusted(lsp_client: LanguageClient, tmp_path):
+    await _session(lsp_client, tmp_path, {"runtime": {"enabled": True}, "workspaceTrusted": False})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _codes(client: LanguageClient, uri: str, want: list[str], timeout: float = 90) -> list[lsp.Diagnostic]:
+    async def wait():
+        while [d.code for d in client.diagnostics.get(uri) or []] != want:
+            await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        return client.diagnostics[uri]
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def _hover(client: LanguageClient, uri: str, line: int, character: int) -> str:
+    h = await client.text_document_hover_async(lsp.HoverParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=line, character=character)))
+    return h.contents.value if h is not None else ""
+
+
+async def test_tl901_is_published_where_torch_raised(evaluating: LanguageClient, tmp_path):
+    uri = await open_doc(evaluating, tmp_path / "net.py", CHANNELS_FROM_A_STRING)
+    (d,) = await _codes(evaluating, uri, ["TL901"])
+    assert d.range.start.line == 19 and "in_channels=32" in d.message
+    assert "TL901" in await _hover(evaluating, uri, 19, 17)  # on `self.body`: the rule
+
+
+async def test_evaluated_shapes_in_hovers_and_inlay_hints(evaluating: LanguageClient, tmp_path):
+    uri = await open_doc(evaluating, tmp_path / "clean.py", CLEAN)
+    deadline = time.monotonic() + 90
+    text = ""
+    while "evaluated on meta tensors" not in text and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        text = await _hover(evaluating, uri, 20, 8)  # `h` in `h = h.mean(dim=(2, 3))`
+    assert "`h` is `[2, 32]` after this line" in text
+    hints = await evaluating.text_document_inlay_hint_async(lsp.InlayHintParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=30, character=0))))
+    labels = {h.position.line: h.label for h in hints}
+    assert labels[19] == "⟶ [2, 32, 16, 16] (evaluated)"  # h = self.body(x): channels from a string
+    assert not evaluating.diagnostics.get(uri)
+
+
+async def test_hovers_are_answered_while_an_evaluation_runs(evaluating: LanguageClient, tmp_path):
+    slow = _hostile(forward="        import time\n        time.sleep(30)")
+    uri = await open_doc(evaluating, tmp_path / "slow.py", slow)
+    await asyncio.sleep(3)  # the worker has started and is sleeping in forward
+    started = time.monotonic()
+    await _hover(evaluating, uri, 14, 15)
+    assert time.monotonic() - started < 2
+    # a newer version cancels the evaluation: the TL901 of the new text comes without waiting 30 s
+    evaluating.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=CHANNELS_FROM_A_STRING)]))
+    started = time.monotonic()
+    await _codes(evaluating, uri, ["TL901"], timeout=60)
+    assert time.monotonic() - started < 25
+
+
+async def test_no_evaluation_in_an_untrusted_workspace(untrusted: LanguageClient, tmp_path):
+    uri = await open_doc(untrusted, tmp_path / "net.py", CHANNELS_FROM_A_STRING)
+    await asyncio.sleep(6)
+    assert [d.code for d in untrusted.diagnostics.get(uri) or []] == []
