@@ -451,3 +451,30 @@ assert type(sys.modules["torch._dynamo"]).__name__ == "module"
 def test_dynamo_is_deferred_until_used():
     proc = subprocess.run([sys.executable, "-c", DEFERRED_DYNAMO], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@needs_torch
+def test_a_tensor_made_on_the_cpu_meeting_meta_ones_is_a_skip_not_a_bug(client, tmp_path):
+    # Legacy constructors ignore torch.device("meta"): their tensors are on the CPU.
+    # For real, everything is on the CPU and this runs (checked in RUNS_FOR_REAL style).
+    text = _hostile(body="        self.mask = torch.FloatTensor(2, 4).fill_(1.0)", forward="        x = x * self.mask[0]")
+    path = tmp_path / "legacy.py"
+    path.write_text(text.replace('out = Net()', 'out = Net()'))
+    assert subprocess.run([sys.executable, str(path)], capture_output=True, timeout=120).returncode == 0
+    out = _evaluate(client, tmp_path, text, name="legacy.py", report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL902"] and "meta device" in out.diagnostics[0].message
+
+
+@needs_torch
+def test_tl901_stays_silent_where_a_registration_rule_reports(client, tmp_path):
+    from torch_lsp.analysis import engine
+
+    text = _hostile().replace("        super().__init__()\n", "").replace(
+        "        self.fc = nn.Linear(4, 2)\n", "        self.fc = nn.Linear(4, 2)\n        super().__init__()\n")
+    path = tmp_path / "early.py"
+    path.write_text(text)
+    static = engine.check_source(text, str(path)).diagnostics
+    assert [d.code for d in static] == ["TL104"]
+    src = SourceFile.parse(text, str(path))
+    found = evaluate_source(src, str(path), static, client, Options(), Project())
+    assert found.results[0][1]["status"] == "error" and found.diagnostics == []

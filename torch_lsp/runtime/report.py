@@ -6,8 +6,9 @@ one job for all of them to the worker, and turns each evaluation's result into:
 - TL901 at the line of the document where torch raised (the deepest frame of the
   document in the traceback; the call site when there is none), with torch's own
   message and, as related information, the call that was evaluated and the
-  constructor call. It is dropped when a static shape rule (TL2xx/TL3xx) already
-  reports in the evaluated class or at those lines: one problem, one report.
+  constructor call. It is dropped when a static rule (a TL1xx-TL3xx warning or
+  error) already reports in the evaluated class or at those lines: one problem,
+  one report.
 - TL902 (information) at the call, with the reason, only when ``report_skipped``.
 
 The evaluated shapes (each submodule's input and output, the tensors after each line
@@ -114,7 +115,9 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
             out.results.append((ev, result))
             _skip(out, src, ev, reason, options)
         return out
-    shape_lines = {d.range.start.line + 1 for d in static if d.code.startswith(("TL2", "TL3"))}
+    # the lines of the static problems (warnings and errors of TL1xx-TL3xx)
+    shape_lines = {d.range.start.line + 1 for d in static
+                   if d.code.startswith(("TL1", "TL2", "TL3")) and d.severity <= Severity.WARNING}
     for ev, res in zip(evaluations, result.get("evaluations", [])):
         out.results.append((ev, res))
         if res.get("status") == "skipped":
