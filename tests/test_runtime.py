@@ -478,3 +478,54 @@ def test_tl901_stays_silent_where_a_registration_rule_reports(client, tmp_path):
     src = SourceFile.parse(text, str(path))
     found = evaluate_source(src, str(path), static, client, Options(), Project())
     assert found.results[0][1]["status"] == "error" and found.diagnostics == []
+
+
+@needs_torch
+def test_inputs_from_the_configuration_for_a_class_nobody_calls(tmp_path):
+    library = CHANNELS_FROM_A_STRING.split('if __name__ == "__main__":')[0]
+    (tmp_path / "lib.py").write_text(library)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.torch-lsp.runtime.inputs]\nNet = [[2, 3, 32, 32]]\nMissing = [[1]]\n")
+    cmd = [sys.executable, "-m", "torch_lsp", "check", "--format", "json", "--runtime", "lib.py"]
+    found = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path).stdout)
+    assert [(d["code"], d["line"]) for d in found] == [("TL901", 20)]
+    assert "Net(...) with the configured input [2, 3, 32, 32]" in found[0]["message"]
+    (tmp_path / "pyproject.toml").write_text("[tool.torch-lsp.runtime.inputs]\nNet = [[2, 16, 32, 32]]\n")
+    found = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path).stdout)
+    assert [d["code"] for d in found] == ["TL901"] and "Conv2d, in_channels=3" in found[0]["message"]
+
+
+def test_configured_inputs_are_validated():
+    from torch_lsp.runtime.jobs import configured
+
+    tree = _src("class Net:\n    pass\nclass Other:\n    pass\n").tree
+    evs, problems = configured(tree, {"Net": [[2, 3], {"shape": [2], "dtype": "long"}], "Other": [["x"]]})
+    assert [e.inputs for e in evs] == [[{"factory": "randn", "args": ["(2, 3)"], "kwargs": {}},
+                                        {"factory": "zeros", "args": ["(2,)"], "kwargs": {"dtype": "long"}}]]
+    assert problems == ["runtime.inputs.Other: expected a list of shapes (lists of ints) or {shape, dtype} tables"]
+
+
+ANNOTATED = """\
+import torch
+import torch.nn as nn
+from jaxtyping import Float
+from torch import Tensor
+
+
+class Head(nn.Module):
+    def __init__(self, dim=32, classes=10):
+        super().__init__()
+        self.proj = nn.Linear(dim * 2, classes)
+
+    def forward(self, x: Float[Tensor, "4 32"]) -> Float[Tensor, "4 10"]:
+        return self.proj(torch.cat([x, x.flip(0)[:2]], dim=0))
+"""
+
+
+def test_annotated_forward_inputs_are_evaluated_with_the_defaults():
+    from torch_lsp.runtime.jobs import annotated
+
+    (ev,) = annotated(_src(ANNOTATED).tree)
+    assert ev.cls == "Head" and ev.args == [] and ev.inputs == [{"factory": "randn", "args": ["(4, 32)"], "kwargs": {}}]
+    assert annotated(_src(ANNOTATED.replace('"4 32"', '"batch 32"')).tree) == []  # a named axis: no guess
+    assert annotated(_src(ANNOTATED.replace("dim=32,", "dim,")).tree) == []  # the constructor needs an argument

@@ -347,3 +347,97 @@ def _evaluation(call: ast.Call, scope: Scope, classes: set[str], ev: _Evaluator)
     text = ast.unparse(call)
     text = text if len(text) <= 60 else text[:57] + "..."
     return Evaluation(built.func.id, args, kwargs, inputs, input_kwargs, call.lineno, built.lineno, text)
+
+
+# ============================================================================ configured inputs
+def configured(tree: ast.Module, inputs: Any, already: set[str] = frozenset()) -> tuple[list[Evaluation], list[str]]:
+    """Evaluations asked for in ``[tool.torch-lsp.runtime.inputs]`` for this file's
+    classes (those without a call site of their own), and problems with the table.
+
+        [tool.torch-lsp.runtime.inputs]
+        Net = [[2, 3, 32, 32]]                          # built with its defaults
+        Encoder = { inputs = [[4, 16], { shape = [4, 16], dtype = "long" }], args = [64], kwargs = { depth = 2 } }
+
+    Each input is a shape (a float tensor) or ``{shape, dtype}``."""
+    problems: list[str] = []
+    out: list[Evaluation] = []
+    if not isinstance(inputs, dict):
+        return out, (["runtime.inputs: expected a table of class names"] if inputs else [])
+    classes = {s.name: s for s in tree.body if isinstance(s, ast.ClassDef)}
+    for name, spec in inputs.items():
+        node = classes.get(name)
+        if node is None or name in already:
+            continue
+        args: list = []
+        kwargs: dict = {}
+        if isinstance(spec, dict):
+            args, kwargs, spec = spec.get("args", []), spec.get("kwargs", {}), spec.get("inputs")
+        tensors = []
+        ok = isinstance(spec, list) and isinstance(args, list) and isinstance(kwargs, dict)
+        for item in spec if isinstance(spec, list) else []:
+            shape, dtype = (item.get("shape"), item.get("dtype")) if isinstance(item, dict) else (item, None)
+            if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)) \
+                    or (dtype is not None and dtype not in DTYPES):
+                ok = False
+                break
+            factory = "randn" if dtype is None or dtype.startswith(("float", "double", "half", "bfloat", "complex", "cfloat")) else "zeros"
+            tensors.append({"factory": factory, "args": [repr(tuple(shape))], "kwargs": {"dtype": dtype} if dtype else {}})
+        if not ok or not tensors:
+            problems.append(f"runtime.inputs.{name}: expected a list of shapes (lists of ints) or {{shape, dtype}} tables")
+            continue
+        shapes = ", ".join(str(list(ast.literal_eval(t["args"][0]))) for t in tensors)
+        out.append(Evaluation(name, [repr(a) for a in args], {str(k): repr(v) for k, v in kwargs.items()}, tensors, {},
+                              node.lineno, node.lineno, f"{name}(...) with the configured input {shapes}"))
+    return out, problems
+
+
+# ============================================================================ annotations
+_JAXTYPING_FLOAT = frozenset({"Float", "Float32", "Float64", "Float16", "BFloat16", "Real", "Num", "Shaped", "Inexact"})
+_JAXTYPING_INT = frozenset({"Int", "Int64", "Int32", "Integer", "Long", "UInt8", "Int8", "Int16"})
+
+
+def _annotated_input(ann: ast.expr | None) -> dict | None:
+    """``Float[Tensor, "2 3 32 32"]`` (every axis a number) -> an input spec."""
+    if not (isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Tuple) and len(ann.slice.elts) == 2):
+        return None
+    kind = ann.value.attr if isinstance(ann.value, ast.Attribute) else getattr(ann.value, "id", None)
+    dims = ann.slice.elts[1]
+    if not (isinstance(dims, ast.Constant) and isinstance(dims.value, str)):
+        return None
+    axes = dims.value.split()
+    if not axes or not all(a.isdigit() for a in axes):
+        return None
+    shape = tuple(int(a) for a in axes)
+    if kind in _JAXTYPING_FLOAT:
+        return {"factory": "randn", "args": [repr(shape)], "kwargs": {}}
+    if kind in _JAXTYPING_INT:
+        return {"factory": "zeros", "args": [repr(shape)], "kwargs": {"dtype": "long"}}
+    if kind == "Bool":
+        return {"factory": "zeros", "args": [repr(shape)], "kwargs": {"dtype": "bool"}}
+    return None
+
+
+def annotated(tree: ast.Module, already: set[str] = frozenset()) -> list[Evaluation]:
+    """Classes whose ``forward`` states every input's shape with numbers in a jaxtyping
+    annotation, and whose constructor needs no argument: built with the defaults."""
+    out = []
+    for cls in tree.body:
+        if not isinstance(cls, ast.ClassDef) or cls.name in already:
+            continue
+        methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
+        fwd, init = methods.get("forward"), methods.get("__init__")
+        if fwd is None:
+            continue
+        if init is not None:
+            a = init.args
+            if len(a.args) - 1 > len(a.defaults) or any(d is None for d in a.kw_defaults) or a.posonlyargs:
+                continue
+        params = fwd.args.args[1:]
+        required = params[: len(params) - len(fwd.args.defaults)]
+        inputs = [_annotated_input(p.annotation) for p in required]
+        if not required or any(i is None for i in inputs):
+            continue
+        shapes = ", ".join(str(list(ast.literal_eval(i["args"][0]))) for i in inputs if i)
+        out.append(Evaluation(cls.name, [], {}, [i for i in inputs if i], {}, fwd.lineno, cls.lineno,
+                              f"{cls.name}() with the annotated input {shapes}"))
+    return out[:MAX_EVALUATIONS]

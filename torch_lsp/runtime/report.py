@@ -23,7 +23,7 @@ from typing import Any
 
 from torch_lsp.analysis.diagnostics import Diagnostic, Position, Range, RelatedInformation, Severity
 from torch_lsp.analysis.source import SourceFile
-from torch_lsp.runtime.jobs import Evaluation, call_sites
+from torch_lsp.runtime.jobs import Evaluation, annotated, call_sites, configured
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Options:
     memory_mb: int = 2048
     report_skipped: bool = False
     python: str | None = None
+    inputs: dict = field(default_factory=dict)  # [tool.torch-lsp.runtime.inputs] (see jobs.configured)
 
     @classmethod
     def from_settings(cls, table: Any, **overrides: Any) -> "Options":
@@ -46,6 +47,8 @@ class Options:
                 opts.report_skipped = table["report-skipped"]
             if isinstance(table.get("python"), str) and table["python"]:
                 opts.python = table["python"]
+            if isinstance(table.get("inputs"), dict):
+                opts.inputs = table["inputs"]
         for k, v in overrides.items():
             if v is not None:
                 setattr(opts, k, v)
@@ -105,6 +108,11 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
     if src.tree is None:
         return out
     evaluations = call_sites(src.tree)
+    if options.inputs:
+        extra, problems = configured(src.tree, options.inputs, {e.cls for e in evaluations})
+        evaluations += extra
+        out.skipped += problems
+    evaluations += annotated(src.tree, {e.cls for e in evaluations})
     if not evaluations:
         return out
     result = client.evaluate(job_for(src, path, evaluations, project), timeout=options.timeout)
@@ -140,8 +148,10 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
             if isinstance(shapes, list) and len(shapes) == 1 and isinstance(shapes[0], list):
                 where += f" received [{', '.join(map(str, shapes[0]))}]"
             message = f"{where}: {message}"
-        message += f" ({phase} of `{ev.cls}` on meta tensors, as `{call}` does)"
-        related = [RelatedInformation(_line_range(src, ev.call_line), "the call that was evaluated")]
+        message += f" ({phase} of `{call}` on meta tensors)" if " with the " in call else \
+            f" ({phase} of `{ev.cls}` on meta tensors, as `{call}` does)"
+        related = [RelatedInformation(_line_range(src, ev.call_line), "the call that was evaluated" if " with the " not in call
+                                      else "where the input shapes come from")]
         if ev.construct_line and ev.construct_line != ev.call_line:
             related.append(RelatedInformation(_line_range(src, ev.construct_line), f"`{ev.cls}` built here"))
         diag = Diagnostic("TL901", Severity.ERROR, _line_range(src, line), message, tuple(related))
