@@ -529,3 +529,24 @@ def test_annotated_forward_inputs_are_evaluated_with_the_defaults():
     assert ev.cls == "Head" and ev.args == [] and ev.inputs == [{"factory": "randn", "args": ["(4, 32)"], "kwargs": {}}]
     assert annotated(_src(ANNOTATED.replace('"4 32"', '"batch 32"')).tree) == []  # a named axis: no guess
     assert annotated(_src(ANNOTATED.replace("dim=32,", "dim,")).tree) == []  # the constructor needs an argument
+
+
+@needs_torch
+def test_the_cpu_limit_ends_a_busy_job_and_keeps_the_worker(client, tmp_path):
+    text = _hostile(forward="        n = 0\n        while True:\n            n += 1")
+    path = tmp_path / "busy.py"
+    path.write_text(text)
+    src = SourceFile.parse(text, str(path))
+    job = dict(job_for(src, str(path), call_sites(src.tree)), cpu_seconds=1)
+    pid = client.proc.pid if client.proc is not None else None
+    started = time.monotonic()
+    result = client.evaluate(job, timeout=60)
+    assert result["status"] == "skipped" and "CPU time" in result["reason"]
+    assert time.monotonic() - started < 30
+    assert pid is None or client.proc.pid == pid  # ended by the worker itself, not killed
+
+
+@needs_torch
+def test_nonzero_on_meta_is_a_data_dependent_skip(client, tmp_path):
+    out = _evaluate(client, tmp_path, _hostile(forward="        idx = x.nonzero()"))
+    assert "data-dependent" in out.results[0][1]["reason"]
