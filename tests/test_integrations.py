@@ -1,0 +1,183 @@
+"""The other clients and CI integrations: the pre-commit hook, the GitHub Actions
+example, Helix's and Emacs' configurations. Each file is checked for syntax and,
+where it names a command, that command is run as written."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUGGY = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(10, 20)
+            self.fc2 = nn.Linear(30, 5)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x))
+""")
+
+
+def _torch_lsp(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "torch_lsp", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+# ============================================================================ pre-commit
+def test_the_pre_commit_manifest_is_valid():
+    pre_commit = shutil.which("pre-commit") or (Path(sys.executable).parent / "pre-commit")
+    if not Path(pre_commit).exists():
+        pytest.skip("pre-commit is not installed (it is in the test extra: pip install -e '.[test]')")
+    proc = subprocess.run([str(pre_commit), "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_pre_commit_hook_entry_checks_the_files_it_is_given(tmp_path):
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "torch-lsp" and hook["language"] == "python"
+    argv = shlex.split(hook["entry"])
+    assert argv[0] == "torch-lsp"
+    (tmp_path / "bad.py").write_text(BUGGY)
+    (tmp_path / "good.py").write_text(BUGGY.replace("Linear(30, 5)", "Linear(20, 5)"))
+    # pre-commit appends the staged file names to the entry
+    bad = _torch_lsp(*argv[1:], "bad.py", "good.py", cwd=tmp_path)
+    assert bad.returncode == 1 and "bad.py:9:30: TL201" in bad.stdout
+    good = _torch_lsp(*argv[1:], "good.py", cwd=tmp_path)
+    assert good.returncode == 0, good.stdout
+
+
+# ============================================================================ GitHub Actions
+def test_the_github_actions_example_runs_as_written(tmp_path):
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "editors" / "ci" / "github-actions.yml").read_text())
+    steps = workflow["jobs"]["torch-lsp"]["steps"]
+    commands = [s["run"] for s in steps if "run" in s and s["run"].startswith("torch-lsp ")]
+    assert len(commands) == 2
+    upload = next(s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif"))
+    (tmp_path / "model.py").write_text(BUGGY)
+    github = _torch_lsp(*shlex.split(commands[0])[1:], cwd=tmp_path)
+    assert github.returncode == 1 and github.stdout.startswith("::error file=model.py,line=9,col=30")
+    sarif = _torch_lsp(*shlex.split(commands[1])[1:], cwd=tmp_path)
+    assert sarif.returncode == 0
+    report = json.loads((tmp_path / upload["with"]["sarif_file"]).read_text())
+    assert report["version"] == "2.1.0" and report["runs"][0]["results"][0]["ruleId"] == "TL201"
+
+
+# ============================================================================ Helix
+def _lsp_message(obj: dict) -> bytes:
+    body = json.dumps(obj).encode()
+    return f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def _read_message(stream) -> dict:
+    length = None
+    while True:
+        line = stream.readline()
+        if not line:
+            raise EOFError("the server closed its output")
+        if line in (b"\r\n", b"\n"):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(stream.read(length))
+
+
+def test_the_helix_configuration_starts_the_server(tmp_path):
+    config = tomllib.loads((ROOT / "editors" / "helix" / "languages.toml").read_text())
+    server = config["language-server"]["torch-lsp"]
+    python = next(lang for lang in config["language"] if lang["name"] == "python")
+    assert "torch-lsp" in python["language-servers"]
+    command = [sys.executable, "-m", "torch_lsp"] if server["command"] == "torch-lsp" else [server["command"]]
+    proc = subprocess.Popen(command + server["args"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=tmp_path)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(_lsp_message({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "processId": os.getpid(), "rootUri": tmp_path.as_uri(), "capabilities": {},
+            "initializationOptions": server["config"]}}))
+        proc.stdin.flush()
+        reply = _read_message(proc.stdout)
+        assert reply["id"] == 1 and reply["result"]["serverInfo"]["name"] == "torch-lsp"
+        assert reply["result"]["capabilities"]["hoverProvider"]
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# ============================================================================ Emacs
+def _read_sexps(text: str) -> list:
+    """A reader for the Emacs Lisp subset the file uses: lists, strings, quotes,
+    symbols and keywords, comments; raises ValueError on unbalanced input."""
+    tokens: list = []
+    i, n = 0, len(text)
+    stack: list[list] = [[]]
+    while i < n:
+        c = text[i]
+        if c == ";":
+            while i < n and text[i] != "\n":
+                i += 1
+        elif c in " \t\r\n'`#":
+            i += 1
+        elif c == "(":
+            stack.append([])
+            i += 1
+        elif c == ")":
+            if len(stack) == 1:
+                raise ValueError(f"unbalanced ')' at offset {i}")
+            done = stack.pop()
+            stack[-1].append(done)
+            i += 1
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            if j >= n:
+                raise ValueError("unterminated string")
+            stack[-1].append(text[i + 1:j])
+            i = j + 1
+        else:
+            j = i
+            while j < n and text[j] not in " \t\r\n()\";":
+                j += 1
+            stack[-1].append(text[i:j])
+            i = j
+    if len(stack) != 1:
+        raise ValueError("unbalanced '('")
+    tokens = stack[0]
+    return tokens
+
+
+def test_the_emacs_configuration_reads_and_names_the_server():
+    text = (ROOT / "editors" / "emacs" / "torch-lsp.el").read_text()
+    forms = _read_sexps(text)
+    flat = json.dumps(forms)
+    assert '"torch-lsp", "serve"' in flat and ":torch-lsp" in flat and "eglot-ensure" in flat
+    with pytest.raises(ValueError):
+        _read_sexps(text + "(")
+
+
+def test_emacs_loads_the_configuration(tmp_path):
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        pytest.skip("emacs is not installed here (the configuration was checked with the reader above)")
+    proc = subprocess.run([emacs, "--batch", "-Q", "--eval", "(require 'eglot)", "-l", str(ROOT / "editors" / "emacs" / "torch-lsp.el"),
+                           "--eval", "(princ (car (cdr (assoc '(python-mode python-ts-mode) eglot-server-programs))))"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 0 and "torch-lsp" in proc.stdout, proc.stderr
