@@ -1,0 +1,149 @@
+"""The VS Code extension in real VS Code: code-server 4.100.3 (VS Code 1.100.3) with
+the packaged .vsix installed, driven by playwright-core and Chromium
+(tests/vscode_e2e/drive.mjs): the TL201 squiggle and its Problems entry, a hover
+with the tensor's shape, the quick fix applied and the problem gone.
+
+tests/vscode_e2e/setup.sh installs what it needs (Debian's chromium, ripgrep and
+libkrb5-dev when this runs as root; code-server and playwright-core from npm). Where
+that cannot be done the test is skipped with the reason. Screenshots go to a
+temporary directory; with TORCH_LSP_SCREENSHOTS=DIR they are copied to DIR (the
+README's come from `TORCH_LSP_SCREENSHOTS=docs`)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+E2E = ROOT / "tests" / "vscode_e2e"
+EXTENSION = ROOT / "editors" / "vscode"
+
+MODEL = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(10, 20)
+            self.fc2 = nn.Linear(30, 5)
+
+        def forward(self, x):
+            h = self.fc1(x)
+            return self.fc2(h)
+
+
+    model = Net()
+    out = model(torch.randn(4, 10))
+""")
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def tools() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the real-VS-Code test")
+    proc = _run(["bash", str(E2E / "setup.sh")], E2E, timeout=900)
+    if proc.returncode == 3:
+        pytest.skip(f"cannot install the real-VS-Code test's prerequisites here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return E2E / "node_modules" / ".bin" / "code-server"
+
+
+@pytest.fixture(scope="module")
+def vsix() -> Path:
+    if not (EXTENSION / "node_modules").is_dir():
+        proc = _run(["npm", "ci", "--no-audit", "--no-fund"], EXTENSION, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = _run(["npm", "run", "package"], EXTENSION, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = EXTENSION / "torch-lsp.vsix"
+    assert out.is_file() and "extension/dist/extension.js" in zipfile.ZipFile(out).namelist()
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, tmp_path):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "model.py").write_text(MODEL)
+    (workspace / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    data = tmp_path / "code-server"
+    user = data / "user"
+    (user / "User").mkdir(parents=True)
+    (user / "User" / "settings.json").write_text(json.dumps({
+        "torch-lsp.interpreter": sys.executable,  # no Python extension in code-server: the fallback setting
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": False,
+        "telemetry.telemetryLevel": "off",
+        "extensions.autoCheckUpdates": False,
+        "editor.hover.delay": 200,
+        "security.workspace.trust.enabled": False,
+    }))
+    env = dict(os.environ)
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        env[var] = str(tmp_path / var.lower())
+    common = ["--config", "/dev/null", "--user-data-dir", str(user), "--extensions-dir", str(data / "ext")]
+    proc = _run([str(tools), *common, "--install-extension", str(vsix)], tmp_path, timeout=300, env=env)
+    assert proc.returncode == 0 and "torch-lsp" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+    port = _free_port()
+    server = subprocess.Popen([str(tools), *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
+                               "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", str(workspace)],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    out = tmp_path / "drive.json"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "code-server did not start"
+                time.sleep(0.5)
+        drive = _run(["node", str(E2E / "drive.mjs"), f"http://127.0.0.1:{port}", str(workspace), str(out), str(shots)],
+                     E2E, timeout=600, env=env)
+        result = json.loads(out.read_text()) if out.exists() else {}
+        assert result.get("ok"), (result.get("error"), drive.stdout[-2000:], drive.stderr[-2000:])
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        keep = os.environ.get("TORCH_LSP_SCREENSHOTS")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            for png in shots.glob("*.png"):
+                shutil.copy(png, Path(keep) / png.name)
+    assert "TL201" in result["problems"]
+    assert "Tensor[4, 20]" in result["hover"]
+    assert "Set in_features to 20" in result["actions"]
+    assert any("nn.Linear(20, 5)" in line for line in result["after"])
+    assert "TL201" not in result["problemsAfter"]
+    assert (shots / "vscode-hover.png").stat().st_size > 10_000
