@@ -1,0 +1,48 @@
+-- torch-lsp for Neovim 0.11+ (vim.lsp.config / vim.lsp.enable).
+--
+-- With `editors/neovim` on the runtimepath (or this file copied to
+-- ~/.config/nvim/lsp/torch_lsp.lua), all it takes is
+--
+--   vim.lsp.enable('torch_lsp')
+--
+-- and, to change a setting (merged into the table below):
+--
+--   vim.lsp.config('torch_lsp', {
+--     settings = { ['torch-lsp'] = { runtime = { enabled = true } } },
+--   })
+--
+-- The server reads its settings from `initializationOptions` and answers
+-- `workspace/configuration` for the section `torch-lsp`: both carry the same table.
+-- Neovim 0.7-0.10: use `require('torch_lsp').setup{}` (editors/neovim/lua) instead.
+
+local defaults = {
+  -- select / ignore (lists of rule codes) replace the project's choice when set;
+  -- leaving them out keeps [tool.torch-lsp] in pyproject.toml in charge.
+  extendSelect = {},
+  extendIgnore = {},
+  inlayHints = true,
+  reportSyntaxErrors = false,
+  unsafeFixes = false,
+  logLevel = 'info',
+  -- Runtime evaluation executes the project's code (definitions only, tensors on
+  -- the meta device): off unless you turn it on.
+  -- Other keys: timeout (seconds), memoryMb, python (interpreter path), reportSkipped.
+  runtime = { enabled = false },
+  workspaceTrusted = true,
+}
+
+return {
+  cmd = { 'torch-lsp', 'serve' },
+  filetypes = { 'python' },
+  root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', '.git' },
+  settings = { ['torch-lsp'] = vim.deepcopy(defaults) },
+  init_options = vim.deepcopy(defaults),
+  -- Settings changed with vim.lsp.config() also reach initializationOptions, so the
+  -- first analysis already uses them.
+  before_init = function(params, config)
+    local s = config.settings and config.settings['torch-lsp']
+    if type(s) == 'table' then
+      params.initializationOptions = vim.tbl_deep_extend('force', params.initializationOptions or {}, s)
+    end
+  end,
+}
