@@ -173,11 +173,35 @@ def test_the_emacs_configuration_reads_and_names_the_server():
         _read_sexps(text + "(")
 
 
-def test_emacs_loads_the_configuration(tmp_path):
-    emacs = shutil.which("emacs")
+def _emacs() -> str | None:
+    """Emacs for the test: installed, or Debian's emacs-nox installed now when root."""
+    if shutil.which("emacs") is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", "emacs-nox"], capture_output=True, timeout=600, env=env)
+        if shutil.which("emacs") is None:
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "emacs-nox"], capture_output=True, timeout=600, env=env)
+    return shutil.which("emacs")
+
+
+def test_emacs_evaluates_the_configuration(tmp_path):
+    emacs = _emacs()
     if emacs is None:
-        pytest.skip("emacs is not installed here (the configuration was checked with the reader above)")
-    proc = subprocess.run([emacs, "--batch", "-Q", "--eval", "(require 'eglot)", "-l", str(ROOT / "editors" / "emacs" / "torch-lsp.el"),
-                           "--eval", "(princ (car (cdr (assoc '(python-mode python-ts-mode) eglot-server-programs))))"],
+        pytest.skip("emacs is not installed and cannot be installed here (the reader above checked the syntax)")
+    # Eglot is built in from Emacs 29 (Debian 12 has 28): a stand-in `eglot` feature
+    # runs the file's with-eval-after-load form as loading eglot would.
+    # (The after-load forms of a feature provided while a file loads run when that
+    # file is done: the checks come in a second file.)
+    (tmp_path / "eglot.el").write_text(f'(load-file "{ROOT / "editors" / "emacs" / "torch-lsp.el"}")\n'
+                                       "(defvar eglot-server-programs nil)\n(provide 'eglot)\n")
+    (tmp_path / "check.el").write_text(textwrap.dedent("""\
+        (princ (format "%S\\n" (assoc '(python-mode python-ts-mode) eglot-server-programs)))
+        (princ (format "%S\\n" (default-value 'eglot-workspace-configuration)))
+        (princ (format "%S\\n" (memq 'eglot-ensure python-mode-hook)))
+    """))
+    proc = subprocess.run([emacs, "--batch", "-Q", "-l", str(tmp_path / "eglot.el"), "-l", str(tmp_path / "check.el")],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
-    assert proc.returncode == 0 and "torch-lsp" in proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    server, config, hooked = proc.stdout.splitlines()[-3:]
+    assert server == '((python-mode python-ts-mode) "torch-lsp" "serve")'
+    assert config.startswith("(:torch-lsp (:inlayHints t") and hooked.startswith("(eglot-ensure")
