@@ -121,3 +121,107 @@ def test_snippets_behave_as_claimed_under_torch(code, raises):
     else:
         assert not raises
     del torch
+
+
+# ---------------------------------------------------------------------------- lists built step by step
+# `layers.append(...)` where every step surely runs changes the list in place (every
+# name holding it sees it); in a branch of an unknown condition, or in a loop whose
+# iterations are not known, the list is forgotten instead: silence, never a guess.
+APPENDED_IN_AN_UNROLLED_LOOP = """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = []
+        c = 3
+        for w in [16, 32, 64]:
+            layers.append(nn.Conv2d(c, w, 3, padding=1))
+            c = w * 2
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+out = Net()(torch.randn(2, 3, 32, 32))
+"""
+
+SEEN_THROUGH_AN_ALIAS = """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        a = [nn.Linear(10, 20)]
+        b = a
+        a.append(nn.ReLU())
+        a.extend([nn.Linear(20, 30)])
+        self.body = nn.Sequential(*b)
+        self.head = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+out = Net()(torch.randn(4, 10))
+"""
+
+APPENDED_UNDER_AN_UNKNOWN_CONDITION = """
+import random
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = [nn.Linear(10, 20)]
+        if random.random() > 2:
+            layers.append(nn.Linear(30, 8))
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+out = Net()(torch.randn(4, 10))
+"""
+
+APPENDED_IN_AN_UNKNOWN_LOOP = """
+class Net(nn.Module):
+    def __init__(self, depth):
+        super().__init__()
+        layers = [nn.Linear(10, 20)]
+        for _ in range(depth):
+            layers.append(nn.Linear(20, 20))
+        layers.append(nn.Linear(20, 30))
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+out = Net(int(input() or 0))(torch.randn(4, 10))
+"""
+
+
+def test_a_list_appended_to_in_an_unrolled_loop_is_followed_without_a_fix():
+    from conftest import run
+
+    _, diags = run(APPENDED_IN_AN_UNROLLED_LOOP)
+    (d,) = [d for d in diags if d.code.startswith("TL2")]
+    assert (d.code, d.range.start.line + 1 - 3) == ("TL202", 7)
+    assert d.fixes == ()  # `c` takes a value per iteration: no single number fixes it
+
+
+def test_an_alias_sees_what_was_appended():
+    assert only(codes(SEEN_THROUGH_AN_ALIAS)) == [("TL201", 9)]
+
+
+def test_a_list_changed_under_an_unknown_condition_is_forgotten():
+    assert only(codes(APPENDED_UNDER_AN_UNKNOWN_CONDITION)) == []
+
+
+def test_a_list_changed_in_a_loop_of_unknown_length_is_forgotten():
+    assert only(codes(APPENDED_IN_AN_UNKNOWN_LOOP)) == []
+
+
+@pytest.mark.parametrize("code, raises", [
+    (APPENDED_IN_AN_UNROLLED_LOOP, True),
+    (SEEN_THROUGH_AN_ALIAS, True),
+    (APPENDED_UNDER_AN_UNKNOWN_CONDITION, False),  # the branch never runs: fine for real
+], ids=["unrolled", "alias", "unknown-condition"])
+def test_list_snippets_behave_as_claimed_under_torch(code, raises):
+    test_snippets_behave_as_claimed_under_torch(code, raises)

@@ -78,6 +78,11 @@ class TensorV:
 @dataclass(eq=False)
 class TupleV:
     items: tuple
+    # For a list display (`layers = []`): the uncertain region it was made in (see
+    # Interpreter.region). `append`/`extend` change it in place only in that region;
+    # anywhere else (an `if` whose condition is not known, a loop whose iterations
+    # are not) the list is forgotten. None: a tuple or any other value (never changed).
+    region: int | None = None
 
 
 @dataclass(eq=False)
@@ -342,6 +347,8 @@ class Interpreter:
         self.steps = 0
         self.depth = 0
         self.loop_depth = 0
+        self.region = 0  # the innermost uncertain region (see _enter_region); 0: none
+        self._regions = 0
         self.generic = False  # analysing a class on its own (no call site)
         self.module_env: dict = {}
         # Memo tables (the same sub-module is built and run inside every parent that
@@ -501,6 +508,7 @@ class Interpreter:
         past it the analysis stops where it is (what it found so far stands)."""
         self.steps = 0
         self.loop_depth = 0
+        self.region = 0
         try:
             work()
         except (_Return, RecursionError):
@@ -690,7 +698,22 @@ class Interpreter:
         """Instances whose attributes a branch may set (``self`` while it is built)."""
         return [v for v in frame.env.values() if isinstance(v, InstanceV)]
 
+    def _enter_region(self) -> int:
+        """An uncertain region begins (branches of an unknown condition, a loop whose
+        iterations are not known): lists made before it are no longer changed in place."""
+        outer = self.region
+        self._regions += 1
+        self.region = self._regions
+        return outer
+
     def _branches(self, bodies: list[list[ast.stmt]], frame: Frame, top: bool) -> None:
+        outer = self._enter_region()
+        try:
+            self._branches_in_region(bodies, frame, top)
+        finally:
+            self.region = outer
+
+    def _branches_in_region(self, bodies: list[list[ast.stmt]], frame: Frame, top: bool) -> None:
         base = dict(frame.env)
         insts = self._instances(frame)
         base_attrs = [dict(i.attrs) for i in insts]
@@ -761,6 +784,7 @@ class Interpreter:
         more on that (later iterations). Nested loops run once: the cost stays linear."""
         before = dict(frame.env)
         self.loop_depth += 1
+        outer = self._enter_region()
         try:
             after = self._loop_pass(body, frame, bind, before)
             if self._same_env(after, before):
@@ -780,6 +804,7 @@ class Interpreter:
             frame.env = again if self._same_env(again, candidate) else _widen_changed(candidate, again)
         finally:
             self.loop_depth -= 1
+            self.region = outer
 
     def _widen_unequal(self, start: dict, after: dict) -> dict:
         """``after`` with what equals ``start``'s value kept and the rest widened."""
@@ -926,7 +951,7 @@ class Interpreter:
                         return UNKNOWN
                 else:
                     items.append(self.eval(e, frame))
-            return TupleV(tuple(items))
+            return TupleV(tuple(items), self.region if kind is ast.List else None)
         if isinstance(node, ast.Dict):
             for v in node.values:
                 self.eval(v, frame)
@@ -1379,7 +1404,15 @@ class Interpreter:
             if isinstance(func.base, TensorV):
                 return self._tensor_method(func.base, func.name, args, kwargs, node, frame)
             if isinstance(func.base, TupleV) and func.name in _LIST_MUTATORS:
-                self._forget(func.base, frame)
+                base = func.base
+                if (func.name in ("append", "extend") and len(args) == 1 and not kwargs and base.region == self.region
+                        and all(base is not v for v in self.module_env.values())
+                        and (func.name == "append" or isinstance(args[0], TupleV))):
+                    # A list built step by step where every step surely runs (`layers.append(...)`
+                    # then `nn.Sequential(*layers)`): changed in place, so every name holding it sees it.
+                    base.items = base.items + ((args[0],) if func.name == "append" else tuple(args[0].items))
+                    return None
+                self._forget(base, frame)
                 return UNKNOWN
             if isinstance(func.base, SeqV) and func.name in ("append", "extend", "insert") and func.base.kind != "dict":
                 if func.name == "append" and args:
