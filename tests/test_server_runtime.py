@@ -93,7 +93,11 @@ async def test_hovers_are_answered_while_an_evaluation_runs(evaluating: Language
     assert time.monotonic() - started < 25
 
 
-async def test_no_evaluation_in_an_untrusted_workspace(untrusted: LanguageClient, tmp_path):
+async def test_no_evaluation_in_an_untrusted_workspace_until_it_is_trusted(untrusted: LanguageClient, tmp_path):
     uri = await open_doc(untrusted, tmp_path / "net.py", CHANNELS_FROM_A_STRING)
     await asyncio.sleep(6)
     assert [d.code for d in untrusted.diagnostics.get(uri) or []] == []
+    # the user trusts the workspace (the VS Code extension then sends the settings again)
+    untrusted.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
+        settings={"torch-lsp": {"runtime": {"enabled": True}, "workspaceTrusted": True}}))
+    await _codes(untrusted, uri, ["TL901"])
