@@ -550,3 +550,18 @@ def test_the_cpu_limit_ends_a_busy_job_and_keeps_the_worker(client, tmp_path):
 def test_nonzero_on_meta_is_a_data_dependent_skip(client, tmp_path):
     out = _evaluate(client, tmp_path, _hostile(forward="        idx = x.nonzero()"))
     assert "data-dependent" in out.results[0][1]["reason"]
+
+
+@needs_torch
+def test_a_project_module_named_like_the_standard_library_does_not_break_the_worker(tmp_path, monkeypatch):
+    from torch_lsp.runtime.client import RuntimeClient
+
+    (tmp_path / "json.py").write_text("raise SystemExit('the project json.py was imported')\n")
+    (tmp_path / "signal.py").write_text("raise SystemExit('the project signal.py was imported')\n")
+    monkeypatch.chdir(tmp_path)  # an editor starts the server (and so the worker) in the project
+    c = RuntimeClient(timeout=60)
+    try:
+        out = _evaluate(c, tmp_path, CHANNELS_FROM_A_STRING)
+    finally:
+        c.close()
+    assert [d.code for d in out.diagnostics] == ["TL901"], out.results

@@ -83,9 +83,12 @@ class RuntimeClient:
                 "--memory-mb", str(self.memory_mb)] + (["--log", self.log] if self.log else [])
         started = time.perf_counter()
         try:
+            # cwd: `python -m` puts it first on sys.path, and a project's own `json.py`
+            # or `signal.py` must not replace the worker's modules (the job adds the
+            # project's folders to sys.path itself, after the worker started).
             self.proc = subprocess.Popen(argv, pass_fds=(to_worker_r, from_worker_w), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                                         start_new_session=True, close_fds=True)
+                                         start_new_session=True, close_fds=True, cwd=package_root)
         except OSError as exc:
             for fd in (to_worker_r, to_worker_w, from_worker_r, from_worker_w):
                 os.close(fd)
