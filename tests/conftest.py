@@ -8,6 +8,28 @@ from torch_lsp.analysis.project import Project
 
 HEADER = "import torch\nimport torch.nn as nn\n\n"
 
+# The editor and integration tests' buggy model: `nn.Linear(30, 5)` receives the 20
+# features of `nn.Linear(10, 20)` (TL201 at line 9, column 30; the fix sets 20).
+TWO_LINEARS = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(10, 20)
+            self.fc2 = nn.Linear(30, 5)
+
+        def forward(self, x):
+            h = self.fc1(x)
+            return self.fc2(h)
+
+
+    model = Net()
+    out = model(torch.randn(4, 10))
+""")
+
 
 def run(code: str, path: str | None = None, header: bool = True, project: Project | None = None):
     """Diagnostics for a snippet (dedented; the torch imports prepended unless header=False)."""

@@ -15,21 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TWO_LINEARS
+
 ROOT = Path(__file__).resolve().parent.parent
-BUGGY = textwrap.dedent("""\
-    import torch
-    import torch.nn as nn
-
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(10, 20)
-            self.fc2 = nn.Linear(30, 5)
-
-        def forward(self, x):
-            return self.fc2(self.fc1(x))
-""")
+BUGGY = TWO_LINEARS  # TL201 at line 9, column 30
 
 
 def _torch_lsp(*args: str, cwd: Path) -> subprocess.CompletedProcess:

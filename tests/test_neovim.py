@@ -16,10 +16,11 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from conftest import TWO_LINEARS
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "editors" / "neovim"
@@ -29,25 +30,7 @@ SERVER = [sys.executable, "-m", "torch_lsp", "serve"]
 NVIM_TIMEOUT = 120  # seconds for one whole nvim run
 INSTALL_TIMEOUT = 600
 
-MODEL = textwrap.dedent("""\
-    import torch
-    import torch.nn as nn
-
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(10, 20)
-            self.fc2 = nn.Linear(30, 5)
-
-        def forward(self, x):
-            h = self.fc1(x)
-            return self.fc2(h)
-
-
-    model = Net()
-    out = model(torch.randn(4, 10))
-""")
+MODEL = TWO_LINEARS  # TL201 at line 9, column 30: `nn.Linear(30, 5)` receives 20 features
 # Line 9 with non-ASCII text before the diagnostic: `30` starts at code point 52,
 # UTF-16 unit 53 (the emoji takes two), byte 57 (ö, ß: 2 bytes each, the emoji 4).
 UNICODE_LINE = '        self.note = "größe 🔥"; self.fc2 = nn.Linear(30, 5)'

@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 import zipfile
@@ -25,29 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TWO_LINEARS
+
 ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "tests" / "vscode_e2e"
 EXTENSION = ROOT / "editors" / "vscode"
 
-MODEL = textwrap.dedent("""\
-    import torch
-    import torch.nn as nn
-
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(10, 20)
-            self.fc2 = nn.Linear(30, 5)
-
-        def forward(self, x):
-            h = self.fc1(x)
-            return self.fc2(h)
-
-
-    model = Net()
-    out = model(torch.randn(4, 10))
-""")
+MODEL = TWO_LINEARS  # TL201 at line 9, column 30: `nn.Linear(30, 5)` receives 20 features
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -168,7 +168,7 @@ def glob_matches(pattern: str, rel: str, name: str, abspath: str) -> bool:
     """Does a configuration glob match a path? ``rel``: the path relative to the
     configuration's root with forward slashes ('' when outside it), ``name``: its last
     component, ``abspath``: for absolute globs."""
-    return GlobSet((pattern,)).matches(rel, name, abspath)
+    return globset((pattern,)).matches(rel, name, abspath)
 
 
 class GlobSet:

@@ -16,7 +16,6 @@ Client settings (``initializationOptions`` or the ``torch-lsp`` section of
 """
 from __future__ import annotations
 
-import ast
 import asyncio
 import logging
 import os
@@ -687,7 +686,9 @@ def create_server() -> TorchLanguageServer:
         seen = set()
         state = ls.docs.get(params.text_document.uri)
         rt = state.runtime if state is not None and state.runtime is not None and state.runtime.serial == result.serial else None
-        evaluated = _evaluated_assignments(result, rt) if rt is not None else {}
+        from torch_lsp.lsp.hover import shape_list_text
+
+        evaluated = {line: shape_list_text(shape) for line, shape in rt.assignment_shapes(result.src.tree).items()} if rt is not None else {}
         for line, _col, text in result.query.assignment_hints():
             if not lo <= line <= hi or line in seen:
                 continue
@@ -756,21 +757,6 @@ async def _pull_configuration(ls: TorchLanguageServer) -> None:
     if items and items[0] is not None:
         ls.apply_settings(items[0])
     _reanalyse_all(ls)
-
-
-def _evaluated_assignments(result: Result, outcome: Any) -> dict[int, str]:
-    """0-based line -> the evaluated shape of the name a line assigns (``x = ...``)."""
-    from torch_lsp.lsp.hover import _shape
-
-    out: dict[int, str] = {}
-    if result.src.tree is None or not outcome.lines:
-        return out
-    for node in ast.walk(result.src.tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            shape = outcome.shape_after(node.lineno, node.targets[0].id)
-            if shape is not None:
-                out[node.lineno - 1] = _shape(shape)
-    return out
 
 
 def _reanalyse_all(ls: TorchLanguageServer) -> None:

@@ -86,15 +86,15 @@ class IncrementalParser:
         j = i
         while j < len(body) and _span(body[j])[0] <= last:
             j += 1
-        tree = self._parse_lines(new, body, i, j, first, last, delta)
-        if tree is None and i > 0:
+        parsed = self._parse_lines(new, body, i, j, first, last, delta)
+        if parsed is None and i > 0:
             # New indented lines may belong to the statement before them (a line
             # typed after the last one of a method): parse that statement with them.
             i -= 1
-            tree = self._parse_lines(new, body, i, j, first, last, delta)
-        if tree is None:
+            parsed = self._parse_lines(new, body, i, j, first, last, delta)
+        if parsed is None:
             return None
-        lo = min(first, _span(body[i])[0]) if i < j else first
+        tree, lo = parsed
         if lo > 1:
             ast.increment_lineno(tree, lo - 1)
         below = body[j:]
@@ -107,16 +107,17 @@ class IncrementalParser:
         return SourceFile(text=text, path=self.path, tree=module)
 
     def _parse_lines(self, new: list[str], body: list[ast.stmt], i: int, j: int, first: int, last: int,
-                     delta: int) -> ast.Module | None:
+                     delta: int) -> tuple[ast.Module, int] | None:
         """Parse, on their own, the new lines that replace ``body[i:j]`` and the changed
-        lines ``first..last`` (old numbering); None when they do not parse alone."""
+        lines ``first..last`` (old numbering): (tree, its first line), or None when they
+        do not parse alone."""
         lo = min(first, _span(body[i])[0]) if i < j else first
         hi = max(last, _span(body[j - 1])[1]) if i < j else last
         snippet = "".join(new[lo - 1: hi + delta])
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return ast.parse(snippet, filename=self.path or "<unknown>")
+                return ast.parse(snippet, filename=self.path or "<unknown>"), lo
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
 

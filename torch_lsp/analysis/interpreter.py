@@ -36,10 +36,10 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, dim_eq, dim_str, is_dim, join_shapes, sym
+from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, dim_eq, is_dim, join_shapes, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
 
 try:  # the transfer functions (layers, ops) live in their own modules

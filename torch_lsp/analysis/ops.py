@@ -24,7 +24,6 @@ from torch_lsp.analysis.shape_types import Result, ShapeError
 from torch_lsp.analysis.shapes import (
     UNKNOWN,
     Dim,
-    FloorDiv,
     Shape,
     Sym,
     dim_eq,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from torch_lsp.analysis.interpreter import LayerV, Origin, SeqV, TensorV
+from torch_lsp.analysis.interpreter import LayerV, Origin, TensorV
 from torch_lsp.analysis.shapes import shape_str
 from torch_lsp.analysis.summary import _out_str
 

@@ -94,9 +94,9 @@ def _word_at(line: str, col: int) -> tuple[str, int, int] | None:
     return line[start:end], start, end
 
 
-def _shape(s: Any) -> str:
+def shape_list_text(s: Any) -> str:
     if isinstance(s, list) and s and all(isinstance(x, list) for x in s):
-        return ", ".join(_shape(x) for x in s)
+        return ", ".join(shape_list_text(x) for x in s)
     if isinstance(s, list):
         return "[" + ", ".join(str(x) for x in s) + "]"
     return "?"
@@ -121,11 +121,11 @@ def runtime_markdown(outcome: Any, line_text: str, pos: Position) -> tuple[str, 
             calls = outcome.modules.get(word[5:])
             if calls:
                 shapes_in, shape_out = calls[0]
-                parts.append(f"evaluated on meta tensors: `{word}` received `{_shape(shapes_in)}` → `{_shape(shape_out)}`")
+                parts.append(f"evaluated on meta tensors: `{word}` received `{shape_list_text(shapes_in)}` → `{shape_list_text(shape_out)}`")
         else:
             shape = outcome.shape_after(pos.line + 1, word)
             if shape is not None:
-                parts.append(f"evaluated on meta tensors: `{word}` is `{_shape(shape)}` after this line")
+                parts.append(f"evaluated on meta tensors: `{word}` is `{shape_list_text(shape)}` after this line")
     if not parts:
         return None
     return "  \n".join(parts), span

@@ -11,10 +11,9 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.interpreter import Finding, Frame, Interpreter, LayerV, Origin, TensorV, quote_line
 from torch_lsp.analysis.shape_types import Layer, ShapeError
-from torch_lsp.analysis.shapes import Shape, Sym, dim_str, shape_str
+from torch_lsp.analysis.shapes import Sym, dim_str, shape_str
 
 _PARAM_WORD = {
     "in_features": "input features",
@@ -189,7 +188,7 @@ def _related(interp: Interpreter, t: TensorV, node: ast.AST, mod: LayerV | None)
     if node is not None and (mod is None or node is not mod.node):
         rel.append((node, "the tensor reaches the layer here"))
     if o is not None and o.site is not None and o.site.node is not None:
-        rel.append((o.site.node, f"the input shape comes from this call"))
+        rel.append((o.site.node, "the input shape comes from this call"))
     return rel
 
 
@@ -275,7 +274,6 @@ _OP_WORD = {"TL205": "matrix product", "TL206": "elementwise operation", "TL207"
 def op_error(interp: Interpreter, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
     if err.kind in ("rank",) and code not in ("TL205",):
         return None
-    shapes = ", ".join(shape_str(o.shape) for o in operands if isinstance(o, TensorV))
     seg = interp.ctx.src.segment(node)
     seg = seg if len(seg) <= 50 else seg[:47] + "..."
     site = next((_site_text(o.origin) for o in operands if isinstance(o, TensorV) and _site_text(o.origin)), "")

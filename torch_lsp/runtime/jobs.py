@@ -29,6 +29,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from torch_lsp.analysis.names import ImportTable
+
 FACTORIES = frozenset({"randn", "rand", "zeros", "ones", "empty", "full", "randint", "arange", "tensor"})
 DTYPES = frozenset({
     "float", "float32", "float64", "double", "float16", "half", "bfloat16", "int", "int32", "int64", "long",
@@ -152,18 +154,16 @@ def _scope_of(stmts: list[ast.stmt], parent: Scope | None = None) -> Scope:
     return Scope({k: v for k, v in values.items() if counts.get(k) == 1}, parent)
 
 
-def _torch_attr(node: ast.expr, torch_names: set[str]) -> str | None:
-    """``torch.X`` (or ``th.X`` with ``import torch as th``) -> "X"."""
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in torch_names:
-        return node.attr
-    return None
-
-
 class _Evaluator:
     """Values of expressions known without running anything (see the module docstring)."""
 
-    def __init__(self, torch_names: set[str]) -> None:
-        self.torch_names = torch_names
+    def __init__(self, imports: ImportTable) -> None:
+        self.imports = imports
+
+    def _torch_attr(self, node: ast.expr) -> str | None:
+        """``torch.X`` (``th.X`` with ``import torch as th``, ``X`` with ``from torch import X``) -> "X"."""
+        q = self.imports.qualify(node)
+        return q[6:] if q is not None and q.startswith("torch.") and "." not in q[6:] else None
 
     def value(self, node: ast.expr, scope: Scope, depth: int = 0) -> Any:
         if depth > 20:
@@ -209,7 +209,7 @@ class _Evaluator:
         raise _Unknown
 
     def dtype(self, node: ast.expr) -> str:
-        name = _torch_attr(node, self.torch_names)
+        name = self._torch_attr(node)
         if name in DTYPES:
             return name  # type: ignore[return-value]
         raise _Unknown
@@ -225,7 +225,7 @@ class _Evaluator:
             return self.tensor(bound, scope, depth + 1)
         if not isinstance(node, ast.Call):
             raise _Unknown
-        factory = _torch_attr(node.func, self.torch_names)
+        factory = self._torch_attr(node.func)
         if factory not in FACTORIES or any(isinstance(a, ast.Starred) for a in node.args):
             raise _Unknown
         args = [self.value(a, scope) for a in node.args]
@@ -255,6 +255,7 @@ class Evaluation:
     call_line: int = 0  # 1-based line of the call
     construct_line: int = 0  # 1-based line of the constructor call
     call_text: str = ""  # the call, as written (shortened)
+    origin: str = "call"  # where the inputs come from: "call", "configured", "annotated"
 
     def to_json(self) -> dict:
         return {"class": self.cls, "args": self.args, "kwargs": self.kwargs, "inputs": self.inputs,
@@ -264,16 +265,6 @@ class Evaluation:
         return (self.cls, tuple(self.args), tuple(sorted(self.kwargs.items())), repr(self.inputs), repr(sorted(self.input_kwargs.items())))
 
 
-def _torch_names(tree: ast.Module) -> set[str]:
-    names = set()
-    for stmt in ast.walk(tree):
-        if isinstance(stmt, ast.Import):
-            for a in stmt.names:
-                if a.name == "torch":
-                    names.add(a.asname or "torch")
-    return names
-
-
 def call_sites(tree: ast.Module, module_classes: set[str] | None = None) -> list[Evaluation]:
     """The evaluations a document asks for (at most MAX_EVALUATIONS, first come first)."""
     classes = {s.name for s in tree.body if isinstance(s, ast.ClassDef)}
@@ -281,7 +272,7 @@ def call_sites(tree: ast.Module, module_classes: set[str] | None = None) -> list
         classes &= module_classes
     if not classes:
         return []
-    ev = _Evaluator(_torch_names(tree))
+    ev = _Evaluator(ImportTable.build(tree))
     top_level = [s for s in tree.body if not is_main_block(s)]
     module_scope = _scope_of(top_level)
     blocks: list[tuple[list[ast.stmt], Scope]] = [(top_level, module_scope)]
@@ -387,7 +378,7 @@ def configured(tree: ast.Module, inputs: Any, already: set[str] = frozenset()) -
             continue
         shapes = ", ".join(str(list(ast.literal_eval(t["args"][0]))) for t in tensors)
         out.append(Evaluation(name, [repr(a) for a in args], {str(k): repr(v) for k, v in kwargs.items()}, tensors, {},
-                              node.lineno, node.lineno, f"{name}(...) with the configured input {shapes}"))
+                              node.lineno, node.lineno, f"{name}(...) with the configured input {shapes}", "configured"))
     return out, problems
 
 
@@ -439,5 +430,5 @@ def annotated(tree: ast.Module, already: set[str] = frozenset()) -> list[Evaluat
             continue
         shapes = ", ".join(str(list(ast.literal_eval(i["args"][0]))) for i in inputs if i)
         out.append(Evaluation(cls.name, [], {}, [i for i in inputs if i], {}, fwd.lineno, cls.lineno,
-                              f"{cls.name}() with the annotated input {shapes}"))
+                              f"{cls.name}() with the annotated input {shapes}", "annotated"))
     return out[:MAX_EVALUATIONS]

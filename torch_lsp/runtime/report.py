@@ -148,10 +148,11 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
             if isinstance(shapes, list) and len(shapes) == 1 and isinstance(shapes[0], list):
                 where += f" received [{', '.join(map(str, shapes[0]))}]"
             message = f"{where}: {message}"
-        message += f" ({phase} of `{call}` on meta tensors)" if " with the " in call else \
-            f" ({phase} of `{ev.cls}` on meta tensors, as `{call}` does)"
-        related = [RelatedInformation(_line_range(src, ev.call_line), "the call that was evaluated" if " with the " not in call
-                                      else "where the input shapes come from")]
+        called = ev.origin == "call"
+        message += f" ({phase} of `{ev.cls}` on meta tensors, as `{call}` does)" if called else \
+            f" ({phase} of `{call}` on meta tensors)"
+        related = [RelatedInformation(_line_range(src, ev.call_line),
+                                      "the call that was evaluated" if called else "where the input shapes come from")]
         if ev.construct_line and ev.construct_line != ev.call_line:
             related.append(RelatedInformation(_line_range(src, ev.construct_line), f"`{ev.cls}` built here"))
         diag = Diagnostic("TL901", Severity.ERROR, _line_range(src, line), message, tuple(related))

@@ -7,6 +7,7 @@ message loop), ``cancel`` when a newer version of the document arrives, and read
 """
 from __future__ import annotations
 
+import ast
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -32,8 +33,23 @@ class Outcome:
     evaluated: int = 0  # evaluations that ran (ok or error)
     seconds: float = 0.0
 
+    _assignments: dict[int, list] | None = field(default=None, repr=False)
+
     def shape_after(self, line: int, name: str) -> list | None:
         return self.lines.get(line, {}).get(name)
+
+    def assignment_shapes(self, tree: ast.Module | None) -> dict[int, list]:
+        """0-based line -> the evaluated shape of the name that line assigns
+        (``x = ...``), for inlay hints; worked out once per evaluation."""
+        if self._assignments is None:
+            self._assignments = {}
+            if tree is not None and self.lines:
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                        shape = self.shape_after(node.lineno, node.targets[0].id)
+                        if shape is not None:
+                            self._assignments[node.lineno - 1] = shape
+        return self._assignments
 
 
 class RuntimeSession:

@@ -12,25 +12,19 @@
 
 local M = {}
 
+-- The defaults (cmd, filetypes, root markers, settings) are those of the 0.11+
+-- config, ../../lsp/torch_lsp.lua: one place for them.
+local function shipped_config()
+  local here = debug.getinfo(1, 'S').source:gsub('^@', '')
+  return dofile(vim.fn.fnamemodify(here, ':p:h:h:h') .. '/lsp/torch_lsp.lua')
+end
+
+local shipped = shipped_config()
 M.defaults = {
-  cmd = { 'torch-lsp', 'serve' },
-  filetypes = { 'python' },
-  root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', '.git' },
-  settings = {
-    ['torch-lsp'] = {
-      -- select / ignore (lists of rule codes) replace the project's choice when set.
-      extendSelect = {},
-      extendIgnore = {},
-      inlayHints = true,
-      reportSyntaxErrors = false,
-      unsafeFixes = false,
-      logLevel = 'info',
-      -- Runtime evaluation executes the project's code (definitions only, on the
-      -- meta device). Other keys: timeout, memoryMb, python, reportSkipped.
-      runtime = { enabled = false },
-      workspaceTrusted = true,
-    },
-  },
+  cmd = shipped.cmd,
+  filetypes = shipped.filetypes,
+  root_markers = shipped.root_markers,
+  settings = shipped.settings,
 }
 
 M.config = nil
