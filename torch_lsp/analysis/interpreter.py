@@ -34,6 +34,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -41,6 +42,11 @@ from typing import Any, Callable
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, dim_eq, is_dim, join_shapes, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
+from torch_lsp.analysis.statements import Statements, _is_generator, _truthiness
+from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules and queries import them from here)
+    AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, SeqV, TensorV, TupleV, _OrderedDictV,
+    _ShapeOf, _same_value, _widen, _widen_changed, is_tensor, join_values,
+)
 
 try:  # the transfer functions (layers, ops) live in their own modules
     from torch_lsp.analysis import layers as L
@@ -50,106 +56,6 @@ try:
     from torch_lsp.analysis import ops as O
 except ImportError:  # pragma: no cover
     O = None  # type: ignore[assignment]
-
-
-# =============================================================================== values
-
-
-@dataclass(eq=False)
-class Origin:
-    """Where a tensor's shape was decided: for messages, related information, hovers."""
-
-    what: str  # "call site", "layer", "op", "factory", "argument", "flatten"
-    node: ast.AST | None  # the expression (in `path`'s file)
-    label: str  # "self.fc1", "torch.randn(4, 10)", "x.view(x.size(0), -1)"
-    layer_node: ast.AST | None = None  # the producing layer's constructor call
-    factors: tuple = ()  # for flatten/view: the dims multiplied ("16 * 5 * 5")
-    site: "Origin | None" = None  # the call site whose input this shape follows from
-    chain: tuple = ()  # for "layer": the producing layer's construction chain (see LayerV)
-
-
-@dataclass(eq=False)
-class TensorV:
-    shape: Shape | None
-    origin: Origin | None = None
-    parameter: bool = False  # an nn.Parameter (counted by the summary)
-
-
-@dataclass(eq=False)
-class TupleV:
-    items: tuple
-    # For a list display (`layers = []`): the uncertain region it was made in (see
-    # Interpreter.region). `append`/`extend` change it in place only in that region;
-    # anywhere else (an `if` whose condition is not known, a loop whose iterations
-    # are not) the list is forgotten. None: a tuple or any other value (never changed).
-    region: int | None = None
-
-
-@dataclass(eq=False)
-class LayerV:
-    layer: Layer
-    node: ast.AST | None  # the constructor call
-    label: str = ""  # "self.fc1" once stored
-    # The helper calls the constructor ran inside, outermost first: one CallEntry per
-    # invocation (compared by identity), so a finding can move from a helper's
-    # parameter to the argument its caller passed.
-    chain: tuple = ()
-
-
-@dataclass(eq=False)
-class CallEntry:
-    fn: ast.FunctionDef
-    node: ast.Call
-    offset: int  # parameters before the first call argument (1 for self)
-
-
-@dataclass(eq=False)
-class SeqV:
-    kind: str  # "sequential" | "list" | "dict"
-    items: list  # module values (dict: list of (key, value))
-    node: ast.AST | None
-    label: str = ""
-
-
-@dataclass(eq=False)
-class InstanceV:
-    cls: Any  # modules.ClassInfo
-    attrs: dict = field(default_factory=dict)
-    node: ast.AST | None = None
-    label: str = ""
-    site: Origin | None = None  # the construction site
-
-
-@dataclass(eq=False)
-class ClassV:
-    info: Any  # modules.ClassInfo
-
-
-@dataclass(eq=False)
-class FuncV:
-    node: ast.FunctionDef
-    self_value: Any = None  # bound method
-
-
-@dataclass(eq=False)
-class LossV:
-    name: str  # functional name, e.g. "mse_loss"
-    reduction: Any
-
-
-@dataclass(eq=False)
-class BoundMethodV:
-    """`x.view`, `torch.cat`, ...: resolved at call time."""
-
-    base: Any
-    name: str
-
-
-AV = Any
-
-
-def is_tensor(v: AV) -> bool:
-    return isinstance(v, TensorV)
 
 
 # =============================================================================== reporting
@@ -272,21 +178,18 @@ class ShapeIndex:
 # =============================================================================== interpreter
 
 
-class _Return(Exception):
-    def __init__(self, value: AV):
-        self.value = value
-
-
 MAX_DEPTH = 12
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Exactly the occurrences of `class Name(` (for each, the word after "class " is Name).
-_CLASS_HEADER = re.compile(r"class (\w+)\(")
+_CLASS_HEADER = re.compile(r"(?:class|def) (\w+)\(")
+_GLOBAL_STMT = re.compile(r"^[ \t]*global[ \t]+([\w, \t]+)", re.M)
 # Methods inherited from classes in other files (``PreTrainedModel.__init__``) are
 # not interpreted: in real code they are framework plumbing (90% of the statements
 # run on the transformers corpus), and what they set stays unknown, which is silent.
 FOLLOW_OTHER_FILES = False
 _NAME, _CONSTANT, _CALL, _ATTRIBUTE, _ASSIGN, _EXPR = ast.Name, ast.Constant, ast.Call, ast.Attribute, ast.Assign, ast.Expr
 _NOT_FOUND = object()
+_DEFAULTED = object()  # a parameter left to its default, in a unit that does not take defaults
 # A class of another file is followed only if that file has at most this many lines
 # (following parses it whole and runs its code; the biggest files are model zoos
 # whose classes are rarely the chain being typed).
@@ -332,9 +235,14 @@ class Frame:
     fn: ast.AST | None = None
     subst: dict = field(default_factory=dict)  # symbol -> concrete value, from a call site
     site: Origin | None = None
+    flow: Any = None  # the Flow of the code running in this frame (made by the first block run)
+    closure: "Frame | None" = None  # a nested function's enclosing frame (its names are read there)
+    declared: dict | None = None  # name -> "global" | "nonlocal", from those statements
 
 
-class Interpreter:
+class Interpreter(Statements):
+    max_steps = MAX_STEPS  # per analysis unit (see _unit)
+
     def __init__(self, ctx: Any, record: bool = True):
         self.ctx = ctx
         self.record = record  # keep expression shapes for hovers (ShapeIndex)  # FileContext
@@ -349,6 +257,11 @@ class Interpreter:
         self.loop_depth = 0
         self.region = 0  # the innermost uncertain region (see _enter_region); 0: none
         self._regions = 0
+        self.epoch = 0  # paths ended so far (see Statements._path_ends)
+        self.catching = 0  # try bodies under way whose handlers may catch a shape error
+        self.caught = 0  # findings not reported because such a handler would catch them
+        self.global_names: set[str] = set()  # names some function declares `global`
+        self._generators: dict[int, bool] = {}  # id(function node) -> does it yield
         self.generic = False  # analysing a class on its own (no call site)
         self.module_env: dict = {}
         # Memo tables (the same sub-module is built and run inside every parent that
@@ -395,10 +308,11 @@ class Interpreter:
             _QUOTED.clear()  # the findings hold the nodes they quote
 
     def _run(self, tree: ast.Module) -> None:
+        self.global_names = self._global_names(self.ctx.src.text)
         self._prepare_module_env(tree)
-        self.constructed = self._constructed_classes(tree)
-        frame = Frame(self.module_env)
         relevant = self._relevant_functions(tree)
+        self.constructed = self._constructed_classes(tree, relevant)
+        frame = Frame(self.module_env)
         # 1. top-level code, 2. module functions, 3. each Module class on its own
         units: list[tuple[str, Any, Callable[[], Any]]] = [("top", None, lambda: self._block(tree.body, frame, top=True))]
         for stmt in tree.body:
@@ -509,16 +423,18 @@ class Interpreter:
         self.steps = 0
         self.loop_depth = 0
         self.region = 0
+        self.catching = 0
         try:
             work()
-        except (_Return, RecursionError):
+        except RecursionError:
             pass
 
-    def _constructed_classes(self, tree: ast.Module) -> set[str]:
-        """Names called somewhere in the file (``Net(...)``), from the text: a class
-        nobody constructs is analysed with its defaults. A name in a comment or string
-        only makes the analysis symbolic, which is never less safe."""
-        names = {c.name for c in self.model.module_classes() if c.ref.summary is self.ctx.summary}
+    def _constructed_classes(self, tree: ast.Module, functions: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
+        """Names called somewhere in the file (``Net(...)``, ``build(...)``), from the
+        text: a class nobody constructs, or a function nobody calls, is analysed with
+        its defaults. A name in a comment or string only makes the analysis symbolic,
+        which is never less safe."""
+        names = {c.name for c in self.model.module_classes() if c.ref.summary is self.ctx.summary} | set(functions)
         if not names:
             return set()
         cache = getattr(self.ctx, "unit_cache", None)
@@ -527,10 +443,17 @@ class Interpreter:
 
             return constructed_names(self.ctx.src, tree, names, cache)
         text = self.ctx.src.text
-        # `Name(` written more often than `class Name(`: str.count is far cheaper than
-        # a regex over every word of the file; the headers are counted in one pass.
+        # `Name(` written more often than `class Name(` / `def Name(`: str.count is far
+        # cheaper than a regex over every word of the file; the headers are counted in one pass.
         headers = Counter(_CLASS_HEADER.findall(text))
         return {n for n in names if text.count(n + "(") > headers[n]}
+
+    def _global_names(self, text: str) -> set[str]:
+        """Names some function of the file declares ``global``: any function may change
+        them, so their module-level value is never taken as known."""
+        if "global" not in text:
+            return set()
+        return {n.strip() for m in _GLOBAL_STMT.findall(text) for n in m.split(",") if n.strip()}
 
     def _prepare_module_env(self, tree: ast.Module) -> None:
         env = self.module_env
@@ -624,235 +547,15 @@ class Interpreter:
             return out
         return d
 
-    # ------------------------------------------------------------------ statements
-    def _block(self, body: list[ast.stmt], frame: Frame, top: bool = False) -> None:
-        for stmt in body:
-            self._stmt(stmt, frame, top)
-
-    def _stmt(self, stmt: ast.stmt, frame: Frame, top: bool = False) -> None:
-        self.steps += 1  # the unit's step budget, and now and then the cancel hook
-        if self.steps > MAX_STEPS:
-            raise RecursionError("analysis budget exhausted")
-        if not self.steps & 255 and self.cancel is not None and self.cancel():
-            from torch_lsp.analysis.context import AnalysisCancelled
-
-            raise AnalysisCancelled()
-        kind = type(stmt)
-        if kind is _ASSIGN:
-            v = self.eval(stmt.value, frame)  # type: ignore[attr-defined]
-            for t in stmt.targets:  # type: ignore[attr-defined]
-                self._assign(t, v, frame)
-        elif kind is _EXPR:
-            self.eval(stmt.value, frame)  # type: ignore[attr-defined]
-        elif isinstance(stmt, ast.AnnAssign):
-            if stmt.value is not None:
-                self._assign(stmt.target, self.eval(stmt.value, frame), frame)
-        elif isinstance(stmt, ast.AugAssign):
-            left = self.eval(stmt.target, frame) if not isinstance(stmt.target, ast.Subscript) else UNKNOWN
-            right = self.eval(stmt.value, frame)
-            self._assign(stmt.target, self._binop(stmt.op, left, right, stmt, frame), frame)
-        elif isinstance(stmt, ast.Return):
-            raise _Return(self.eval(stmt.value, frame) if stmt.value is not None else None)
-        elif isinstance(stmt, ast.If):
-            test = self._truth(stmt.test, frame)
-            if test is True:
-                self._block(stmt.body, frame, top)
-            elif test is False:
-                self._block(stmt.orelse, frame, top)
-            else:
-                self._branches([stmt.body, stmt.orelse], frame, top)
-        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-            self._for(stmt, frame)
-        elif isinstance(stmt, ast.While):
-            self._loop(stmt.body, frame, None)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            for item in stmt.items:
-                v = self.eval(item.context_expr, frame)
-                if item.optional_vars is not None:
-                    self._assign(item.optional_vars, UNKNOWN, frame)
-            self._block(stmt.body, frame, top)
-        elif isinstance(stmt, ast.Try):
-            self._branches([stmt.body + stmt.orelse] + [h.body for h in stmt.handlers], frame, top)
-            self._block(stmt.finalbody, frame, top)
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if not top:
-                frame.env[stmt.name] = FuncV(stmt)  # type: ignore[arg-type]
-        elif isinstance(stmt, ast.ClassDef):
-            pass
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            if not top:
-                for alias in stmt.names:
-                    frame.env[(alias.asname or alias.name).split(".")[0]] = UNKNOWN
-
-    def _truth(self, test: ast.expr, frame: Frame) -> bool | None:
-        if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
-            return True  # the main block runs
-        v = self.eval(test, frame)
-        if isinstance(v, bool):
-            return v
-        if v is None:
-            return False
-        return None
-
-    def _instances(self, frame: Frame) -> list[InstanceV]:
-        """Instances whose attributes a branch may set (``self`` while it is built)."""
-        return [v for v in frame.env.values() if isinstance(v, InstanceV)]
-
-    def _enter_region(self) -> int:
-        """An uncertain region begins (branches of an unknown condition, a loop whose
-        iterations are not known): lists made before it are no longer changed in place."""
-        outer = self.region
-        self._regions += 1
-        self.region = self._regions
-        return outer
-
-    def _branches(self, bodies: list[list[ast.stmt]], frame: Frame, top: bool) -> None:
-        outer = self._enter_region()
-        try:
-            self._branches_in_region(bodies, frame, top)
-        finally:
-            self.region = outer
-
-    def _branches_in_region(self, bodies: list[list[ast.stmt]], frame: Frame, top: bool) -> None:
-        base = dict(frame.env)
-        insts = self._instances(frame)
-        base_attrs = [dict(i.attrs) for i in insts]
-        results = []
-        attr_results = []
-        returned = []
-        for body in bodies:
-            frame.env = dict(base)
-            for inst, attrs in zip(insts, base_attrs):
-                inst.attrs = dict(attrs)
-            try:
-                self._block(body, frame, top)
-                results.append(frame.env)
-                attr_results.append([i.attrs for i in insts])
-            except _Return as r:
-                returned.append(r.value)
-        if not results:
-            frame.env = base
-            for inst, attrs in zip(insts, base_attrs):
-                inst.attrs = attrs
-            raise _Return(self._join_all(returned))
-        env = results[0]
-        for other in results[1:]:
-            env = self._join_env(env, other)
-        frame.env = env
-        for k, inst in enumerate(insts):
-            joined = attr_results[0][k]
-            for other in attr_results[1:]:
-                joined = self._join_env(joined, other[k])
-            inst.attrs = joined
-
-    def _join_env(self, a: dict, b: dict) -> dict:
-        out = {}
-        for k in a.keys() | b.keys():
-            if k in a and k in b:
-                out[k] = self._join(a[k], b[k])
-            else:
-                out[k] = a.get(k, b.get(k))
-        return out
-
-    def _join(self, a: AV, b: AV) -> AV:
-        if a is b:
-            return a
-        if isinstance(a, TensorV) and isinstance(b, TensorV):
-            return TensorV(join_shapes(a.shape, b.shape), a.origin)
-        if is_dim(a) and is_dim(b):
-            return a if dim_eq(a, b) is True else UNKNOWN
-        if a is None and isinstance(b, TensorV):
-            return TensorV(b.shape, b.origin)
-        if b is None and isinstance(a, TensorV):
-            return TensorV(a.shape, a.origin)
-        if isinstance(a, str) and isinstance(b, str) and a == b:
-            return a
-        return UNKNOWN
-
-    def _join_all(self, values: list) -> AV:
-        if not values:
-            return None
-        out = values[0]
-        for v in values[1:]:
-            out = self._join(out, v)
-        return out
-
-    def _loop(self, body: list[ast.stmt], frame: Frame, bind: Callable[[Frame], None] | None) -> None:
-        """A loop whose iterations are not known one by one: the body runs once with
-        the state at entry (what it finds holds for the first iteration), then what
-        changed is widened to unknown and, for an outermost loop, the body runs once
-        more on that (later iterations). Nested loops run once: the cost stays linear."""
-        before = dict(frame.env)
-        self.loop_depth += 1
-        outer = self._enter_region()
-        try:
-            after = self._loop_pass(body, frame, bind, before)
-            if self._same_env(after, before):
-                frame.env = after
-                return
-            if self.loop_depth > 1:
-                frame.env = _widen_changed(before, after)
-                return
-            # The second pass starts from what the first pass left equal (a tensor of
-            # the same shape: `x = torch.relu(x)`) and unknown for what changed. If it
-            # changes nothing more, that state holds for every iteration (a fixed
-            # point) and the loop's results keep their shapes; otherwise whatever the
-            # body assigns is unknown after the loop.
-            candidate = self._widen_unequal(before, after)
-            frame.env = dict(candidate)
-            again = self._loop_pass(body, frame, bind, candidate)
-            frame.env = again if self._same_env(again, candidate) else _widen_changed(candidate, again)
-        finally:
-            self.loop_depth -= 1
-            self.region = outer
-
-    def _widen_unequal(self, start: dict, after: dict) -> dict:
-        """``after`` with what equals ``start``'s value kept and the rest widened."""
-        out = {}
-        for k, v in after.items():
-            if k in start and _same_value(v, start[k]):
-                out[k] = v
-            else:
-                out[k] = _widen(v)
-        return out
-
-    def _loop_pass(self, body: list[ast.stmt], frame: Frame, bind: Callable[[Frame], None] | None, start: dict) -> dict:
-        """One run of a loop body; the state after it joined with ``start``."""
-        if bind:
-            bind(frame)
-        try:
-            self._block(body, frame)
-        except _Return:
-            pass
-        return self._join_env(start, frame.env)
-
-    @staticmethod
-    def _same_env(a: dict, b: dict) -> bool:
-        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
-
-    def _for(self, stmt: ast.For, frame: Frame) -> None:
-        it = self.eval(stmt.iter, frame)
-        items = None
-        if isinstance(it, TupleV):
-            items = list(it.items)
-        elif isinstance(it, SeqV) and it.kind != "dict":
-            items = list(it.items)
-        if items is not None and len(items) <= (64 if self.loop_depth == 0 else 8):
-            # Unroll: each element in turn (this is how `for layer in self.layers: x = layer(x)` chains).
-            self.loop_depth += 1
-            try:
-                for item in items:
-                    self._assign(stmt.target, item, frame)
-                    self._block(stmt.body, frame)
-            finally:
-                self.loop_depth -= 1
-            self._block(stmt.orelse, frame)
-            return
-        self._loop(stmt.body, frame, lambda f: self._assign(stmt.target, UNKNOWN, f))
-
     def _assign(self, target: ast.AST, v: AV, frame: Frame) -> None:
         if isinstance(target, ast.Name):
-            frame.env[target.id] = v
+            name = target.id
+            if frame.declared is not None and name in frame.declared:
+                self._assign_declared(name, v, frame)
+            elif name in self.global_names and frame.env is self.module_env:
+                frame.env[name] = UNKNOWN  # a function may change it: its value is not known
+            else:
+                frame.env[name] = v
             if self.record and self.recording:
                 self.index.record(target, v, self.generic)
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -888,6 +591,30 @@ class Interpreter:
                 key = self.eval(target.slice, frame)
                 base.items[:] = [(k, x) for k, x in base.items if k != key] + ([(key, v)] if isinstance(key, str) else [])
 
+    def _assign_declared(self, name: str, v: AV, frame: Frame) -> None:
+        """An assignment to a ``nonlocal`` name changes the enclosing function's
+        variable; one to a ``global`` name changes the module's, whose value is never
+        taken as known (see ``global_names``)."""
+        if frame.declared[name] == "nonlocal":  # type: ignore[index]
+            outer = frame.closure
+            while outer is not None and name not in outer.env and outer.closure is not None:
+                outer = outer.closure
+            if outer is not None:
+                outer.env[name] = v
+
+    def _lookup_outer(self, name: str, frame: Frame) -> AV:
+        """A name a function does not bind: its enclosing functions', else the module's."""
+        outer = frame.closure
+        while outer is not None:
+            if name in outer.env:
+                return outer.env[name]
+            outer = outer.closure
+        return self.module_env.get(name, UNKNOWN)
+
+    def module_frame(self) -> Frame:
+        """A frame for evaluating an expression at module level (a default, a ``case`` value)."""
+        return Frame(self.module_env)
+
     def _forget(self, value: AV, frame: Frame) -> None:
         """A Python list was changed in place (``append``, ``x[i] = ...``): every name
         and attribute that holds it now holds an unknown list."""
@@ -905,13 +632,14 @@ class Interpreter:
         if node is None:
             return None
         self.steps += 1
-        if self.steps > MAX_STEPS:
+        if self.steps > self.max_steps:
             raise RecursionError("analysis budget exhausted")
         kind = type(node)
         if kind is _NAME:  # the common cases, inline (the hot path)
             name = node.id  # type: ignore[attr-defined]
             env = frame.env
-            v = env[name] if name in env else self.module_env.get(name, UNKNOWN)
+            v = env[name] if name in env else (self.module_env.get(name, UNKNOWN) if frame.closure is None
+                                               else self._lookup_outer(name, frame))
         elif kind is _CONSTANT:
             return node.value  # type: ignore[attr-defined]
         elif kind is _CALL:
@@ -931,7 +659,7 @@ class Interpreter:
             name = node.id  # type: ignore[attr-defined]
             if name in env:
                 return env[name]
-            return self.module_env.get(name, UNKNOWN)
+            return self.module_env.get(name, UNKNOWN) if frame.closure is None else self._lookup_outer(name, frame)
         if kind is ast.Constant:
             return node.value  # type: ignore[attr-defined]
         if kind is ast.Attribute:
@@ -951,7 +679,7 @@ class Interpreter:
                         return UNKNOWN
                 else:
                     items.append(self.eval(e, frame))
-            return TupleV(tuple(items), self.region if kind is ast.List else None)
+            return TupleV(tuple(items), self.region if kind is ast.List else None, self.epoch)
         if isinstance(node, ast.Dict):
             for v in node.values:
                 self.eval(v, frame)
@@ -979,7 +707,7 @@ class Interpreter:
                 return self.eval(node.body, frame)
             if t is False:
                 return self.eval(node.orelse, frame)
-            return self._join(self.eval(node.body, frame), self.eval(node.orelse, frame))
+            return join_values(self.eval(node.body, frame), self.eval(node.orelse, frame))
         if isinstance(node, ast.Compare):
             vals = [self.eval(node.left, frame)] + [self.eval(c, frame) for c in node.comparators]
             if len(node.ops) == 1 and all(is_dim(x) for x in vals):
@@ -1002,10 +730,20 @@ class Interpreter:
                     return is_none if isinstance(node.ops[0], ast.Is) else not is_none
             return UNKNOWN
         if isinstance(node, ast.BoolOp):
-            vals = [self.eval(v, frame) for v in node.values]
-            if all(isinstance(v, bool) for v in vals):
-                return all(vals) if isinstance(node.op, ast.And) else any(vals)
-            return UNKNOWN
+            # `a and b`, `a or b`: evaluated left to right while the outcome is open; the
+            # value is the operand that decided it (`dim or 64`), when its truth is known.
+            is_and = isinstance(node.op, ast.And)
+            v: AV = UNKNOWN
+            for operand in node.values:
+                v = self.eval(operand, frame)
+                truth = _truthiness(v)
+                if truth is None:
+                    for rest in node.values[node.values.index(operand) + 1:]:
+                        self.eval(rest, frame)  # may run; what it finds holds when it does
+                    return UNKNOWN
+                if truth is not is_and:
+                    return v
+            return v
         if isinstance(node, ast.NamedExpr):
             v = self.eval(node.value, frame)
             self._assign(node.target, v, frame)
@@ -1014,6 +752,16 @@ class Interpreter:
             return self.eval(node.value, frame)
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return self._comprehension(node, frame)
+        if isinstance(node, ast.Lambda):
+            return FuncV(node, closure=weakref.ref(frame))  # type: ignore[arg-type]
+        if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)):
+            self.eval(node.value, frame)
+            return UNKNOWN
+        if isinstance(node, (ast.SetComp, ast.DictComp, ast.Set, ast.JoinedStr, ast.FormattedValue)):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr) and not isinstance(node, (ast.SetComp, ast.DictComp)):
+                    self.eval(child, frame)
+            return UNKNOWN
         return UNKNOWN
 
     def _comprehension(self, node: ast.AST, frame: Frame) -> AV:
@@ -1083,7 +831,9 @@ class Interpreter:
         return UNKNOWN
 
     def _report(self, finding: Any) -> None:
-        if self.local:  # not from the code of a followed class of another file
+        if self.catching:  # inside a `try` whose handler would catch the error
+            self.caught += 1
+        elif self.local:  # not from the code of a followed class of another file
             self.reporter.add(finding)
         else:
             self._suppressed += 1
@@ -1373,7 +1123,7 @@ class Interpreter:
                 inst = self.instantiate(func.info, args, kwargs, node, frame, site)
             finally:
                 self.chain.pop()
-            if key is not None:
+            if key is not None and not self.catching:  # (a caught error was not reported: run it again outside)
                 self._instance_cache[key] = inst
             return inst
         if isinstance(func, (LayerV, SeqV, InstanceV)):
@@ -1382,7 +1132,8 @@ class Interpreter:
             self_args = [func.self_value] if func.self_value is not None else []
             self.chain.append(CallEntry(func.node, node, len(self_args)))
             try:
-                return self._run_function(func.node, self_args + args, kwargs, frame)
+                closure = func.closure() if func.closure is not None else None
+                return self._run_function(func.node, self_args + args, kwargs, frame, closure=closure)
             finally:
                 self.chain.pop()
         if isinstance(func, LossV):
@@ -1406,6 +1157,7 @@ class Interpreter:
             if isinstance(func.base, TupleV) and func.name in _LIST_MUTATORS:
                 base = func.base
                 if (func.name in ("append", "extend") and len(args) == 1 and not kwargs and base.region == self.region
+                        and base.epoch == self.epoch
                         and all(base is not v for v in self.module_env.values())
                         and (func.name == "append" or isinstance(args[0], TupleV))):
                     # A list built step by step where every step surely runs (`layers.append(...)`
@@ -1442,50 +1194,89 @@ class Interpreter:
                 return self.call_module(func.base, args, kwargs, node, frame)
         return UNKNOWN
 
-    def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False) -> AV:
+    def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False,
+                      closure: Frame | None = None) -> AV:
         if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES) or id(fn) in self.active:
             return UNKNOWN  # too deep, another file's, or recursive (its result is what is being computed)
         saved = self._enter(fn)
         try:
-            return self._run_function_in_file(fn, args, kwargs, frame, generic)
+            return self._run_function_in_file(fn, args, kwargs, frame, generic, closure)
         finally:
             self._leave(saved)
 
-    def _run_function_in_file(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool) -> AV:
+    def _run_function_in_file(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool,
+                              closure: Frame | None = None) -> AV:
+        if not generic and (isinstance(fn, ast.AsyncFunctionDef) or self._is_generator(fn)):
+            return UNKNOWN  # a call makes a coroutine or a generator; the body runs later
         env: dict = {}
         a = fn.args
         params = a.posonlyargs + a.args
         defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
+        # Analysed on its own, a function that the file calls may get any argument its
+        # callers pass: a default is only one of them (the callers are analysed with theirs).
+        own_defaults = not generic or not self._called_in_file(getattr(fn, "name", ""))
         for i, p in enumerate(params):
             if i < len(args):
                 env[p.arg] = args[i]
             elif p.arg in kwargs:
                 env[p.arg] = kwargs[p.arg]
             elif defaults[i] is not None and "**" not in kwargs:
-                env[p.arg] = self.eval(defaults[i], Frame(self.module_env))
+                env[p.arg] = self.eval(defaults[i], self.module_frame()) if own_defaults else _DEFAULTED
             else:
                 env[p.arg] = UNKNOWN if not generic else TensorV(None, Origin("argument", p, f"`{p.arg}`"))
         if a.vararg:
             env[a.vararg.arg] = TupleV(tuple(args[len(params):])) if len(args) > len(params) else UNKNOWN
         for p, d in zip(a.kwonlyargs, a.kw_defaults):
-            env[p.arg] = kwargs.get(p.arg, self.eval(d, Frame(self.module_env)) if d is not None else UNKNOWN)
+            if p.arg in kwargs:
+                env[p.arg] = kwargs[p.arg]
+            else:
+                env[p.arg] = (self.eval(d, self.module_frame()) if own_defaults else _DEFAULTED) if d is not None else UNKNOWN
         if a.kwarg:
             env[a.kwarg.arg] = UNKNOWN
         if generic:
             for k, v in list(env.items()):
                 if v is UNKNOWN:
                     env[k] = TensorV(None)
-        inner = Frame(env, fn, frame.subst, frame.site)
+        for k, v in env.items():
+            if v is _DEFAULTED:
+                env[k] = UNKNOWN
+        inner = Frame(env, fn, frame.subst, frame.site, closure=closure)
+        flow = self.new_flow(inner)
         self.active.add(id(fn))
         self.depth += 1
         try:
-            self._block(fn.body, inner)
-        except _Return as r:
-            return r.value
+            if isinstance(fn, ast.Lambda):
+                flow.return_(self.eval(fn.body, inner))
+            else:
+                self._block(fn.body, inner)
         finally:
             self.depth -= 1
             self.active.discard(id(fn))
-        return None
+        return self._function_result(flow)
+
+    def _is_generator(self, fn: ast.AST) -> bool:
+        key = id(fn)
+        hit = self._generators.get(key)
+        if hit is None:
+            hit = self._generators[key] = _is_generator(fn)
+        return hit
+
+    def _function_result(self, flow: Any) -> AV:
+        """What a call returns: the join of its returns (None when it falls off the
+        end); the state it leaves (attributes set on instances) is the join of those
+        paths'. A function that never returns (every path raises) gives an unknown."""
+        exits = flow.exit_states()
+        if not exits:
+            return UNKNOWN
+        flow.ops.restore(flow.ops.join([st for st, _ in exits]))
+        out = exits[0][1]
+        for _, v in exits[1:]:
+            out = join_values(out, v)
+        return out
+
+    def _called_in_file(self, name: str) -> bool:
+        """Is the module function ``name`` called in the file (see ``_constructed_classes``)?"""
+        return name in self.constructed
 
     def _enter(self, fn: ast.AST) -> tuple:
         """Run ``fn`` in its own file: its source (for labels), and, for a followed
@@ -1594,14 +1385,15 @@ class Interpreter:
         if a.kwarg:
             env[a.kwarg.arg] = UNKNOWN
         inner = Frame(env, init, subst, site or frame.site)
+        flow = self.new_flow(inner)
         self.depth += 1
         try:
             self._block(init.body, inner)
-        except (_Return,):
-            pass
         finally:
             self.depth -= 1
         inst.subst = subst  # type: ignore[attr-defined]
+        if self._function_result(flow) is UNKNOWN and not flow.exit_states():
+            return UNKNOWN  # __init__ never completes: no instance is made
         return inst
 
     def _param_value(self, name: str, value: AV, subst: dict, info: Any, site: Origin | None) -> AV:
@@ -1666,7 +1458,7 @@ class Interpreter:
         finally:
             self.instance_stack.pop()
             recorded = self._recorders.pop() if key is not None else None
-        if key is not None:
+        if key is not None and not self.catching:
             self._forward_cache[key] = (out, recorded)
         if subst and (frame is None or frame.subst != subst):
             # The instance's constructor symbols mean nothing outside it: the caller
@@ -1697,11 +1489,12 @@ class Interpreter:
             return TensorV(None)
         if res.error is not None:
             self._layer_error(mod, args[0], res.error, node, frame)
-            error = res.error
-            res = self._as_if_fixed(layer, error, inputs, kwargs, frame)
-            if res is None:
-                return TensorV(None)
-            self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame, error.message)
+            # The summary shows the row as if fixed; the value that flows on is unknown
+            # (the call raises: nothing after it is derived from its output).
+            fixed = self._as_if_fixed(layer, res.error, inputs, kwargs, frame)
+            self._record_layer_call(mod, inputs[0] if inputs else None, fixed.out if fixed is not None else None, frame,
+                                    res.error.message)
+            return TensorV(None)
         else:
             self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
         origin_in = args[0].origin
@@ -2174,24 +1967,6 @@ def _compare(a: Any, b: Any) -> int | None:
     return None
 
 
-def _widen(v: Any) -> Any:
-    """A value that changes from one loop iteration to the next: a tensor keeps
-    being a tensor (of unknown shape), anything else is unknown."""
-    if isinstance(v, TensorV):
-        return TensorV(None, v.origin)
-    return UNKNOWN
-
-
-def _same_value(x: Any, y: Any) -> bool:
-    """The same value as far as a loop's fixed point is concerned: the same object, a
-    tensor of the same shape, or an equal dimension."""
-    if x is y:
-        return True
-    if isinstance(x, TensorV) and isinstance(y, TensorV):
-        return x.shape == y.shape
-    return is_dim(x) and is_dim(y) and type(x) is type(y) and x == y
-
-
 def _shape_pairs(a: Any, c: Any, out: list) -> None:
     """The (symbolic dims, concrete dims) of the shapes found at the same place in
     two argument structures. (A module function: a nested recursive closure is a
@@ -2201,11 +1976,6 @@ def _shape_pairs(a: Any, c: Any, out: list) -> None:
     elif isinstance(a, (list, tuple)) and isinstance(c, (list, tuple)) and len(a) == len(c):
         for x, y in zip(a, c):
             _shape_pairs(x, y, out)
-
-
-def _widen_changed(start: dict, after: dict) -> dict:
-    """``after`` with every value that is not still ``start``'s widened."""
-    return {k: (v if k in start and v is start[k] else _widen(v)) for k, v in after.items()}
 
 
 def _set_label(v: Any, label: str) -> None:
@@ -2295,18 +2065,6 @@ class CallSite:
         return f"call at line {_line_of(self.node)}"
 
     __repr__ = __str__
-
-
-@dataclass(eq=False)
-class _ShapeOf:
-    """``x.shape`` / ``x.size()`` of a tensor whose rank is not known."""
-
-    tensor: TensorV
-
-
-@dataclass(eq=False)
-class _OrderedDictV:
-    items: list
 
 
 _LIST_MUTATORS = frozenset("append extend insert pop remove clear sort reverse __setitem__ __delitem__ __iadd__".split())

@@ -34,9 +34,12 @@ from __future__ import annotations
 import ast
 import enum
 from dataclasses import dataclass, field
+from typing import Callable
 
 from torch_lsp.analysis import torch_api as T
 import builtins
+
+from torch_lsp.analysis.flow import Flow, assigned_names, raised_name
 
 from torch_lsp.analysis.project import NOT_PROJECT_MODULES, ClassRef, FileSummary, Project
 
@@ -117,6 +120,11 @@ class ClassInfo:
     super_init_method: str | None = None
     assignments: list[Assignment] = field(default_factory=list)
     registered_names: set[str] = field(default_factory=set)  # names made params/buffers/modules
+    # False when every path through __init__ raises: no instance is ever made.
+    init_completes: bool = True
+    # __init__ calls a method of self, or hands self to a function, that is not seen
+    # (inherited from a class of another file, or unresolved): it may initialise the module.
+    init_calls_unseen: bool = False
     analysed: bool = False
     _method_uses: dict[str, set[str]] | None = field(default=None, repr=False)
     _methods: dict[str, ast.FunctionDef] | None = field(default=None, repr=False)
@@ -377,6 +385,41 @@ def _join_states(a: _State, b: _State) -> _State:
     return out
 
 
+class _StateOps:
+    """``Flow``'s state operations for the walker: the current ``_State``, changed in place."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def snapshot(self) -> _State:
+        return self.state.copy()
+
+    def restore(self, s: _State) -> None:
+        self.state.env, self.state.attrs, self.state.super_seen = s.env, s.attrs, s.super_seen
+
+    def join(self, states: list[_State]) -> _State:
+        out = states[0].copy()
+        for other in states[1:]:
+            out = _join_states(out, other)
+        return out
+
+    def forget(self, s: _State, names: set[str]) -> _State:
+        out = s.copy()
+        for n in names:
+            if n.startswith("self."):
+                out.attrs[n[5:]] = Value(Kind.UNKNOWN)
+            else:
+                out.env[n] = Value(Kind.UNKNOWN)
+        return out
+
+
+def _one_pass(start: _State, head: _State, n: int) -> tuple[_State, bool]:
+    """The walker runs a loop body once: what it stores is joined with the state before."""
+    return head, False
+
+
 class _InitWalker:
     """Abstract interpretation of ``__init__`` (and the helpers it calls) on kinds."""
 
@@ -389,6 +432,7 @@ class _InitWalker:
         self.method_stack: list[str] = []
         self.cond_depth = 0
         self._helpers_done: set[str] = set()
+        self.flow: Flow | None = None
 
     def run(self) -> None:
         info = self.info
@@ -397,28 +441,45 @@ class _InitWalker:
             info.analysed = True
             return
         state = _State()
-        self._walk_function(info.init, state, "__init__")
+        info.init_completes = self._walk_function(info.init, state, "__init__")
         info.analysed = True
 
     # ------------------------------------------------------------------ methods
-    def _walk_function(self, fn: ast.FunctionDef, state: _State, name: str) -> None:
+    def _walk_function(self, fn: ast.FunctionDef, state: _State, name: str) -> bool:
+        """Walk a method's body with its own control flow; ``state`` becomes the join of
+        the states it returns in. False when no path returns (every one raises)."""
         self.method_stack.append(name)
         args = fn.args
         for a in args.posonlyargs + args.args + args.kwonlyargs + [x for x in (args.vararg, args.kwarg) if x]:
             state.env[a.arg] = Value(Kind.UNKNOWN)
-        self._block(fn.body, state)
-        self.method_stack.pop()
+        saved_flow = self.flow
+        self.flow = Flow(_StateOps(state))
+        try:
+            self._block(fn.body, state)
+            exits = [st for st, _ in self.flow.exit_states()]
+            if exits:
+                self.flow.ops.restore(self.flow.ops.join(exits))
+            return bool(exits)
+        finally:
+            self.flow = saved_flow
+            self.method_stack.pop()
 
     def _call_helper(self, method_name: str, state: _State) -> None:
         if len(self.method_stack) > self.MAX_HELPER_DEPTH or method_name in self.method_stack:
             return
         fn = self._find_method(method_name)
         if fn is None:
+            if method_name not in T.MODULE_METHODS:
+                # inherited from a class we do not walk: it may call Module.__init__
+                self.info.init_calls_unseen = True
+                state.super_seen = True
             return
         sub = _State(attrs=state.attrs, super_seen=state.super_seen)
-        self._walk_function(fn, sub, method_name)
+        completes = self._walk_function(fn, sub, method_name)
         state.attrs = sub.attrs
         state.super_seen = sub.super_seen
+        if not completes:
+            self.flow.raise_()  # the helper always raises: so does this call
 
     def _find_method(self, name: str) -> ast.FunctionDef | None:
         fn = self.info.method(name)
@@ -441,10 +502,26 @@ class _InitWalker:
 
     # ------------------------------------------------------------------ statements
     def _block(self, body: list[ast.stmt], state: _State) -> None:
+        flow = self.flow
         for stmt in body:
+            if not flow.reachable:
+                return
+            if flow.in_try:
+                flow.checkpoint("?")
             self._stmt(stmt, state)
 
+    def _conditional(self, run) -> Callable[[], None]:
+        """A body that may or may not run: what it assigns is ``conditional``."""
+        def body() -> None:
+            self.cond_depth += 1
+            try:
+                run()
+            finally:
+                self.cond_depth -= 1
+        return body
+
     def _stmt(self, stmt: ast.stmt, state: _State) -> None:
+        flow = self.flow
         if isinstance(stmt, ast.Assign):
             value = self.eval(stmt.value, state)
             for target in stmt.targets:
@@ -459,33 +536,25 @@ class _InitWalker:
             self.eval(stmt.value, state, stmt=stmt)
         elif isinstance(stmt, ast.If):
             self.eval(stmt.test, state)
-            a, b = state.copy(), state.copy()
-            self.cond_depth += 1
-            self._block(stmt.body, a)
-            self._block(stmt.orelse, b)
-            self.cond_depth -= 1
-            self._replace(state, _join_states(a, b))
+            flow.branches([self._conditional(lambda: self._block(stmt.body, state)),
+                           self._conditional(lambda: self._block(stmt.orelse, state))])
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             self._loop_registers(stmt, state)
             iterable = self.eval(stmt.iter, state)
-            body_state = state.copy()
             item = Value(Kind.UNKNOWN)
             if iterable.kind is Kind.PLAIN_CONTAINER and len(iterable.items) == 1:
                 item = iterable.items[0].value
-            self._assign(stmt.target, item, None, stmt, body_state, "loop")
-            self.cond_depth += 1
-            self._block(stmt.body, body_state)
-            self._block(stmt.orelse, body_state)
-            self.cond_depth -= 1
-            self._replace(state, _join_states(state, body_state))
+
+            def body() -> None:
+                self._assign(stmt.target, item, None, stmt, state, "loop")
+                self._block(stmt.body, state)
+            orelse = self._conditional(lambda: self._block(stmt.orelse, state)) if stmt.orelse else None
+            flow.loop(self._conditional(body), orelse, _one_pass)
         elif isinstance(stmt, ast.While):
             self.eval(stmt.test, state)
-            body_state = state.copy()
-            self.cond_depth += 1
-            self._block(stmt.body, body_state)
-            self._block(stmt.orelse, body_state)
-            self.cond_depth -= 1
-            self._replace(state, _join_states(state, body_state))
+            forever = isinstance(stmt.test, ast.Constant) and bool(stmt.test.value)
+            orelse = self._conditional(lambda: self._block(stmt.orelse, state)) if stmt.orelse else None
+            flow.loop(self._conditional(lambda: self._block(stmt.body, state)), orelse, _one_pass, exits_normally=not forever)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
                 v = self.eval(item.context_expr, state)
@@ -493,33 +562,39 @@ class _InitWalker:
                     self._assign(item.optional_vars, Value(Kind.UNKNOWN) if v.kind is not Kind.UNKNOWN else v, None, stmt, state, "with")
             self._block(stmt.body, state)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            body_state = state.copy()
-            self.cond_depth += 1
-            self._block(stmt.body, body_state)
-            self._block(stmt.orelse, body_state)
-            joined = body_state
-            for h in stmt.handlers:
-                hs = state.copy()
-                if h.name:
-                    hs.env[h.name] = Value(Kind.UNKNOWN)
-                self._block(h.body, hs)
-                joined = _join_states(joined, hs)
-            self.cond_depth -= 1
-            self._replace(state, joined)
-            self._block(stmt.finalbody, state)
+            def handler(h: ast.ExceptHandler) -> Callable[[], None]:
+                def run() -> None:
+                    if h.name:
+                        state.env[h.name] = Value(Kind.UNKNOWN)
+                    self._block(h.body, state)
+                return self._conditional(run)
+            flow.try_(self._conditional(lambda: self._block(stmt.body, state)), [(h, handler(h)) for h in stmt.handlers],
+                      (lambda: self._block(stmt.orelse, state)) if stmt.orelse else None,
+                      (lambda: self._block(stmt.finalbody, state)) if stmt.finalbody else None,
+                      assigned_names(stmt.finalbody) if stmt.finalbody else set())
         elif isinstance(stmt, ast.Match):
             self.eval(stmt.subject, state)
-            joined = None
-            self.cond_depth += 1
-            for case in stmt.cases:
-                cs = state.copy()
-                self._block(case.body, cs)
-                joined = cs if joined is None else _join_states(joined, cs)
-            self.cond_depth -= 1
-            if joined is not None:
-                self._replace(state, _join_states(state, joined))
-        elif isinstance(stmt, ast.Return) and stmt.value is not None:
-            self.eval(stmt.value, state)
+            flow.branches([self._conditional(lambda case=case: self._block(case.body, state)) for case in stmt.cases]
+                          + [lambda: None])
+        elif isinstance(stmt, ast.Return):
+            if stmt.value is not None:
+                self.eval(stmt.value, state)
+            flow.return_(None)
+        elif isinstance(stmt, ast.Raise):
+            for child in ast.iter_child_nodes(stmt):
+                if isinstance(child, ast.expr):
+                    self.eval(child, state)
+            flow.raise_(raised_name(stmt) if stmt.exc is not None else "?")
+        elif isinstance(stmt, ast.Break):
+            flow.break_()
+        elif isinstance(stmt, ast.Continue):
+            flow.continue_()
+        elif isinstance(stmt, ast.Assert):
+            for child in ast.iter_child_nodes(stmt):
+                if isinstance(child, ast.expr):
+                    self.eval(child, state)
+            if isinstance(stmt.test, ast.Constant) and not stmt.test.value:
+                flow.raise_("AssertionError")
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             state.env[stmt.name] = Value(Kind.UNKNOWN)
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -529,14 +604,16 @@ class _InitWalker:
             for t in stmt.targets:
                 if isinstance(t, ast.Attribute) and _is_self(t.value):
                     state.attrs.pop(t.attr, None)
-        elif isinstance(stmt, (ast.Raise, ast.Assert)):
-            for child in ast.iter_child_nodes(stmt):
-                if isinstance(child, ast.expr):
-                    self.eval(child, state)
-
-    @staticmethod
-    def _replace(state: _State, new: _State) -> None:
-        state.env, state.attrs, state.super_seen = new.env, new.attrs, new.super_seen
+                elif isinstance(t, ast.Name):
+                    state.env[t.id] = Value(Kind.UNKNOWN)
+        elif isinstance(stmt, (ast.Pass, ast.Global, ast.Nonlocal)):
+            pass
+        else:  # a statement without a model: what it may store is unknown
+            for n in assigned_names([stmt]):
+                if n.startswith("self."):
+                    state.attrs[n[5:]] = Value(Kind.UNKNOWN)
+                else:
+                    state.env[n] = Value(Kind.UNKNOWN)
 
     def _loop_registers(self, stmt: ast.For, state: _State) -> None:
         """``for i, m in enumerate(self.blocks): self.add_module(str(i), m)``: the

@@ -58,6 +58,23 @@ PARAM_CONTAINERS = frozenset({"torch.nn.ParameterList", "torch.nn.ParameterDict"
 PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.UninitializedParameter"})
 BUFFER_CLASSES = frozenset({"torch.nn.Buffer", "torch.nn.UninitializedBuffer"})
 
+# The methods of nn.Module (torch 2.13, ``dir(nn.Module)``): a call of one of them on
+# self in ``__init__`` is torch's, never a helper that initialises the module.
+MODULE_METHODS = frozenset(
+    """
+    _apply _call_impl _get_backward_hooks _get_backward_pre_hooks _get_name _load_from_state_dict
+    _maybe_warn_non_full_backward_hook _named_members _register_load_state_dict_pre_hook
+    _register_state_dict_hook _replicate_for_data_parallel _save_to_state_dict _slow_forward _wrapped_call_impl
+    add_module apply bfloat16 buffers children compile cpu cuda double eval extra_repr float forward get_buffer
+    get_extra_state get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
+    named_children named_modules named_parameters parameters register_backward_hook register_buffer
+    register_forward_hook register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
+    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule
+    share_memory state_dict to to_empty train type xpu zero_grad
+    """.split()
+)
+
 # Parameter and buffer names that torch layers register themselves; a subclass of
 # such a layer may assign plain tensors to them (they stay registered, or torch
 # itself complains), so the registration rules leave these names alone there.

@@ -106,7 +106,7 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
     context = (tuple(s for s, _ in context_parts), hash(context_text))
     context_words = cache.words_of(context_text)
     generation = interp.ctx.project.generation_except(interp.ctx.src.path)
-    common = (context, generation, interp.record, interp.ctx.src.path)
+    common = (context, generation, interp.record, interp.ctx.src.path, frozenset(interp.global_names))
 
     names_key = hash(frozenset(defs))
     refs: dict[str, tuple[str, ...]] = {}  # def -> the defs it names
@@ -138,7 +138,7 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
             keys.append(("top", reach(context_words), common))
         elif kind == "function":
             node, h, words = defs.get(obj.name, (obj, 0, frozenset()))
-            keys.append(("function", obj.name, node, h, reach(words), common))
+            keys.append(("function", obj.name, node, h, reach(words), obj.name in interp.constructed, common))
         else:
             node = obj.ref.node
             text = text_of(node)
@@ -170,7 +170,7 @@ def constructed_names(src: Any, tree: ast.Module, names: set[str], cache: UnitCa
             for n in order:
                 c = chunk.count(n + "(")
                 if c:
-                    counts[n] = (c, chunk.count("class " + n + "("))
+                    counts[n] = (c, chunk.count("class " + n + "(") + chunk.count("def " + n + "("))
             cache.calls[key] = counts
         for n, (c, h) in counts.items():
             calls[n] = calls.get(n, 0) + c
