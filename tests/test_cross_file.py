@@ -95,3 +95,86 @@ def test_a_constant_bound_twice_in_the_imported_file_is_not_known(tmp_path):
     layers = LAYERS.replace("WIDTH = 20\n", "WIDTH = 20\nif True:\n    WIDTH = 30\n")
     files = {"layers.py": layers, "main.py": MAIN.replace("HEAD_IN", "20")}
     assert check(tmp_path, files, "main.py") == []  # 30 at run time: not claimed either way
+
+
+BLOCKS = """
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, d, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(64, d)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+"""
+
+USES_BLOCKS = """
+import torch
+import torch.nn as nn
+IMPORT
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = BLOCK(32, HIDDEN)
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, x):
+        return self.head(self.block(x))
+
+
+model = Net()
+out = model(torch.randn(4, 32))
+"""
+
+
+def _uses(hidden: int, imported: str = "from blocks import Block", spelled: str = "Block") -> str:
+    return USES_BLOCKS.replace("IMPORT", imported).replace("BLOCK", spelled).replace("HIDDEN", str(hidden))
+
+
+def test_a_problem_inside_an_imported_class_caused_by_this_file_is_reported_here(tmp_path):
+    """Block(32, 128) makes Block's fc1 give 128 features to its fc2, which takes 64
+    (torch: "mat1 and mat2 shapes cannot be multiplied (4x128 and 64x32)"); Block on its
+    own is fine for hidden=64. The line to change is here: the diagnostic is at the
+    construction, and points at blocks.py where it fails."""
+    files = {"blocks.py": BLOCKS, "main.py": _uses(128)}
+    assert check(tmp_path, files, "main.py") == [("TL201", 10)]
+    path = tmp_path / "main.py"
+    d = check_source(path.read_bytes(), str(path), project=Project([str(tmp_path)], use_jedi=False)).diagnostics[0]
+    assert "Block(32, 128)" in d.message and "of blocks.py" in d.message and "64" in d.message
+    assert any(r.path == str(tmp_path / "blocks.py") and r.range.start.line + 1 == 10 for r in d.related)
+    assert d.fixes == ()  # the fix is a size in another file, or an argument here: not one number to set
+    assert check(tmp_path, {"blocks.py": BLOCKS, "main.py": _uses(64)}, "main.py") == []
+    # the same through `import blocks` / `blocks.Block(...)`
+    files = {"blocks.py": BLOCKS, "main.py": _uses(128, "import blocks", "blocks.Block")}
+    assert check(tmp_path, files, "main.py") == [("TL201", 10)]
+
+
+def test_a_chain_through_a_class_of_an_imported_module_is_checked(tmp_path):
+    main = MAIN.replace("from layers import Block", "import layers").replace("Block(10)", "layers.Block(10)")
+    assert check(tmp_path, {"layers.py": LAYERS, "main.py": main.replace("HEAD_IN", "30")}, "main.py") == [("TL201", 17)]
+    assert check(tmp_path, {"layers.py": LAYERS, "main.py": main.replace("HEAD_IN", "20")}, "main.py") == []
+
+
+def test_imported_snippets_behave_as_claimed_under_torch(tmp_path, monkeypatch):
+    import pytest
+
+    pytest.importorskip("torch", reason="torch is an optional extra; the cases are checked against it")
+    import runpy
+    import sys
+
+    (tmp_path / "blocks.py").write_text(textwrap.dedent(BLOCKS))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for hidden, fails in ((128, True), (64, False)):
+        (tmp_path / "main.py").write_text(textwrap.dedent(_uses(hidden)))
+        sys.modules.pop("blocks", None)
+        if fails:
+            with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
+                runpy.run_path(str(tmp_path / "main.py"))
+        else:
+            runpy.run_path(str(tmp_path / "main.py"))

@@ -79,10 +79,17 @@ def quote_line(node: ast.AST | None) -> str:
     return f"\x00{id(node)}\x00"
 
 
-def render_lines(text: str, nodes: dict[int, ast.AST]) -> str:
+def render_lines(text: str, nodes: dict[int, ast.AST], files: dict[int, str] | None = None) -> str:
+    """``text`` with its quoted lines (``files``: id(node) -> the file name of a node
+    of another file, quoted as "12 of blocks.py")."""
     if "\x00" not in text:
         return text
-    return _QUOTE_MARK.sub(lambda m: str(getattr(nodes.get(int(m.group(1))), "lineno", 0)), text)
+
+    def line(m: re.Match) -> str:
+        key = int(m.group(1))
+        n = str(getattr(nodes.get(key), "lineno", 0))
+        return f"{n} of {files[key]}" if files and key in files else n
+    return _QUOTE_MARK.sub(line, text)
 
 
 @dataclass
@@ -96,10 +103,11 @@ class Finding:
     fix: tuple | None = None  # (node, new_text, title) — a replacement of node
     fixes: list = field(default_factory=list)  # [(title, [(node, new_text)])]
     quoted: dict = field(default_factory=dict)  # id(node) -> node, for the quoted lines
+    elsewhere: list = field(default_factory=list)  # (SourceFile, node, message): related places in other files
 
-    def text(self, message: str | None = None) -> str:
+    def text(self, message: str | None = None, files: dict[int, str] | None = None) -> str:
         """The message (or a related message) with the quoted lines as they are now."""
-        return render_lines(self.message if message is None else message, self.quoted)
+        return render_lines(self.message if message is None else message, self.quoted, files)
 
     def take_quoted(self) -> None:
         for text in [self.message] + [m for _, m in self.related]:
@@ -262,6 +270,13 @@ class Interpreter(Statements):
         self.caught = 0  # findings not reported because such a handler would catch them
         self.global_names: set[str] = set()  # names some function declares `global`
         self._generators: dict[int, bool] = {}  # id(function node) -> does it yield
+        # Where this file's code entered code of another file it follows (the call
+        # that builds an imported class, or calls its instance or an imported
+        # function), outermost first: a problem found in there because of this file's
+        # values is reported at the outermost entry (see _foreign_finding).
+        self.entries: list[tuple[ast.AST, Any]] = []
+        self._collecting: list | None = None  # findings of a followed definition analysed on its own
+        self._generic_keys: dict[int, set] = {}
         self.generic = False  # analysing a class on its own (no call site)
         self.module_env: dict = {}
         # Memo tables (the same sub-module is built and run inside every parent that
@@ -464,9 +479,13 @@ class Interpreter(Statements):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 env[stmt.name] = FuncV(stmt)  # type: ignore[arg-type]
 
-    def _analyse_class(self, info: Any) -> None:
+    def _analyse_class(self, info: Any, own_file: bool = False) -> None:
         init = info.init
-        use_defaults = info.name not in self.constructed
+        if own_file:  # a class of another file, as its file's check analyses it
+            text = info.ref.summary.source.text if info.ref.summary.source is not None else ""
+            use_defaults = text.count(info.name + "(") <= text.count("class " + info.name + "(")
+        else:
+            use_defaults = info.name not in self.constructed
         args: dict[str, AV] = {}
         if init is not None:
             a = init.args
@@ -837,6 +856,58 @@ class Interpreter(Statements):
             self.reporter.add(finding)
         else:
             self._suppressed += 1
+            self._foreign_finding(finding)
+
+    def _foreign_finding(self, f: Any) -> None:
+        """A problem found while running code of another file this file follows. If
+        that code, analysed on its own (as its file's check does), has it too, it is
+        reported there. Otherwise it comes from what this file passes (sizes,
+        inputs): it is reported here, at the outermost place this file entered that
+        code, with where it fails in the other file as related information."""
+        if self._collecting is not None:
+            self._collecting.append(f)
+            return
+        if not self.entries:
+            return
+        entry, target = self.entries[0]
+        if (f.code, id(f.node)) in self._generic_findings(target):
+            return
+        from torch_lsp.rules.shape_findings import foreign_finding
+
+        local = foreign_finding(self, f, entry, target)
+        if local is not None:
+            self.reporter.add(local)
+
+    def _generic_findings(self, target: Any) -> set:
+        """(code, id(node)) of the problems a followed class or function of another
+        file has on its own: constructor parameters as symbols (or their defaults when
+        its file never builds it), forward's inputs unknown."""
+        key = id(target)
+        hit = self._generic_keys.get(key)
+        if hit is not None:
+            return hit
+        self._generic_keys[key] = set()  # while it runs (recursion)
+        saved = (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
+                 self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
+                 self.steps, self.catching, self.active)
+        self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
+        self._forward_cache, self._instance_cache, self.instance_stack, self.chain, self.entries = {}, {}, [], [], []
+        self.catching, self.depth, self.active, self.steps = 0, 0, set(), 0
+        self._collecting = found = []
+        try:
+            if isinstance(target, FuncV):
+                self._run_function(target.node, [], {}, self.module_frame(), generic=True)
+            else:
+                self._analyse_class(target, own_file=True)
+        except RecursionError:
+            pass
+        finally:
+            (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
+             self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
+             self.steps, self.catching, self.active) = saved
+            self._collecting = None
+        keys = self._generic_keys[key] = {(x.code, id(x.node)) for x in found}
+        return keys
 
     def _method_of(self, info: Any, name: str) -> ast.FunctionDef | None:
         fn = info.method(name)
@@ -912,6 +983,11 @@ class Interpreter(Statements):
         self._imported_classes[memo] = info
         project.followed_classes[memo] = info
         return info
+
+    def followed_files(self) -> list[tuple[ast.AST, str]]:
+        """Each followed class of another file (its ClassDef) with its file's path."""
+        paths = {id(i.ref.node): i.ref.summary.path for i in self.ctx.project.followed_classes.values() if i is not None}
+        return [(n, paths.get(id(n)) or "another file") for n in self.followed_nodes]
 
     @property
     def src(self) -> Any:
@@ -1076,7 +1152,19 @@ class Interpreter(Statements):
 
     # ------------------------------------------------------------------ calls
     def _call(self, node: ast.Call, frame: Frame) -> AV:
-        func = self.eval(node.func, frame) if not isinstance(node.func, ast.Name) or node.func.id in frame.env or node.func.id in self.module_env else None
+        root = node.func
+        while type(root) is ast.Attribute:
+            root = root.value  # type: ignore[attr-defined]
+        # A name no code binds is an import: `Block(...)`, `layers.Block(...)`, `torch.zeros(...)`.
+        imported = isinstance(root, ast.Name) and root.id not in frame.env and root.id not in self.module_env and (
+            frame.closure is None or self._lookup_outer(root.id, frame) is UNKNOWN)
+        func = None
+        if not imported or isinstance(node.func, ast.Attribute) and not self._qualify(node.func):
+            func = self.eval(node.func, frame)
+        elif isinstance(node.func, ast.Attribute) and not (self._qualify(node.func) or "").startswith("torch."):
+            func = None  # a class or function of another module of the project: qualified below
+        elif isinstance(node.func, ast.Attribute):
+            func = self.eval(node.func, frame)
         if func is None:
             q = self._qualify(node.func)
             func = BoundMethodV(None, q) if q is not None else UNKNOWN
@@ -1133,7 +1221,14 @@ class Interpreter(Statements):
             self.chain.append(CallEntry(func.node, node, len(self_args)))
             try:
                 closure = func.closure() if func.closure is not None else None
-                return self._run_function(func.node, self_args + args, kwargs, frame, closure=closure)
+                entering = self.local and id(func.node) in self.imported
+                if entering:
+                    self.entries.append((node, func))
+                try:
+                    return self._run_function(func.node, self_args + args, kwargs, frame, closure=closure)
+                finally:
+                    if entering:
+                        self.entries.pop()
             finally:
                 self.chain.pop()
         if isinstance(func, LossV):
@@ -1348,17 +1443,22 @@ class Interpreter(Statements):
 
     # ------------------------------------------------------------------ modules
     def instantiate(self, info: Any, args: list, kwargs: dict, node: ast.AST | None, frame: Frame, site: Origin | None = None) -> AV:
-        inst = InstanceV(info, node=node, site=site)
+        inst = InstanceV(info, node=node, site=site, built_here=self.local)
         init = self._method_of(info, "__init__")
         if init is None:
             return inst
         if self.depth > MAX_DEPTH or (id(init) in self.foreign and not FOLLOW_OTHER_FILES):
             return inst
+        entering = node is not None and self.local and id(init) in self.imported
+        if entering:
+            self.entries.append((node, info))
         saved = self._enter(init)
         try:
             return self._instantiate_in_file(inst, info, init, args, kwargs, frame, site)
         finally:
             self._leave(saved)
+            if entering:
+                self.entries.pop()
 
     def _instantiate_in_file(self, inst: "InstanceV", info: Any, init: ast.FunctionDef, args: list, kwargs: dict,
                              frame: Frame, site: Origin | None) -> AV:
@@ -1450,7 +1550,15 @@ class Interpreter(Statements):
             self._recorders.append([])
         try:
             suppressed = self._suppressed
-            out = self._run_function(fwd, [inst] + list(args), kwargs, outer)
+            entering = self.local and id(fwd) in self.imported and (node is not None or inst.node is not None)
+            if entering:  # the line to change is where it is built here, else where it is called
+                built_here = inst.node is not None and inst.built_here
+                self.entries.append((inst.node if built_here else node, inst.cls))
+            try:
+                out = self._run_function(fwd, [inst] + list(args), kwargs, outer)
+            finally:
+                if entering:
+                    self.entries.pop()
             if self._suppressed > suppressed and id(fwd) in self.imported:
                 # A problem inside a followed class of another file (reported there):
                 # what it returns is not known here.
@@ -1906,16 +2014,12 @@ class Interpreter(Statements):
         if args or "gradient" in kwargs or t.shape is None:
             return
         if O.is_scalar(t.shape) is False:
-            if self.local:
-                self._report(_backward_finding(self, t, node))
+            self._report(_backward_finding(self, t, node))
 
     # ------------------------------------------------------------------ findings
     def _layer_error(self, mod: LayerV, inp: TensorV, err: ShapeError, node: ast.Call, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import layer_error
 
-        if not self.local:  # in a followed class of another file: reported there
-            self._suppressed += 1
-            return
         f = layer_error(self, mod, inp, err, node, frame)
         if f is not None:
             self._report(f)
@@ -1923,9 +2027,6 @@ class Interpreter(Statements):
     def _config_error(self, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import config_error
 
-        if not self.local:  # in a followed class of another file: reported there
-            self._suppressed += 1
-            return
         f = config_error(self, layer, err, node, frame)
         if f is not None:
             self._report(f)
@@ -1933,9 +2034,6 @@ class Interpreter(Statements):
     def _op_error(self, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import op_error
 
-        if not self.local:  # in a followed class of another file: reported there
-            self._suppressed += 1
-            return
         f = op_error(self, code, err, operands, node, frame)
         if f is not None:
             self._report(f)

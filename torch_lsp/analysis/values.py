@@ -73,6 +73,7 @@ class InstanceV:
     node: ast.AST | None = None
     label: str = ""
     site: Origin | None = None  # the construction site
+    built_here: bool = True  # constructed by the checked file's code (not inside a followed file's)
 
 
 @dataclass(eq=False)

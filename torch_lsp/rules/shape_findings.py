@@ -240,7 +240,7 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
         fixes = []
         if arg is not None and err.expected is not None and not _in_loop(interp, arg):
             text = _fix_text(interp, err.expected, arg, frame, arg)
-            if text is not None and text != interp.ctx.src.segment(arg):
+            if text is not None and text != interp.seg(arg):
                 title = f"Set {err.param} to {text}" + (f" (= {formula[3:]})" if code == "TL203" and formula else "")
                 fixes.append((title, [(arg, text)]))
         return Finding(code, where, msg, _related(interp, inp, node, mod), fixes=fixes)
@@ -274,7 +274,7 @@ _OP_WORD = {"TL205": "matrix product", "TL206": "elementwise operation", "TL207"
 def op_error(interp: Interpreter, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
     if err.kind in ("rank",) and code not in ("TL205",):
         return None
-    seg = interp.ctx.src.segment(node)
+    seg = interp.seg(node)
     seg = seg if len(seg) <= 50 else seg[:47] + "..."
     site = next((_site_text(o.origin) for o in operands if isinstance(o, TensorV) and _site_text(o.origin)), "")
     msg = f"`{seg}` fails at run time: {err.message}{site}"
@@ -287,7 +287,7 @@ def op_error(interp: Interpreter, code: str, err: ShapeError, operands: list, no
 
 def backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding:
     receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
-    text = interp.ctx.src.segment(receiver) if receiver is not None else "loss"
+    text = interp.seg(receiver) if receiver is not None else "loss"
     n = t.shape.numel() if t.shape is not None else None
     count = f" ({dim_str(n)} elements)" if n is not None and not isinstance(n, type(None)) else ""
     msg = (
@@ -306,3 +306,19 @@ def backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding
     if t.origin is not None and t.origin.node is not None:
         rel.append((t.origin.node, f"{shape_str(t.shape)} comes from here"))
     return Finding("TL301", node, msg, rel, fixes=fixes)
+
+
+def foreign_finding(interp: Interpreter, f: Finding, entry: ast.AST, target: Any) -> Finding | None:
+    """A problem inside code of another file that only this file's values cause
+    (sizes it passes, inputs it gives): reported here, at ``entry`` (the call in this
+    file that builds or calls that code), with where it fails there."""
+    src = interp.src  # the other file's source: its code is running
+    path = getattr(src, "path", None)
+    if path is None:
+        return None
+    what = getattr(target, "name", None) or getattr(getattr(target, "node", None), "name", "it")
+    msg = (f"`{interp.ctx.src.segment(entry)}`: with what this file passes, `{what}` fails at line "
+           f"{_line(f.node)}: {f.message}")
+    out = Finding(f.code, entry, msg, [])
+    out.elsewhere = [(src, f.node, f"{f.code}: it fails here")] + [(src, n, m) for n, m in f.related if n is not None][:3]
+    return out

@@ -7,6 +7,7 @@ fixes. This module declares the rules and turns findings into diagnostics.
 from __future__ import annotations
 
 import ast
+import os
 from typing import Iterator
 
 from torch_lsp.analysis.context import FileContext
@@ -230,7 +231,7 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
         ids = {id(n) for n in ast.walk(ctx.src.tree)} if ctx.src.tree is not None else set()
         local = ids.__contains__
     elif interp.followed_nodes:  # classes imported from other files were followed
-        others = {id(n) for cls in interp.followed_nodes for n in ast.walk(cls)}
+        others = {id(n): os.path.basename(path) for cls, path in interp.followed_files() for n in ast.walk(cls)}
 
         def local(i: int) -> bool:
             return i not in others
@@ -242,13 +243,15 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
             continue
         r = RULES_BY_CODE[f.code]
         rng = ctx.src.range_of(f.node)
-        related = tuple(RelatedInformation(ctx.src.range_of(n), f.text(m)) for n, m in f.related if n is not None and local(id(n)))
+        files = others if interp.followed_nodes and not FOLLOW_OTHER_FILES else None
+        related = tuple(RelatedInformation(ctx.src.range_of(n), f.text(m, files)) for n, m in f.related if n is not None and local(id(n)))
+        related += tuple(RelatedInformation(src.range_of(n), f.text(m, files), src.path) for src, n, m in f.elsewhere if n is not None)
         fixes = []
         for title, edits in f.fixes:
             if not all(local(id(n)) for n, _ in edits):
                 continue
             fixes.append(Fix(title, tuple(TextEdit(ctx.src.range_of(n), text) for n, text in edits), Applicability.UNSAFE if f.code == "TL301" else Applicability.SAFE))
-        yield Diagnostic(f.code, r.severity, rng, f.text(), related, tuple(fixes))
+        yield Diagnostic(f.code, r.severity, rng, f.text(None, files), related, tuple(fixes))
 
 
 RULES_BY_CODE = {r.code: r for r in (FEATURES, CHANNELS, FLATTEN, CALL_INPUT, MATMUL, BROADCAST, RESHAPE, CONCAT, CONFIG, BACKWARD)}
