@@ -145,8 +145,13 @@ class Flow(Generic[S]):
 
     def return_(self, value: Any) -> None:
         if self.reachable:
-            self.returns.append((self.ops.snapshot(), value))
+            self.returns.append((self._exit_snapshot(), value))
         self.reachable = False
+
+    def _exit_snapshot(self) -> S:
+        """The state a return leaves (an interpreter may keep only what outlives the function)."""
+        exit_snapshot = getattr(self.ops, "exit_snapshot", None)
+        return exit_snapshot() if exit_snapshot is not None else self.ops.snapshot()
 
     def raise_(self, exc: str | None = "?") -> None:
         """An exception is raised here: the path ends; the handlers of the innermost
@@ -191,15 +196,14 @@ class Flow(Generic[S]):
             return
         start = self.ops.snapshot()
         outs: list[S] = []
+        last = len(bodies) - 1
         for i, body in enumerate(bodies):
-            if i:
-                self.ops.restore(_copy(self.ops, start))
+            if i:  # (the last body may have the start state itself)
+                self.ops.restore(_copy(self.ops, start) if i < last else start)
             self.reachable = True
             body()
             if self.reachable:
                 outs.append(self.ops.snapshot())
-        if not outs:
-            self.ops.restore(start)
         self._settle(outs)
 
     # ------------------------------------------------------------------ loops
@@ -331,7 +335,7 @@ class Flow(Generic[S]):
         each ``return`` and, when the end of the body is reachable, falling off it (None)."""
         out = list(self.returns)
         if self.reachable:
-            out.append((self.ops.snapshot(), None))
+            out.append((self._exit_snapshot(), None))
         return out
 
 

@@ -466,9 +466,16 @@ class Interpreter(Statements):
     def _global_names(self, text: str) -> set[str]:
         """Names some function of the file declares ``global``: any function may change
         them, so their module-level value is never taken as known."""
-        if "global" not in text:
-            return set()
-        return {n.strip() for m in _GLOBAL_STMT.findall(text) for n in m.split(",") if n.strip()}
+        out: set[str] = set()
+        i = text.find("global ")
+        while i >= 0:
+            start = text.rfind("\n", 0, i) + 1
+            if not text[start:i].strip():  # the statement starts the line
+                m = _GLOBAL_STMT.match(text, start)
+                if m is not None:
+                    out |= {n.strip() for n in m.group(1).split(",") if n.strip()}
+            i = text.find("global ", i + 7)
+        return out
 
     def _prepare_module_env(self, tree: ast.Module) -> None:
         env = self.module_env
@@ -1353,7 +1360,9 @@ class Interpreter(Statements):
         key = id(fn)
         hit = self._generators.get(key)
         if hit is None:
-            hit = self._generators[key] = _is_generator(fn)
+            # the text first: most functions do not say `yield` at all
+            lines = self.src.lines[fn.lineno - 1:getattr(fn, "end_lineno", None) or fn.lineno]  # type: ignore[attr-defined]
+            hit = self._generators[key] = any("yield" in line for line in lines) and _is_generator(fn)
         return hit
 
     def _function_result(self, flow: Any) -> AV:
@@ -1363,7 +1372,8 @@ class Interpreter(Statements):
         exits = flow.exit_states()
         if not exits:
             return UNKNOWN
-        flow.ops.restore(flow.ops.join([st for st, _ in exits]))
+        if any(st[1] for st, _ in exits):  # instances whose attributes the paths set
+            flow.ops.restore_instances(flow.ops.join([st for st, _ in exits]) if len(exits) > 1 else exits[0][0])
         out = exits[0][1]
         for _, v in exits[1:]:
             out = join_values(out, v)

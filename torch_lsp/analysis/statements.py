@@ -72,13 +72,32 @@ class FrameOps:
             inst.attrs = attrs
 
     def join(self, states: list) -> tuple:
-        env = dict(states[0][0])
-        insts: dict = {k: (i, dict(a)) for k, (i, a) in states[0][1].items()}
+        first_env, first_insts = states[0]
+        if len(states) == 1:
+            return (dict(first_env), {k: (i, dict(a)) for k, (i, a) in first_insts.items()})
+        env = first_env
+        insts: dict = dict(first_insts)
         for e, more in states[1:]:
             env = join_envs(env, e)
             for k, (i, a) in more.items():
                 insts[k] = (i, join_envs(insts[k][1], a)) if k in insts else (i, dict(a))
+        for k, (i, a) in insts.items():
+            if a is first_insts.get(k, (None, None))[1]:
+                insts[k] = (i, dict(a))
         return (env, insts)
+
+    def exit_snapshot(self) -> tuple:
+        """The state a function leaves for its caller: only the instances' attributes
+        (its local names end with it)."""
+        insts = {}
+        for v in self.frame.env.values():
+            if type(v) is InstanceV and id(v) not in insts:
+                insts[id(v)] = (v, dict(v.attrs))
+        return ({}, insts)
+
+    def restore_instances(self, state: tuple) -> None:
+        for inst, attrs in state[1].values():
+            inst.attrs = attrs
 
     def forget(self, state: tuple, names: set[str]) -> tuple:
         env, insts = self.join([state])
