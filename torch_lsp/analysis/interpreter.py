@@ -1705,6 +1705,8 @@ class Interpreter(Statements):
             errors = []
         for err in errors:
             self._config_error(layer, err, node, frame)
+        if errors:
+            return UNKNOWN  # the construction raises: nothing is derived from what it would be
         return LayerV(layer, node, chain=tuple(self.chain))
 
     def _factory(self, short: str, args: list, kwargs: dict, node: ast.Call) -> AV:
