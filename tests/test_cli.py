@@ -161,7 +161,7 @@ def test_full_format(work, capsys):
     assert caret_line[start : start + 15] == "^" * 14 + " "
     assert caret_line[start - 1] == " "
     help_line = next(ln for ln in lines if "= help:" in ln)
-    assert help_line.startswith("  = help: Wrap in `nn.Parameter")
+    assert help_line.startswith('  = help: Register as a non-persistent buffer: `self.register_buffer("w", ...')
     assert "Found 1 problem." in out
     assert "\x1b[" not in out  # not a terminal: no colour
 
@@ -403,7 +403,7 @@ def test_fix_leaves_unsafe_fixes_alone(work, capsys):
     assert "Found 1 problem.\n1 more fix is available with --unsafe-fixes.\n" in out
     rc, out, _ = run(capsys, "check", "--fix", "--unsafe-fixes", "net.py")
     assert rc == 0
-    assert "self.w = nn.Parameter(torch.zeros(3))" in src.read_text()
+    assert 'self.register_buffer("w", torch.zeros(3), persistent=False)' in src.read_text()
     assert run(capsys, "check", "net.py")[0] == 0
 
 
@@ -411,9 +411,9 @@ def test_unsafe_fixes_from_the_configuration(work, capsys):
     (work / "pyproject.toml").write_text("[tool.torch-lsp]\nunsafe-fixes = true\n")
     src = put(work, "net.py", "unregistered.py")
     assert run(capsys, "check", "--fix", "--no-unsafe-fixes", "net.py")[0] == 1
-    assert "nn.Parameter" not in src.read_text()
+    assert "register_buffer" not in src.read_text()
     assert run(capsys, "check", "--fix", "net.py")[0] == 0
-    assert "nn.Parameter(torch.zeros(3))" in src.read_text()
+    assert 'self.register_buffer("w", torch.zeros(3), persistent=False)' in src.read_text()
 
 
 def test_fix_keeps_crlf_line_endings(work, capsys):
@@ -450,7 +450,8 @@ def test_form_feed_and_line_separator_do_not_shift_lines(work, capsys):
     assert "9 |         self.w = torch.zeros(3)\n" in out
     rc, out, err = run(capsys, "check", "--fix", "--unsafe-fixes", "net.py")
     assert (rc, err) == (0, "")
-    assert src.read_text(encoding="utf-8") == text.replace("self.w = torch.zeros(3)", "self.w = nn.Parameter(torch.zeros(3))")
+    assert src.read_text(encoding="utf-8") == text.replace(
+        "self.w = torch.zeros(3)", 'self.register_buffer("w", torch.zeros(3), persistent=False)')
 
 
 def test_fix_through_a_symlink_keeps_the_link(work, capsys):

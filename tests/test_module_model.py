@@ -182,6 +182,9 @@ def test_cross_file_base_registered_names_are_known(project_tree):
             super().__init__()
             self.scale = torch.ones(1)
             self.other = torch.ones(1)
+
+        def forward(self, x):
+            return x * self.scale * self.other
     """)
     diags = check_source(path.read_bytes(), str(path), project=Project(use_jedi=False)).diagnostics
     assert [(d.code, d.range.start.line + 1) for d in diags] == [("TL101", 8)]

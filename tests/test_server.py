@@ -254,7 +254,8 @@ async def test_inlay_hints_show_shapes_after_assignments(neovim: LanguageClient,
         range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=20, character=0))))
     by_line = {h.position.line: h.label for h in hints}
     assert by_line[11] == "⟶ [4, hidden_dim]"
-    assert by_line[16] == "⟶ [4, 5]"
+    # fc2 cannot take h: what the call would return is unknown (it raises), so no hint
+    assert 16 not in by_line
 
 
 # ----------------------------------------------------------------------------- positions
@@ -271,8 +272,8 @@ NON_ASCII = textwrap.dedent("""\
 
         def forward(self, x):
             h = self.fc1(x)
-            msg = "日本語🙂"; y = self.fc2(h)
-            return y
+            msg = "日本語🙂"; y = torch.relu(h)
+            return self.fc2(y)
 
 
     model = Net()
@@ -295,7 +296,7 @@ async def _non_ascii_positions(client: LanguageClient, tmp_path, units) -> None:
     col = units(line[: line.index("y = ")])
     hover = await client.text_document_hover_async(lsp.HoverParams(
         text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(line=12, character=col)))
-    assert hover is not None and "Tensor[4, 5]" in hover.contents.value
+    assert hover is not None and "Tensor[4, 20]" in hover.contents.value
     assert hover.range.start.character == col
 
 

@@ -9,3 +9,7 @@ class Net(nn.Module):
 
     def forward(self, x):
         return x * self.w
+
+
+if __name__ == "__main__":
+    print(Net()(torch.ones(3)))

@@ -10,6 +10,7 @@ import ast
 import re
 from typing import Iterable, Iterator
 
+from torch_lsp.analysis import attribute_use as U
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.context import FileContext
 from torch_lsp.analysis.diagnostics import (
@@ -23,52 +24,109 @@ from torch_lsp.analysis.diagnostics import (
     TextEdit,
 )
 from torch_lsp.analysis.modules import MODULE_KINDS, Assignment, ClassInfo, Kind, Value
+from torch_lsp.analysis.project import ClassRef
 from torch_lsp.rules import rule
 
 UNREGISTERED_TENSOR = rule(
     "TL101",
     "unregistered-tensor",
-    "A tensor stored on self that is neither an nn.Parameter nor a registered buffer",
+    "A plain tensor on self (neither nn.Parameter nor buffer) where that breaks training, device moves or checkpoints",
     Severity.WARNING,
     """
     ## What it does
-    Finds `self.NAME = <tensor>` in an `nn.Module`'s `__init__` (or a helper it
-    calls) where the tensor comes from a torch factory (`torch.tensor`, `zeros`,
-    `randn`, ...), a legacy constructor (`torch.cuda.FloatTensor(...)`), or
-    `.to()`/`.cuda()`/`.requires_grad_()` of one, and is neither wrapped in
-    `nn.Parameter` nor registered with `register_buffer`. Values are followed through
-    local names and `setattr(self, "NAME", ...)`. The severity is *error* when
-    `requires_grad=True` or `.requires_grad_()` shows the tensor was meant to be
-    learned.
+    Looks at every `self.NAME = <tensor>` that an `nn.Module`'s `__init__` (or a helper it
+    calls) makes from a torch factory (`torch.tensor`, `zeros`, `randn`, ...), a legacy
+    constructor (`torch.cuda.FloatTensor(...)`), or `.to()`/`.cuda()`/`.requires_grad_()` of
+    one, without `nn.Parameter` or `register_buffer`, and reports it only where the plain
+    tensor makes something go wrong at run time. The analysis follows `forward` and the
+    methods, properties and file functions it calls (transitively), local aliases
+    (`w = self.w`), and re-assignments (`self.m = self.m.to(x.device)` before use).
+
+    A plain tensor attribute is reported when:
+
+    1. **it was meant to be learned**, and is read: created with `requires_grad=True` or
+       `.requires_grad_()`, given to `nn.init.*`, or handed to a `torch.optim` optimizer
+       (*error*: the optimizer never updates it). A read anywhere counts (any method, or
+       `model.NAME` elsewhere in the file), since the optimizer problem does not depend on
+       where it is used. Its *name* is weaker evidence: a name whose words say parameter
+       (`param`, `weight`, `bias`, `gamma`, `beta`, `learnable`, `logit_scale`, ...; not
+       `scale`, `alpha`, `temperature` or `kernel`, which name constants as often; and the
+       words of learned embeddings and tokens, `pos_embed`, `cls_token`, `query_embed`, but
+       only for a placeholder, a `zeros/ones/empty/rand/randn/full` of a shape that
+       `__init__` does not fill in, since a table it computes is a constant) counts
+       only for a floating tensor, in a class that already has learned parts (parameters or
+       submodules), where it enters `forward`'s arithmetic without ever being moved to the
+       input's device there (*warning*). This is why `self.scalar_param = torch.tensor(2.0)`
+       multiplied into the output is reported although it is 0-d, while
+       `self.scaling = torch.sqrt(torch.tensor(d).float())` is not;
+    2. **it meets the model's device**: in code reachable from `forward`, a tensor
+       operation (arithmetic, matmul, comparison, a `torch.*`/`F.*` call, `cat`, a
+       submodule call, `index_select`, an in-place op) combines it with the input, a
+       parameter/buffer, or a submodule's output, without moving it there first
+       (`.to(x.device)`, `.to(x)`, `.type_as(x)`, `device=x.device`, `x.new_tensor(...)`).
+       After `model.to('cuda')` it stays behind and that line raises "Expected all tensors
+       to be on the same device" (*warning*). A 0-d tensor is exempt: PyTorch treats it as a
+       scalar (a CPU 0-d tensor works beside CUDA tensors and does not up-cast a float16
+       result). So is indexing a tensor with it (`x[:, self.idx]`: torch moves a CPU index);
+    3. **`forward` updates it in place** (`self.n += 1`, `self.ema.mul_(m)`,
+       `self.buf[i] = v`, `self.n = self.n + 1`): running state that `state_dict()` does not
+       save (*warning*).
+
+    Conditions 2 and 3 apply to a class used as a model: it has parameters, buffers or
+    submodules, or the file registers an instance as a submodule or `nn.Sequential` item,
+    calls one, or moves one with `.to()`, or a subclass in the file is a model. A class
+    without `forward` (an environment, a scheduler, a sampler) is not one, nor is a class
+    the file builds but only uses through its own methods; when the file cannot tell (a
+    `forward` without parameters, used elsewhere) the finding is *information* and says so.
+    Also *information*, because the intent is unclear: a non-0-d tensor used in `forward`
+    only with other plain tensors, returned from `forward`, or moved to a fixed device
+    (`.cuda()`, `.to(self.device)`) instead of the input's.
+
+    Everything else is quiet: tensors read only as Python values (sizes, `.item()`,
+    `.tolist()`, `int(...)`, `len(...)`, `if self.mask[i]:`), never read, read only outside
+    `forward` (CPU-side sampling or collate helpers, setup code), overwritten in `forward`
+    before they are read, moved to the input's device at each use, guarded by a device
+    check (`x.device == self.c.device and ...`), converted by an `_apply`/`to` override of
+    the class or of an owner class in the file, or re-created by the class itself in a
+    method `forward` does not reach (a reset): such state's device and lifetime are the
+    class's own business. (Re-assigned in `forward` on some paths only, it is still read
+    as the plain tensor on the others.) One assignment gives one diagnostic, even when
+    several classes reach it through a mixin.
 
     ## Why is this bad?
-    `nn.Module` only tracks parameters, buffers and submodules. A plain tensor
-    attribute is missing from `model.parameters()`, so the optimizer never updates
-    it (it may still get a `.grad`, which makes the bug hard to see); it is missing
-    from `state_dict()`, so checkpoints silently lose it; and `model.to(device)`,
-    `.cuda()`, `.double()` do not move or convert it, which later fails with
-    "Expected all tensors to be on the same device".
+    `nn.Module` only tracks parameters, buffers and submodules. A plain tensor attribute
+    is missing from `model.parameters()` (the optimizer never updates it, though it may get
+    a `.grad`), from `state_dict()` (checkpoints lose it), and `model.to(device)`, `.cuda()`,
+    `.double()` do not move or convert it.
 
     ## Example
     ```python
-    class ContrastiveHead(nn.Module):
-        def __init__(self, dim):
+    class Normalize(nn.Module):
+        def __init__(self, mean, std):
             super().__init__()
-            self.proj = nn.Linear(dim, dim)
-            self.log_temp = torch.zeros(1, requires_grad=True)
+            self.mean = torch.tensor(mean)
+            self.std = torch.tensor(std)
+
+        def forward(self, x):
+            return (x - self.mean[:, None, None]) / self.std[:, None, None]
     ```
 
     ## Fix
-    If it should be learned, wrap it in `nn.Parameter`:
+    A constant that should follow the module: a buffer. When it is computed from the
+    constructor's arguments only (and not random), a non-persistent one: it is recomputed
+    at construction, and checkpoints saved before the fix still load.
+    ```python
+            self.register_buffer("mean", torch.tensor(mean), persistent=False)
+    ```
+    Running state that `forward` updates: a persistent buffer (`register_buffer("n", ...)`).
+    Meant to be learned: `nn.Parameter`, offered first then:
     ```python
             self.log_temp = nn.Parameter(torch.zeros(1))
     ```
-    If it is a constant that should follow the module (device, dtype, checkpoint),
-    register it as a buffer:
-    ```python
-            self.register_buffer("mean", torch.tensor(mean))
-    ```
-    Both fixes change what the module trains or saves, so `--fix` applies them only
+    `nn.Parameter` is never offered for an integer or bool tensor (torch refuses it), nor,
+    unless the tensor is meant to be learned, for one that other methods re-assign or
+    `forward` updates in place; a `None` arm (`... if flag else None`) stays out of the
+    wrap. Both fixes change what the module trains or saves, so `--fix` applies them only
     with `--unsafe-fixes`.
     """,
     fixable=True,
@@ -230,7 +288,6 @@ _CONTAINER_METHODS = {
     "torch.nn.ParameterDict": {"clear", "copy", "fromkeys", "get", "items", "keys", "pop", "popitem", "setdefault",
                                "update", "values"},
 }
-_BUFFER_NAME_HINT = re.compile(r"mean|std|var|mask|buffer|running|index|idx|ids|freq|table|stats|count|const|anchor|grid|scale_factor", re.I)
 # A call of a legacy constructor in the text (annotations such as `torch.LongTensor` are not calls).
 _LEGACY_TEXT = re.compile(r"(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor\s*\(")
 _ACTIONS = {
@@ -243,10 +300,18 @@ _ACTIONS = {
 
 
 def check(ctx: FileContext) -> Iterator[Diagnostic]:
+    facts = U.FileFacts(ctx)
+    # One assignment, one diagnostic: a mixin's helper reached from the __init__ of two
+    # classes is judged in each; the most severe verdict is kept.
+    tensors: dict[tuple, Diagnostic] = {}
     for info in ctx.model.module_classes():
-        yield from _check_super_init(ctx, info)
-        yield from _check_unregistered_tensors(ctx, info)
+        yield from _check_super_init(ctx, info, facts)
+        for d in _check_unregistered_tensors(ctx, info, facts):
+            key = (d.range.start, d.range.end)
+            if key not in tensors or d.severity < tensors[key].severity:
+                tensors[key] = d
         yield from _check_plain_containers(ctx, info)
+    yield from tensors.values()
     if "Tensor" in ctx.src.text and _LEGACY_TEXT.search(ctx.src.text):
         yield from _check_legacy(ctx)
 
@@ -317,12 +382,14 @@ def _insert_before(ctx: FileContext, fn: ast.FunctionDef, text: str) -> TextEdit
 # ---------------------------------------------------------------------------------- TL104
 
 
-def _check_super_init(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:
+def _check_super_init(ctx: FileContext, info: ClassInfo, facts: U.FileFacts) -> Iterable[Diagnostic]:
     init = info.init
-    if init is None:
-        return
+    if init is None or not info.init_completes:
+        return  # every path through __init__ raises: no instance is ever made
     early = [a for a in info.assignments if a.before_super and ctx.model.settle(a.value).kind in _ACTIONS]
     if info.super_init is None:
+        if not early and (info.init_calls_unseen or _plain_helper(ctx, info, facts)):
+            return  # a method we cannot see may initialise it; or nothing uses it as a module
         yield from _never_calls_super(ctx, info, early)
         return
     if not early:
@@ -342,6 +409,15 @@ def _check_super_init(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]
         fixes.append(move)
     yield Diagnostic(ASSIGNMENT_BEFORE_SUPER_INIT.code, ASSIGNMENT_BEFORE_SUPER_INIT.severity,
                      _assignment_range(ctx, first), msg, tuple(related), tuple(fixes))
+
+
+def _plain_helper(ctx: FileContext, info: ClassInfo, facts: U.FileFacts) -> bool:
+    """An nn.Module subclass used as a plain object: no ``forward``, only ``nn.Module`` itself as
+    torch base, and the file never calls an instance, registers one as a submodule, moves one
+    with ``.to()`` or subclasses it. Nothing reaches the uninitialised ``nn.Module`` machinery."""
+    if info.unresolved_bases or not info.torch_bases <= {"torch.nn.Module"} or U.has_forward(ctx, info):
+        return False
+    return facts.used_as_module(info) is None and not facts.subclasses(info)
 
 
 def _assignment_range(ctx: FileContext, a: Assignment) -> Range:
@@ -433,72 +509,265 @@ def _move_super_fix(ctx: FileContext, info: ClassInfo) -> Fix | None:
 # ---------------------------------------------------------------------------------- TL101
 
 
-def _check_unregistered_tensors(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:
+def _check_unregistered_tensors(ctx: FileContext, info: ClassInfo, facts: U.FileFacts) -> Iterable[Diagnostic]:
     tensors = [a for a in info.assignments if a.value.kind is Kind.TENSOR and a.how in ("assign", "annassign", "setattr")]
     if not tensors:
         return
     registered = _registered_names(ctx, info)
     owns = _owns_torch_names(info)
-    for a in tensors:
-        if a.value.registered or a.name in registered or (owns and T.is_torch_owned_name(a.name)):
-            continue
-        learned = a.value.requires_grad
-        if learned:
+    candidates = [a for a in tensors
+                  if not (a.value.registered or a.name in registered or (owns and T.is_torch_owned_name(a.name)))]
+    if not candidates:
+        return
+    self_values = U.value_attribute_names(ctx, info)
+    tensor_facts = {id(a): U.tensor_facts(ctx, a.value.node, U.assignment_function(ctx, info, a), self_values,
+                                          a.name, a.value_node)
+                    for a in candidates}
+    ranks: dict[str, int | None] = {}
+    for a in candidates:
+        r = tensor_facts[id(a)].rank
+        ranks[a.name] = r if a.name not in ranks or ranks[a.name] == r else None
+    walker = U.ClassUses(ctx, info, ranks, registered, self_values)
+    uses = walker.run()
+    cls = U.class_facts(ctx, info, set(ranks), U.init_methods(info))
+    # Re-created by a method forward does not reach (a reset): the class manages that state itself.
+    # (Re-created in forward on some paths only: the other paths still read the plain tensor.)
+    cls.recreated = {n: v for n, v in cls.recreated.items() if v[0] not in walker.reached}
+    status: list = []  # computed on first need: model_status scans the file
+
+    def model() -> tuple[str, ast.AST | None]:
+        if not status:
+            status.append(U.model_status(ctx, facts, info, registered))
+        return status[0]
+
+    for a in candidates:
+        verdict = _judge(ctx, info, a, tensor_facts[id(a)], uses[a.name], cls, facts, registered, model)
+        if verdict is not None:
+            yield verdict
+
+
+def _line(site: U.Site) -> int:
+    return site.node.lineno  # type: ignore[attr-defined]
+
+
+def _site_related(ctx: FileContext, site: U.Site, text: str) -> RelatedInformation | None:
+    if site.summary is None:
+        return RelatedInformation(ctx.src.range_of(site.node), text)
+    src = getattr(site.summary, "source", None)
+    if src is None:
+        return None
+    return RelatedInformation(src.range_of(site.node), text, site.summary.path)
+
+
+def _at(site: U.Site) -> str:
+    where = f"`{site.function}`"
+    if site.summary is not None and getattr(site.summary, "path", None):
+        where += f" ({site.summary.path.rsplit('/', 1)[-1]})"
+    return f"{where} (line {_line(site)})"
+
+
+def _stays(tf: U.TensorFacts) -> str:
+    """What ``model.to(...)`` leaves behind, by where the tensor was created."""
+    if tf.device == "cuda":
+        return "it stays on the GPU it was created on when the model runs on the CPU or another GPU"
+    if tf.device == "given":
+        return "after `model.to(...)` it stays on the device given to the constructor"
+    return "after `model.to('cuda')` it stays on the CPU"
+
+
+def _judge(ctx: FileContext, info: ClassInfo, a: Assignment, tf: U.TensorFacts, use: U.AttrUse, cls: U.ClassFacts,
+           facts: U.FileFacts, registered: set[str], model) -> Diagnostic | None:
+    name = a.name
+    rng = ctx.src.range_of(a.value_node) if a.value_node is not None else ctx.src.range_of(a.target)
+    learnable = tf.dtype not in ("int", "bool")
+    converted = name in cls.converted or facts.converted_by_apply(name)
+
+    # (a) meant to be learned, shown by the code
+    evidence, evidence_node = None, None
+    if a.value.requires_grad:
+        evidence = "created with `requires_grad=True`" if "requires_grad=" in ctx.src.segment(a.value_node or a.target) \
+            else "made trainable with `.requires_grad_()`"
+    elif name in cls.requires_grad:
+        evidence, evidence_node = "made trainable with `.requires_grad_()`", cls.requires_grad[name]
+    elif name in cls.init_calls:
+        call = cls.init_calls[name]
+        evidence, evidence_node = f"initialised with `{ctx.src.segment(call.func)}`", call  # type: ignore[attr-defined]
+    elif facts.optimizer_call(name) is not None:
+        evidence, evidence_node = "handed to an optimizer", facts.optimizer_call(name)
+    if evidence is not None and learnable:
+        read = (use.device + use.arith + use.plain + use.moved + use.pinned)
+        read_elsewhere = cls.reads_elsewhere.get(name)
+        if use.reads or read_elsewhere is not None or facts.read_outside(name):
+            related = []
+            if evidence_node is not None:
+                related.append(RelatedInformation(ctx.src.range_of(evidence_node), f"`self.{name}` is {evidence} here"))
+            site = read[0] if read else None
+            where = ""
+            if site is not None:
+                where = f" (used in {_at(site)})"
+                r = _site_related(ctx, site, f"`self.{name}` is used here")
+                if r is not None:
+                    related.append(r)
+            elif read_elsewhere is not None:
+                where = f" (read on line {read_elsewhere.lineno})"  # type: ignore[attr-defined]
+                related.append(RelatedInformation(ctx.src.range_of(read_elsewhere), f"`self.{name}` is read here"))
             msg = (
-                f"`self.{a.name}` is created with `requires_grad` but is a plain tensor, not an `nn.Parameter`: it is "
-                f"missing from `model.parameters()`, so the optimizer never updates it; it is also left out of "
-                f"`state_dict()` and not moved by `.to(device)`"
+                f"`self.{name}` is {evidence} but is a plain tensor, not an `nn.Parameter`{where}: "
+                f"`model.parameters()` leaves it out, so an optimizer built from it never updates it (it still gets a "
+                f"`.grad`); it is also missing from `state_dict()` and `model.to(...)` does not move it"
             )
-        else:
-            msg = (
-                f"`self.{a.name}` is a plain tensor, neither an `nn.Parameter` nor a registered buffer: it is missing "
-                f"from `model.parameters()` and `state_dict()`, and `.to(device)`/`.double()` do not move or convert it"
-            )
-        fixes = _tensor_fixes(ctx, a, learned)
-        yield Diagnostic(
-            UNREGISTERED_TENSOR.code,
-            Severity.ERROR if learned else UNREGISTERED_TENSOR.severity,
-            ctx.src.range_of(a.value_node) if a.value_node is not None else ctx.src.range_of(a.target),
-            msg,
-            (),
-            tuple(fixes),
+            fixes = _tensor_fixes(ctx, a, tf, use, cls, first="parameter", buffer=False)
+            return Diagnostic(UNREGISTERED_TENSOR.code, Severity.ERROR, rng, msg, tuple(related), tuple(fixes))
+        return None
+
+    # Moved by the class itself: an `_apply`/`to` override converts it with the module.
+    if converted:
+        return None
+
+    # State the class re-creates itself in a method forward does not reach (a reset): the class manages
+    # its device and lifetime; registering it would not change where the new tensor lives.
+    if name in cls.recreated:
+        return None
+
+    real_device = [s for s in use.device if s.rank != 0 and not s.pinned]
+    named = U.name_says_parameter(name, tf.placeholder) and learnable
+    # (a) meant to be learned, shown only by its name: in a class that already has learned parts, where it
+    # enters forward's arithmetic and is never moved to the input's device there.
+    if named and use.arith and not use.moved and not use.pinned and U.has_learned_parts(ctx, info, registered):
+        site = real_device[0] if real_device else use.arith[0]
+        device_part = ""
+        if real_device:
+            device_part = (f"; {_stays(tf)}, so line {_line(site)} raises "
+                           f"'Expected all tensors to be on the same device'")
+        msg = (
+            f"`self.{name}` is used in {_at(site)} like a learned parameter (its name says so), but it is a plain tensor: "
+            f"`model.parameters()` leaves it out, so the optimizer never trains it and it keeps its initial value; it is "
+            f"also missing from `state_dict()`{device_part}"
         )
+        related = [r for r in [_site_related(ctx, site, f"`self.{name}` is used here")] if r is not None]
+        fixes = _tensor_fixes(ctx, a, tf, use, cls, first="parameter")
+        return Diagnostic(UNREGISTERED_TENSOR.code, Severity.WARNING, rng, msg, tuple(related), tuple(fixes))
+
+    if not (use.inplace or real_device or use.plain or use.device):
+        return None
+    status, evidence_of_model = model()
+    if status == "not":
+        return None
+    sure = status == "model"
+    severity = Severity.WARNING if sure else Severity.INFORMATION
+    doubt = "" if sure else (
+        f" (whether this matters depends on how `{info.name}` is used: nothing in this file makes it part of a model "
+        f"that is moved with `.to()` or saved)"
+    )
+    model_note = [RelatedInformation(ctx.src.range_of(evidence_of_model), f"`{info.name}` is used as a model here")] \
+        if evidence_of_model is not None else []
+    # (c) running state updated in place by forward
+    if use.inplace:
+        site = use.inplace[0]
+        msg = (
+            f"`{site.function}` updates `self.{name}` in place (line {_line(site)}): it is running state, but a plain "
+            f"tensor, so `state_dict()` does not save it (a restored checkpoint starts it over) and `model.to(...)` does "
+            f"not move it{doubt}"
+        )
+        related = [r for r in [_site_related(ctx, site, f"`self.{name}` is updated here")] if r is not None] + model_note
+        fixes = _tensor_fixes(ctx, a, tf, use, cls, first="buffer", persistent=True)
+        return Diagnostic(UNREGISTERED_TENSOR.code, severity, rng, msg, tuple(related), tuple(fixes))
+    # (b) meets the input or a parameter/submodule output without being moved there
+    if real_device:
+        site = real_device[0]
+        msg = (
+            f"`self.{name}` is used with {site.partner or 'the input'} in {_at(site)} but is a plain tensor: "
+            f"{_stays(tf)}, so line {_line(site)} raises 'Expected all tensors to be on the same "
+            f"device'; it is also missing from `state_dict()`{doubt}"
+        )
+        related = [r for r in [_site_related(ctx, site, f"`self.{name}` meets {site.partner or 'the input'} here")]
+                   if r is not None] + model_note
+        fixes = _tensor_fixes(ctx, a, tf, use, cls, first="parameter" if named else "buffer")
+        return Diagnostic(UNREGISTERED_TENSOR.code, severity, rng, msg, tuple(related), tuple(fixes))
+    if not sure or tf.rank == 0:
+        return None
+    # Ambiguous: moved to a fixed device, or used only with other plain tensors / returned.
+    pinned = [s for s in use.device if s.pinned and s.rank != 0]
+    if pinned:
+        site = pinned[0]
+        msg = (
+            f"`self.{name}` is a plain tensor moved to a fixed device (not to the input's) before it meets "
+            f"{site.partner or 'the input'} in {_at(site)}: this works only while the model runs on that device, and "
+            f"`self.{name}` is missing from `state_dict()`; a buffer would follow `model.to(...)`"
+        )
+    elif use.plain and use.plain[0].partner == U.RETURNED:
+        site = use.plain[0]
+        msg = (
+            f"`self.{name}` is a plain tensor returned from {_at(site)}: it is unclear whether callers expect it on "
+            f"the model's device; if they do, register it as a buffer (`model.to(...)` does not move a plain tensor, "
+            f"and `state_dict()` leaves it out)"
+        )
+    elif use.plain:
+        site = use.plain[0]
+        msg = (
+            f"`self.{name}` is a plain tensor used in {_at(site)} only with {site.partner or 'other plain tensors'}, so "
+            f"it is unclear whether it should follow the model's device: if it should, register it as a buffer "
+            f"(`model.to(...)` does not move a plain tensor, and `state_dict()` leaves it out)"
+        )
+    else:
+        return None
+    related = [r for r in [_site_related(ctx, site, f"`self.{name}` is used here")] if r is not None]
+    fixes = _tensor_fixes(ctx, a, tf, use, cls, first="buffer")
+    return Diagnostic(UNREGISTERED_TENSOR.code, Severity.INFORMATION, rng, msg, tuple(related), tuple(fixes))
 
 
-def _tensor_fixes(ctx: FileContext, a: Assignment, learned: bool) -> list[Fix]:
+def _tensor_fixes(ctx: FileContext, a: Assignment, tf: U.TensorFacts, use: U.AttrUse, cls: U.ClassFacts,
+                  first: str, buffer: bool = True, persistent: bool | None = None) -> list[Fix]:
+    """The fixes, preferred first. ``nn.Parameter`` only for a floating tensor (torch refuses an integer
+    or bool one) that nothing else re-assigns or updates in place; a buffer is non-persistent when the
+    tensor can be recomputed from the constructor's arguments (old checkpoints stay loadable)."""
     if a.value_node is None:
         return []
-    fixes: list[Fix] = []
-    value_range = ctx.src.range_of(a.value_node)
-    value_text = _modernised(ctx, a.value_node)
+    learned = first == "parameter"
+    param_fix = None
     param = ctx.name_for("torch.nn.Parameter")
-    if param is not None:
-        fixes.append(Fix(
-            f"Wrap in `{param}(...)` (trained by the optimizer, saved in state_dict)",
-            (TextEdit(value_range, f"{param}({value_text})"),),
-            Applicability.UNSAFE,
-        ))
+    param_ok = tf.dtype == "float" or (learned and tf.dtype is None)
+    if not learned and (a.name in cls.stores_elsewhere or use.inplace):
+        param_ok = False
+    if param is not None and param_ok:
+        node = a.value_node
+        targets = [node]
+        if isinstance(node, ast.IfExp):  # keep a `None` arm out of the wrap
+            arms = [arm for arm in (node.body, node.orelse) if not (isinstance(arm, ast.Constant) and arm.value is None)]
+            if len(arms) < 2:
+                targets = arms
+        if targets:
+            edits = tuple(TextEdit(ctx.src.range_of(t), f"{param}({_modernised(ctx, t)})") for t in targets)
+            param_fix = Fix(f"Wrap in `{param}(...)` (trained by the optimizer, saved in state_dict)", edits,
+                            Applicability.UNSAFE)
     buffer_fix = None
-    if not learned:
+    if buffer:
         whole = None
         if a.how in ("assign", "annassign") and isinstance(a.stmt, (ast.Assign, ast.AnnAssign)) and a.stmt.value is a.value_node:
-            targets = a.stmt.targets if isinstance(a.stmt, ast.Assign) else [a.stmt.target]
-            if len(targets) == 1 and targets[0] is a.target:
+            targets_ = a.stmt.targets if isinstance(a.stmt, ast.Assign) else [a.stmt.target]
+            if len(targets_) == 1 and targets_[0] is a.target:
                 whole = ctx.src.range_of(a.stmt)
         elif a.how == "setattr":
             whole = ctx.src.range_of(a.target)
         if whole is not None:
-            buffer_fix = Fix(
-                f'Register as a buffer: `self.register_buffer("{a.name}", ...)` (saved, moved by .to(), not trained)',
-                (TextEdit(whole, f'self.register_buffer("{a.name}", {value_text})'),),
-                Applicability.UNSAFE,
-            )
-    if buffer_fix is not None:
-        if _BUFFER_NAME_HINT.search(a.name):
-            fixes.insert(0, buffer_fix)
-        else:
-            fixes.append(buffer_fix)
-    return fixes
+            value_text = _modernised(ctx, a.value_node)
+            if persistent is None:
+                persistent = not (tf.from_args and not tf.random)
+            if persistent:
+                buffer_fix = Fix(
+                    f'Register as a buffer: `self.register_buffer("{a.name}", ...)` (saved, moved by .to(), not trained)',
+                    (TextEdit(whole, f'self.register_buffer("{a.name}", {value_text})'),),
+                    Applicability.UNSAFE,
+                )
+            else:
+                buffer_fix = Fix(
+                    f'Register as a non-persistent buffer: `self.register_buffer("{a.name}", ..., persistent=False)` '
+                    f"(moved by .to(), recomputed from the constructor's arguments, so old checkpoints still load)",
+                    (TextEdit(whole, f'self.register_buffer("{a.name}", {value_text}, persistent=False)'),),
+                    Applicability.UNSAFE,
+                )
+    ordered = [param_fix, buffer_fix] if learned else [buffer_fix, param_fix]
+    return [f for f in ordered if f is not None]
 
 
 def _modernised(ctx: FileContext, node: ast.AST) -> str:
@@ -544,7 +813,7 @@ def _unregistered_items(ctx: FileContext, value: Value, depth: int = 0) -> tuple
         if v.registered or v.escaped:
             continue
         if v.kind in MODULE_KINDS:
-            if not _stateless(v):
+            if not _stateless(v) and not _stateless_user_module(ctx, v):
                 modules.append(item)
         elif v.kind is Kind.PARAMETER:
             params.append(item)
@@ -567,6 +836,54 @@ def _stateless(v: Value) -> bool:
     if v.cls and v.cls.startswith("torch.nn.") and v.cls.endswith("Loss") and call is not None:
         return not call.args and not any(k.arg in T.WEIGHTED_LOSS_ARGS or k.arg is None for k in call.keywords)
     return False
+
+
+_PLAIN_ANNOTATION = re.compile(r"^(int|float|bool|str|complex|None|Optional\[(int|float|bool|str)\]|"
+                               r"(tuple|list|Tuple|List|Sequence)\[[\w\s,.\[\]]*\]|int \| None|float \| None)$")
+
+
+def _stateless_user_module(ctx: FileContext, v: Value) -> bool:
+    """A project Module class whose instances carry nothing ``nn.Module`` tracks: it registers no
+    parameters, buffers or submodules, stores no tensors, keeps only plain values (constants, or
+    constructor arguments annotated as plain types or defaulting to constants), extends no torch
+    layer, and never reads ``self.training`` (so ``train()``/``eval()`` change nothing)."""
+    if v.kind is not Kind.LAYER or not isinstance(v.node, ast.Call):
+        return False
+    ref = ctx.model.resolve_class_expr(ctx.summary, v.node.func, use_jedi=False)
+    if not isinstance(ref, ClassRef):
+        return False
+    for c in U.mro(ctx, ctx.model.info(ref)):
+        if not c.is_module and c.assignments:
+            return False
+        if c.unresolved_bases or not c.torch_bases <= {"torch.nn.Module"} or c.registered_names:
+            return False
+        init = c.init
+        params: dict[str, ast.arg] = {}
+        defaults: dict[str, ast.expr] = {}
+        if init is not None:
+            args = init.args
+            positional = args.posonlyargs + args.args
+            params = {x.arg: x for x in positional + args.kwonlyargs}
+            defaults = dict(zip([x.arg for x in positional[len(positional) - len(args.defaults):]], args.defaults))
+        for a in c.assignments:
+            kind = a.value.kind
+            if kind in (Kind.VALUE, Kind.NONE):
+                continue
+            node = a.value_node
+            if kind is Kind.UNKNOWN and isinstance(node, ast.Name) and node.id in params:
+                arg = params[node.id]
+                ann = ast.unparse(arg.annotation) if arg.annotation is not None else None
+                d = defaults.get(node.id)
+                if (ann is not None and _PLAIN_ANNOTATION.match(ann)) or (ann is None and isinstance(d, ast.Constant)):
+                    continue
+            return False
+        for n in ast.walk(c.node):
+            if isinstance(n, ast.Attribute) and n.attr == "training" and isinstance(n.value, ast.Name) and n.value.id == "self":
+                return False
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in (
+                    "register_buffer", "register_parameter", "add_module", "register_module", "_apply", "train", "eval"):
+                return False
+    return True
 
 
 def _check_plain_containers(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:

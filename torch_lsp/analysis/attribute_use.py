@@ -1,0 +1,1632 @@
+"""How an ``nn.Module`` uses the plain tensors it stores on ``self``: TL101's model of harm.
+
+A plain tensor attribute (``self.t = torch.zeros(3)``, neither an ``nn.Parameter`` nor a
+registered buffer) is only a problem where something goes wrong at run time. This module
+gathers the facts that decide it, in one cheap pass per class that has such attributes:
+
+* ``TensorFacts``: what the assigned expression is: its rank when provable (a 0-d tensor
+  is a scalar for PyTorch's device rules), its dtype kind (an integer or bool tensor can
+  never be an ``nn.Parameter``), whether it is random (a buffer that cannot be recomputed
+  must be saved) and whether it is derived only from constructor arguments and constants.
+* ``FileFacts``: what the rest of the file says about each class: is it used as a model
+  (registered as a submodule, an ``nn.Sequential`` item, called, moved with ``.to()``),
+  which attribute names are handed to an optimizer, converted by an ``_apply``/``to``
+  override, or read from outside their class.
+* ``ClassUses``: an abstract interpretation of ``forward`` and of the methods and file
+  functions it calls (transitively), over a tiny domain: each value is derived from the
+  input or a parameter/submodule (*on the model's device*), from plain tensor attributes
+  (*not moved*), is a Python value (sizes, ``.item()``, truthiness), or is unknown. It
+  records, per attribute, where it meets the model's device in a tensor operation, where
+  ``forward`` updates it in place, where it is moved to the input's device, where it is
+  only mixed with other plain tensors, and where it enters arithmetic. Local aliases are
+  followed; an attribute re-assigned in ``forward`` before it is read is overwritten, so
+  its later reads see the new value. Control flow (branches, loops, ``return``,
+  ``raise``, ``try``) is the shared ``Flow`` of ``analysis/flow.py``, so "overwritten"
+  means: on every path that reaches the read.
+
+The verdicts (severity, message, fixes) are made by ``torch_lsp.rules.registration``.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from torch_lsp.analysis import torch_api as T
+from torch_lsp.analysis.flow import Flow, assigned_names, raised_name
+from torch_lsp.analysis.modules import MODULE_KINDS, Assignment, ClassInfo, Kind
+
+# ---------------------------------------------------------------------------------- tables
+
+# Tensor methods and attributes whose result is a Python value (or a dtype/shape).
+_PY_METHODS = frozenset(
+    """
+    size dim numel item tolist ndimension nelement element_size is_contiguous is_floating_point is_complex
+    data_ptr get_device numpy stride storage_offset is_pinned is_shared is_set_to equal __len__ __bool__
+    __int__ __float__ __index__ untyped_storage
+    """.split()
+)
+_PY_ATTRS = frozenset(
+    "shape dtype ndim is_cuda is_cpu is_meta is_sparse is_leaf requires_grad grad_fn layout names itemsize nbytes".split()
+)
+_SAME_ATTRS = frozenset("T mT H mH data real imag grad".split())
+# In-place methods that do not update a value (they change autograd flags or memory placement).
+_NOT_UPDATES = frozenset({"requires_grad_", "share_memory_", "detach_", "retain_grad", "record_stream"})
+# Methods that read only the other tensor's size.
+_SIZE_ONLY = frozenset({"view_as", "reshape_as", "expand_as"})
+_NEW_METHODS = frozenset({"new_tensor", "new_zeros", "new_ones", "new_full", "new_empty"})
+# Python builtins returning a plain Python value whatever they are given.
+_PY_BUILTINS = frozenset(
+    """
+    int float bool len str repr isinstance issubclass hasattr callable id hash type print format range round
+    divmod chr ord bin hex oct
+    """.split()
+)
+# Builtins that pass their arguments' values through (containers, iteration).
+_PASS_BUILTINS = frozenset("list tuple sorted reversed zip enumerate iter next max min sum abs map filter set dict".split())
+# Module methods on an instance: the instance is used as a model.
+_MODULE_API = frozenset(
+    """
+    to cuda cpu half float double bfloat16 eval train parameters named_parameters buffers named_buffers
+    state_dict load_state_dict apply modules children named_modules named_children zero_grad requires_grad_
+    register_forward_hook register_forward_pre_hook forward
+    """.split()
+)
+_REGISTERING = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"})
+_RANDOM_FACTORIES = frozenset(
+    "torch." + n
+    for n in "rand randn randint randperm normal bernoulli multinomial poisson rand_like randn_like randint_like".split()
+)
+_RANDOM_METHODS = frozenset(
+    "normal_ uniform_ random_ exponential_ bernoulli_ log_normal_ cauchy_ geometric_ bernoulli multinomial".split()
+)
+_INT_DTYPES = frozenset("int int8 int16 int32 int64 long short uint8 uint16 uint32 uint64 qint8 quint8".split())
+_FLOAT_DTYPES = frozenset("float float32 float64 double half float16 bfloat16 complex64 complex128 cfloat cdouble".split())
+_ELEMENTWISE = frozenset(
+    """
+    exp log log1p sqrt rsqrt abs neg sin cos tanh sigmoid clamp clip floor ceil round sign reciprocal erf erfinv
+    float double half bfloat16 long int short bool byte char to cuda cpu type type_as contiguous clone detach
+    requires_grad_ pin_memory relu softmax log_softmax pow exp_ mul add sub div masked_fill tril triu
+    """.split()
+)
+_REDUCTIONS = frozenset("sum mean prod max min norm std var all any amax amin logsumexp median".split())
+
+# Words of an attribute name that say it holds a learned parameter (see TL101's rule text).
+_PARAM_WORDS = frozenset(
+    "param params parameter parameters weight weights bias biases gamma beta learnable trainable learned".split()
+)
+_PARAM_COMPOUNDS = ("logit_scale",)
+# Words of learned embeddings and tokens (ViT's pos_embed / cls_token, DETR's query_embed): they say
+# "learned" only of a placeholder (a tensor of a shape, left as made), not of a table computed in __init__.
+_EMBEDDING_WORDS = frozenset("embed embeds embedding embeddings token tokens query queries prompt prompts latents".split())
+_WORD_SPLIT = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])|\d+")
+
+
+def name_says_parameter(name: str, placeholder: bool = False) -> bool:
+    """``scalar_param``, ``gamma_1``, ``attnWeight``, ``logit_scale``: a name that calls
+    the tensor a learned parameter. Affine-parameter words (weight, bias, gamma, beta),
+    the word param(eter) itself, and CLIP's ``logit_scale``; not generic words such as
+    scale, alpha, temperature or kernel, which name constants as often. With
+    ``placeholder`` (the tensor is ``zeros/ones/empty/rand/randn/full`` of a shape, not
+    filled in afterwards), embedding and token words count too (``pos_embed``, ``cls_token``)."""
+    low = name.lower()
+    if any(c in low for c in _PARAM_COMPOUNDS):
+        return True
+    words = [w.lower() for w in _WORD_SPLIT.split(name) if w]
+    return any(w in _PARAM_WORDS for w in words) or (placeholder and any(w in _EMBEDDING_WORDS for w in words))
+
+
+def _is_self(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "self"
+
+
+def _const_number(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp):
+        return _const_number(node.operand)
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float, bool)
+
+
+# ---------------------------------------------------------------------------------- what was assigned
+
+
+@dataclass
+class TensorFacts:
+    rank: int | None = None  # provable rank, else None
+    dtype: str | None = None  # 'float' | 'int' | 'bool' | None (unknown)
+    random: bool = False  # made by a random factory: cannot be recomputed
+    from_args: bool = False  # derived only from constructor arguments and constants
+    device: str = "cpu"  # where it is created: 'cpu' | 'cuda' | 'given' (a device passed in)
+    placeholder: bool = False  # zeros/ones/empty/rand/randn/full of a shape, not filled in afterwards
+
+
+class _Scope:
+    """The function an assignment is in: its parameters and its local assignments."""
+
+    def __init__(self, fn: ast.FunctionDef | None, self_values: set[str]):
+        self.fn = fn
+        self.params: dict[str, ast.arg] = {}
+        self.defaults: dict[str, ast.expr] = {}
+        self.locals: dict[str, list[ast.expr]] = {}
+        self.self_values = self_values
+        if fn is None:
+            return
+        a = fn.args
+        positional = a.posonlyargs + a.args
+        for arg in positional + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
+            self.params[arg.arg] = arg
+        for arg, d in zip(positional[len(positional) - len(a.defaults):], a.defaults):
+            self.defaults[arg.arg] = d
+        for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+            if d is not None:
+                self.defaults[arg.arg] = d
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        self.locals.setdefault(t.id, []).append(node.value)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and isinstance(node.target, ast.Name):
+                self.locals.setdefault(node.target.id, []).append(node.value if node.value is not None else node)
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                for n in ast.walk(node.target):
+                    if isinstance(n, ast.Name):
+                        self.locals.setdefault(n.id, []).append(node)
+
+    def annotation(self, name: str) -> str | None:
+        arg = self.params.get(name)
+        if arg is None or arg.annotation is None:
+            return None
+        try:
+            return ast.unparse(arg.annotation)
+        except Exception:  # pragma: no cover - unparse of a valid tree
+            return None
+
+    def scalar_kind(self, node: ast.AST, depth: int = 0) -> str | None:
+        """'int' | 'float' | 'bool' when ``node`` is provably a Python number, else None."""
+        if depth > 4:
+            return None
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
+            return type(node.value).__name__
+        if isinstance(node, ast.UnaryOp):
+            return self.scalar_kind(node.operand, depth + 1)
+        if isinstance(node, ast.BinOp):
+            a, b = self.scalar_kind(node.left, depth + 1), self.scalar_kind(node.right, depth + 1)
+            if a is None or b is None:
+                return None
+            if isinstance(node.op, ast.Div) or "float" in (a, b):
+                return "float"
+            return "int"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("int", "float", "len", "round", "bool"):
+            return {"len": "int", "round": "int"}.get(node.func.id, node.func.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                and node.func.value.id == "math":
+            return "int" if node.func.attr in ("floor", "ceil", "prod", "comb", "factorial", "gcd") else "float"
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "math":
+            return "float"
+        if isinstance(node, ast.Name):
+            ann = self.annotation(node.id)
+            if ann in ("int", "float", "bool"):
+                return ann
+            if node.id in self.params:
+                d = self.defaults.get(node.id)
+                if ann is None and d is not None and _const_number(d):
+                    return self.scalar_kind(d, depth + 1)
+                return None
+            exprs = self.locals.get(node.id)
+            if exprs and len(exprs) == 1 and isinstance(exprs[0], ast.expr):
+                return self.scalar_kind(exprs[0], depth + 1)
+        return None
+
+
+_SHAPE_FACTORIES = frozenset("torch." + n for n in "zeros ones empty rand randn full normal".split())
+_FILLING = frozenset("copy_ fill_ zero_ index_copy_ index_fill_ masked_fill_ masked_scatter_ scatter_ put_".split())
+
+
+def tensor_facts(ctx, node: ast.AST | None, fn: ast.FunctionDef | None, self_values: set[str],
+                 attr: str | None = None, value_node: ast.AST | None = None) -> TensorFacts:
+    """Facts of the expression that created a tensor attribute (``Value.node``; ``value_node``
+    is the expression assigned to ``self.<attr>``, e.g. a local name)."""
+    facts = TensorFacts()
+    if node is None:
+        return facts
+    scope = _Scope(fn, self_values)
+    facts.rank = _rank(ctx, scope, node, 0)
+    facts.dtype = _dtype(ctx, scope, node, 0)
+    facts.random, facts.from_args = _origin(ctx, scope, node)
+    facts.device = _device(ctx, node)
+    inner = node
+    while isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr in (
+            "to", "cuda", "float", "double", "half", "requires_grad_", "contiguous"):
+        inner = inner.func.value
+    if isinstance(inner, ast.Call) and _q(ctx, inner.func) in _SHAPE_FACTORIES and fn is not None:
+        local = value_node.id if isinstance(value_node, ast.Name) else None
+        facts.placeholder = not _filled(fn, attr, local)
+    return facts
+
+
+def _filled(fn: ast.FunctionDef, attr: str | None, local: str | None) -> bool:
+    """Is ``self.<attr>`` (or the local ``local``) written into in ``fn`` (``pe[:, 0::2] = ...``,
+    ``t.copy_(...)``)?"""
+
+    def is_it(n: ast.AST) -> bool:
+        while isinstance(n, ast.Subscript):
+            n = n.value
+        return (isinstance(n, ast.Name) and n.id == local) or (
+            isinstance(n, ast.Attribute) and n.attr == attr and _is_self(n.value))
+
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.Assign, ast.AugAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(isinstance(t, ast.Subscript) and is_it(t) for t in targets):
+                return True
+            if isinstance(n, ast.AugAssign) and is_it(n.target):
+                return True
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _FILLING | _RANDOM_METHODS \
+                and is_it(n.func.value):
+            return True
+    return False
+
+
+def _q(ctx, func: ast.AST) -> str | None:
+    return T.canonical(ctx.imports.qualify(func))
+
+
+def _size_rank(ctx, scope: _Scope, args: list[ast.expr]) -> int | None:
+    """The rank a factory's size arguments give: ``(2, 3)`` or ``2, 3`` -> 2, ``()`` -> 0, ``n`` (an int) -> 1."""
+    if any(isinstance(a, ast.Starred) for a in args):
+        return None
+    if len(args) == 1:
+        a = args[0]
+        if isinstance(a, (ast.Tuple, ast.List)):
+            return None if any(isinstance(e, ast.Starred) for e in a.elts) else len(a.elts)
+        return 1 if scope.scalar_kind(a) == "int" else None
+    return len(args) if args else None
+
+
+def _data_rank(scope: _Scope, data: ast.AST) -> int | None:
+    """The rank of ``torch.tensor(data)``: 0 for a number, 1 + the items' rank for a list literal."""
+    if scope.scalar_kind(data) is not None:
+        return 0
+    if isinstance(data, (ast.List, ast.Tuple)):
+        if not data.elts:
+            return 1
+        sub = _data_rank(scope, data.elts[0])
+        return None if sub is None else 1 + sub
+    return None
+
+
+def _rank(ctx, scope: _Scope, node: ast.AST, depth: int) -> int | None:
+    if depth > 6:
+        return None
+    if isinstance(node, ast.Call):
+        func = node.func
+        q = _q(ctx, func)
+        kw = {k.arg: k.value for k in node.keywords}
+        if q in ("torch.tensor", "torch.as_tensor", "torch.asarray", "torch.scalar_tensor"):
+            data = node.args[0] if node.args else kw.get("data")
+            if data is None:
+                return None
+            return 0 if q == "torch.scalar_tensor" else _data_rank(scope, data)
+        if q is not None and q.startswith("torch.") and q.endswith("_like") and q in T.TENSOR_FACTORIES:
+            return _rank(ctx, scope, node.args[0], depth + 1) if node.args else None
+        if q in ("torch.zeros", "torch.ones", "torch.empty", "torch.rand", "torch.randn"):
+            if "size" in kw:
+                return _size_rank(ctx, scope, [kw["size"]])
+            return _size_rank(ctx, scope, node.args)
+        if q == "torch.full":
+            size = node.args[0] if node.args else kw.get("size")
+            return _size_rank(ctx, scope, [size]) if size is not None else None
+        if q == "torch.randint":
+            size = kw.get("size") or (node.args[-1] if node.args else None)
+            return _size_rank(ctx, scope, [size]) if size is not None else None
+        if q in ("torch.arange", "torch.range", "torch.linspace", "torch.logspace", "torch.randperm"):
+            return 1
+        if q in ("torch.eye", "torch.tril_indices", "torch.triu_indices"):
+            return 2
+        if q in T.LEGACY_CONSTRUCTORS:
+            if len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple)):
+                return 1 + (1 if node.args[0].elts and isinstance(node.args[0].elts[0], (ast.List, ast.Tuple)) else 0)
+            if node.args and all(scope.scalar_kind(a) == "int" for a in node.args):
+                return len(node.args)
+            return None
+        if q is not None and q.startswith("torch.") and node.args:
+            short = q.rsplit(".", 1)[1]
+            if short in _ELEMENTWISE:
+                return _rank(ctx, scope, node.args[0], depth + 1)
+            if short in _REDUCTIONS and len(node.args) == 1 and not node.keywords:
+                return 0
+            return None
+        if isinstance(func, ast.Attribute):
+            base = func.value
+            m = func.attr
+            if m in _REDUCTIONS and not node.args and not node.keywords:
+                return 0
+            if m in _ELEMENTWISE or m in ("requires_grad_", "detach", "to", "float", "double", "half"):
+                return _rank(ctx, scope, base, depth + 1)
+            if m == "unsqueeze":
+                r = _rank(ctx, scope, base, depth + 1)
+                return None if r is None else r + 1
+            if m in ("view", "reshape") and node.args:
+                return _size_rank(ctx, scope, node.args)
+            if m == "flatten" and not node.args:
+                return 1
+        return None
+    if isinstance(node, ast.BinOp):
+        a, b = _rank(ctx, scope, node.left, depth + 1), _rank(ctx, scope, node.right, depth + 1)
+        ls, rs = scope.scalar_kind(node.left) is not None, scope.scalar_kind(node.right) is not None
+        if ls:
+            return b
+        if rs:
+            return a
+        if a is not None and b is not None and not isinstance(node.op, ast.MatMult):
+            return max(a, b)
+        return None
+    if isinstance(node, ast.UnaryOp):
+        return _rank(ctx, scope, node.operand, depth + 1)
+    if isinstance(node, ast.Attribute) and node.attr in ("T", "mT", "data"):
+        return _rank(ctx, scope, node.value, depth + 1)
+    if isinstance(node, ast.Name):
+        exprs = scope.locals.get(node.id)
+        if exprs and len(exprs) == 1 and isinstance(exprs[0], ast.expr):
+            return _rank(ctx, scope, exprs[0], depth + 1)
+    return None
+
+
+def _dtype_of_name(ctx, node: ast.AST | None) -> str | None:
+    """``torch.long`` -> 'int', ``torch.float16`` -> 'float', ``torch.bool`` -> 'bool'."""
+    if node is None:
+        return None
+    q = ctx.imports.qualify(node) if isinstance(node, (ast.Attribute, ast.Name)) else None
+    if q and q.startswith("torch."):
+        last = q.rsplit(".", 1)[1]
+        if last == "bool":
+            return "bool"
+        if last in _INT_DTYPES:
+            return "int"
+        if last in _FLOAT_DTYPES:
+            return "float"
+    if isinstance(node, ast.Name) and node.id in ("float", "int", "bool"):
+        return node.id
+    return None
+
+
+def _data_dtype(scope: _Scope, data: ast.AST) -> str | None:
+    if isinstance(data, (ast.List, ast.Tuple)):
+        kinds = {_data_dtype(scope, e) for e in data.elts}
+        if None in kinds or not kinds:
+            return None
+        if "float" in kinds:
+            return "float"
+        return "int" if "int" in kinds else "bool"
+    return scope.scalar_kind(data)
+
+
+def _dtype(ctx, scope: _Scope, node: ast.AST, depth: int) -> str | None:
+    if depth > 6:
+        return None
+    if isinstance(node, ast.Compare):
+        return "bool"
+    if isinstance(node, ast.Call):
+        func = node.func
+        q = _q(ctx, func)
+        kw = {k.arg: k.value for k in node.keywords}
+        if "dtype" in kw:
+            return _dtype_of_name(ctx, kw["dtype"])
+        if q in T.LEGACY_CONSTRUCTORS:
+            d = T.LEGACY_DTYPES[q.rsplit(".", 1)[1]]
+            return "bool" if d == "bool" else "float" if d.startswith(("float", "bfloat")) else "int"
+        if q in ("torch.tensor", "torch.as_tensor", "torch.asarray"):
+            data = node.args[0] if node.args else kw.get("data")
+            return _data_dtype(scope, data) if data is not None else None
+        if q in ("torch.randint", "torch.randperm", "torch.tril_indices", "torch.triu_indices", "torch.randint_like"):
+            return "int"
+        if q in ("torch.zeros", "torch.ones", "torch.empty", "torch.rand", "torch.randn", "torch.eye", "torch.linspace",
+                 "torch.logspace", "torch.rand_like", "torch.randn_like", "torch.normal", "torch.scalar_tensor"):
+            return "float"
+        if q == "torch.full":
+            fill = node.args[1] if len(node.args) > 1 else kw.get("fill_value")
+            return _data_dtype(scope, fill) if fill is not None else None
+        if q in ("torch.arange", "torch.range"):
+            kinds = {_data_dtype(scope, a) for a in node.args}
+            if "float" in kinds:
+                return "float"
+            return "int" if kinds == {"int"} else None
+        if q is not None and q.endswith("_like") and node.args:
+            return _dtype(ctx, scope, node.args[0], depth + 1)
+        if q is not None and q.startswith("torch.") and node.args:
+            short = q.rsplit(".", 1)[1]
+            inner = _dtype(ctx, scope, node.args[0], depth + 1)
+            if short in ("sqrt", "rsqrt", "exp", "log", "log1p", "sin", "cos", "tanh", "sigmoid", "softmax",
+                         "log_softmax", "erf", "reciprocal", "mean"):
+                return "float" if inner in ("int", "float", "bool") else None
+            if short in ("logical_not", "logical_and", "logical_or", "isnan", "isinf", "eq", "ne", "gt", "lt", "ge", "le"):
+                return "bool"
+            return inner
+        if isinstance(func, ast.Attribute):
+            m = func.attr
+            if m in ("long", "int", "short", "byte", "char"):
+                return "int"
+            if m == "bool":
+                return "bool"
+            if m in ("float", "double", "half", "bfloat16"):
+                return "float"
+            if m in ("to", "type") and node.args:
+                d = _dtype_of_name(ctx, node.args[0])
+                if d is not None:
+                    return d
+            if m in ("eq", "ne", "gt", "lt", "ge", "le", "isnan", "isinf", "logical_not"):
+                return "bool"
+            if m in ("sqrt", "exp", "log", "mean", "sigmoid", "tanh", "softmax"):
+                return "float"
+            return _dtype(ctx, scope, func.value, depth + 1)
+        return None
+    if isinstance(node, ast.BinOp):
+        a, b = _dtype(ctx, scope, node.left, depth + 1), _dtype(ctx, scope, node.right, depth + 1)
+        a = a or scope.scalar_kind(node.left)
+        b = b or scope.scalar_kind(node.right)
+        if isinstance(node.op, ast.Div):
+            return "float"
+        if a is None or b is None:
+            return None
+        if "float" in (a, b):
+            return "float"
+        return "int"
+    if isinstance(node, ast.UnaryOp):
+        return _dtype(ctx, scope, node.operand, depth + 1)
+    if isinstance(node, ast.Attribute) and node.attr in ("T", "mT", "data"):
+        return _dtype(ctx, scope, node.value, depth + 1)
+    if isinstance(node, ast.Subscript):
+        return _dtype(ctx, scope, node.value, depth + 1)
+    if isinstance(node, ast.Name):
+        exprs = scope.locals.get(node.id)
+        if exprs and len(exprs) == 1 and isinstance(exprs[0], ast.expr):
+            return _dtype(ctx, scope, exprs[0], depth + 1)
+    return None
+
+
+def _origin(ctx, scope: _Scope, node: ast.AST, depth: int = 0, seen: set | None = None) -> tuple[bool, bool]:
+    """(random, derived only from constructor arguments and constants)."""
+    seen = seen if seen is not None else set()
+    random, derived = False, True
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            q = _q(ctx, n.func)
+            if q in _RANDOM_FACTORIES or (isinstance(n.func, ast.Attribute) and n.func.attr in _RANDOM_METHODS):
+                random = True
+            if q is not None and (q.startswith(("torch.load", "torch.from_numpy", "numpy.load")) or q in ("torch.frombuffer",)):
+                derived = False
+            if isinstance(n.func, ast.Name) and n.func.id == "open":
+                derived = False
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            if n.id in scope.params or n.id in seen:
+                continue
+            exprs = scope.locals.get(n.id)
+            if exprs is None:
+                continue  # a module-level name: an import or a constant
+            seen.add(n.id)
+            if depth > 3:
+                derived = False
+                continue
+            for e in exprs:
+                if not isinstance(e, ast.expr):
+                    continue  # a loop variable over something: follow what it iterates
+                r, d = _origin(ctx, scope, e, depth + 1, seen)
+                random |= r
+                derived &= d
+        elif isinstance(n, ast.Attribute) and _is_self(n.value) and isinstance(n.ctx, ast.Load):
+            if n.attr not in scope.self_values:
+                derived = False
+    return random, derived and not random
+
+
+def _device(ctx, node: ast.AST) -> str:
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            q = _q(ctx, n.func)
+            if q is not None and q.startswith("torch.cuda.") and q in T.LEGACY_CONSTRUCTORS:
+                return "cuda"
+            if isinstance(n.func, ast.Attribute) and n.func.attr == "cuda":
+                return "cuda"
+            dev = next((k.value for k in n.keywords if k.arg == "device"), None)
+            if dev is None and isinstance(n.func, ast.Attribute) and n.func.attr == "to" and n.args:
+                dev = n.args[0]
+                if _dtype_of_name(ctx, dev) is not None:
+                    dev = None
+            if dev is not None:
+                if isinstance(dev, ast.Constant) and isinstance(dev.value, str):
+                    return "cuda" if dev.value.startswith("cuda") else "cpu"
+                return "given"
+    return "cpu"
+
+
+# ---------------------------------------------------------------------------------- the file
+
+
+@dataclass
+class _Usage:
+    instantiated: bool = False
+    as_module: list[ast.AST] = field(default_factory=list)  # evidence that it is used as a model
+
+
+class FileFacts:
+    """What the whole file says about its classes and attributes; computed on first use."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self._done = False
+        self.usage: dict[str, _Usage] = {}
+        self.optimizer_names: dict[str, ast.AST] = {}  # attribute name -> the optimizer call
+        self.apply_names: set[str] = set()  # names converted in an `_apply`/`to` override of any class
+        self.external_reads: set[str] = set()  # `obj.NAME` loads with obj not `self`
+        self._subclasses: dict[str, list[ClassInfo]] | None = None
+
+    def _scan(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        tree = self.ctx.src.tree
+        if tree is None:
+            return
+        classes = set(self.ctx.summary.classes)
+        usage = self.usage
+        instances: dict[str, set[str]] = {}  # local name -> classes it was built from
+
+        def built(node: ast.AST) -> str | None:
+            """The file's class whose instance ``node`` evaluates to (``Cls(...)``, ``Cls(...).to(d)``)."""
+            while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MODULE_API:
+                node = node.func.value
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in classes:
+                return node.func.id
+            return None
+
+        def mark(name: str | None, evidence: ast.AST | None) -> None:
+            if name is None:
+                return
+            u = usage.setdefault(name, _Usage())
+            u.instantiated = True
+            if evidence is not None:
+                u.as_module.append(evidence)
+
+        def registered_items(arg: ast.AST):
+            if isinstance(arg, (ast.List, ast.Tuple, ast.Set)):
+                for e in arg.elts:
+                    yield from registered_items(e.value if isinstance(e, ast.Starred) else e)
+            elif isinstance(arg, ast.Dict):
+                for v in arg.values:
+                    yield from registered_items(v)
+            elif isinstance(arg, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+                yield from registered_items(arg.elt)
+            elif isinstance(arg, ast.DictComp):
+                yield from registered_items(arg.value)
+            elif isinstance(arg, ast.Starred):
+                yield from registered_items(arg.value)
+            else:
+                yield arg
+
+        apply_methods: list[ast.FunctionDef] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for stmt in node.body:
+                    if isinstance(stmt, ast.FunctionDef) and stmt.name in ("_apply", "to"):
+                        apply_methods.append(stmt)
+            elif isinstance(node, ast.Call):
+                func = node.func
+                cls = built(node)
+                if cls is not None:
+                    usage.setdefault(cls, _Usage()).instantiated = True
+                    if node.func is not None and isinstance(node.func, ast.Attribute):
+                        mark(cls, node)  # Cls(...).to(device)
+                inner = built(func) if isinstance(func, ast.Call) else None
+                if inner is not None:
+                    mark(inner, node)  # Cls(...)(x)
+                if isinstance(func, ast.Name) and func.id in instances:
+                    for c in instances[func.id]:
+                        mark(c, node)  # m(x)
+                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in instances \
+                        and func.attr in _MODULE_API:
+                    for c in instances[func.value.id]:
+                        mark(c, node)  # m.to(device), m.parameters()
+                q = _q(self.ctx, func)
+                registering = q in _REGISTERING or (isinstance(func, ast.Attribute) and func.attr in ("add_module", "register_module", "append", "extend", "insert"))
+                if registering:
+                    args = node.args[1:] if isinstance(func, ast.Attribute) and func.attr in ("add_module", "register_module", "insert") else node.args
+                    for arg in list(args) + [k.value for k in node.keywords]:
+                        for item in registered_items(arg):
+                            c = built(item)
+                            if c is None and isinstance(item, ast.Name) and item.id in instances and (q in _REGISTERING or func.attr in ("add_module", "register_module")):
+                                for c2 in instances[item.id]:
+                                    mark(c2, node)
+                            elif c is not None and (q in _REGISTERING or func.attr in ("add_module", "register_module")
+                                                    or (isinstance(func.value, ast.Attribute) and _is_self(func.value.value))):
+                                mark(c, node)
+                if q is not None and q.startswith("torch.optim.") and q.count(".") == 2:
+                    params = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "params"]
+                    for p in params:
+                        for n in ast.walk(p):
+                            if isinstance(n, ast.Attribute):
+                                self.optimizer_names.setdefault(n.attr, node)
+            elif isinstance(node, ast.Assign):
+                cls = built(node.value)
+                if cls is None:
+                    continue
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        instances.setdefault(t.id, set()).add(cls)
+                    elif isinstance(t, ast.Attribute) and _is_self(t.value):
+                        mark(cls, node)  # self.block = Block(...): a submodule
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) and not _is_self(node.value):
+                self.external_reads.add(node.attr)
+        # A second look for calls of instances bound after their first use in the walk order.
+        if instances:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    if isinstance(func, ast.Name) and func.id in instances:
+                        for c in instances[func.id]:
+                            mark(c, node)
+                    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in instances \
+                            and func.attr in _MODULE_API:
+                        for c in instances[func.value.id]:
+                            mark(c, node)
+        for fn in apply_methods:
+            for n in ast.walk(fn):
+                if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
+                    self.apply_names.add(n.attr)
+                elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "setattr" and len(n.args) >= 2 \
+                        and isinstance(n.args[1], ast.Constant) and isinstance(n.args[1].value, str):
+                    self.apply_names.add(n.args[1].value)
+
+    def used_as_module(self, info: ClassInfo) -> ast.AST | None:
+        """Where the file uses an instance of the class as a model (None: nowhere)."""
+        self._scan()
+        if info.ref.summary is not self.ctx.summary:
+            return None
+        u = self.usage.get(info.name)
+        return u.as_module[0] if u and u.as_module else None
+
+    def instantiated(self, info: ClassInfo) -> bool:
+        self._scan()
+        u = self.usage.get(info.name)
+        return bool(u and u.instantiated)
+
+    def subclasses(self, info: ClassInfo) -> list[ClassInfo]:
+        if self._subclasses is None:
+            table: dict[str, list[ClassInfo]] = {}
+            for c in self.ctx.model.module_classes():
+                for b in _all_bases(self.ctx, c):
+                    table.setdefault(b.ref.key, []).append(c)
+            self._subclasses = table
+        return self._subclasses.get(info.ref.key, [])
+
+    def optimizer_call(self, name: str) -> ast.AST | None:
+        self._scan()
+        return self.optimizer_names.get(name)
+
+    def converted_by_apply(self, name: str) -> bool:
+        self._scan()
+        return name in self.apply_names
+
+    def read_outside(self, name: str) -> bool:
+        self._scan()
+        return name in self.external_reads
+
+
+def _all_bases(ctx, info: ClassInfo, depth: int = 0) -> list[ClassInfo]:
+    out: list[ClassInfo] = []
+    if depth > 8:
+        return out
+    for ref in info.user_bases:
+        b = ctx.model.info(ref)
+        out.append(b)
+        out += _all_bases(ctx, b, depth + 1)
+    return out
+
+
+def mro(ctx, info: ClassInfo) -> list[ClassInfo]:
+    """The class and its project base classes, nearest first (depth-first, like a simple MRO)."""
+    out, seen = [], set()
+    for c in [info] + _all_bases(ctx, info):
+        if c.ref.key not in seen:
+            seen.add(c.ref.key)
+            out.append(c)
+    return out
+
+
+def find_method(ctx, info: ClassInfo, name: str, after: ClassInfo | None = None) -> tuple[ast.FunctionDef, ClassInfo] | None:
+    chain = mro(ctx, info)
+    if after is not None:
+        keys = [c.ref.key for c in chain]
+        if after.ref.key in keys:
+            chain = chain[keys.index(after.ref.key) + 1:]
+    for c in chain:
+        fn = c.method(name)
+        if fn is not None:
+            return fn, c
+    return None
+
+
+def has_forward(ctx, info: ClassInfo) -> bool:
+    return find_method(ctx, info, "forward") is not None or find_method(ctx, info, "__call__") is not None
+
+
+def has_learned_parts(ctx, info: ClassInfo, registered: set[str]) -> bool:
+    """Parameters, buffers or submodules of its own (or of a torch layer it extends)."""
+    if registered:
+        return True
+    if any(b not in ("torch.nn.Module",) for b in info.torch_bases):
+        return True
+    return any(a.value.kind in MODULE_KINDS or a.value.kind in (Kind.PARAMETER, Kind.BUFFER) or a.value.lazy
+               for c in mro(ctx, info) for a in c.assignments)
+
+
+def model_status(ctx, facts: FileFacts, info: ClassInfo, registered: set[str], depth: int = 0) -> tuple[str, ast.AST | None]:
+    """('model' | 'not' | 'unknown', evidence): is the class used as a model?
+
+    A model has parameters, buffers or submodules, or the file registers it as a
+    submodule / ``nn.Sequential`` item, calls an instance or moves one with ``.to()``,
+    or a subclass in the file is a model. A class without ``forward`` is not a model
+    (an environment, a scheduler, a helper); neither is one the file builds but only
+    uses through its own methods. Otherwise (a ``forward`` and no parameters, used in
+    other files only) it cannot be decided here."""
+    if has_learned_parts(ctx, info, registered):
+        return "model", None
+    evidence = facts.used_as_module(info)
+    if evidence is not None:
+        return "model", evidence
+    if depth < 3:
+        for sub in facts.subclasses(info):
+            status, ev = model_status(ctx, facts, sub, set(sub.registered_names), depth + 1)
+            if status == "model":
+                return "model", ev
+    if not has_forward(ctx, info):
+        return "not", None
+    if facts.instantiated(info):
+        return "not", None
+    return "unknown", None
+
+
+# ---------------------------------------------------------------------------------- forward
+
+
+class U:
+    """An abstract value in forward: where its tensor lives, as far as TL101 cares."""
+
+    __slots__ = ("attrs", "device", "py", "fresh", "rank", "devspec", "pinned", "src", "mixed")
+
+    def __init__(self, attrs: frozenset = frozenset(), device: bool = False, py: bool = False, fresh: bool = False,
+                 rank: int | None = None, devspec: bool = False, pinned: bool = False, src: str | None = None,
+                 mixed: bool = False):
+        self.attrs = attrs  # plain tensor attributes it is derived from, not moved
+        self.device = device  # derived from the input or a parameter/buffer/submodule: on the model's device
+        self.py = py  # a Python value (number, size, dtype, bool)
+        self.fresh = fresh  # a tensor made in forward without a device: a plain CPU tensor
+        self.rank = rank  # the rank of the attribute-derived tensor, when known
+        self.devspec = devspec  # a device taken from a tensor on the model's device (`x.device`)
+        self.pinned = pinned  # moved to a fixed device (`.cuda()`, `.to("cuda")`, `.to(self.device)`)
+        self.src = src  # what put it on the model's device, for messages
+        self.mixed = mixed  # a list/tuple holding attribute-derived and device items side by side
+
+    @property
+    def tensorish(self) -> bool:
+        return not self.py and not self.devspec
+
+    def key(self) -> tuple:
+        return (self.attrs, self.device, self.py, self.fresh, self.rank, self.devspec, self.pinned, self.mixed)
+
+
+_UNKNOWN = U()
+RETURNED = "returned"  # the partner of a plain use that is `forward`'s result
+_PY = U(py=True)
+
+
+def join(values: list[U]) -> U:
+    values = [v for v in values if v is not None]
+    if not values:
+        return _UNKNOWN
+    if len(values) == 1:
+        return values[0]
+    attrs = frozenset().union(*(v.attrs for v in values))
+    ranks = {v.rank for v in values if v.attrs}
+    return U(attrs, any(v.device for v in values), all(v.py for v in values), any(v.fresh for v in values),
+             ranks.pop() if len(ranks) == 1 else None, all(v.devspec for v in values), any(v.pinned for v in values),
+             next((v.src for v in values if v.src), None), any(v.mixed for v in values))
+
+
+@dataclass
+class Site:
+    """One use of an attribute in forward-reachable code."""
+
+    node: ast.AST
+    function: str  # the method or function it is in
+    partner: str | None = None  # what it meets (`the input `x``, `the output of `self.proj``)
+    rank: int | None = None  # the rank of the attribute-derived operand there, when known
+    pinned: bool = False
+    summary: object | None = None  # the file's summary, when not the checked file
+
+
+@dataclass
+class AttrUse:
+    name: str
+    device: list[Site] = field(default_factory=list)  # meets the model's device in a tensor operation
+    inplace: list[Site] = field(default_factory=list)  # updated in place / from its own value
+    plain: list[Site] = field(default_factory=list)  # used only with other plain tensors, or returned
+    arith: list[Site] = field(default_factory=list)  # enters arithmetic (any partner), not moved
+    moved: list[Site] = field(default_factory=list)  # moved to the input's device at the use
+    pinned: list[Site] = field(default_factory=list)  # moved to a fixed device at the use
+    reads: int = 0  # reads in forward-reachable code
+
+
+class _Frame:
+    """One run of a function body: its local names, what it stored on ``self``, and its control flow."""
+
+    def __init__(self, name: str, env: dict[str, U], attrs: dict[str, U], summary, entry: bool,
+                 owner: ClassInfo | None, initial: Callable[[str], U]):
+        self.name = name
+        self.env = env
+        self.attrs = attrs  # self.NAME -> value stored by this run (absent: the value it came in with)
+        self.summary = summary  # another file's summary, or None for the checked file
+        self.entry = entry
+        self.owner = owner
+        self.initial = initial
+        self.flow: Flow = Flow(_FrameOps(self))
+
+    def scratch(self) -> "_Frame":
+        """A copy for an expression scope (a comprehension): same flow, own names."""
+        f = _Frame.__new__(_Frame)
+        f.__dict__.update(self.__dict__)
+        f.env = dict(self.env)
+        return f
+
+
+class _FrameOps:
+    """``Flow``'s state operations over a frame's (names, attributes)."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: _Frame) -> None:
+        self.frame = frame
+
+    def snapshot(self) -> tuple[dict, dict]:
+        return dict(self.frame.env), dict(self.frame.attrs)
+
+    def restore(self, state: tuple[dict, dict]) -> None:
+        self.frame.env, self.frame.attrs = state
+
+    def join(self, states: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+        envs = [s[0] for s in states]
+        attrs = [s[1] for s in states]
+        env = {n: join([e[n] for e in envs if n in e]) for n in set().union(*envs)}
+        out_attrs = {}
+        for n in set().union(*attrs):
+            vals = [a.get(n) for a in attrs]
+            if any(v is None for v in vals):  # not stored on some path: the value it came in with
+                vals = [v for v in vals if v is not None] + [self.frame.initial(n)]
+            out_attrs[n] = join(vals)
+        return env, out_attrs
+
+    def forget(self, state: tuple[dict, dict], names: set[str]) -> tuple[dict, dict]:
+        env, attrs = dict(state[0]), dict(state[1])
+        for n in names:
+            if n.startswith("self."):
+                attrs[n[5:]] = _UNKNOWN
+            else:
+                env[n] = _UNKNOWN
+        return env, attrs
+
+
+def _one_pass(start, head, n):
+    """A loop body runs once: what it does is joined with the state before the loop."""
+    return head, False
+
+
+class ClassUses:
+    """The uses of a class's plain tensor attributes in code reachable from ``forward``."""
+
+    MAX_DEPTH = 5
+    MAX_RUNS = 120
+
+    def __init__(self, ctx, info: ClassInfo, candidates: dict[str, int | None], registered: set[str],
+                 value_names: set[str]):
+        self.ctx = ctx
+        self.info = info
+        self.candidates = candidates
+        self.registered = registered
+        self.value_names = value_names
+        self.uses: dict[str, AttrUse] = {n: AttrUse(n) for n in candidates}
+        self._seen_sites: set[tuple] = set()
+        self._guarded: set[str] = set()  # attributes whose device an enclosing condition has checked
+        self._stack: list[int] = []
+        self._memo: dict[tuple, tuple[U, dict[str, U]]] = {}
+        self._runs = 0
+        self._functions: dict[str, ast.FunctionDef] | None = None
+        self.module_names = {a.name for c in mro(ctx, info) for a in c.assignments
+                             if a.value.kind in MODULE_KINDS or a.value.lazy or a.how in ("add_module",)}
+        self.reached: set[str] = set()  # functions analysed
+
+    # ------------------------------------------------------------------ entry
+    def run(self) -> dict[str, AttrUse]:
+        for entry in ("forward", "__call__"):
+            hit = find_method(self.ctx, self.info, entry)
+            if hit is None:
+                continue
+            fn, owner = hit
+            env = self._entry_params(fn)
+            self._analyse(fn, owner, env, {}, entry=True)
+        return self.uses
+
+    def _entry_params(self, fn: ast.FunctionDef) -> dict[str, U]:
+        a = fn.args
+        positional = a.posonlyargs + a.args
+        defaults = dict(zip([x.arg for x in positional[len(positional) - len(a.defaults):]], a.defaults))
+        defaults.update({x.arg: d for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
+        env: dict[str, U] = {}
+        for arg in positional[1:] + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
+            ann = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+            d = defaults.get(arg.arg)
+            if ann in ("int", "float", "bool", "str") or (d is not None and isinstance(d, ast.Constant) and d.value is not None):
+                env[arg.arg] = _PY
+            else:
+                env[arg.arg] = U(device=True, src=f"the input `{arg.arg}`")
+        return env
+
+    def _path_of(self, owner_summary):
+        """The summary of another file the function is in (None: the checked file)."""
+        return None if owner_summary is self.ctx.summary else owner_summary
+
+    def _analyse(self, fn: ast.FunctionDef, owner: ClassInfo | None, env: dict[str, U], attrs: dict[str, U],
+                 entry: bool = False, summary=None) -> tuple[U, dict[str, U]]:
+        key = (id(fn), tuple(sorted((k, v.key()) for k, v in env.items())),
+               tuple(sorted((k, v.key()) for k, v in attrs.items())))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if id(fn) in self._stack or len(self._stack) > self.MAX_DEPTH or self._runs >= self.MAX_RUNS:
+            return _UNKNOWN, attrs
+        self._runs += 1
+        self._stack.append(id(fn))
+        self.reached.add(fn.name)
+        summary = summary or (owner.ref.summary if owner is not None else self.ctx.summary)
+        frame = _Frame(fn.name, dict(env), dict(attrs), self._path_of(summary), entry, owner, self._initial_of(attrs))
+        try:
+            self._block(fn.body, frame)
+        finally:
+            self._stack.pop()
+        exits = frame.flow.exit_states()
+        if exits:
+            ops = frame.flow.ops
+            _, final_attrs = ops.join([st for st, _ in exits]) if len(exits) > 1 else exits[0][0]
+            result = join([v if v is not None else _UNKNOWN for _, v in exits]), final_attrs
+        else:  # every path raises
+            result = _UNKNOWN, attrs
+        self._memo[key] = result
+        return result
+
+    def _initial_of(self, attrs: dict[str, U]) -> Callable[[str], U]:
+        """What ``self.NAME`` holds when a function starts: what the caller stored, else its value from
+        ``__init__`` (the plain tensor itself for a candidate)."""
+        def initial(name: str) -> U:
+            v = attrs.get(name)
+            if v is not None:
+                return v
+            if name in self.candidates:
+                return U(frozenset({name}), rank=self.candidates[name])
+            return _UNKNOWN
+        return initial
+
+    # ------------------------------------------------------------------ recording
+    def _site(self, name: str, kind: str, node: ast.AST, frame: _Frame, partner: str | None = None,
+              rank: int | None = None, pinned: bool = False) -> None:
+        use = self.uses.get(name)
+        if use is None or (kind == "device" and name in self._guarded):
+            return
+        k = (name, kind, id(node))
+        if k in self._seen_sites:
+            return
+        self._seen_sites.add(k)
+        getattr(use, kind).append(Site(node, frame.name, partner, rank, pinned, frame.summary))
+
+    def _meet(self, node: ast.AST, ops: list[U], frame: _Frame, arith: bool = True) -> U:
+        """A tensor operation on ``ops``: records where plain attributes meet the model's device."""
+        tensors = [u for u in ops if u.tensorish]
+        attrs: set[str] = set()
+        met_any = False
+        for u in tensors:
+            if not u.attrs:
+                continue
+            partner = next((o for o in tensors if o is not u and o.device), None)
+            if partner is None and u.mixed:
+                partner = u
+            if arith:
+                for n in u.attrs:
+                    self._site(n, "arith", node, frame, partner.src if partner else None, u.rank, u.pinned)
+            if partner is not None:
+                for n in u.attrs:
+                    self._site(n, "device", node, frame, partner.src if partner is not u else "the other items", u.rank, u.pinned)
+                met_any = True
+                continue
+            if any(o is not u and (o.fresh or o.attrs) for o in tensors):
+                for n in u.attrs:
+                    self._site(n, "plain", node, frame, "other plain tensors", u.rank)
+            attrs |= u.attrs
+        if not tensors:
+            return _PY if ops and all(u.py for u in ops) else _UNKNOWN
+        device = any(u.device for u in tensors)
+        rank = None
+        with_attrs = [u for u in tensors if u.attrs]
+        if len(with_attrs) == 1 and all(u is with_attrs[0] or not u.attrs for u in tensors):
+            rank = with_attrs[0].rank if len(tensors) == 1 else None
+        return U(frozenset(attrs), device or met_any, False, any(u.fresh for u in tensors), rank, False,
+                 any(u.pinned for u in tensors), next((u.src for u in tensors if u.src), None))
+
+    # ------------------------------------------------------------------ statements
+    def _block(self, body: list[ast.stmt], frame: _Frame) -> None:
+        for stmt in body:
+            if not frame.flow.reachable:
+                return
+            self._stmt(stmt, frame)
+
+    def _stmt(self, stmt: ast.stmt, frame: _Frame) -> None:
+        flow = frame.flow
+        if isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value, frame)
+            for t in stmt.targets:
+                self._bind(t, value, frame, stmt)
+        elif isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None:
+                self._bind(stmt.target, self.eval(stmt.value, frame), frame, stmt)
+        elif isinstance(stmt, ast.AugAssign):
+            value = self.eval(stmt.value, frame)
+            target = stmt.target
+            old = self.eval(target, frame) if not isinstance(target, ast.Subscript) else self.eval(target.value, frame)
+            for n in old.attrs:
+                self._site(n, "inplace", stmt, frame)
+            result = self._meet(stmt, [old, value], frame)
+            if isinstance(target, ast.Subscript):
+                self.eval(target.slice, frame)
+            else:
+                self._bind(target, result, frame, stmt, augmented=True)
+        elif isinstance(stmt, ast.Expr):
+            self.eval(stmt.value, frame)
+        elif isinstance(stmt, ast.Return):
+            v = _UNKNOWN
+            if stmt.value is not None:
+                v = self.eval(stmt.value, frame)
+                if frame.entry:
+                    parts = stmt.value.elts if isinstance(stmt.value, (ast.Tuple, ast.List)) else [stmt.value]
+                    for part in parts:
+                        p = v if len(parts) == 1 else self.eval(part, frame)
+                        if p.attrs and not p.device:
+                            for n in p.attrs:
+                                self._site(n, "plain", part, frame, RETURNED, p.rank)
+            flow.return_(v)
+        elif isinstance(stmt, ast.Raise):
+            for child in (stmt.exc, stmt.cause):
+                if child is not None:
+                    self.eval(child, frame)
+            flow.raise_(raised_name(stmt) or "?")
+        elif isinstance(stmt, ast.Break):
+            flow.break_()
+        elif isinstance(stmt, ast.Continue):
+            flow.continue_()
+        elif isinstance(stmt, ast.If):
+            self.eval(stmt.test, frame)
+            flow.branches([lambda: self._block(stmt.body, frame), lambda: self._block(stmt.orelse, frame)])
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            item = self._element(self.eval(stmt.iter, frame))
+
+            def body() -> None:
+                self._bind(stmt.target, item, frame, stmt)
+                self._block(stmt.body, frame)
+            orelse = (lambda: self._block(stmt.orelse, frame)) if stmt.orelse else None
+            flow.loop(body, orelse, _one_pass)
+        elif isinstance(stmt, ast.While):
+            self.eval(stmt.test, frame)
+            forever = isinstance(stmt.test, ast.Constant) and bool(stmt.test.value)
+            orelse = (lambda: self._block(stmt.orelse, frame)) if stmt.orelse else None
+            flow.loop(lambda: self._block(stmt.body, frame), orelse, _one_pass, exits_normally=not forever)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item_ in stmt.items:
+                v = self.eval(item_.context_expr, frame)
+                if item_.optional_vars is not None:
+                    self._bind(item_.optional_vars, v if v.tensorish and (v.attrs or v.device) else _UNKNOWN, frame, stmt)
+            self._block(stmt.body, frame)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            handlers = []
+            for h in stmt.handlers:
+                def run(h=h) -> None:
+                    if h.name:
+                        frame.env[h.name] = _UNKNOWN
+                    self._block(h.body, frame)
+                handlers.append((h, run))
+            flow.try_(lambda: self._block(stmt.body, frame), handlers,
+                      (lambda: self._block(stmt.orelse, frame)) if stmt.orelse else None,
+                      (lambda: self._block(stmt.finalbody, frame)) if stmt.finalbody else None,
+                      assigned_names(stmt.finalbody))
+        elif isinstance(stmt, ast.Match):
+            self.eval(stmt.subject, frame)
+            flow.branches([lambda: None] + [(lambda c=c: self._block(c.body, frame)) for c in stmt.cases])
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # A closure (e.g. for checkpointing): analysed in place, its parameters standing for inputs.
+            env = dict(frame.env)
+            for a in stmt.args.posonlyargs + stmt.args.args + stmt.args.kwonlyargs:
+                env[a.arg] = U(device=True, src=f"the input `{a.arg}`")
+            inner = _Frame(frame.name, env, dict(frame.attrs), frame.summary, False, frame.owner, frame.initial)
+            self._block(stmt.body, inner)
+            frame.env[stmt.name] = _UNKNOWN
+        elif isinstance(stmt, ast.Assert):
+            self.eval(stmt.test, frame)
+        elif isinstance(stmt, ast.Delete):
+            for t in stmt.targets:
+                if isinstance(t, ast.Attribute) and _is_self(t.value):
+                    frame.attrs[t.attr] = _UNKNOWN
+
+    def _element(self, it: U) -> U:
+        if it.attrs:
+            return U(it.attrs, it.device, it.py, it.fresh, None if it.rank is None else max(it.rank - 1, 0), pinned=it.pinned,
+                     src=it.src)
+        return it
+
+    def _bind(self, target: ast.AST, value: U, frame: _Frame, stmt: ast.stmt, augmented: bool = False) -> None:
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for e in target.elts:
+                self._bind(e.value if isinstance(e, ast.Starred) else e, value, frame, stmt)
+        elif isinstance(target, ast.Starred):
+            self._bind(target.value, value, frame, stmt)
+        elif isinstance(target, ast.Attribute) and _is_self(target.value):
+            name = target.attr
+            if not augmented and name in value.attrs:
+                self._site(name, "inplace", stmt, frame)  # `self.n = self.n + 1`: running state
+            frame.attrs[name] = value
+        elif isinstance(target, ast.Attribute):
+            base = self.eval(target.value, frame)
+            if target.attr == "data" and base.attrs:
+                for n in base.attrs:
+                    self._site(n, "inplace", stmt, frame)
+        elif isinstance(target, ast.Subscript):
+            base = self.eval(target.value, frame)
+            self.eval(target.slice, frame)
+            if base.attrs:
+                for n in base.attrs:
+                    self._site(n, "inplace", stmt, frame)
+                self._meet(stmt, [base, value], frame, arith=False)
+
+    # ------------------------------------------------------------------ expressions
+    def _read_self(self, name: str, frame: _Frame) -> U:
+        v = frame.attrs.get(name)
+        if v is not None:
+            return v
+        if name in self.candidates:
+            self.uses[name].reads += 1
+            return U(frozenset({name}), rank=self.candidates[name])
+        if name in self.registered or T.is_torch_owned_name(name):
+            return U(device=True, src=f"`self.{name}`")
+        if name in self.value_names or name == "training":
+            return _PY
+        hit = find_method(self.ctx, self.info, name)
+        if hit is not None and any(_decorator(d) in ("property", "cached_property") for d in hit[0].decorator_list):
+            ret, attrs = self._analyse(hit[0], hit[1], {}, frame.attrs)
+            frame.attrs = dict(attrs)
+            return ret
+        return _UNKNOWN
+
+    def eval(self, node: ast.AST | None, frame: _Frame) -> U:
+        if node is None:
+            return _UNKNOWN
+        if isinstance(node, ast.Constant):
+            return _PY
+        if isinstance(node, ast.Name):
+            return frame.env.get(node.id, _UNKNOWN)
+        if isinstance(node, ast.Attribute):
+            if _is_self(node.value):
+                return self._read_self(node.attr, frame)
+            base = self.eval(node.value, frame)
+            if node.attr == "device":
+                return U(devspec=True) if base.device else _PY
+            if node.attr in _PY_ATTRS:
+                return _PY
+            if node.attr in _SAME_ATTRS:
+                return base
+            if base.device and not base.attrs:
+                return U(device=True, src=base.src)  # `self.proj.weight`
+            return _UNKNOWN
+        if isinstance(node, ast.Call):
+            return self._call(node, frame)
+        if isinstance(node, ast.BinOp):
+            left, right = self.eval(node.left, frame), self.eval(node.right, frame)
+            if left.py and right.py:
+                return _PY
+            return self._meet(node, [left, right], frame)
+        if isinstance(node, ast.Compare):
+            ops = [self.eval(node.left, frame)] + [self.eval(c, frame) for c in node.comparators]
+            if all(u.py or not u.tensorish for u in ops) or any(isinstance(o, (ast.Is, ast.IsNot, ast.In, ast.NotIn)) for o in node.ops):
+                return _PY
+            return self._meet(node, ops, frame, arith=False)
+        if isinstance(node, ast.UnaryOp):
+            v = self.eval(node.operand, frame)
+            return _PY if isinstance(node.op, ast.Not) else v
+        if isinstance(node, ast.BoolOp):
+            # `x.device == self.c.device and torch.equal(x, self.c)`: the later operands run only
+            # on the device the earlier ones checked.
+            values, guarded = [], set()
+            for v in node.values:
+                before = set(self._guarded)
+                self._guarded |= guarded
+                values.append(self.eval(v, frame))
+                self._guarded = before
+                guarded |= _device_checked(v)
+            return join(values)
+        if isinstance(node, ast.IfExp):
+            self.eval(node.test, frame)
+            return join([self.eval(node.body, frame), self.eval(node.orelse, frame)])
+        if isinstance(node, ast.Subscript):
+            base = self.eval(node.value, frame)
+            idx = self.eval(node.slice, frame)
+            if base.attrs:
+                return U(base.attrs, base.device, False, base.fresh, _index_rank(base.rank, node.slice, idx), pinned=base.pinned,
+                         src=base.src)
+            # A CPU index tensor is accepted for a tensor on any device (torch moves it): not a meeting.
+            if base.py:
+                return _UNKNOWN
+            return base
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = [self.eval(e.value if isinstance(e, ast.Starred) else e, frame) for e in node.elts]
+            out = join(items) if items else _UNKNOWN
+            if any(i.attrs for i in items) and any(i.device and not i.attrs for i in items):
+                out = U(out.attrs, out.device, False, out.fresh, out.rank, pinned=out.pinned, src=out.src, mixed=True)
+            return out
+        if isinstance(node, ast.Dict):
+            for k in node.keys:
+                if k is not None:
+                    self.eval(k, frame)
+            return join([self.eval(v, frame) for v in node.values])
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            inner = frame.scratch()
+            for gen in node.generators:
+                it = self.eval(gen.iter, inner)
+                self._bind(gen.target, self._element(it), inner, node)  # type: ignore[arg-type]
+                for cond in gen.ifs:
+                    self.eval(cond, inner)
+            if isinstance(node, ast.DictComp):
+                self.eval(node.key, inner)
+                return self.eval(node.value, inner)
+            return self.eval(node.elt, inner)
+        if isinstance(node, ast.NamedExpr):
+            v = self.eval(node.value, frame)
+            self._bind(node.target, v, frame, node)  # type: ignore[arg-type]
+            return v
+        if isinstance(node, ast.Starred):
+            return self.eval(node.value, frame)
+        if isinstance(node, ast.JoinedStr):
+            for v in node.values:
+                if isinstance(v, ast.FormattedValue):
+                    self.eval(v.value, frame)
+            return _PY
+        if isinstance(node, ast.Slice):
+            for part in (node.lower, node.upper, node.step):
+                if part is not None:
+                    self.eval(part, frame)
+            return _PY
+        return _UNKNOWN
+
+    def _args(self, node: ast.Call, frame: _Frame) -> tuple[list[U], dict[str, U]]:
+        args = [self.eval(a, frame) for a in node.args]
+        kwargs = {k.arg or "**": self.eval(k.value, frame) for k in node.keywords}
+        return args, kwargs
+
+    def _call(self, node: ast.Call, frame: _Frame) -> U:
+        func = node.func
+        # super().method(...)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) \
+                and func.value.func.id == "super":
+            args, kwargs = self._args(node, frame)
+            owner = frame.owner
+            hit = find_method(self.ctx, self.info, func.attr, after=owner) if owner is not None else None
+            if hit is not None:
+                return self._helper(hit[0], hit[1], node, args, kwargs, frame, bound=True)
+            return U(device=True) if any(u.device for u in args + list(kwargs.values())) else _UNKNOWN
+        # self.method(...) / self.submodule(...)
+        if isinstance(func, ast.Attribute) and _is_self(func.value):
+            name = func.attr
+            args, kwargs = self._args(node, frame)
+            if name not in self.candidates and name not in self.registered and name not in frame.attrs:
+                hit = find_method(self.ctx, self.info, name)
+                if hit is not None:
+                    return self._helper(hit[0], hit[1], node, args, kwargs, frame, bound=True)
+            return self._module_call(name, node, args, kwargs, frame)
+        if isinstance(func, ast.Subscript):
+            base = func.value
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            if isinstance(base, ast.Attribute) and _is_self(base.value) and base.attr in self.module_names:
+                self.eval(func.slice, frame)
+                args, kwargs = self._args(node, frame)
+                return self._module_call(base.attr, node, args, kwargs, frame)
+        q = _q(self.ctx, func) if isinstance(func, (ast.Name, ast.Attribute)) else None
+        if q is not None and q.startswith("torch."):
+            return self._torch_call(q, node, frame)
+        if isinstance(func, ast.Name):
+            args, kwargs = self._args(node, frame)
+            everything = args + list(kwargs.values())
+            if func.id in frame.env:
+                local = frame.env[func.id]
+                return U(device=True, src=local.src) if local.device or any(u.device for u in everything) else _UNKNOWN
+            if func.id in _PY_BUILTINS:
+                return _PY
+            if func.id in _PASS_BUILTINS:
+                return join(everything) if everything else _UNKNOWN
+            fn = self._module_function(func.id)
+            if fn is not None:
+                return self._helper(fn, None, node, args, kwargs, frame, bound=False)
+            return self._unknown_call(node, everything, frame)
+        if isinstance(func, ast.Attribute):
+            base = self.eval(func.value, frame)
+            return self._method_call(base, func.attr, node, frame)
+        self.eval(func, frame)
+        args, kwargs = self._args(node, frame)
+        return self._unknown_call(node, args + list(kwargs.values()), frame)
+
+    def _unknown_call(self, node: ast.Call, values: list[U], frame: _Frame) -> U:
+        device = next((u for u in values if u.device and u.tensorish), None)
+        if device is not None:
+            return U(device=True, src=device.src)
+        return _UNKNOWN
+
+    def _module_call(self, name: str, node: ast.Call, args: list[U], kwargs: dict[str, U], frame: _Frame) -> U:
+        if name in self.module_names or name in self.registered:
+            for u in args + list(kwargs.values()):
+                for n in u.attrs:
+                    self._site(n, "device", node, frame, f"`self.{name}` (its parameters are on the model's device)", u.rank,
+                               u.pinned)
+            return U(device=True, src=f"the output of `self.{name}`")
+        callee = self._read_self(name, frame) if name not in self.candidates else U(frozenset({name}))
+        values = args + list(kwargs.values())
+        if callee.device or any(u.device for u in values):
+            return U(device=True, src=f"the output of `self.{name}`")
+        return _UNKNOWN
+
+    def _helper(self, fn: ast.FunctionDef, owner: ClassInfo | None, node: ast.Call, args: list[U], kwargs: dict[str, U],
+                frame: _Frame, bound: bool) -> U:
+        a = fn.args
+        positional = a.posonlyargs + a.args
+        if bound and not any(_decorator(d) == "staticmethod" for d in fn.decorator_list):
+            positional = positional[1:]
+        env: dict[str, U] = {}
+        for p, v in zip(positional, args):
+            env[p.arg] = v
+        names = {p.arg for p in positional + a.kwonlyargs}
+        for k, v in kwargs.items():
+            if k in names:
+                env[k] = v
+        if a.vararg is not None:
+            env[a.vararg.arg] = join(args[len(positional):]) if len(args) > len(positional) else _UNKNOWN
+        if a.kwarg is not None:
+            env[a.kwarg.arg] = join([v for k, v in kwargs.items() if k not in names]) or _UNKNOWN
+        defaults = dict(zip([x.arg for x in (a.posonlyargs + a.args)[len(a.posonlyargs + a.args) - len(a.defaults):]], a.defaults))
+        defaults.update({x.arg: d for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
+        for p in positional + a.kwonlyargs:
+            if p.arg not in env:
+                env[p.arg] = _PY if isinstance(defaults.get(p.arg), ast.Constant) else _UNKNOWN
+        summary = owner.ref.summary if owner is not None else self.ctx.summary
+        ret, attrs = self._analyse(fn, owner if bound else None, env, frame.attrs if bound else {}, summary=summary)
+        if bound:
+            frame.attrs = dict(attrs)
+        return ret
+
+    def _module_function(self, name: str) -> ast.FunctionDef | None:
+        if self._functions is None:
+            tree = self.ctx.src.tree
+            self._functions = {s.name: s for s in (tree.body if tree else []) if isinstance(s, ast.FunctionDef)}
+        return self._functions.get(name)
+
+    def _torch_call(self, q: str, node: ast.Call, frame: _Frame) -> U:
+        short = q.rsplit(".", 1)[1]
+        args, kwargs = self._args(node, frame)
+        dev = kwargs.get("device")
+        if q in T.NON_TENSOR_TORCH_CALLS or q in ("torch.is_tensor", "torch.numel", "torch.is_floating_point",
+                                                   "torch.is_grad_enabled", "torch.get_default_dtype"):
+            return _PY
+        if q.startswith(("torch.no_grad", "torch.enable_grad", "torch.autocast", "torch.cuda.amp", "torch.amp",
+                         "torch.jit.", "torch.compiler.", "torch._")):
+            return _UNKNOWN
+        if q in T.TENSOR_FACTORIES:
+            if dev is not None:
+                if dev.devspec or dev.device:
+                    for u in args:
+                        for n in u.attrs:
+                            self._site(n, "moved", node, frame)
+                    return U(device=True, src="a tensor made on the input's device")
+                return U(pinned=True, fresh=True)
+            if q.endswith("_like") and args:
+                return args[0]
+            if short in ("tensor", "as_tensor", "asarray") and args and args[0].attrs:
+                return args[0]
+            return U(fresh=True)
+        if dev is not None and (dev.devspec or dev.device):
+            for u in args:
+                for n in u.attrs:
+                    self._site(n, "moved", node, frame)
+            return U(device=True)
+        skip = {"dim", "dtype", "out", "device", "layout", "keepdim", "memory_format", "p", "eps", "inplace", "training",
+                "reduction", "mode", "align_corners", "size", "scale_factor", "padding", "stride", "dilation", "groups"}
+        ops: list[U] = []
+        for a, n in zip(args, node.args):
+            if isinstance(n, (ast.List, ast.Tuple)):
+                ops += [self.eval(e.value if isinstance(e, ast.Starred) else e, frame) for e in n.elts]
+            else:
+                ops.append(a)
+        ops += [v for k, v in kwargs.items() if k not in skip]
+        arith = short not in ("cat", "stack", "concat", "concatenate", "where")
+        return self._meet(node, ops, frame, arith=arith)
+
+    def _method_call(self, base: U, meth: str, node: ast.Call, frame: _Frame) -> U:
+        args, kwargs = self._args(node, frame)
+        values = args + list(kwargs.values())
+        if meth in _PY_METHODS and (base.tensorish and (base.attrs or base.device or base.fresh)):
+            return _PY
+        if not (base.attrs or base.device or base.fresh):
+            # not a tensor we follow: a list, a dict, a Python object, an unknown value
+            if meth in _PY_METHODS:
+                return _PY
+            return self._unknown_call(node, values, frame)
+        if meth == "to" or meth == "type_as":
+            target = [u for u in values if u.device or u.devspec]
+            if target:
+                for n in base.attrs:
+                    self._site(n, "moved", node, frame)
+                return U(device=True, src=target[0].src or "the input's device", rank=base.rank)
+            fixed = meth == "to" and any(self._is_device_spec(a) for a in list(node.args) + [k.value for k in node.keywords if k.arg == "device"])
+            if fixed:
+                for n in base.attrs:
+                    self._site(n, "pinned", node, frame)
+                return U(base.attrs, base.device, False, base.fresh, base.rank, pinned=True, src=base.src)
+            return base
+        if meth == "cuda":
+            for n in base.attrs:
+                self._site(n, "pinned", node, frame)
+            return U(base.attrs, base.device, False, base.fresh, base.rank, pinned=True, src=base.src)
+        if meth in _NEW_METHODS:
+            if base.device and not base.attrs:
+                for u in values:
+                    for n in u.attrs:
+                        self._site(n, "moved", node, frame)
+                return U(device=True, src=base.src)
+            return U(base.attrs, False, False, True, None, pinned=base.pinned)
+        if meth in _SIZE_ONLY:
+            return base
+        if meth.endswith("_") and not meth.startswith("_") and meth not in _NOT_UPDATES:
+            for n in base.attrs:
+                self._site(n, "inplace", node, frame)
+        if meth in _REDUCTIONS and not node.args and base.attrs:
+            base = U(base.attrs, base.device, False, base.fresh, 0, pinned=base.pinned, src=base.src)
+        tensors = [u for u in values if u.tensorish and (u.attrs or u.device or u.fresh)]
+        if not tensors:
+            return base
+        return self._meet(node, [base] + tensors, frame)
+
+    def _is_device_spec(self, node: ast.AST) -> bool:
+        """``"cuda"``, ``device``, ``self.device``, ``torch.device(...)``: a device, not a dtype."""
+        if _dtype_of_name(self.ctx, node) is not None:
+            return False
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str)
+        if isinstance(node, ast.Call):
+            return _q(self.ctx, node.func) == "torch.device"
+        text = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+        return "device" in text.lower() or "cuda" in text.lower()
+
+
+def _device_checked(node: ast.AST) -> set[str]:
+    """Attributes whose ``.device`` an expression reads (``self.c.device == x.device``)."""
+    return {n.value.attr for n in ast.walk(node)
+            if isinstance(n, ast.Attribute) and n.attr == "device" and isinstance(n.value, ast.Attribute)
+            and _is_self(n.value.value)}
+
+
+def _index_rank(rank: int | None, slice_node: ast.AST, idx: U) -> int | None:
+    if rank is None:
+        return None
+    parts = slice_node.elts if isinstance(slice_node, ast.Tuple) else [slice_node]
+    out = rank
+    for p in parts:
+        if isinstance(p, ast.Slice):
+            continue
+        if isinstance(p, ast.Constant) and p.value is None:
+            out += 1
+        elif isinstance(p, ast.Constant) and p.value is Ellipsis:
+            return None
+        elif idx.py or isinstance(p, (ast.Constant, ast.Name, ast.UnaryOp, ast.BinOp)) and not idx.attrs and not idx.device:
+            out -= 1
+        else:
+            return None
+    return max(out, 0)
+
+
+def _decorator(node: ast.expr) -> str | None:
+    node = node.func if isinstance(node, ast.Call) else node
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else None
+
+
+# ---------------------------------------------------------------------------------- the class walk
+
+
+@dataclass
+class ClassFacts:
+    """Learned intent and custom conversion, from one walk over the class body."""
+
+    init_calls: dict[str, ast.AST] = field(default_factory=dict)  # NAME -> `nn.init.*(self.NAME)`
+    requires_grad: dict[str, ast.AST] = field(default_factory=dict)  # `self.NAME.requires_grad_()` / `= True`
+    reads_elsewhere: dict[str, ast.AST] = field(default_factory=dict)  # reads outside __init__ and its helpers
+    stores_elsewhere: set[str] = field(default_factory=set)  # `self.NAME = ...` outside __init__ and its helpers
+    converted: set[str] = field(default_factory=set)  # names an own `_apply`/`to` override touches
+    # `self.NAME = <a new value>` outside __init__ and its helpers: the class re-creates the tensor itself
+    recreated: dict[str, tuple[str, ast.AST]] = field(default_factory=dict)
+
+
+def class_facts(ctx, info: ClassInfo, names: set[str], init_methods: set[str]) -> ClassFacts:
+    out = ClassFacts()
+    for c in mro(ctx, info):
+        for stmt in c.node.body:
+            if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            in_init = stmt.name in init_methods
+            converting = stmt.name in ("_apply", "to")
+            for n in ast.walk(stmt):
+                if isinstance(n, ast.Attribute) and _is_self(n.value) and n.attr in names:
+                    if converting:
+                        out.converted.add(n.attr)
+                    if isinstance(n.ctx, ast.Load):
+                        if not in_init:
+                            out.reads_elsewhere.setdefault(n.attr, n)
+                    elif not in_init:
+                        out.stores_elsewhere.add(n.attr)
+                elif isinstance(n, ast.Call):
+                    func = n.func
+                    if isinstance(func, ast.Attribute) and func.attr == "requires_grad_" and isinstance(func.value, ast.Attribute) \
+                            and _is_self(func.value.value) and func.value.attr in names:
+                        if not (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False):
+                            out.requires_grad.setdefault(func.value.attr, n)
+                    elif n.args and isinstance(n.args[0], ast.Attribute) and _is_self(n.args[0].value) and n.args[0].attr in names:
+                        q = _q(ctx, func)
+                        if q is not None and q.startswith("torch.nn.init."):
+                            out.init_calls.setdefault(n.args[0].attr, n)
+                elif isinstance(n, (ast.Assign, ast.AnnAssign)) and not in_init and n.value is not None:
+                    targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+                    for t in targets:
+                        if isinstance(t, ast.Attribute) and _is_self(t.value) and t.attr in names and not any(
+                                isinstance(r, ast.Attribute) and r.attr == t.attr and _is_self(r.value)
+                                for r in ast.walk(n.value)) and not _is_none(n.value):
+                            out.recreated.setdefault(t.attr, (stmt.name, n))
+                if isinstance(n, ast.Assign):
+                    for t in n.targets:
+                        if isinstance(t, ast.Attribute) and t.attr == "requires_grad" and isinstance(t.value, ast.Attribute) \
+                                and _is_self(t.value.value) and t.value.attr in names \
+                                and isinstance(n.value, ast.Constant) and n.value.value is True:
+                            out.requires_grad.setdefault(t.value.attr, n)
+    return out
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def init_methods(info: ClassInfo) -> set[str]:
+    """``__init__`` and the helpers whose assignments the module model saw."""
+    return {"__init__"} | {a.method for a in info.assignments}
+
+
+def value_attribute_names(ctx, info: ClassInfo) -> set[str]:
+    """Attributes that only ever hold plain Python values (numbers, strings, dtypes)."""
+    kinds: dict[str, set[Kind]] = {}
+    for c in mro(ctx, info):
+        for a in c.assignments:
+            kinds.setdefault(a.name, set()).add(a.value.kind)
+    return {n for n, ks in kinds.items() if ks <= {Kind.VALUE, Kind.NONE}}
+
+
+def assignment_function(ctx, info: ClassInfo, a: Assignment) -> ast.FunctionDef | None:
+    hit = find_method(ctx, info, a.method)
+    return hit[0] if hit else None
