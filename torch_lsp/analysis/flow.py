@@ -51,13 +51,14 @@ class StateOps(Protocol[S]):
 class _Loop:
     breaks: list = field(default_factory=list)
     continues: list = field(default_factory=list)
+    doubt: int = 0  # the Flow's doubt when the loop began
+    scarred: bool = False  # a break/continue under an undecided condition: the rest of the loop may be skipped
 
 
 @dataclass
 class _Try:
     catches: Callable[[str | None], bool]  # may a handler catch this exception (None: any error)?
     entry: Any = None  # the join of the states an exception may leave the body in
-    marks: dict = field(default_factory=dict)  # loop/return list lengths at entry (for ``finally``)
 
 
 # Exceptions that a shape or autograd error of torch can be (RuntimeError for most;
@@ -123,7 +124,7 @@ def raised_name(node: ast.Raise) -> str | None:
 class Flow(Generic[S]):
     """The control flow of one function run (or of the top level)."""
 
-    __slots__ = ("ops", "reachable", "_frames", "returns", "_tries")
+    __slots__ = ("ops", "reachable", "_frames", "returns", "_tries", "doubt", "scarred", "exceptional")
 
     def __init__(self, ops: StateOps[S]) -> None:
         self.ops = ops
@@ -131,21 +132,57 @@ class Flow(Generic[S]):
         self._frames: list[_Loop] = []
         self._tries: list[_Try] = []
         self.returns: list[tuple[S, Any]] = []  # (state, value) of each return
+        # Is the current point reached on every run that enters the function (and
+        # raises nothing before it)? ``doubt`` counts the undecided branches being
+        # run (a body of an `if` whose condition is not known, a handler, a second loop
+        # pass); ``scarred``: a `return` under such a branch ended some paths, so the
+        # rest of the function runs only on the others. Loops keep their own scar
+        # for `break`/`continue`. Raising paths are abnormal ends: they leave no scar.
+        self.doubt = 0
+        self.scarred = False
+        self.exceptional = 0  # handlers being run (their returns are of exceptional paths)
+
+    @property
+    def certain(self) -> bool:
+        """Is the current point reached on every run through the function (that raises
+        nothing before it)?"""
+        if self.doubt or self.scarred:
+            return False
+        for f in self._frames:
+            if f.scarred:
+                return False
+        return True
+
+    def undecided(self, run: Callable[[], Any]) -> Any:
+        """Run ``run`` as code that may or may not run (an arm of a conditional expression)."""
+        self.doubt += 1
+        try:
+            return run()
+        finally:
+            self.doubt -= 1
 
     # ------------------------------------------------------------------ path ends
     def break_(self) -> None:
         if self.reachable and self._frames:
-            self._frames[-1].breaks.append(self.ops.snapshot())
+            frame = self._frames[-1]
+            frame.breaks.append(self.ops.snapshot())
+            if self.doubt > frame.doubt and not self.exceptional:
+                frame.scarred = True
         self.reachable = False
 
     def continue_(self) -> None:
         if self.reachable and self._frames:
-            self._frames[-1].continues.append(self.ops.snapshot())
+            frame = self._frames[-1]
+            frame.continues.append(self.ops.snapshot())
+            if self.doubt > frame.doubt and not self.exceptional:
+                frame.scarred = True
         self.reachable = False
 
     def return_(self, value: Any) -> None:
         if self.reachable:
             self.returns.append((self._exit_snapshot(), value))
+            if self.doubt and not self.exceptional:
+                self.scarred = True
         self.reachable = False
 
     def _exit_snapshot(self) -> S:
@@ -176,6 +213,13 @@ class Flow(Generic[S]):
                 if exc not in ("?", "BaseException"):
                     return  # a known class: the innermost handler that may catch it does
 
+    def surely_raised(self, exc: str | None) -> None:
+        """The statement that just ran surely raised ``exc`` and a handler catches it:
+        the path ends. The handlers still start from every state the body passed
+        through: that the statements before it completed may rest on sizes that only
+        hold if they did (a layer's input size is taken from the layer)."""
+        self.reachable = False
+
     @property
     def in_try(self) -> bool:
         return bool(self._tries)
@@ -189,21 +233,27 @@ class Flow(Generic[S]):
         else:
             self.reachable = False
 
-    def branches(self, bodies: list[Callable[[], None]]) -> None:
-        """Run each body from the current state; go on from the join of those that
-        complete."""
+    def branches(self, bodies: list[Callable[[], None]], undecided: bool = True) -> None:
+        """Run each body from the current state (``undecided``: which one runs is not
+        known, so none of them surely runs); go on from the join of those that complete."""
         if not self.reachable:
             return
         start = self.ops.snapshot()
         outs: list[S] = []
         last = len(bodies) - 1
-        for i, body in enumerate(bodies):
-            if i:  # (the last body may have the start state itself)
-                self.ops.restore(_copy(self.ops, start) if i < last else start)
-            self.reachable = True
-            body()
-            if self.reachable:
-                outs.append(self.ops.snapshot())
+        if undecided:
+            self.doubt += 1
+        try:
+            for i, body in enumerate(bodies):
+                if i:  # (the last body may have the start state itself)
+                    self.ops.restore(_copy(self.ops, start) if i < last else start)
+                self.reachable = True
+                body()
+                if self.reachable:
+                    outs.append(self.ops.snapshot())
+        finally:
+            if undecided:
+                self.doubt -= 1
         self._settle(outs)
 
     # ------------------------------------------------------------------ loops
@@ -215,7 +265,7 @@ class Flow(Generic[S]):
         from the current state (a ``loop`` given the breaks so far)."""
         if not self.reachable:
             return
-        frame = _Loop()
+        frame = _Loop(doubt=self.doubt)
         self._frames.append(frame)
         unknown = False
         try:
@@ -232,15 +282,24 @@ class Flow(Generic[S]):
         finally:
             self._frames.pop()
         if unknown and self.reachable and rest is not None:
-            rest(frame.breaks)
+            rest(frame.breaks, frame.scarred)
             return
         if self.reachable and orelse is not None:
-            orelse()
+            self._orelse(orelse, frame)
         self._settle(([self.ops.snapshot()] if self.reachable else []) + frame.breaks)
+
+    def _orelse(self, orelse: Callable[[], None], frame: _Loop) -> None:
+        """A loop's ``else``: it runs only when no ``break`` was taken; after a break on
+        an undecided path it may not run."""
+        if frame.scarred and frame.breaks:
+            self.undecided(orelse)
+        else:
+            orelse()
 
     def loop(self, body: Callable[[], None], orelse: Callable[[], None] | None,
              settle: Callable[[S, S, int], tuple[S, bool]], exits_normally: bool = True,
-             skippable: bool = True, breaks: list | None = None) -> None:
+             skippable: bool = True, breaks: list | None = None, maybe_never: bool = False,
+             scarred: bool = False) -> None:
         """A loop of unknown length. ``body`` runs one iteration (binding the target,
         or evaluating the condition first). After pass ``n`` from state ``start``,
         ``settle(start, head, n)`` gets ``head``, the join of ``start`` and of the states
@@ -250,10 +309,12 @@ class Flow(Generic[S]):
         normally from the head (unless ``exits_normally`` is False: ``while True``),
         runs ``orelse`` there, and joins the states of every ``break``.
         ``skippable``: the body may run zero times (the head's first state is the
-        entry state)."""
+        entry state). ``maybe_never``: whether even the first iteration runs is not
+        known (a ``while`` whose condition is not known): none of the body surely runs.
+        ``breaks``/``scarred``: what an unrolled start of the same loop left."""
         if not self.reachable:
             return
-        frame = _Loop(breaks=list(breaks or ()))
+        frame = _Loop(breaks=list(breaks or ()), doubt=self.doubt, scarred=scarred)
         self._frames.append(frame)
         start = self.ops.snapshot()
         n = 0
@@ -261,7 +322,15 @@ class Flow(Generic[S]):
             while True:
                 self.ops.restore(_copy(self.ops, start))
                 self.reachable = True
-                body()
+                # The first pass is the first iteration (a loop is taken to run once,
+                # unless ``skippable`` says its condition may be false at once); a later
+                # pass stands for iterations that may not happen.
+                doubt = 1 if (n or maybe_never) else 0
+                self.doubt += doubt
+                try:
+                    body()
+                finally:
+                    self.doubt -= doubt
                 ends = ([self.ops.snapshot()] if self.reachable else []) + frame.continues
                 frame.continues = []
                 head = self.ops.join([start] + ends) if (skippable or n) else (
@@ -280,7 +349,7 @@ class Flow(Generic[S]):
             self.ops.restore(_copy(self.ops, start))
             self.reachable = True
             if orelse is not None:
-                orelse()
+                self._orelse(orelse, frame)
             if self.reachable:
                 outs.append(self.ops.snapshot())
         self._settle(outs + frame.breaks)
@@ -306,16 +375,27 @@ class Flow(Generic[S]):
         finally:
             if handlers:
                 self._tries.pop()
+        completed = self.reachable
         if self.reachable and orelse is not None:
             orelse()
         outs = [self.ops.snapshot()] if self.reachable else []
         if t.entry is not None:
-            for _, run in handlers:
-                self.ops.restore(_copy(self.ops, t.entry))
-                self.reachable = True
-                run()
-                if self.reachable:
-                    outs.append(self.ops.snapshot())
+            # A handler runs only if the body raised: an exceptional path, unless no
+            # path through the body completes (then a lone handler surely runs).
+            doubt = 1 if completed or len(handlers) > 1 else 0
+            exceptional = 1 if completed else 0
+            self.doubt += doubt
+            self.exceptional += exceptional
+            try:
+                for _, run in handlers:
+                    self.ops.restore(_copy(self.ops, t.entry))
+                    self.reachable = True
+                    run()
+                    if self.reachable:
+                        outs.append(self.ops.snapshot())
+            finally:
+                self.doubt -= doubt
+                self.exceptional -= exceptional
         if not outs and t.entry is not None:
             self.ops.restore(t.entry)
         self._settle(outs)

@@ -40,12 +40,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, dim_eq, is_dim, join_shapes, sym
+from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, is_dim, join_shapes, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
+from torch_lsp.analysis.flow import may_catch
+from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
 from torch_lsp.analysis.statements import Statements, _is_generator, _truthiness
 from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules and queries import them from here)
     AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, SeqV, TensorV, TupleV, _OrderedDictV,
-    _ShapeOf, _same_value, _widen, _widen_changed, is_tensor, join_values,
+    _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values,
 )
 
 try:  # the transfer functions (layers, ops) live in their own modules
@@ -104,6 +106,8 @@ class Finding:
     fixes: list = field(default_factory=list)  # [(title, [(node, new_text)])]
     quoted: dict = field(default_factory=dict)  # id(node) -> node, for the quoted lines
     elsewhere: list = field(default_factory=list)  # (SourceFile, node, message): related places in other files
+    exc: str | None = "RuntimeError"  # what torch raises (None: a shape error of some class)
+    unit: str | None = None  # the class whose analysis on its own found it (None: a call site's run)
 
     def text(self, message: str | None = None, files: dict[int, str] | None = None) -> str:
         """The message (or a related message) with the quoted lines as they are now."""
@@ -141,6 +145,7 @@ class UnitResult:
     summary_instances: dict
     env: dict | None  # for top-level code: the names it bound
     followed: list = field(default_factory=list)  # ClassDefs of other files it followed
+    site_classes: set = field(default_factory=set)  # classes whose forward a call site ran
 
 
 class ShapeIndex:
@@ -248,7 +253,7 @@ class Frame:
     declared: dict | None = None  # name -> "global" | "nonlocal", from those statements
 
 
-class Interpreter(Statements):
+class Interpreter(Statements, PythonValues):
     max_steps = MAX_STEPS  # per analysis unit (see _unit)
 
     def __init__(self, ctx: Any, record: bool = True):
@@ -266,8 +271,20 @@ class Interpreter(Statements):
         self.region = 0  # the innermost uncertain region (see _enter_region); 0: none
         self._regions = 0
         self.epoch = 0  # paths ended so far (see Statements._path_ends)
-        self.catching = 0  # try bodies under way whose handlers may catch a shape error
-        self.caught = 0  # findings not reported because such a handler would catch them
+        self.catching: list[list] = []  # the handlers of the try bodies under way, outermost first
+        self.caught = 0  # findings not reported because a handler would catch them
+        self.raising: str | None = None  # a caught error surely raised: paths end up to its try
+        self.conditional = 0  # findings not reported: on a path that may not be taken
+        # An error surely raised and not caught (reported): a run of this unit never
+        # gets further. The analysis goes on (for shapes and hovers); what it would find
+        # afterwards is not reported (``cascade`` counts it): a second call of a broken
+        # model is the same problem, and a size pinned by a layer the run never passes
+        # proves nothing. The next problem shows once the first is fixed.
+        self.dead = False
+        self.cascade = 0
+        self.flows: list = []  # the Flow of each function run under way, outermost first
+        self.unit_class: str | None = None  # the class a class unit analyses on its own
+        self.site_classes: set[str] = set()  # classes whose forward ran with a call site's input
         self.global_names: set[str] = set()  # names some function declares `global`
         self._generators: dict[int, bool] = {}  # id(function node) -> does it yield
         # Where this file's code entered code of another file it follows (the call
@@ -329,18 +346,19 @@ class Interpreter(Statements):
         self.constructed = self._constructed_classes(tree, relevant)
         frame = Frame(self.module_env)
         # 1. top-level code, 2. module functions, 3. each Module class on its own
-        units: list[tuple[str, Any, Callable[[], Any]]] = [("top", None, lambda: self._block(tree.body, frame, top=True))]
+        units: list[tuple[str, Any, Callable[[], Any]]] = [("top", None, lambda: self._top(tree.body, frame))]
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in relevant:
                 units.append(("function", stmt, lambda stmt=stmt: self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True)))
         for info in self.model.module_classes():
             if info.ref.summary is not self.ctx.summary:
                 continue
-            units.append(("class", info, lambda info=info: self._analyse_class(info)))
+            units.append(("class", info, lambda info=info: self._class_unit(info)))
         cache = getattr(self.ctx, "unit_cache", None)
         if cache is None:
             for _, _, work in units:
                 self._unit(work)
+            self._drop_superseded()
             return
         from torch_lsp.analysis.units import unit_keys
 
@@ -352,6 +370,14 @@ class Interpreter(Statements):
                 cache.put(key, result)
             self._merge(result)
         cache.finish()
+        self._drop_superseded()
+
+    def _top(self, body: list[ast.stmt], frame: Frame) -> None:
+        self.flows.append(frame.flow or self.new_flow(frame))
+        try:
+            self._block(body, frame, top=True)
+        finally:
+            self.flows.pop()
 
     def shape_index(self) -> "ShapeIndex":
         """Every recorded expression shape of the file (units' records merged on first
@@ -367,24 +393,25 @@ class Interpreter(Statements):
         that its result can be kept and reused while its source is unchanged. The
         findings of the units, merged in their order, are those of a run that
         shares the state (the memo tables only save work)."""
-        saved = (self.reporter, self.index, self.layer_calls, self.summary_instances)
+        saved = (self.reporter, self.index, self.layer_calls, self.summary_instances, self.site_classes)
         followed_before = len(self.followed_nodes)
         before = dict(self.module_env) if top else None
         self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
-        self._forward_cache, self._instance_cache = {}, {}
+        self._forward_cache, self._instance_cache, self.site_classes = {}, {}, set()
         try:
             self._unit(work)
             env = None
             if before is not None:  # what top-level code bound, for the units after it
                 env = {k: v for k, v in self.module_env.items() if k not in before or before[k] is not v}
             return UnitResult(list(self.reporter.findings.values()), self.index, self.layer_calls, self.summary_instances, env,
-                              self.followed_nodes[followed_before:])
+                              self.followed_nodes[followed_before:], self.site_classes)
         finally:
-            self.reporter, self.index, self.layer_calls, self.summary_instances = saved
+            self.reporter, self.index, self.layer_calls, self.summary_instances, self.site_classes = saved
 
     def _merge(self, result: "UnitResult") -> None:
         for f in result.findings:
             self.reporter.add(f)
+        self.site_classes |= result.site_classes
         self._pending_indexes.append(result.index)
         for cls, runs in result.layer_calls.items():
             mine = self.layer_calls.setdefault(cls, {})
@@ -438,7 +465,7 @@ class Interpreter(Statements):
         self.steps = 0
         self.loop_depth = 0
         self.region = 0
-        self.catching = 0
+        self.catching, self.raising, self.flows, self.dead = [], None, [], False
         try:
             work()
         except RecursionError:
@@ -485,6 +512,26 @@ class Interpreter(Statements):
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 env[stmt.name] = FuncV(stmt)  # type: ignore[arg-type]
+
+    def _class_unit(self, info: Any) -> None:
+        """A class analysed on its own; what it finds is dropped when a call site of the
+        file runs the class (see ``_drop_superseded``)."""
+        self.unit_class = info.name
+        try:
+            self._analyse_class(info)
+        finally:
+            self.unit_class = None
+
+    def _drop_superseded(self) -> None:
+        """A class whose forward ran with a call site's input is known through that
+        run: its analysis on its own (inputs unknown, sizes pinned by its first layers)
+        adds only what the run shows is never reached (a branch the input does not take,
+        a layer after one the input already fails)."""
+        if not self.site_classes:
+            return
+        findings = self.reporter.findings
+        for key in [k for k, f in findings.items() if getattr(f, "unit", None) in self.site_classes]:
+            del findings[key]
 
     def _analyse_class(self, info: Any, own_file: bool = False) -> None:
         init = info.init
@@ -628,6 +675,19 @@ class Interpreter(Statements):
             if outer is not None:
                 outer.env[name] = v
 
+    def _undecided(self, node: ast.AST, frame: Frame) -> AV:
+        """Evaluate an expression that may or may not run (an arm of ``a if c else b``)."""
+        flow = frame.flow
+        if flow is None:
+            if not self.flows:
+                return self.eval(node, frame)
+            flow = self.flows[-1]
+        flow.doubt += 1
+        try:
+            return self.eval(node, frame)
+        finally:
+            flow.doubt -= 1
+
     def _lookup_outer(self, name: str, frame: Frame) -> AV:
         """A name a function does not bind: its enclosing functions', else the module's."""
         outer = frame.closure
@@ -718,8 +778,9 @@ class Interpreter(Statements):
             v = self.eval(node.operand, frame)
             if isinstance(node.op, ast.USub) and (is_dim(v) or isinstance(v, float)):
                 return -v
-            if isinstance(node.op, ast.Not) and isinstance(v, bool):
-                return not v
+            if isinstance(node.op, ast.Not):
+                truth = _truthiness(v)
+                return (not truth) if truth is not None else UNKNOWN
             if isinstance(v, TensorV):
                 return TensorV(v.shape, v.origin)
             return UNKNOWN
@@ -733,28 +794,9 @@ class Interpreter(Statements):
                 return self.eval(node.body, frame)
             if t is False:
                 return self.eval(node.orelse, frame)
-            return join_values(self.eval(node.body, frame), self.eval(node.orelse, frame))
+            return join_values(self._undecided(node.body, frame), self._undecided(node.orelse, frame))
         if isinstance(node, ast.Compare):
-            vals = [self.eval(node.left, frame)] + [self.eval(c, frame) for c in node.comparators]
-            if len(node.ops) == 1 and all(is_dim(x) for x in vals):
-                eq = dim_eq(self.concrete(vals[0], frame), self.concrete(vals[1], frame))
-                if isinstance(node.ops[0], ast.Eq) and eq is not None:
-                    return eq
-                if isinstance(node.ops[0], ast.NotEq) and eq is not None:
-                    return not eq
-            if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
-                a, b = (self.concrete(x, frame) if is_dim(x) else x for x in vals)
-                if (is_dim(a) or isinstance(a, float)) and (is_dim(b) or isinstance(b, float)) and not isinstance(a, bool) and not isinstance(b, bool):
-                    sign = _compare(a, b)
-                    if sign is not None:
-                        op = node.ops[0]
-                        return {ast.Lt: sign < 0, ast.LtE: sign <= 0, ast.Gt: sign > 0, ast.GtE: sign >= 0}[type(op)]
-            if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Is, ast.IsNot)) and isinstance(node.comparators[0], ast.Constant) and node.comparators[0].value is None:
-                left = vals[0]
-                if left is None or isinstance(left, (TensorV, LayerV, SeqV, InstanceV)):
-                    is_none = left is None
-                    return is_none if isinstance(node.ops[0], ast.Is) else not is_none
-            return UNKNOWN
+            return self.compare(node, frame)
         if isinstance(node, ast.BoolOp):
             # `a and b`, `a or b`: evaluated left to right while the outcome is open; the
             # value is the operand that decided it (`dim or 64`), when its truth is known.
@@ -765,7 +807,7 @@ class Interpreter(Statements):
                 truth = _truthiness(v)
                 if truth is None:
                     for rest in node.values[node.values.index(operand) + 1:]:
-                        self.eval(rest, frame)  # may run; what it finds holds when it does
+                        self._undecided(rest, frame)  # may run or not
                     return UNKNOWN
                 if truth is not is_and:
                     return v
@@ -857,12 +899,29 @@ class Interpreter(Statements):
         return UNKNOWN
 
     def _report(self, finding: Any) -> None:
-        if self.catching:  # inside a `try` whose handler would catch the error
+        certain = all(f.certain for f in self.flows)
+        exc = getattr(finding, "exc", "RuntimeError")
+        if any(may_catch(hs, exc) for hs in self.catching):  # inside a `try` whose handler catches it
             self.caught += 1
-        elif self.local:  # not from the code of a followed class of another file
+            if certain:
+                self.raising = exc or "RuntimeError"
+            return
+        if not certain:  # on a path a run may not take: not provably wrong
+            self.conditional += 1
+            for f in self.flows:
+                if f.doubt:  # that path ends here: what follows the branch runs only on the others
+                    f.scarred = True
+            return
+        if not self.local:
+            self._suppressed += 1
+        if self.dead:  # after an error surely raised: a run never gets here
+            self.cascade += 1
+            return
+        self.dead = True
+        if self.local:  # not from the code of a followed class of another file
+            finding.unit = self.unit_class
             self.reporter.add(finding)
         else:
-            self._suppressed += 1
             self._foreign_finding(finding)
 
     def _foreign_finding(self, f: Any) -> None:
@@ -896,10 +955,11 @@ class Interpreter(Statements):
         self._generic_keys[key] = set()  # while it runs (recursion)
         saved = (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
                  self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
-                 self.steps, self.catching, self.active)
+                 self.steps, self.catching, self.active, self.flows, self.raising, self.dead)
         self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
         self._forward_cache, self._instance_cache, self.instance_stack, self.chain, self.entries = {}, {}, [], [], []
-        self.catching, self.depth, self.active, self.steps = 0, 0, set(), 0
+        self.catching, self.depth, self.active, self.steps, self.flows, self.raising = [], 0, set(), 0, [], None
+        self.dead = False
         self._collecting = found = []
         try:
             if isinstance(target, FuncV):
@@ -911,7 +971,7 @@ class Interpreter(Statements):
         finally:
             (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
              self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
-             self.steps, self.catching, self.active) = saved
+             self.steps, self.catching, self.active, self.flows, self.raising, self.dead) = saved
             self._collecting = None
         keys = self._generic_keys[key] = {(x.code, id(x.node)) for x in found}
         return keys
@@ -1056,6 +1116,8 @@ class Interpreter(Statements):
         return TupleV(tuple(t.shape.dims))
 
     def _binop(self, op: ast.operator, a: AV, b: AV, node: ast.AST, frame: Frame) -> AV:
+        if (type(a) is TensorV and a.failed) or (type(b) is TensorV and b.failed):
+            return failed_tensor()
         if isinstance(a, TensorV) or isinstance(b, TensorV):
             if isinstance(op, ast.MatMult):
                 if isinstance(a, TensorV) and isinstance(b, TensorV):
@@ -1108,6 +1170,9 @@ class Interpreter(Statements):
 
     def _subscript(self, node: ast.Subscript, frame: Frame) -> AV:
         base = self.eval(node.value, frame)
+        if type(base) is TensorV and base.failed:
+            self.eval(node.slice, frame)
+            return failed_tensor()
         if isinstance(base, TensorV):
             idx = self._index_items(node.slice, frame)
             if base.shape is None or idx is None:
@@ -1172,9 +1237,12 @@ class Interpreter(Statements):
             func = None  # a class or function of another module of the project: qualified below
         elif isinstance(node.func, ast.Attribute):
             func = self.eval(node.func, frame)
+        builtin = None
         if func is None:
             q = self._qualify(node.func)
             func = BoundMethodV(None, q) if q is not None else UNKNOWN
+            if q is None and isinstance(node.func, ast.Name) and node.func.id in BUILTIN_CALLS:
+                builtin = node.func.id
         args = []
         star = False
         for a in node.args:
@@ -1197,9 +1265,14 @@ class Interpreter(Statements):
                 kwargs[k.arg] = v
         if star:
             kwargs["*"] = UNKNOWN
+        if builtin is not None:
+            return self.builtin(builtin, args, kwargs, node, frame)
         return self.call(func, args, kwargs, node, frame)
 
     def call(self, func: AV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        if (args or kwargs) and (has_failed(args) or has_failed(kwargs.values())) or (
+                type(func) is BoundMethodV and type(func.base) is TensorV and func.base.failed):
+            return failed_tensor()  # a run never gets here (an argument's operation raised)
         if isinstance(func, ClassV):
             if "*" in kwargs:
                 return UNKNOWN
@@ -1218,7 +1291,7 @@ class Interpreter(Statements):
                 inst = self.instantiate(func.info, args, kwargs, node, frame, site)
             finally:
                 self.chain.pop()
-            if key is not None and not self.catching:  # (a caught error was not reported: run it again outside)
+            if key is not None and not self.catching and not self.dead and all(f.certain for f in self.flows):  # (what was not reported: run it again)
                 self._instance_cache[key] = inst
             return inst
         if isinstance(func, (LayerV, SeqV, InstanceV)):
@@ -1346,12 +1419,14 @@ class Interpreter(Statements):
         flow = self.new_flow(inner)
         self.active.add(id(fn))
         self.depth += 1
+        self.flows.append(flow)
         try:
             if isinstance(fn, ast.Lambda):
                 flow.return_(self.eval(fn.body, inner))
             else:
                 self._block(fn.body, inner)
         finally:
+            self.flows.pop()
             self.depth -= 1
             self.active.discard(id(fn))
         return self._function_result(flow)
@@ -1497,9 +1572,11 @@ class Interpreter(Statements):
         inner = Frame(env, init, subst, site or frame.site)
         flow = self.new_flow(inner)
         self.depth += 1
+        self.flows.append(flow)
         try:
             self._block(init.body, inner)
         finally:
+            self.flows.pop()
             self.depth -= 1
         inst.subst = subst  # type: ignore[attr-defined]
         if self._function_result(flow) is UNKNOWN and not flow.exit_states():
@@ -1552,6 +1629,8 @@ class Interpreter(Statements):
                 for mod, shape_in, res_out, label, rec_subst, error in recorded:
                     self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site, error)
                 return out
+        if site is not None:
+            self.site_classes.add(inst.cls.name)
         if not self.instance_stack:  # the module a summary is about, for its parameter total
             run_key: Any = CallSite(site.node) if site is not None and site.node is not None else "generic"
             self.summary_instances.setdefault(inst.cls.name, {}).setdefault(run_key, inst)
@@ -1570,13 +1649,13 @@ class Interpreter(Statements):
                 if entering:
                     self.entries.pop()
             if self._suppressed > suppressed and id(fwd) in self.imported:
-                # A problem inside a followed class of another file (reported there):
-                # what it returns is not known here.
-                out = TensorV(None) if isinstance(out, TensorV) else UNKNOWN
+                # A problem inside a followed class of another file (reported there, or
+                # here at its entry): what it returns is never had.
+                out = failed_tensor() if isinstance(out, TensorV) else UNKNOWN
         finally:
             self.instance_stack.pop()
             recorded = self._recorders.pop() if key is not None else None
-        if key is not None and not self.catching:
+        if key is not None and not self.catching and not self.dead and all(f.certain for f in self.flows):
             self._forward_cache[key] = (out, recorded)
         if subst and (frame is None or frame.subst != subst):
             # The instance's constructor symbols mean nothing outside it: the caller
@@ -1612,7 +1691,7 @@ class Interpreter(Statements):
             fixed = self._as_if_fixed(layer, res.error, inputs, kwargs, frame)
             self._record_layer_call(mod, inputs[0] if inputs else None, fixed.out if fixed is not None else None, frame,
                                     res.error.message)
-            return TensorV(None)
+            return failed_tensor()
         else:
             self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
         origin_in = args[0].origin
@@ -1997,7 +2076,7 @@ class Interpreter(Statements):
         if res.error is not None:
             if code is not None:
                 self._op_error(code, res.error, operands, node, frame)
-            return TensorV(None)
+            return failed_tensor()
         origin = None
         if flatten_sizes is not None:
             first = operands[0]
@@ -2034,6 +2113,8 @@ class Interpreter(Statements):
 
         f = layer_error(self, mod, inp, err, node, frame)
         if f is not None:
+            if "Attention" in mod.layer.cls or "Transformer" in mod.layer.cls:
+                f.exc = None  # torch asserts some of these (AssertionError)
             self._report(f)
 
     def _config_error(self, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> None:
@@ -2041,6 +2122,7 @@ class Interpreter(Statements):
 
         f = config_error(self, layer, err, node, frame)
         if f is not None:
+            f.exc = None  # ValueError, AssertionError or RuntimeError, by layer
             self._report(f)
 
     def _op_error(self, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:

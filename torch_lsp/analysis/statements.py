@@ -16,7 +16,7 @@ import weakref
 from typing import Any, Callable
 
 from torch_lsp.analysis.flow import Flow, assigned_names, may_catch, raised_name
-from torch_lsp.analysis.shapes import UNKNOWN, dim_eq, is_dim
+from torch_lsp.analysis.shapes import UNKNOWN
 from torch_lsp.analysis.values import (
     ClassV,
     FuncV,
@@ -168,6 +168,9 @@ class Statements:
             if flow._tries:
                 flow.checkpoint("?")  # any statement may raise into the handlers
             self._stmt(stmt, frame, top)
+            if self.raising is not None:  # an error a handler catches was raised in it: what it
+                flow.surely_raised(self.raising)  # assigned never happened
+                return
 
     def _stmt(self, stmt: ast.stmt, frame: Any, top: bool = False) -> None:
         self.steps += 1  # the unit's step budget, and now and then the cancel hook
@@ -344,7 +347,7 @@ class Statements:
         captured: set[str] = set()
         certain = False
         for case in stmt.cases:
-            verdict, binds = self._pattern(case.pattern, subject)
+            verdict, binds = self._pattern(case.pattern, subject, frame)
             if verdict is not False and case.guard is not None:
                 # the guard, with the captures bound: a known answer decides the case
                 saved = frame.env
@@ -385,17 +388,18 @@ class Statements:
             bodies.append(lambda: self._forget_names(captured, frame))
         self._branches(bodies, frame)
 
-    def _pattern(self, p: ast.pattern, subject: Any) -> tuple[bool | None, list]:
+    def _pattern(self, p: ast.pattern, subject: Any, frame: Any) -> tuple[bool | None, list]:
         """Does pattern ``p`` match ``subject`` (True/False/None: not known), and the
         names it binds (unknown unless the match is known)."""
         if isinstance(p, ast.MatchAs):
             if p.pattern is None:
                 return True, ([(p.name, subject)] if p.name else [])
-            verdict, binds = self._pattern(p.pattern, subject)
+            verdict, binds = self._pattern(p.pattern, subject, frame)
             return verdict, binds + ([(p.name, subject if verdict else UNKNOWN)] if p.name else [])
         if isinstance(p, ast.MatchValue):
             v = self.eval(p.value, self.module_frame())
-            return _equal(subject, v), []
+            eq = self._equal(subject, v, frame)
+            return (eq if eq is not None else None), []
         if isinstance(p, ast.MatchSingleton):
             if subject is p.value:
                 return True, []
@@ -406,7 +410,7 @@ class Statements:
             verdicts = []
             names: set[str] = set()
             for alt in p.patterns:
-                v, b = self._pattern(alt, subject)
+                v, b = self._pattern(alt, subject, frame)
                 names |= {n for n, _ in b}
                 if v is True:
                     return (True, b) if not verdicts or all(x is False for x in verdicts) else (None, [(n, UNKNOWN) for n in names])
@@ -417,14 +421,28 @@ class Statements:
             stars = [i for i, q in enumerate(p.patterns) if isinstance(q, ast.MatchStar)]
             if isinstance(subject, (str, int, float, bool)) or subject is None:
                 return False, []
-            if items is None or stars:
+            if items is None or len(stars) > 1:
                 return None, [(n, UNKNOWN) for n in _pattern_names(p)]
-            if len(items) != len(p.patterns):
+            pairs = list(zip(p.patterns, items))
+            if stars:  # `case (b, *rest)`: the star takes what the others leave
+                k = stars[0]
+                tail = len(p.patterns) - k - 1
+                if len(items) < len(p.patterns) - 1:
+                    return False, []
+                star = p.patterns[k]
+                middle = TupleV(tuple(items[k:len(items) - tail]), self.region, self.epoch)
+                pairs = (list(zip(p.patterns[:k], items[:k])) + [(star, middle)]
+                         + list(zip(p.patterns[k + 1:], items[len(items) - tail:])))
+            elif len(items) != len(p.patterns):
                 return False, []
             verdict: bool | None = True
             binds: list = []
-            for q, item in zip(p.patterns, items):
-                v, b = self._pattern(q, item)
+            for q, item in pairs:
+                if isinstance(q, ast.MatchStar):
+                    if q.name:
+                        binds.append((q.name, item))
+                    continue
+                v, b = self._pattern(q, item, frame)
                 binds += b
                 if v is False:
                     return False, []
@@ -433,7 +451,10 @@ class Statements:
             if verdict is None:
                 binds = [(n, UNKNOWN) for n, _ in binds]
             return verdict, binds
-        # mappings, class patterns: not modelled
+        if isinstance(p, ast.MatchClass):
+            verdict = self.match_class(p, subject, frame)
+            return verdict, [(n, UNKNOWN) for n in _pattern_names(p)]
+        # mappings: not modelled
         return None, [(n, UNKNOWN) for n in _pattern_names(p)]
 
     # ------------------------------------------------------------------ loops
@@ -481,8 +502,9 @@ class Statements:
             if self._truth(stmt.test, frame) is not False:
                 self._block(stmt.body, frame)
 
-        def rest(breaks: list) -> None:
-            self._loop([], frame, test_then_body, orelse, exits_normally=not forever, breaks=breaks)
+        def rest(breaks: list, scarred: bool) -> None:
+            self._loop([], frame, test_then_body, orelse, exits_normally=not forever, breaks=breaks,
+                       maybe_never=not forever, scarred=scarred)
 
         self.loop_depth += 1
         try:
@@ -491,7 +513,8 @@ class Statements:
             self.loop_depth -= 1
 
     def _loop(self, body: list[ast.stmt], frame: Any, bind: Callable[[], None] | None,
-              orelse: Callable[[], None] | None, exits_normally: bool = True, breaks: list | None = None) -> None:
+              orelse: Callable[[], None] | None, exits_normally: bool = True, breaks: list | None = None,
+              maybe_never: bool = False, scarred: bool = False) -> None:
         """A loop whose iterations are not known one by one: the body runs once with
         the state at entry (what it finds holds for the first iteration), then what
         changed is widened to unknown and, for an outermost loop, the body runs once
@@ -517,7 +540,8 @@ class Statements:
             return _widen_changed_state(start, head), False
 
         try:
-            frame.flow.loop(one_pass, orelse, settle, exits_normally=exits_normally, breaks=breaks)
+            frame.flow.loop(one_pass, orelse, settle, exits_normally=exits_normally, breaks=breaks,
+                            maybe_never=maybe_never, scarred=scarred)
         finally:
             self.loop_depth -= 1
             self.region = outer
@@ -532,24 +556,27 @@ class Statements:
             return run
 
         handlers = [(h, handler(h)) for h in stmt.handlers]
-        orelse = (lambda: self._block(stmt.orelse, frame, top)) if stmt.orelse else None
+        # `else` runs only if the body raised nothing: which the body's authors expect
+        # may happen, so it is not sure to run.
+        orelse = (lambda: frame.flow.undecided(lambda: self._block(stmt.orelse, frame, top))) if stmt.orelse else None
         final = (lambda: self._block(stmt.finalbody, frame, top)) if stmt.finalbody else None
         names = assigned_names(stmt.finalbody) if stmt.finalbody else set()
         self._catching_try(frame, top, stmt.body, handlers, orelse, final, names)
 
     def _catching_try(self, frame: Any, top: bool, body: list[ast.stmt], handlers: list, orelse, final, names: set[str]) -> None:
-        """A ``try`` whose handlers may catch a shape error: an error found in its body
-        (in any function it calls) would be caught, so it is not reported there."""
-        catching = may_catch([h for h, _ in handlers], None)
+        """A ``try``: an error found in its body (in any function it calls) that a
+        handler catches is not reported; where it is surely raised, the body's path
+        ends there and the handlers run (``raising``)."""
+        hs = [h for h, _ in handlers]
 
         def run_body() -> None:
-            if catching:
-                self.catching += 1
+            self.catching.append(hs)
             try:
                 self._block(body, frame, top)
             finally:
-                if catching:
-                    self.catching -= 1
+                self.catching.pop()
+                if self.raising is not None and may_catch(hs, self.raising):
+                    self.raising = None  # caught here: the handlers run
 
         outer = self._enter_region()
         try:
@@ -570,17 +597,6 @@ def _truthiness(v: Any) -> bool | None:
         return bool(v)
     if isinstance(v, (FuncV, ClassV, InstanceV, LayerV)):
         return True  # no __bool__ or __len__ (containers have a length: not known)
-    return None
-
-
-def _equal(a: Any, b: Any) -> bool | None:
-    """``a == b`` for a ``case`` value, when known."""
-    if is_dim(a) and is_dim(b) and not isinstance(a, bool) and not isinstance(b, bool):
-        return dim_eq(a, b)
-    if isinstance(a, (str, float, bool, int)) and isinstance(b, (str, float, bool, int)):
-        return a == b
-    if a is None and isinstance(b, (str, int, float)):
-        return False
     return None
 
 

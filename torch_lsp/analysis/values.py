@@ -27,6 +27,26 @@ class TensorV:
     shape: Shape | None
     origin: Origin | None = None
     parameter: bool = False  # an nn.Parameter (counted by the summary)
+    # What an operation already found failing would return (a run never has it):
+    # nothing is derived from it, so no second diagnostic comes from the first.
+    failed: bool = False
+
+
+def failed_tensor() -> "TensorV":
+    return TensorV(None, failed=True)
+
+
+def has_failed(values) -> bool:
+    """Is one of ``values`` (or an item of a tuple or list among them) a failed tensor?"""
+    for v in values:
+        if type(v) is TensorV:
+            if v.failed:
+                return True
+        elif type(v) is TupleV:
+            for x in v.items:
+                if type(x) is TensorV and x.failed:
+                    return True
+    return False
 
 
 @dataclass(eq=False)
@@ -153,13 +173,17 @@ def join_values(a: Any, b: Any) -> Any:
     if a is b:
         return a
     if isinstance(a, TensorV) and isinstance(b, TensorV):
+        if a.failed:  # the path that has it raised: only the other one reaches the join
+            return b
+        if b.failed:
+            return a
         return TensorV(join_shapes(a.shape, b.shape), a.origin)
     if is_dim(a) and is_dim(b):
         return a if dim_eq(a, b) is True else UNKNOWN
     if a is None and isinstance(b, TensorV):
-        return TensorV(b.shape, b.origin)
+        return TensorV(b.shape, b.origin, failed=b.failed)
     if b is None and isinstance(a, TensorV):
-        return TensorV(a.shape, a.origin)
+        return TensorV(a.shape, a.origin, failed=a.failed)
     if isinstance(a, str) and isinstance(b, str) and a == b:
         return a
     return UNKNOWN
