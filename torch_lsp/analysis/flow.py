@@ -233,20 +233,26 @@ class Flow(Generic[S]):
         else:
             self.reachable = False
 
-    def branches(self, bodies: list[Callable[[], None]], undecided: bool = True) -> None:
+    def branches(self, bodies: list[Callable[[], None] | None], undecided: bool = True) -> None:
         """Run each body from the current state (``undecided``: which one runs is not
-        known, so none of them surely runs); go on from the join of those that complete."""
+        known, so none of them surely runs); go on from the join of those that complete.
+        A None body is empty: the start state is one of the joined."""
         if not self.reachable:
             return
         start = self.ops.snapshot()
         outs: list[S] = []
         last = len(bodies) - 1
+        shared = False
         if undecided:
             self.doubt += 1
         try:
             for i, body in enumerate(bodies):
-                if i:  # (the last body may have the start state itself)
-                    self.ops.restore(_copy(self.ops, start) if i < last else start)
+                if body is None:  # an empty body (an `if` without `else`): the start state goes on
+                    outs.append(start)
+                    shared = True
+                    continue
+                if i:  # (the last body may have the start state itself, unless it is joined as is)
+                    self.ops.restore(_copy(self.ops, start) if i < last or shared else start)
                 self.reachable = True
                 body()
                 if self.reachable:

@@ -47,7 +47,7 @@ from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
 from torch_lsp.analysis.statements import Statements, _is_generator, _truthiness
 from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules and queries import them from here)
     AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, SeqV, TensorV, TupleV, _OrderedDictV,
-    _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values,
+    _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
 )
 
 try:  # the transfer functions (layers, ops) live in their own modules
@@ -194,7 +194,7 @@ class ShapeIndex:
 MAX_DEPTH = 12
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Exactly the occurrences of `class Name(` (for each, the word after "class " is Name).
-_CLASS_HEADER = re.compile(r"(?:class|def) (\w+)\(")
+_CLASS_HEADER = re.compile(r"class (\w+)\(")
 _GLOBAL_STMT = re.compile(r"^[ \t]*global[ \t]+([\w, \t]+)", re.M)
 # Methods inherited from classes in other files (``PreTrainedModel.__init__``) are
 # not interpreted: in real code they are framework plumbing (90% of the statements
@@ -282,6 +282,7 @@ class Interpreter(Statements, PythonValues):
         # proves nothing. The next problem shows once the first is fixed.
         self.dead = False
         self.cascade = 0
+        self._memo_runs: list[_MemoRun] = []  # memoised runs (constructions, forwards) under way
         self.flows: list = []  # the Flow of each function run under way, outermost first
         self.unit_class: str | None = None  # the class a class unit analyses on its own
         self.site_classes: set[str] = set()  # classes whose forward ran with a call site's input
@@ -343,7 +344,7 @@ class Interpreter(Statements, PythonValues):
         self.global_names = self._global_names(self.ctx.src.text)
         self._prepare_module_env(tree)
         relevant = self._relevant_functions(tree)
-        self.constructed = self._constructed_classes(tree, relevant)
+        self.constructed = self._constructed_classes(tree)
         frame = Frame(self.module_env)
         # 1. top-level code, 2. module functions, 3. each Module class on its own
         units: list[tuple[str, Any, Callable[[], Any]]] = [("top", None, lambda: self._top(tree.body, frame))]
@@ -465,18 +466,17 @@ class Interpreter(Statements, PythonValues):
         self.steps = 0
         self.loop_depth = 0
         self.region = 0
-        self.catching, self.raising, self.flows, self.dead = [], None, [], False
+        self.catching, self.raising, self.flows, self.dead, self._memo_runs = [], None, [], False, []
         try:
             work()
         except RecursionError:
             pass
 
-    def _constructed_classes(self, tree: ast.Module, functions: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
-        """Names called somewhere in the file (``Net(...)``, ``build(...)``), from the
-        text: a class nobody constructs, or a function nobody calls, is analysed with
-        its defaults. A name in a comment or string only makes the analysis symbolic,
-        which is never less safe."""
-        names = {c.name for c in self.model.module_classes() if c.ref.summary is self.ctx.summary} | set(functions)
+    def _constructed_classes(self, tree: ast.Module) -> set[str]:
+        """Names called somewhere in the file (``Net(...)``), from the text: a class
+        nobody constructs is analysed with its defaults. A name in a comment or string
+        only makes the analysis symbolic, which is never less safe."""
+        names = {c.name for c in self.model.module_classes() if c.ref.summary is self.ctx.summary}
         if not names:
             return set()
         cache = getattr(self.ctx, "unit_cache", None)
@@ -485,8 +485,8 @@ class Interpreter(Statements, PythonValues):
 
             return constructed_names(self.ctx.src, tree, names, cache)
         text = self.ctx.src.text
-        # `Name(` written more often than `class Name(` / `def Name(`: str.count is far
-        # cheaper than a regex over every word of the file; the headers are counted in one pass.
+        # `Name(` written more often than `class Name(`: str.count is far cheaper than
+        # a regex over every word of the file; the headers are counted in one pass.
         headers = Counter(_CLASS_HEADER.findall(text))
         return {n for n in names if text.count(n + "(") > headers[n]}
 
@@ -545,16 +545,10 @@ class Interpreter(Statements, PythonValues):
             a = init.args
             params = a.posonlyargs + a.args
             defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
-            for p, d in zip(params[1:], defaults[1:]):
-                if use_defaults and d is not None:
-                    args[p.arg] = self.eval(d, Frame(self.module_env))
-                else:
-                    args[p.arg] = sym(p.arg)
-            for p, d in zip(a.kwonlyargs, a.kw_defaults):
-                if use_defaults and d is not None:
-                    args[p.arg] = self.eval(d, Frame(self.module_env))
-                else:
-                    args[p.arg] = sym(p.arg)
+            for p, d in list(zip(params[1:], defaults[1:])) + list(zip(a.kwonlyargs, a.kw_defaults)):
+                value = self.eval(d, self.module_frame()) if use_defaults and d is not None else None
+                # a default of None stands for "not given" (see _default): a symbol
+                args[p.arg] = value if value is not None else sym(p.arg)
         prev = self.generic
         self.generic = True
         try:
@@ -647,7 +641,7 @@ class Interpreter(Statements, PythonValues):
             if isinstance(obj, InstanceV):
                 if isinstance(v, (LayerV, SeqV, InstanceV)) and not v.label:
                     _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
-                obj.attrs[target.attr] = v
+                set_attr(obj, target.attr, v)
             if self.record and self.recording:
                 self.index.record(target, v, self.generic)
         elif isinstance(target, ast.Subscript):
@@ -711,7 +705,7 @@ class Interpreter(Statements, PythonValues):
         for inst in self.instance_stack + [v for v in frame.env.values() if isinstance(v, InstanceV)]:
             for k, v in list(inst.attrs.items()):
                 if v is value:
-                    inst.attrs[k] = UNKNOWN
+                    set_attr(inst, k, UNKNOWN)
 
     # ------------------------------------------------------------------ expressions
     def eval(self, node: ast.AST | None, frame: Frame) -> AV:
@@ -901,13 +895,19 @@ class Interpreter(Statements, PythonValues):
     def _report(self, finding: Any) -> None:
         certain = all(f.certain for f in self.flows)
         exc = getattr(finding, "exc", "RuntimeError")
+        for run in self._memo_runs:  # the runs under way surely raise (if this one is certain in them)
+            if run.raised is False and all(f.certain for f in self.flows[run.flows:]) \
+                    and not any(may_catch(hs, exc) for hs in self.catching[run.catching:]):
+                run.raised = exc
         if any(may_catch(hs, exc) for hs in self.catching):  # inside a `try` whose handler catches it
             self.caught += 1
+            self._left_out("caught", exc)
             if certain:
                 self.raising = exc or "RuntimeError"
             return
         if not certain:  # on a path a run may not take: not provably wrong
             self.conditional += 1
+            self._left_out("conditional", exc)
             for f in self.flows:
                 if f.doubt:  # that path ends here: what follows the branch runs only on the others
                     f.scarred = True
@@ -916,6 +916,7 @@ class Interpreter(Statements, PythonValues):
             self._suppressed += 1
         if self.dead:  # after an error surely raised: a run never gets here
             self.cascade += 1
+            self._left_out("cascade", exc)
             return
         self.dead = True
         if self.local:  # not from the code of a followed class of another file
@@ -955,11 +956,11 @@ class Interpreter(Statements, PythonValues):
         self._generic_keys[key] = set()  # while it runs (recursion)
         saved = (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
                  self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
-                 self.steps, self.catching, self.active, self.flows, self.raising, self.dead)
+                 self.steps, self.catching, self.active, self.flows, self.raising, self.dead, self._memo_runs)
         self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
         self._forward_cache, self._instance_cache, self.instance_stack, self.chain, self.entries = {}, {}, [], [], []
         self.catching, self.depth, self.active, self.steps, self.flows, self.raising = [], 0, set(), 0, [], None
-        self.dead = False
+        self.dead, self._memo_runs = False, []
         self._collecting = found = []
         try:
             if isinstance(target, FuncV):
@@ -971,7 +972,7 @@ class Interpreter(Statements, PythonValues):
         finally:
             (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
              self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
-             self.steps, self.catching, self.active, self.flows, self.raising, self.dead) = saved
+             self.steps, self.catching, self.active, self.flows, self.raising, self.dead, self._memo_runs) = saved
             self._collecting = None
         keys = self._generic_keys[key] = {(x.code, id(x.node)) for x in found}
         return keys
@@ -1285,14 +1286,17 @@ class Interpreter(Statements, PythonValues):
                 key = (id(func.info), key, tuple(sorted(frame.subst.items())), self.generic)
                 hit = self._instance_cache.get(key)
                 if hit is not None:
-                    return hit
+                    self._replay(hit[1])
+                    return hit[0]
             self.chain.append(CallEntry(init, node, 1))
+            run = self._memo_begin()
             try:
                 inst = self.instantiate(func.info, args, kwargs, node, frame, site)
             finally:
                 self.chain.pop()
-            if key is not None and not self.catching and not self.dead and all(f.certain for f in self.flows):  # (what was not reported: run it again)
-                self._instance_cache[key] = inst
+                self._memo_end(run)
+            if key is not None and not run.unsafe:
+                self._instance_cache[key] = (inst, run.raised)
             return inst
         if isinstance(func, (LayerV, SeqV, InstanceV)):
             return self.call_module(func, args, kwargs, node, frame)
@@ -1361,7 +1365,7 @@ class Interpreter(Statements, PythonValues):
                 if isinstance(key, str):
                     if isinstance(value, (LayerV, SeqV, InstanceV)) and not value.label:
                         _set_label(value, f"self.{key}")
-                    func.base.attrs[key] = value
+                    set_attr(func.base, key, value)
                 return None
             if isinstance(func.base, (LayerV, SeqV, InstanceV)) and func.name in ("to", "cuda", "cpu", "eval", "train", "float", "double", "half", "requires_grad_"):
                 return func.base
@@ -1387,16 +1391,13 @@ class Interpreter(Statements, PythonValues):
         a = fn.args
         params = a.posonlyargs + a.args
         defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
-        # Analysed on its own, a function that the file calls may get any argument its
-        # callers pass: a default is only one of them (the callers are analysed with theirs).
-        own_defaults = not generic or not self._called_in_file(getattr(fn, "name", ""))
         for i, p in enumerate(params):
             if i < len(args):
                 env[p.arg] = args[i]
             elif p.arg in kwargs:
                 env[p.arg] = kwargs[p.arg]
             elif defaults[i] is not None and "**" not in kwargs:
-                env[p.arg] = self.eval(defaults[i], self.module_frame()) if own_defaults else _DEFAULTED
+                env[p.arg] = self._default(defaults[i], generic)
             else:
                 env[p.arg] = UNKNOWN if not generic else TensorV(None, Origin("argument", p, f"`{p.arg}`"))
         if a.vararg:
@@ -1405,7 +1406,7 @@ class Interpreter(Statements, PythonValues):
             if p.arg in kwargs:
                 env[p.arg] = kwargs[p.arg]
             else:
-                env[p.arg] = (self.eval(d, self.module_frame()) if own_defaults else _DEFAULTED) if d is not None else UNKNOWN
+                env[p.arg] = self._default(d, generic) if d is not None else UNKNOWN
         if a.kwarg:
             env[a.kwarg.arg] = UNKNOWN
         if generic:
@@ -1431,6 +1432,47 @@ class Interpreter(Statements, PythonValues):
             self.active.discard(id(fn))
         return self._function_result(flow)
 
+    # ------------------------------------------------------------------ memoised runs
+    def _memo_begin(self) -> "_MemoRun":
+        run = _MemoRun(len(self.flows), len(self.catching), self.dead)
+        self._memo_runs.append(run)
+        return run
+
+    def _memo_end(self, run: "_MemoRun") -> None:
+        self._memo_runs.pop()
+
+    def _left_out(self, why: str, exc: str | None) -> None:
+        """A finding is not reported (``why``: caught, conditional, cascade). A memoised
+        run under way whose caller's context decided it must not be reused elsewhere:
+        there the finding may be reported."""
+        for run in self._memo_runs:
+            if run.unsafe:
+                continue
+            if why == "caught":
+                run.unsafe = any(may_catch(hs, exc) for hs in self.catching[:run.catching])
+            elif why == "conditional":
+                run.unsafe = all(f.certain for f in self.flows[run.flows:])
+            else:
+                run.unsafe = run.dead
+
+    def _replay(self, raised: str | None | bool) -> None:
+        """A memoised run that surely raised (its error reported when it ran): here, as
+        then, the run raises: a caught error ends the path, an uncaught one what the unit
+        reports."""
+        if raised is False:
+            return
+        certain = all(f.certain for f in self.flows)
+        exc = raised if isinstance(raised, str) else None
+        if any(may_catch(hs, exc) for hs in self.catching):
+            if certain:
+                self.raising = exc or "RuntimeError"
+        elif not certain:
+            for f in self.flows:
+                if f.doubt:
+                    f.scarred = True
+        else:
+            self.dead = True
+
     def _is_generator(self, fn: ast.AST) -> bool:
         key = id(fn)
         hit = self._generators.get(key)
@@ -1454,9 +1496,13 @@ class Interpreter(Statements, PythonValues):
             out = join_values(out, v)
         return out
 
-    def _called_in_file(self, name: str) -> bool:
-        """Is the module function ``name`` called in the file (see ``_constructed_classes``)?"""
-        return name in self.constructed
+    def _default(self, node: ast.AST, generic: bool) -> AV:
+        """A parameter's default. Analysed on its own (no caller), a default of None
+        stands for "not given": its callers pass what the body needs (a size), so it is
+        unknown, not None (else `nn.LayerNorm(num_features)` would be a TL209 no caller
+        ever makes)."""
+        v = self.eval(node, self.module_frame())
+        return _DEFAULTED if v is None and generic else v
 
     def _enter(self, fn: ast.AST) -> tuple:
         """Run ``fn`` in its own file: its source (for labels), and, for a followed
@@ -1625,9 +1671,10 @@ class Interpreter(Statements, PythonValues):
             key = (id(inst), key, id(site), tuple(sorted(subst.items())), self.generic)
             hit = self._forward_cache.get(key)
             if hit is not None:
-                out, recorded = hit
+                out, recorded, raised = hit
                 for mod, shape_in, res_out, label, rec_subst, error in recorded:
                     self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site, error)
+                self._replay(raised)
                 return out
         if site is not None:
             self.site_classes.add(inst.cls.name)
@@ -1635,6 +1682,7 @@ class Interpreter(Statements, PythonValues):
             run_key: Any = CallSite(site.node) if site is not None and site.node is not None else "generic"
             self.summary_instances.setdefault(inst.cls.name, {}).setdefault(run_key, inst)
         self.instance_stack.append(inst)
+        run = self._memo_begin()
         if key is not None:
             self._recorders.append([])
         try:
@@ -1655,8 +1703,9 @@ class Interpreter(Statements, PythonValues):
         finally:
             self.instance_stack.pop()
             recorded = self._recorders.pop() if key is not None else None
-        if key is not None and not self.catching and not self.dead and all(f.certain for f in self.flows):
-            self._forward_cache[key] = (out, recorded)
+            self._memo_end(run)
+        if key is not None and not run.unsafe:
+            self._forward_cache[key] = (out, recorded, run.raised)
         if subst and (frame is None or frame.subst != subst):
             # The instance's constructor symbols mean nothing outside it: the caller
             # sees the call site's values.
@@ -2236,6 +2285,17 @@ def _params_of(fn: ast.AST | None) -> list:
 
 def _line_of(node: ast.AST | None) -> int:
     return getattr(node, "lineno", 0)
+
+
+@dataclass
+class _MemoRun:
+    """A construction or forward run whose result may be memoised (see Interpreter._left_out)."""
+
+    flows: int  # len(Interpreter.flows) when it began: the caller's flows are those before
+    catching: int  # likewise for the try bodies under way
+    dead: bool  # the unit had already stopped reporting
+    unsafe: bool = False  # a finding left out because of the caller's context: do not reuse
+    raised: str | None | bool = False  # the run surely raises this (None: a shape error of some class)
 
 
 class CallSite:

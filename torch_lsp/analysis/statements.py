@@ -28,7 +28,9 @@ from torch_lsp.analysis.values import (
     _same_value,
     _widen,
     _widen_changed,
+    del_attr,
     join_envs,
+    set_attr,
 )
 
 # Unrolled iterations of a loop whose items are known (outermost loop / nested).
@@ -56,8 +58,8 @@ class FrameOps:
         env = self.frame.env
         insts = {}
         for v in env.values():
-            if type(v) is InstanceV and id(v) not in insts:
-                insts[id(v)] = (v, dict(v.attrs))
+            if type(v) is InstanceV:
+                insts[id(v)] = (v, v.attrs)  # (never changed in place: see values.set_attr)
         return (dict(env), insts)
 
     def restore(self, state: tuple) -> None:
@@ -74,16 +76,15 @@ class FrameOps:
     def join(self, states: list) -> tuple:
         first_env, first_insts = states[0]
         if len(states) == 1:
-            return (dict(first_env), {k: (i, dict(a)) for k, (i, a) in first_insts.items()})
+            return (dict(first_env), dict(first_insts))
         env = first_env
         insts: dict = dict(first_insts)
         for e, more in states[1:]:
             env = join_envs(env, e)
             for k, (i, a) in more.items():
-                insts[k] = (i, join_envs(insts[k][1], a)) if k in insts else (i, dict(a))
-        for k, (i, a) in insts.items():
-            if a is first_insts.get(k, (None, None))[1]:
-                insts[k] = (i, dict(a))
+                insts[k] = (i, join_envs(insts[k][1], a)) if k in insts else (i, a)
+        if env is first_env:
+            env = dict(env)
         return (env, insts)
 
     def exit_snapshot(self) -> tuple:
@@ -91,8 +92,8 @@ class FrameOps:
         (its local names end with it)."""
         insts = {}
         for v in self.frame.env.values():
-            if type(v) is InstanceV and id(v) not in insts:
-                insts[id(v)] = (v, dict(v.attrs))
+            if type(v) is InstanceV:
+                insts[id(v)] = (v, v.attrs)
         return ({}, insts)
 
     def restore_instances(self, state: tuple) -> None:
@@ -105,7 +106,8 @@ class FrameOps:
         for n in names:
             if n.startswith("self."):
                 for k in selves:
-                    insts[k][1][n[5:]] = UNKNOWN
+                    inst, attrs = insts[k]
+                    insts[k] = (inst, {**attrs, n[5:]: UNKNOWN})
             elif n in env:
                 env[n] = _widen(env[n])
         return (env, insts)
@@ -120,7 +122,7 @@ def _same_state(a: tuple, b: tuple) -> bool:
         if other is None:
             continue
         o = other[1]
-        if attrs.keys() != o.keys() or not all(_same_value(attrs[n], o[n]) for n in attrs):
+        if attrs is not o and (attrs.keys() != o.keys() or not all(_same_value(attrs[n], o[n]) for n in attrs)):
             return False
     return True
 
@@ -203,7 +205,7 @@ class Statements:
         for n in names:
             if n.startswith("self."):
                 for inst in selves:
-                    inst.attrs[n[5:]] = UNKNOWN
+                    set_attr(inst, n[5:], UNKNOWN)
             else:
                 frame.env[n] = _widen(frame.env[n]) if n in frame.env else UNKNOWN
 
@@ -259,7 +261,7 @@ class Statements:
             elif isinstance(t, ast.Attribute):
                 obj = self.eval(t.value, frame)
                 if isinstance(obj, InstanceV):
-                    obj.attrs.pop(t.attr, None)
+                    del_attr(obj, t.attr)
             elif isinstance(t, ast.Subscript):
                 base = self.eval(t.value, frame)
                 self.eval(t.slice, frame)
@@ -337,8 +339,10 @@ class Statements:
             self._block(stmt.body, frame, top)
         elif test is False:
             self._block(stmt.orelse, frame, top)
-        else:
+        elif stmt.orelse:
             self._branches([lambda: self._block(stmt.body, frame, top), lambda: self._block(stmt.orelse, frame, top)], frame)
+        else:
+            self._branches([lambda: self._block(stmt.body, frame, top), None], frame)
 
     # ------------------------------------------------------------------ match
     def _s_match(self, stmt: ast.Match, frame: Any, top: bool) -> None:

@@ -138,7 +138,7 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
             keys.append(("top", reach(context_words), common))
         elif kind == "function":
             node, h, words = defs.get(obj.name, (obj, 0, frozenset()))
-            keys.append(("function", obj.name, node, h, reach(words), obj.name in interp.constructed, common))
+            keys.append(("function", obj.name, node, h, reach(words), common))
         else:
             node = obj.ref.node
             text = text_of(node)
@@ -170,7 +170,7 @@ def constructed_names(src: Any, tree: ast.Module, names: set[str], cache: UnitCa
             for n in order:
                 c = chunk.count(n + "(")
                 if c:
-                    counts[n] = (c, chunk.count("class " + n + "(") + chunk.count("def " + n + "("))
+                    counts[n] = (c, chunk.count("class " + n + "("))
             cache.calls[key] = counts
         for n, (c, h) in counts.items():
             calls[n] = calls.get(n, 0) + c

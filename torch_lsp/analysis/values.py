@@ -191,11 +191,34 @@ def join_values(a: Any, b: Any) -> Any:
 
 def join_envs(a: dict, b: dict) -> dict:
     """Two environments joined name by name; a name bound on one path only keeps its
-    value (reading it on the other path would raise NameError)."""
+    value (reading it on the other path would raise NameError). The result may be
+    ``a`` itself when nothing changes (dicts of attributes are never changed in place,
+    see ``set_attr``)."""
+    if a is b:
+        return a
     out = {}
-    for k in a.keys() | b.keys():
-        if k in a and k in b:
-            out[k] = join_values(a[k], b[k])
+    for k, x in a.items():
+        if k in b:
+            y = b[k]
+            out[k] = x if x is y else join_values(x, y)
         else:
-            out[k] = a[k] if k in a else b[k]
+            out[k] = x
+    for k, y in b.items():
+        if k not in a:
+            out[k] = y
     return out
+
+
+def set_attr(inst: "InstanceV", name: str, value: Any) -> None:
+    """Set an attribute of an instance. Its dict is replaced, never changed in place:
+    the states the control flow keeps share it without copying."""
+    attrs = dict(inst.attrs)
+    attrs[name] = value
+    inst.attrs = attrs
+
+
+def del_attr(inst: "InstanceV", name: str) -> None:
+    if name in inst.attrs:
+        attrs = dict(inst.attrs)
+        del attrs[name]
+        inst.attrs = attrs
