@@ -2096,6 +2096,8 @@ class Interpreter(Statements, PythonValues):
     def _conc_deep(self, v: Any, frame: Frame) -> Any:
         """``v`` with the call site's values substituted for constructor symbols;
         ``v`` itself (identical) when nothing changes."""
+        if not frame.subst:
+            return v
         if isinstance(v, Sym):
             c = self.concrete(v, frame)
             return v if c == v else c

@@ -6,6 +6,7 @@ qualified names (``torch.nn.Linear``), see ``canonical``.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 # Every nn.Module subclass exported by torch.nn (torch 2.13).
@@ -148,6 +149,7 @@ NON_TENSOR_TORCH_CALLS = frozenset(
 _NN_PREFIXES = ("torch.nn.modules.", "torch.nn.parameter.")
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical(qualified: str | None) -> str | None:
     """Map alternate spellings of torch names to one: ``torch.nn.modules.conv.Conv2d``
     and ``torch.nn.parameter.Parameter`` become ``torch.nn.Conv2d`` / ``torch.nn.Parameter``."""
@@ -160,6 +162,7 @@ def canonical(qualified: str | None) -> str | None:
     return qualified
 
 
+@functools.lru_cache(maxsize=4096)
 def is_torch_module_class(qualified: str | None) -> bool:
     """A class exported by torch.nn that is an nn.Module (Module itself included)."""
     q = canonical(qualified)
