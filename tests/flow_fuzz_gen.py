@@ -3050,16 +3050,10 @@ class EngineRun:
     crash: str | None = None
 
 
-_PROJECT = None
-
-
 def _project():
-    global _PROJECT
-    if _PROJECT is None:
-        from torch_lsp.analysis.project import Project
+    from differential_gen import _project as shared  # one Project for both generators' runs
 
-        _PROJECT = Project.default()
-    return _PROJECT
+    return shared()
 
 
 def run_engine(prog: Program) -> EngineRun:
