@@ -893,37 +893,50 @@ class Interpreter(Statements, PythonValues):
         return UNKNOWN
 
     def _report(self, finding: Any) -> None:
-        certain = all(f.certain for f in self.flows)
         exc = getattr(finding, "exc", "RuntimeError")
         for run in self._memo_runs:  # the runs under way surely raise (if this one is certain in them)
             if run.raised is False and all(f.certain for f in self.flows[run.flows:]) \
                     and not any(may_catch(hs, exc) for hs in self.catching[run.catching:]):
                 run.raised = exc
-        if any(may_catch(hs, exc) for hs in self.catching):  # inside a `try` whose handler catches it
+        outcome = self._raised_here(exc)
+        if outcome == "caught":
             self.caught += 1
-            self._left_out("caught", exc)
-            if certain:
-                self.raising = exc or "RuntimeError"
-            return
-        if not certain:  # on a path a run may not take: not provably wrong
+        elif outcome == "conditional":
             self.conditional += 1
-            self._left_out("conditional", exc)
-            for f in self.flows:
-                if f.doubt:  # that path ends here: what follows the branch runs only on the others
-                    f.scarred = True
-            return
-        if not self.local:
+        elif not self.local:
             self._suppressed += 1
-        if self.dead:  # after an error surely raised: a run never gets here
+        if outcome == "cascade":
             self.cascade += 1
-            self._left_out("cascade", exc)
-            return
-        self.dead = True
-        if self.local:  # not from the code of a followed class of another file
+        if outcome != "new":
+            self._left_out(outcome, exc)
+        elif self.local:  # not from the code of a followed class of another file
             finding.unit = self.unit_class
             self.reporter.add(finding)
         else:
             self._foreign_finding(finding)
+
+    def _raised_here(self, exc: str | None) -> str:
+        """An error (of class ``exc``; None: a shape error of some class) is raised
+        here, if a run gets here. What follows for the analysis, and whether it is
+        reported: "caught" (a handler catches it; on a path every run takes, the path
+        ends up to that ``try``), "conditional" (a run may not get here: the branches it
+        is in end here, what follows them runs only on the others), "cascade" (the
+        unit's run already stopped at an earlier error), "new" (the first error surely
+        raised: the unit's run stops here)."""
+        certain = all(f.certain for f in self.flows)
+        if any(may_catch(hs, exc) for hs in self.catching):
+            if certain:
+                self.raising = exc or "RuntimeError"
+            return "caught"
+        if not certain:
+            for f in self.flows:
+                if f.doubt:
+                    f.scarred = True
+            return "conditional"
+        if self.dead:
+            return "cascade"
+        self.dead = True
+        return "new"
 
     def _foreign_finding(self, f: Any) -> None:
         """A problem found while running code of another file this file follows. If
@@ -1457,21 +1470,9 @@ class Interpreter(Statements, PythonValues):
 
     def _replay(self, raised: str | None | bool) -> None:
         """A memoised run that surely raised (its error reported when it ran): here, as
-        then, the run raises: a caught error ends the path, an uncaught one what the unit
-        reports."""
-        if raised is False:
-            return
-        certain = all(f.certain for f in self.flows)
-        exc = raised if isinstance(raised, str) else None
-        if any(may_catch(hs, exc) for hs in self.catching):
-            if certain:
-                self.raising = exc or "RuntimeError"
-        elif not certain:
-            for f in self.flows:
-                if f.doubt:
-                    f.scarred = True
-        else:
-            self.dead = True
+        then, the run raises."""
+        if raised is not False:
+            self._raised_here(raised if isinstance(raised, str) else None)
 
     def _is_generator(self, fn: ast.AST) -> bool:
         key = id(fn)
@@ -1749,9 +1750,9 @@ class Interpreter(Statements, PythonValues):
         return self._wrap_output(res.out, origin)
 
     def _as_if_fixed(self, layer: Layer, err: ShapeError, inputs: list, kwargs: dict, frame: Frame) -> Result | None:
-        """After a size mismatch the analysis goes on as if the fix were applied (the
-        layer's size argument set to what it receives), so one run reports the later
-        problems too, as an editor shows every error of a file at once."""
+        """The layer's output as if the fix were applied (its size argument set to what
+        it receives): shown in the summary's row for the failing layer. The analysis
+        itself goes on with a failed value (nothing is derived from it)."""
         if err.kind not in ("features", "channels") or err.param is None or err.expected is None or err.param not in layer.params:
             return None
         fixed = Layer(layer.cls, {**layer.params, err.param: err.expected})
