@@ -35,6 +35,14 @@ BUGGY = textwrap.dedent("""\
 """)
 
 
+def edits_of(action: lsp.CodeAction, uri: str) -> list[lsp.TextEdit]:
+    """The edits of a code action for one document (versioned or not)."""
+    edit = action.edit
+    if edit.document_changes:
+        return [e for dc in edit.document_changes if dc.text_document.uri == uri for e in dc.edits]
+    return edit.changes[uri]
+
+
 def uri_of(path: Path) -> str:
     return path.resolve().as_uri()
 
@@ -221,8 +229,8 @@ async def test_the_quick_fix_makes_the_diagnostic_go(vscode: LanguageClient, tmp
         context=lsp.CodeActionContext(diagnostics=diags)))
     preferred = [a for a in actions if a.is_preferred]
     assert len(preferred) == 1 and preferred[0].kind == lsp.CodeActionKind.QuickFix
-    assert any("torch-lsp: ignore[TL201]" in e.new_text for a in actions for e in a.edit.changes[uri])
-    fixed = apply(BUGGY, preferred[0].edit.changes[uri])
+    assert any("torch-lsp: ignore[TL201]" in e.new_text for a in actions for e in edits_of(a, uri))
+    fixed = apply(BUGGY, edits_of(preferred[0], uri))
     vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
         text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=fixed)]))
@@ -237,7 +245,7 @@ async def test_fix_all(vscode: LanguageClient, tmp_path):
         text_document=lsp.TextDocumentIdentifier(uri=uri), range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
         context=lsp.CodeActionContext(diagnostics=[], only=["source.fixAll"])))
     assert [a.kind for a in actions] == ["source.fixAll.torch-lsp"]
-    fixed = apply(text, actions[0].edit.changes[uri])
+    fixed = apply(text, edits_of(actions[0], uri))
     assert "super().__init__()" in fixed
     vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
         text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),

@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcServerNotInitialized
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from torch_lsp import __version__
@@ -41,10 +39,14 @@ from torch_lsp.analysis.units import UnitCache
 from torch_lsp.analysis.source import SourceFile, decode_source, split_lines
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
 from torch_lsp.lsp.convert import Lines
+from torch_lsp.lsp.data import DiagnosticData, FixData
+from torch_lsp.lsp.documents import Document
+from torch_lsp.lsp.protocol import TorchLspProtocol, run_stdio
 
 log = logging.getLogger("torch_lsp.server")
 
 FIX_ALL_KIND = "source.fixAll.torch-lsp"
+DOCUMENT_TEXT = "torch-lsp/documentText"
 SETTINGS_SECTION = "torch-lsp"
 MAX_FIX_ROUNDS = 10
 RESULT_WAIT_SECONDS = 5.0  # a hover/pull waits this long for the current version's analysis
@@ -186,28 +188,6 @@ def _is_python(uri: str, language_id: str | None) -> bool:
 
 
 # =============================================================================== server
-class TorchLspProtocol(LanguageServerProtocol):
-    """pygls' protocol, plus what the LSP spec asks before ``initialize``: requests get
-    the error ServerNotInitialized (-32002), notifications other than ``exit`` are
-    dropped."""
-
-    _initialize_seen = False
-
-    def _handle_request(self, msg_id: Any, method_name: str, params: Any):
-        if method_name == lsp.INITIALIZE:
-            self._initialize_seen = True
-        elif not self._initialize_seen:
-            error = JsonRpcServerNotInitialized(f"{method_name} before initialize")
-            self._send_response(msg_id, None, error.to_response_error())
-            return
-        return super()._handle_request(msg_id, method_name, params)
-
-    def _handle_notification(self, method_name: str, params: Any):
-        if not self._initialize_seen and method_name != lsp.EXIT:
-            return
-        return super()._handle_notification(method_name, params)
-
-
 class TorchLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("torch-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
@@ -496,9 +476,10 @@ class TorchLanguageServer(LanguageServer):
                     location=lsp.Location(uri=from_fs_path(r.path) or r.path,
                                           range=Lines(self._lines_of_path(r.path), self.encoding).range_to_client(r.range)),
                     message=r.message))
-        fixes = [{"title": f.title, "safe": f.applicability is Applicability.SAFE,
-                  "edits": [{"range": _range_json(lines.range_to_client(e.range)), "newText": e.new_text} for e in f.edits]}
-                 for f in d.fixes]
+        data = DiagnosticData(result.version, d.range.start.line, tuple(
+            FixData(f.title, f.applicability is Applicability.SAFE,
+                    tuple(lsp.TextEdit(range=lines.range_to_client(e.range), new_text=e.new_text) for e in f.edits))
+            for f in d.fixes))
         return lsp.Diagnostic(
             range=lines.range_to_client(d.range),
             severity=lsp.DiagnosticSeverity(int(d.severity)),
@@ -506,8 +487,19 @@ class TorchLanguageServer(LanguageServer):
             source="torch-lsp",
             message=d.message,
             related_information=related or None,
-            data={"version": result.version, "fixes": fixes, "line": d.range.start.line},
+            data=data.to_json(),
         )
+
+    def workspace_edit(self, state: DocState, edits: list[lsp.TextEdit]) -> lsp.WorkspaceEdit:
+        """Edits of one document, for the version they were computed for when the
+        client can check it (``documentChanges``): a client that has moved on rejects
+        them instead of applying them to other text."""
+        ws = self.client_capabilities.workspace
+        if ws and ws.workspace_edit and ws.workspace_edit.document_changes:
+            return lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
+                text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=state.uri, version=state.version),
+                edits=edits)])
+        return lsp.WorkspaceEdit(changes={state.uri: edits})
 
     def publish(self, state: DocState) -> None:
         result = state.result
@@ -533,14 +525,6 @@ def _settle_memory() -> None:
         gc.unfreeze()
         gc.collect()
     gc.freeze()
-
-
-def _range_json(r: lsp.Range) -> dict:
-    return {"start": {"line": r.start.line, "character": r.start.character}, "end": {"line": r.end.line, "character": r.end.character}}
-
-
-def _range_from_json(d: dict) -> lsp.Range:
-    return lsp.Range(start=lsp.Position(**d["start"]), end=lsp.Position(**d["end"]))
 
 
 # =============================================================================== features
@@ -610,13 +594,11 @@ def create_server() -> TorchLanguageServer:
         state = ls.docs.get(params.text_document.uri)
         if state is None:
             return
-        try:
-            text = ls.workspace.get_text_document(state.uri).source
-        except Exception as exc:
-            ls.log("warning", f"{state.uri}: could not apply a change ({exc})")
-            return
+        doc = Document(state.uri, state.text, state.version)
+        for change in params.content_changes:
+            doc.apply(change, ls.encoding)
         state.version = params.text_document.version if params.text_document.version is not None else state.version + 1
-        state.text = text
+        state.text = doc.text
         ls.schedule(state.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
@@ -719,9 +701,10 @@ def create_server() -> TorchLanguageServer:
         wants_fix_all = not only or any(FIX_ALL_KIND.startswith(str(k)) for k in only)
         if wants_quickfix:
             for d in params.context.diagnostics:
-                if d.source != "torch-lsp" or not isinstance(d.data, dict):
-                    continue
-                actions.extend(_quick_fixes(ls, state, d))
+                data = DiagnosticData.read(d.data) if d.source == "torch-lsp" else None
+                if data is None or (data.version is not None and data.version != state.version):
+                    continue  # not ours, or computed for another version of the text (stale positions)
+                actions.extend(_quick_fixes(ls, state, d, data))
         if wants_fix_all:
             result = await ls.current_result(uri)
             if result is not None and any(d.fixes for d in result.diagnostics):
@@ -733,6 +716,15 @@ def create_server() -> TorchLanguageServer:
                     actions.append(lsp.CodeAction(title="Fix all torch-lsp problems", kind=FIX_ALL_KIND,
                                                   edit=lsp.WorkspaceEdit(changes={uri: [edit]})))
         return actions
+
+    @server.feature(DOCUMENT_TEXT)
+    def document_text(ls: TorchLanguageServer, params: Any) -> dict | None:
+        """The server's copy of a document (for tests and clients that want to check
+        their sync): ``{"textDocument": {"uri": ...}}`` -> ``{"version", "text"}``."""
+        doc = params.get("textDocument") if isinstance(params, dict) else getattr(params, "textDocument", None)
+        uri = doc.get("uri") if isinstance(doc, dict) else getattr(doc, "uri", None)
+        state = ls.docs.get(uri) if isinstance(uri, str) else None
+        return {"version": state.version, "text": state.text} if state is not None else None
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: TorchLanguageServer, *args) -> None:
@@ -766,26 +758,24 @@ def _reanalyse_all(ls: TorchLanguageServer) -> None:
         ls.schedule(state.uri)
 
 
-def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic) -> list[lsp.CodeAction]:
+def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic, data: DiagnosticData) -> list[lsp.CodeAction]:
     out = []
     preferred_given = False
-    for fix in d.data.get("fixes", []):
-        edits = [lsp.TextEdit(range=_range_from_json(e["range"]), new_text=e["newText"]) for e in fix.get("edits", [])]
-        safe = bool(fix.get("safe"))
+    for fix in data.fixes:
         out.append(lsp.CodeAction(
-            title=fix["title"] + ("" if safe else " (unsafe)"),
+            title=fix.title + ("" if fix.safe else " (unsafe)"),
             kind=lsp.CodeActionKind.QuickFix,
             diagnostics=[d],
-            is_preferred=safe and not preferred_given,
-            edit=lsp.WorkspaceEdit(changes={state.uri: edits}),
+            is_preferred=fix.safe and not preferred_given,
+            edit=ls.workspace_edit(state, list(fix.edits)),
         ))
-        preferred_given = preferred_given or safe
+        preferred_given = preferred_given or fix.safe
     code = str(d.code)
-    line = d.data.get("line", d.range.start.line)
+    line = data.line if data.line is not None else d.range.start.line
     edit = _suppression_edit(Lines(split_lines(state.text), ls.encoding), line, code)
     if edit is not None:
         out.append(lsp.CodeAction(title=f"Ignore {code} on this line", kind=lsp.CodeActionKind.QuickFix,
-                                  diagnostics=[d], edit=lsp.WorkspaceEdit(changes={state.uri: [edit]})))
+                                  diagnostics=[d], edit=ls.workspace_edit(state, [edit])))
     return out
 
 
@@ -842,6 +832,5 @@ def serve(tcp: str | None = None) -> int:
     if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return 0
+        return 0
+    return run_stdio(server)

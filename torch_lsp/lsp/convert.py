@@ -41,17 +41,11 @@ class Lines:
         return lsp.Position(line=max(p.line, 0), character=sum(_units(c, self.encoding) for c in text[:col]) + max(col - len(text), 0))
 
     def from_client(self, p: lsp.Position) -> Position:
-        """A client position to code points (clamped to the line; a column inside a
-        character counts as that character)."""
-        text = self._line(p.line)
-        if self.encoding == UTF32 or text.isascii():
-            return Position(p.line, min(p.character, len(text)))
-        units = 0
-        for i, ch in enumerate(text):
-            if units >= p.character:
-                return Position(p.line, i)
-            units += _units(ch, self.encoding)
-        return Position(p.line, len(text))
+        """A client position to code points (clamped to the line, as the spec says of
+        a column past its end; a column inside a character counts as its start)."""
+        from torch_lsp.lsp.documents import column_to_index
+
+        return Position(p.line, column_to_index(self._line(p.line), p.character, self.encoding))
 
     def range_to_client(self, r: Range) -> lsp.Range:
         return lsp.Range(start=self.to_client(r.start), end=self.to_client(r.end))
