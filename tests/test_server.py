@@ -75,8 +75,13 @@ def _like_an_editor(client: LanguageClient) -> None:
     def register(ls: LanguageClient, params: lsp.RegistrationParams) -> None:
         registrations.extend(r.method for r in params.registrations)
 
+    @client.feature(lsp.WORKSPACE_INLAY_HINT_REFRESH)
+    def inlay_refresh(ls: LanguageClient, params: None) -> None:
+        inlay_refreshes.append(1)
+
 
 registrations: list[str] = []
+inlay_refreshes: list[int] = []
 
 
 def _track_versions(client: LanguageClient) -> None:

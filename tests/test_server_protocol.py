@@ -253,3 +253,125 @@ def test_every_request_is_answered_once_and_the_log_stays_quiet(client, tmp_path
     client.proc.wait(timeout=20)
     time.sleep(0.2)
     assert b"Traceback" not in client.stderr, client.stderr.decode(errors="replace")[-2000:]
+
+
+def _messages(c: RawClient, method: str) -> list[dict]:
+    with c.lock:
+        return [m for m in c.messages if m.get("method") == method]
+
+
+MODEL = """import torch
+import torch.nn as nn
+from other import helper
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(10, 20)
+        self.fc2 = nn.Linear(30, 5)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+
+
+model = Net()
+out = model(torch.randn(4, 10))
+"""
+
+
+def test_two_files_that_import_each_other_settle(client, tmp_path):
+    """Opened together and left alone, two files importing each other are analysed
+    a bounded number of times: no publish ping-pong."""
+    a = MODEL.replace("from other import helper", "from b import helper")
+    b = "import torch\nfrom a import Net\n\n\ndef helper():\n    return Net()\n"
+    for name, text in (("a.py", a), ("b.py", b)):
+        (tmp_path / name).write_text(text)
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": (tmp_path / name).as_uri(), "languageId": "python",
+                                                                "version": 1, "text": text}})
+    time.sleep(3.0)
+    n = len(_messages(client, "textDocument/publishDiagnostics"))
+    time.sleep(2.0)
+    assert len(_messages(client, "textDocument/publishDiagnostics")) == n <= 4
+    published = _messages(client, "textDocument/publishDiagnostics")
+    assert any(m["params"]["diagnostics"] and m["params"]["uri"].endswith("a.py") for m in published)
+
+
+def _apply(text: str, edit: dict, encoding: str = "utf-16") -> str:
+    doc = Document("", text)
+    doc.apply(lsp.TextDocumentContentChangePartial(range=lsp.Range(
+        start=lsp.Position(**edit["range"]["start"]), end=lsp.Position(**edit["range"]["end"])), text=edit["newText"]),
+        encoding)
+    return doc.text
+
+
+def test_fix_all_touches_only_what_it_fixes(client, tmp_path):
+    """A form feed on line 2, a blank line deleted further down, then Fix all: the edit
+    changes the fixed size and nothing else (the old whole-document edit, computed
+    on pygls' copy, dropped a line of forward)."""
+    uri = (tmp_path / "m.py").as_uri()
+    text = MODEL.replace("import torch\n", "import torch  # \x0c page\n", 1).replace(
+        "        return self.fc2(self.fc1(x))", "        x = self.fc1(x)\n\n        x = torch.relu(x)\n        return self.fc2(x)")
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    lines = text.split("\n")
+    blank = lines.index("", lines.index("        x = self.fc1(x)"))
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
+        {"range": {"start": {"line": blank, "character": 0}, "end": {"line": blank + 1, "character": 0}}, "text": ""}]})
+    current = text.replace("        x = self.fc1(x)\n\n", "        x = self.fc1(x)\n", 1)
+    assert _text_of(client, uri) == {"version": 2, "text": current}
+    answer = client.response(client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+        "context": {"diagnostics": [], "only": ["source.fixAll"]}}))
+    [action] = answer["result"]
+    [edit] = action["edit"]["changes"][uri]
+    fixed = _apply(current, edit)
+    assert fixed == current.replace("nn.Linear(30, 5)", "nn.Linear(20, 5)")
+
+
+def test_two_files_that_import_each_other_settle_when_pulling(tmp_path):
+    c = RawClient(str(tmp_path))
+    rid = c.request("initialize", {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {
+        "textDocument": {"diagnostic": {"dynamicRegistration": False}},
+        "workspace": {"diagnostics": {"refreshSupport": True}}}})
+    c.response(rid)
+    c.notify("initialized", {})
+    a = MODEL.replace("from other import helper", "from b import helper")
+    b = "import torch\nfrom a import Net\n\n\ndef helper():\n    return Net()\n"
+    for name, text in (("a.py", a), ("b.py", b)):
+        (tmp_path / name).write_text(text)
+        c.notify("textDocument/didOpen", {"textDocument": {"uri": (tmp_path / name).as_uri(), "languageId": "python",
+                                                           "version": 1, "text": text}})
+        c.response(c.request("textDocument/diagnostic", {"textDocument": {"uri": (tmp_path / name).as_uri()}}))
+    time.sleep(4.0)
+    assert len(_messages(c, "workspace/diagnostic/refresh")) <= 1
+    c.close()
+
+
+def test_the_edited_document_is_analysed_before_the_others(client, tmp_path):
+    """Thirty documents opened at once queue thirty analyses; an edit to one of them
+    goes to the front: its new diagnostics come before most of the others'."""
+    uris = []
+    for i in range(30):
+        uri = (tmp_path / f"m{i}.py").as_uri()
+        uris.append(uri)
+        text = MODEL.replace("from other import helper\n", "") * 200  # 3,600 lines each: ~0.3 s to analyse
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                                "text": text}})
+    # every open is read (the answer comes after them), most analyses are still queued
+    client.response(client.request("torch-lsp/documentText", {"textDocument": {"uri": uris[-1]}}))
+    edited = uris[0]
+    client.notify("textDocument/didChange", {"textDocument": {"uri": edited, "version": 2}, "contentChanges": [
+        {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "# edited\n"}]})
+    client.response(client.request("torch-lsp/documentText", {"textDocument": {"uri": edited}}))  # the edit is in
+    done_before = len(_messages(client, "textDocument/publishDiagnostics"))
+    deadline = time.monotonic() + 60
+    order: list[tuple[str, int]] = []
+    while time.monotonic() < deadline:
+        order = [(m["params"]["uri"], m["params"].get("version")) for m in _messages(client, "textDocument/publishDiagnostics")]
+        if len({u for u, _ in order}) == 30:
+            break
+        time.sleep(0.1)
+    assert len({u for u, _ in order}) == 30
+    # at most the analysis under way when the edit came, then the edited document
+    assert (edited, 2) in order[done_before:done_before + 2], (done_before, [(u.rsplit("/", 1)[1], v) for u, v in order])
+    assert done_before < 25  # the test is meaningful: most analyses were still to come

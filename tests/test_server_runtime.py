@@ -97,6 +97,11 @@ async def test_no_evaluation_in_an_untrusted_workspace_until_it_is_trusted(untru
     uri = await open_doc(untrusted, tmp_path / "net.py", CHANNELS_FROM_A_STRING)
     await asyncio.sleep(6)
     assert [d.code for d in untrusted.diagnostics.get(uri) or []] == []
+    # settings that do not mention trust keep the workspace untrusted (trust is sticky)
+    untrusted.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
+        settings={"torch-lsp": {"runtime": {"enabled": True}}}))
+    await asyncio.sleep(4)
+    assert [d.code for d in untrusted.diagnostics.get(uri) or []] == []
     # the user trusts the workspace (the VS Code extension then sends the settings again)
     untrusted.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
         settings={"torch-lsp": {"runtime": {"enabled": True}, "workspaceTrusted": True}}))

@@ -40,7 +40,7 @@ from torch_lsp.analysis.source import SourceFile, decode_source, split_lines
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
 from torch_lsp.lsp.convert import Lines
 from torch_lsp.lsp.data import DiagnosticData, FixData
-from torch_lsp.lsp.documents import Document
+from torch_lsp.lsp.documents import Document, minimal_edit
 from torch_lsp.lsp.protocol import TorchLspProtocol, run_stdio
 
 log = logging.getLogger("torch_lsp.server")
@@ -73,6 +73,7 @@ class ClientSettings:
     # know workspace trust (VS Code), in a trusted workspace.
     runtime: dict = field(default_factory=dict)  # enabled, timeout, memoryMb, python, reportSkipped
     workspace_trusted: bool = True
+    trust_stated: bool = False  # did these settings say `workspaceTrusted` at all
 
     _KEYS = {
         "select": "select", "ignore": "ignore", "extendSelect": "extend_select", "extendIgnore": "extend_ignore",
@@ -131,6 +132,8 @@ class ClientSettings:
                 problems.append(f"settings: `{key}` must be a {type(default).__name__}; ignored")
                 continue
             setattr(out, attr, value)
+            if attr == "workspace_trusted":
+                out.trust_stated = True
         return out
 
     def overrides(self) -> Overrides:
@@ -179,6 +182,10 @@ class DocState:
     units: UnitCache = field(default_factory=UnitCache)
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set when a result is stored
     runtime: Any = None  # runtime.session.Outcome of the last evaluation (for result.serial when current)
+    published: tuple | None = None  # (version, result_key) last published (push)
+    pulled: tuple | None = None  # (version, result_key) last answered to a pull
+    propagated: str | None = None  # the text whose change the importers were last re-analysed for
+    touched: int = 0  # when the user last opened or edited it (the server's counter)
 
 
 def _is_python(uri: str, language_id: str | None) -> bool:
@@ -201,6 +208,12 @@ class TorchLanguageServer(LanguageServer):
         self.refresh_pending = False  # ask a pulling client to pull again when results are in
         self.root: str | None = None
         self._overlay_lock = threading.Lock()
+        # the analysis queue: uri -> (class, -order); see schedule()
+        self._queue: dict[str, tuple[int, int]] = {}
+        self._queue_lock = threading.Lock()
+        self._draining = False
+        self._counter = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         from torch_lsp.runtime.session import RuntimeSession
 
         self.runtime = RuntimeSession(self.log)
@@ -227,7 +240,12 @@ class TorchLanguageServer(LanguageServer):
     # ------------------------------------------------------------------ configuration
     def apply_settings(self, data: Any) -> None:
         problems: list[str] = []
-        self.settings = ClientSettings.from_json(data, problems)
+        settings = ClientSettings.from_json(data, problems)
+        # Trust is sticky: settings that do not mention it keep what was said before
+        # (an untrusted workspace gets no runtime evaluation until it is trusted).
+        if not settings.trust_stated:
+            settings.workspace_trusted = self.settings.workspace_trusted
+        self.settings = settings
         for p in problems:
             self.log("warning", p)
         self.reload_config()
@@ -266,27 +284,56 @@ class TorchLanguageServer(LanguageServer):
         return settings.enabled_for(path)
 
     # ------------------------------------------------------------------ analysis
-    def schedule(self, uri: str) -> None:
+    def schedule(self, uri: str, background: bool = False) -> None:
+        """Analyse the document's current version. Documents the user edits or opens
+        go first, the most recent first; re-analyses because a dependency or the
+        settings changed (``background``) come after them. A document queued again
+        keeps one place (the more urgent): an older version never runs."""
         state = self.docs.get(uri)
         if state is None:
             return
         state.serial += 1
         if self.runtime_running is not None and self.runtime_running[0] == uri:
             self.runtime.cancel()  # its version is superseded
-        asyncio.ensure_future(self._analyse_and_publish(uri))
+        self._loop = asyncio.get_event_loop()
+        if not background:  # the user touched it (opened, edited): the most recent goes first
+            self._counter += 1
+            state.touched = self._counter
+        urgency = (1 if background else 0, -state.touched)
+        with self._queue_lock:
+            old = self._queue.get(uri)
+            self._queue[uri] = min(old, urgency) if old is not None else urgency
+            if not self._draining:
+                self._draining = True
+                self.executor.submit(self._analyse_next)
 
-    async def _analyse_and_publish(self, uri: str) -> None:
-        state = self.docs.get(uri)
-        if state is None:
-            return
-        serial = state.serial
-        loop = asyncio.get_running_loop()
+    def _analyse_next(self) -> None:
+        """On the analysis thread: the most urgent queued document, then this again
+        (other work on the thread, a fix-all, takes its turn in between)."""
+        with self._queue_lock:
+            if not self._queue:
+                self._draining = False
+                return
+            uri = min(self._queue, key=self._queue.__getitem__)
+            del self._queue[uri]
         try:
-            result = await loop.run_in_executor(self.executor, self._job, state, serial)
-        except Exception as exc:  # a bug in torch-lsp: log it, keep serving
-            self.log("error", f"analysis of {uri} failed: {type(exc).__name__}: {exc}")
-            return
-        if result is None or self.docs.get(uri) is not state or state.serial != result.serial:
+            state = self.docs.get(uri)
+            if state is not None:
+                serial = state.serial
+                try:
+                    result = self._job(state, serial)
+                except Exception as exc:  # a bug in torch-lsp: log it, keep serving
+                    self._loop.call_soon_threadsafe(
+                        self.log, "error", f"analysis of {uri} failed: {type(exc).__name__}: {exc}")
+                else:
+                    if result is not None:
+                        self._loop.call_soon_threadsafe(self._analysed, uri, state, result)
+        finally:
+            self.executor.submit(self._analyse_next)
+
+    def _analysed(self, uri: str, state: DocState, result: Result) -> None:
+        """On the event loop: a document's new result (unless superseded)."""
+        if self.docs.get(uri) is not state or state.serial != result.serial:
             return  # superseded: a newer version is (or will be) analysed
         previous, state.result = state.result, result
         if previous is not None and previous.ctx is not None and previous.ctx is not result.ctx:
@@ -297,20 +344,26 @@ class TorchLanguageServer(LanguageServer):
         _settle_memory()
         state.changed.set()
         state.changed = asyncio.Event()
+        self._refresh_inlay_hints()
         if self.settings.runtime_enabled and result.src.tree is not None and result.src.problem is None and state.path:
             asyncio.ensure_future(self._evaluate_runtime(uri, result.serial))
         if not self.pull:
             self.publish(state)
-        elif self.refresh_pending and all(d.result is not None and d.result.serial == d.serial for d in self.docs.values()):
-            # New settings (or a dependency) changed results the client pulled before:
-            # ask it to pull again, once every open document is analysed.
-            self.refresh_pending = False
-            self._request_refresh()
-        dependents = self._dependents(state)
-        if dependents and self.pull:
-            self.refresh_pending = True
-        for other in dependents:
-            self.schedule(other.uri)
+        else:
+            if state.pulled is not None and state.pulled[0] == result.version and state.pulled[1] != self.result_key(state, result):
+                # New settings (or a dependency) changed what the client pulled for this
+                # very text: it will not pull again by itself.
+                self.refresh_pending = True
+            if self.refresh_pending and all(d.result is not None and d.result.serial == d.serial for d in self.docs.values()):
+                self.refresh_pending = False  # once every open document is analysed
+                self._request_refresh()
+        if state.propagated != result.src.text:
+            # Its text changed: the open documents that import it are analysed again (a
+            # re-analysis because of a dependency changes nothing they see: no ping-pong
+            # between two files that import each other).
+            state.propagated = result.src.text
+            for other in self._dependents(state):
+                self.schedule(other.uri, background=True)
 
     async def _evaluate_runtime(self, uri: str, serial: int) -> None:
         """Evaluate the document on meta tensors (TL901) on the runtime thread, after
@@ -344,7 +397,8 @@ class TorchLanguageServer(LanguageServer):
                           f"{len(outcome.diagnostics)} diagnostics, {outcome.seconds * 1000:.0f} ms in the worker")
         if not self.pull:
             self.publish(state)
-        else:
+        elif state.pulled is not None and state.pulled[0] == state.version \
+                and state.pulled[1] != self.result_key(state, state.result):
             self._request_refresh()
 
     def diagnostics_of(self, state: DocState, result: Result) -> list[Diagnostic]:
@@ -353,6 +407,16 @@ class TorchLanguageServer(LanguageServer):
         if rt is not None and rt.serial == result.serial and rt.diagnostics:
             return result.diagnostics + rt.diagnostics
         return result.diagnostics
+
+    def _refresh_inlay_hints(self) -> None:
+        """Hints are answered from the last result: ask the client for them again when
+        a new one is in (if it can be asked)."""
+        ws = self.client_capabilities.workspace
+        if self.settings.inlay_hints and ws and ws.inlay_hint and ws.inlay_hint.refresh_support:
+            try:
+                self.workspace_inlay_hint_refresh(None)
+            except Exception as exc:
+                self.log("debug", f"workspace/inlayHint/refresh failed: {exc}")
 
     def _request_refresh(self) -> None:
         ws = self.client_capabilities.workspace
@@ -419,10 +483,17 @@ class TorchLanguageServer(LanguageServer):
         for path in paths:
             for d in self._importers(path):
                 affected[d.uri] = d
-        if affected and self.pull:
-            self.refresh_pending = True
         for uri in affected:
-            self.schedule(uri)
+            self.schedule(uri, background=True)
+
+    async def latest_result(self, uri: str) -> Result | None:
+        """The document's last analysis, at once: hovers and hints never wait for the
+        analysis of a newer version (its positions are a version behind, briefly). Only
+        a document not analysed yet (just opened: it is analysed first) is waited for."""
+        state = self.docs.get(uri)
+        if state is not None and state.result is None:
+            return await self.current_result(uri)
+        return state.result if state is not None else None
 
     async def current_result(self, uri: str) -> Result | None:
         """The analysis of the document's current version (waiting for it a little)."""
@@ -501,8 +572,18 @@ class TorchLanguageServer(LanguageServer):
                 edits=edits)])
         return lsp.WorkspaceEdit(changes={state.uri: edits})
 
+    def result_key(self, state: DocState, result: Result) -> tuple:
+        """What the client sees of a result's diagnostics (to tell when it changed)."""
+        return tuple((d.code, int(d.severity), d.range, d.message, d.related, d.fixes) for d in self.diagnostics_of(state, result))
+
     def publish(self, state: DocState) -> None:
+        """Push the document's diagnostics, unless the client already has them for
+        this version."""
         result = state.result
+        key = (state.version, self.result_key(state, result) if result else ())
+        if key == state.published:
+            return
+        state.published = key
         items = [self.to_lsp(d, result, state.uri) for d in self.diagnostics_of(state, result)] if result else []
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=state.uri, diagnostics=items, version=state.version))
 
@@ -626,6 +707,8 @@ def create_server() -> TorchLanguageServer:
             return lsp.RelatedFullDocumentDiagnosticReport(items=[])
         state = ls.docs.get(params.text_document.uri)
         diags = ls.diagnostics_of(state, result) if state is not None else result.diagnostics
+        if state is not None:
+            state.pulled = (result.version, ls.result_key(state, result))
         items = [ls.to_lsp(d, result, params.text_document.uri) for d in diags]
         return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(result.version))
 
@@ -633,7 +716,7 @@ def create_server() -> TorchLanguageServer:
     async def hover(ls: TorchLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
         from torch_lsp.lsp.hover import hover_markdown, runtime_markdown
 
-        result = await ls.current_result(params.text_document.uri)
+        result = await ls.latest_result(params.text_document.uri)
         if result is None:
             return None
         lines = ls.lines_of(result)
@@ -659,7 +742,7 @@ def create_server() -> TorchLanguageServer:
     async def inlay_hints(ls: TorchLanguageServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint] | None:
         if not ls.settings.inlay_hints:
             return []
-        result = await ls.current_result(params.text_document.uri)
+        result = await ls.latest_result(params.text_document.uri)
         if result is None or result.query is None:
             return []
         lines = ls.lines_of(result)
@@ -707,14 +790,16 @@ def create_server() -> TorchLanguageServer:
                 actions.extend(_quick_fixes(ls, state, d, data))
         if wants_fix_all:
             result = await ls.current_result(uri)
-            if result is not None and any(d.fixes for d in result.diagnostics):
+            # Only for the text the editor has now (a result of another version would
+            # rewrite text the user has changed since).
+            if result is not None and result.src.text == state.text and any(d.fixes for d in result.diagnostics):
+                version, text = state.version, state.text
                 fixed = await asyncio.get_running_loop().run_in_executor(ls.executor, _fix_all_text, ls, state, result)
-                if fixed is not None and fixed != result.src.text:
-                    n_lines = len(result.lines)
-                    edit = lsp.TextEdit(range=lsp.Range(start=lsp.Position(line=0, character=0),
-                                                        end=lsp.Position(line=n_lines + 1, character=0)), new_text=fixed)
-                    actions.append(lsp.CodeAction(title="Fix all torch-lsp problems", kind=FIX_ALL_KIND,
-                                                  edit=lsp.WorkspaceEdit(changes={uri: [edit]})))
+                if fixed is not None and fixed != text and state.text == text and state.version == version:
+                    edit = minimal_edit(text, fixed, ls.encoding)
+                    if edit is not None:
+                        actions.append(lsp.CodeAction(title="Fix all torch-lsp problems", kind=FIX_ALL_KIND,
+                                                      edit=ls.workspace_edit(state, [edit])))
         return actions
 
     @server.feature(DOCUMENT_TEXT)
@@ -752,10 +837,8 @@ async def _pull_configuration(ls: TorchLanguageServer) -> None:
 
 
 def _reanalyse_all(ls: TorchLanguageServer) -> None:
-    if ls.pull and ls.docs:
-        ls.refresh_pending = True
     for state in list(ls.docs.values()):
-        ls.schedule(state.uri)
+        ls.schedule(state.uri, background=True)
 
 
 def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic, data: DiagnosticData) -> list[lsp.CodeAction]:

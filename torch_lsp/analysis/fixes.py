@@ -5,21 +5,26 @@ from torch_lsp.analysis.source import split_lines
 from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, TextEdit
 
 
-def _offsets(text: str) -> list[int]:
-    starts = [0]
+def _lines(text: str) -> tuple[list[int], list[int]]:
+    """Each line's start offset and the length of its content (line end excluded)."""
+    starts, lengths = [], []
+    pos = 0
     for line in split_lines(text, keepends=True):
-        starts.append(starts[-1] + len(line))
-    return starts
+        starts.append(pos)
+        lengths.append(len(line.rstrip("\r\n")) if line.endswith(("\r", "\n")) else len(line))
+        pos += len(line)
+    return starts, lengths
 
 
 def apply_edits(text: str, edits: list[TextEdit] | tuple[TextEdit, ...]) -> str:
-    """Apply non-overlapping edits (positions in code points, 0-based)."""
-    starts = _offsets(text)
+    """Apply non-overlapping edits (positions in code points, 0-based; a column past a
+    line's end is its end, a line past the last the end of the text: the LSP's rule)."""
+    starts, lengths = _lines(text)
 
     def offset(line: int, col: int) -> int:
-        if line >= len(starts) - 1:
+        if line >= len(starts):
             return len(text)
-        return min(starts[line] + col, starts[line + 1])
+        return starts[line] + min(max(col, 0), lengths[line])
 
     for e in sorted(edits, key=lambda e: (e.range.start, e.range.end), reverse=True):
         a, b = offset(e.range.start.line, e.range.start.character), offset(e.range.end.line, e.range.end.character)

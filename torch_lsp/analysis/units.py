@@ -137,8 +137,10 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
         if kind == "top":
             keys.append(("top", reach(context_words), common))
         elif kind == "function":
-            node, h, words = defs.get(obj.name, (obj, 0, frozenset()))
-            keys.append(("function", obj.name, node, h, reach(words), common))
+            # its own definition: a name defined twice (two `def main()`) names the
+            # last one in `defs`, but each definition is a unit of its own
+            text = text_of(obj)
+            keys.append(("function", obj.name, obj, hash(text), reach(cache.words_of(text)), common))
         else:
             node = obj.ref.node
             text = text_of(node)

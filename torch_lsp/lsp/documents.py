@@ -89,3 +89,42 @@ class Document:
         if b < a:
             a, b = b, a
         self.text = self.text[:a] + change.text + self.text[b:]
+
+
+def position_of(text: str, offset: int, encoding: str, starts: list[int] | None = None) -> lsp.Position:
+    """The client position of a code point offset (the LSP's line model)."""
+    import bisect
+
+    starts = starts if starts is not None else line_starts(text)
+    line = bisect.bisect_right(starts, offset) - 1
+    before = text[starts[line]:offset]
+    if encoding == "utf-32" or before.isascii():
+        return lsp.Position(line=line, character=len(before))
+    return lsp.Position(line=line, character=sum(_units(c, encoding) for c in before))
+
+
+def minimal_edit(old: str, new: str, encoding: str) -> lsp.TextEdit | None:
+    """One edit that turns ``old`` into ``new``: the part between their common prefix
+    and suffix. Checked by applying it as a client would (None if that does not give
+    ``new``): an edit may never touch text it did not mean to change."""
+    if old == new:
+        return None
+    a = 0
+    limit = min(len(old), len(new))
+    while a < limit and old[a] == new[a]:
+        a += 1
+    b = 0
+    while b < limit - a and old[len(old) - 1 - b] == new[len(new) - 1 - b]:
+        b += 1
+    # never split a \r\n pair (the client's line model would see another line)
+    while a > 0 and old[a - 1] == "\r" and a < len(old) and old[a] == "\n":
+        a -= 1
+    while b > 0 and len(old) - b < len(old) and old[len(old) - b - 1] == "\r" and old[len(old) - b] == "\n":
+        b -= 1
+    starts = line_starts(old)
+    edit = lsp.TextEdit(range=lsp.Range(start=position_of(old, a, encoding, starts),
+                                        end=position_of(old, len(old) - b, encoding, starts)),
+                        new_text=new[a:len(new) - b])
+    doc = Document("", old)
+    doc.apply(lsp.TextDocumentContentChangePartial(range=edit.range, text=edit.new_text), encoding)
+    return edit if doc.text == new else None
