@@ -31,3 +31,26 @@ def test_a_form_feed_does_not_start_a_line_for_python():
     assert len(lines) == 4
     for stmt in tree.body:  # each statement's line holds its target
         assert lines[stmt.lineno - 1].lstrip("\x0c").startswith(stmt.targets[0].id)
+
+
+def test_recovery_keeps_lines_after_a_lone_carriage_return():
+    """A syntax error is blanked out; a blanked line next to a lone \\r must not merge
+    two line ends into one \\r\\n (every statement below would move up a line)."""
+    from torch_lsp.analysis.engine import check_source
+    from torch_lsp.analysis.recovery import parse_recovering
+
+    assert [n.lineno for n in parse_recovering("\r s\npass").tree.body] == [3]
+    text = ("import torch.nn as nn\nx = (\r 1\nclass B(nn.Module):\n    def __init__(self):\n"
+            "        self.fc = nn.Linear(1, 2)\n        super().__init__()\n")
+    from torch_lsp.analysis.incremental import IncrementalParser
+
+    from torch_lsp.analysis.engine import analyse, finish
+    from torch_lsp.analysis.source import SourceFile
+
+    src = IncrementalParser("b.py").parse(text)
+    assert src.problem is not None  # analysed as the server does: the statements that parse
+    kept = SourceFile(text=text, path="b.py", tree=src.tree, _lines=src.lines)
+    _, diags = analyse(kept, None, None)
+    tl104 = [d for d in finish(kept, diags, None) if d.code == "TL104"]
+    assert [d.range.start.line for d in tl104] == [5]  # the `self.fc = ...` line (0-based)
+    del check_source

@@ -29,7 +29,10 @@ def parse_recovering(text: str, path: str | None = None) -> SourceFile:
     first_problem = src.problem
     lines = split_lines(text, keepends=True)
     starts = _statement_starts(lines)
-    blanked = list(lines)
+    # Every line ends in "\n" in the text that is parsed again: a blanked line next to
+    # a lone "\r" must not make one "\r\n" of two line ends (every statement below
+    # would move up a line). Columns are the same: a line end is not part of a line.
+    blanked = [_content(line) + "\n" for line in lines]
     for _ in range(MAX_ROUNDS):
         tree, problem = _parse("".join(blanked), path)
         if tree is not None:
@@ -40,16 +43,17 @@ def parse_recovering(text: str, path: str | None = None) -> SourceFile:
         if all(not blanked[i].strip() for i in range(lo, hi)):
             break  # nothing left to blank there: give up
         for i in range(lo, hi):
-            blanked[i] = _line_end(blanked[i])
+            blanked[i] = "\n"
     return src
 
 
-def _line_end(line: str) -> str:
+def _content(line: str) -> str:
+    """A line without its line end."""
     if line.endswith("\r\n"):
-        return "\r\n"
+        return line[:-2]
     if line.endswith(("\n", "\r")):
-        return line[-1]
-    return ""
+        return line[:-1]
+    return line
 
 
 def _statement_starts(lines: list[str]) -> list[int]:
