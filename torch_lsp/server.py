@@ -234,7 +234,13 @@ class TorchLanguageServer(LanguageServer):
             pass
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Server errors go to the log, never to a pop-up."""
+        """Server errors go to the log, never to a pop-up. A method the server does not
+        have is the client's business (it gets MethodNotFound), not an error here."""
+        from pygls.exceptions import JsonRpcMethodNotFound
+
+        if isinstance(error, JsonRpcMethodNotFound):
+            self.log("debug", str(error))
+            return
         self.log("error", f"internal error: {type(error).__name__}: {error}")
 
     # ------------------------------------------------------------------ configuration
@@ -495,6 +501,17 @@ class TorchLanguageServer(LanguageServer):
             return await self.current_result(uri)
         return state.result if state is not None else None
 
+    @staticmethod
+    def unchanged_lines(state: DocState, result: Result, lo: int, hi: int) -> set[int] | range:
+        """The lines in [lo, hi] whose text is the same in the result and in the document
+        now (a result a version behind answers only about those)."""
+        if result.src.text == state.text:
+            return range(lo, hi + 1)
+        now = split_lines(state.text)
+        then = result.lines
+        return {i for i in range(max(lo, 0), min(hi, len(now) - 1, len(then) - 1) + 1)
+                if now[i] == then[i].rstrip("\r\n")}
+
     async def current_result(self, uri: str) -> Result | None:
         """The analysis of the document's current version (waiting for it a little)."""
         state = self.docs.get(uri)
@@ -722,6 +739,8 @@ def create_server() -> TorchLanguageServer:
         lines = ls.lines_of(result)
         pos = lines.from_client(params.position)
         state = ls.docs.get(params.text_document.uri)
+        if state is not None and pos.line not in ls.unchanged_lines(state, result, pos.line, pos.line):
+            return None  # the line changed since the last result: no answer about other text
         try:
             diags = ls.diagnostics_of(state, result) if state is not None else result.diagnostics
             found = hover_markdown(result.query, diags, pos)
@@ -754,8 +773,9 @@ def create_server() -> TorchLanguageServer:
         from torch_lsp.lsp.hover import shape_list_text
 
         evaluated = {line: shape_list_text(shape) for line, shape in rt.assignment_shapes(result.src.tree).items()} if rt is not None else {}
+        same = ls.unchanged_lines(state, result, lo, hi) if state is not None else range(lo, hi + 1)
         for line, _col, text in result.query.assignment_hints():
-            if not lo <= line <= hi or line in seen:
+            if not lo <= line <= hi or line in seen or line not in same:
                 continue
             seen.add(line)
             if line in evaluated and evaluated[line] != text:
@@ -764,7 +784,7 @@ def create_server() -> TorchLanguageServer:
             out.append(lsp.InlayHint(position=lines.to_client(Position(line, end)), label=f"⟶ {text}",
                                      kind=lsp.InlayHintKind.Type, padding_left=True))
         for line, text in sorted(evaluated.items()):  # lines only the evaluation saw
-            if lo <= line <= hi and line not in seen:
+            if lo <= line <= hi and line not in seen and line in same:
                 seen.add(line)
                 end = len(result.lines[line].rstrip()) if line < len(result.lines) else 0
                 out.append(lsp.InlayHint(position=lines.to_client(Position(line, end)), label=f"⟶ {text} (evaluated)",
