@@ -565,3 +565,238 @@ def test_a_project_module_named_like_the_standard_library_does_not_break_the_wor
     finally:
         c.close()
     assert [d.code for d in out.diagnostics] == ["TL901"], out.results
+
+
+# ---------------------------------------------------------------------------- processes the code starts
+# Model code can start processes that leave the worker's process group: five in
+# sessions of their own (start_new_session / preexec_fn=os.setsid) and a daemon
+# (fork, setsid, fork, the middle one exits). None may outlive the worker.
+SPAWNS = """\
+import os
+import subprocess
+import sys
+import time
+import torch
+import torch.nn as nn
+
+PIDS = {pids!r}
+
+
+class Spawn:  # a class body runs when the worker executes the file's definitions
+    for i in range(5):
+        if i < 3:
+            p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        else:
+            p = subprocess.Popen(["sleep", "600"], preexec_fn=os.setsid)
+        with open(PIDS, "a") as f:
+            f.write(str(p.pid) + "\\n")
+    if {daemon!r}:
+        first = os.fork()
+        if first == 0:
+            os.setsid()
+            if os.fork() == 0:
+                with open(PIDS, "a") as f:
+                    f.write(str(os.getpid()) + "\\n")
+                time.sleep(600)
+            os._exit(0)
+        os.waitpid(first, 0)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+{forward}
+        return self.fc(x)
+
+
+out = Net()(torch.randn(3, 4))
+"""
+
+
+def _spawning(tmp_path, forward="        pass", daemon=True) -> tuple[str, object]:
+    pids = tmp_path / "pids.txt"
+    return SPAWNS.format(pids=str(pids), daemon=daemon, forward=forward), pids
+
+
+def _started(pids_file, n: int, timeout: float = 60) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pids_file.exists():
+            pids = [int(p) for p in pids_file.read_text().split()]
+            if len(pids) >= n:
+                return pids
+        time.sleep(0.05)
+    raise AssertionError(f"the model did not start its {n} processes")
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a killed process whose parent is gone may stay a
+    zombie of init until init reaps it)."""
+    from torch_lsp.runtime import reaper
+
+    st = reaper.stat(pid)
+    return st is not None and st.state not in (b"Z", b"X", b"x")
+
+
+def _all_ended(pids: list[int], timeout: float = 10) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in pids if _running(p)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux (/proc, child subreapers)")
+
+
+@needs_torch
+@needs_linux
+@pytest.mark.parametrize("how", ["timeout", "cancel", "crash", "completed"])
+def test_processes_in_their_own_session_end_with_the_evaluation(client, tmp_path, how):
+    forward = {
+        "timeout": "        time.sleep(600)",
+        "cancel": "        time.sleep(600)",
+        "crash": "        os._exit(3)",
+        "completed": "        pass",
+    }[how]
+    text, pids_file = _spawning(tmp_path, forward)
+    if how == "cancel":
+        def cancel_once_started():
+            _started(pids_file, 6)
+            time.sleep(0.2)
+            client.cancel()
+        threading.Thread(target=cancel_once_started, daemon=True).start()
+    out = _evaluate(client, tmp_path, text, timeout=8 if how == "timeout" else 60)
+    result = out.results[0][1]
+    expected = {"timeout": "took more than", "cancel": "cancelled", "crash": "exited with status 3", "completed": "ok"}[how]
+    assert expected in (result.get("reason") or result["status"]), result
+    pids = _started(pids_file, 6, timeout=1)
+    assert _all_ended(pids) == [], f"still running after the {how}: {pids}"
+    # ... and the worker goes on
+    assert _evaluate(client, tmp_path, CLEAN, name="after.py").results[0][1]["status"] == "ok"
+
+
+@needs_torch
+@needs_linux
+def test_closing_the_session_ends_the_processes(tmp_path):
+    from torch_lsp.runtime.session import RuntimeSession
+
+    text, pids_file = _spawning(tmp_path)
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    session = RuntimeSession()
+    try:
+        outcome = session.evaluate(SourceFile.parse(text, str(path)), str(path), [], 1, Project(), None)
+        assert outcome.evaluated == 1
+        pids = _started(pids_file, 6, timeout=1)
+        worker = session._client.hello["pid"]
+        keeper = session._client.proc.pid
+    finally:
+        session.close()
+    assert _all_ended(pids + [worker, keeper]) == []
+
+
+HOST = """\
+import sys, threading
+from torch_lsp.analysis.project import Project
+from torch_lsp.analysis.source import SourceFile
+from torch_lsp.runtime.client import RuntimeClient
+from torch_lsp.runtime.report import Options, evaluate_source
+
+path = sys.argv[1]
+text = open(path).read()
+client = RuntimeClient(timeout=600)
+evaluate_source(SourceFile.parse(text, path), path, [], client, Options(timeout=600), Project())
+"""
+
+
+@needs_torch
+@needs_linux
+@pytest.mark.parametrize("signum", ["SIGKILL", "SIGTERM"])
+def test_the_processes_end_when_the_host_process_dies(tmp_path, signum):
+    """The server (or the CLI) killed while an evaluation runs: the keeper is told
+    by the kernel (PR_SET_PDEATHSIG) and ends the worker and what it started."""
+    import signal as signals
+
+    from torch_lsp.runtime import reaper
+
+    text, pids_file = _spawning(tmp_path, "        time.sleep(600)")
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(path)], stdin=subprocess.DEVNULL)
+    try:
+        pids = _started(pids_file, 6, timeout=120)
+        below = reaper.descendants(host.pid)
+        assert set(pids) <= set(below)  # (the keeper and the worker are subreapers)
+    finally:
+        host.send_signal(getattr(signals, signum))
+        host.wait(timeout=30)
+    assert _all_ended(below) == []
+
+
+@needs_torch
+@needs_linux
+def test_the_processes_end_when_the_cli_exits(tmp_path):
+    text, pids_file = _spawning(tmp_path, "        time.sleep(600)")
+    (tmp_path / "model.py").write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "torch_lsp", "check", "--runtime", "--runtime-timeout", "5",
+                           "--runtime-report-skipped", "--format", "json", "model.py"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert "took more than 5 s" in proc.stdout, proc.stdout + proc.stderr
+    pids = _started(pids_file, 6, timeout=1)
+    assert _all_ended(pids) == []
+
+
+@needs_linux
+def test_kill_tree_ends_a_tree_that_is_still_forking_and_spares_other_processes(tmp_path):
+    """reaper.kill_tree while a chain of processes is still growing (each one starts
+    a new session and forks once; every other one then exits, so its child is an
+    orphan, re-parented to the subreaper at the top): all of it ends, a process
+    outside it does not. Bounded: at most 60 processes, whatever happens."""
+    from torch_lsp.runtime import reaper
+
+    pids_file = tmp_path / "pids.txt"
+    chain = ("import os, time\n"
+             "for depth in range(60):\n"
+             "    if os.fork():\n"
+             "        if depth % 2:\n"
+             "            os._exit(0)\n"
+             "        break\n"
+             "    os.setsid()\n"
+             f"    with open({str(pids_file)!r}, 'a') as f:\n"
+             "        f.write(str(os.getpid()) + '\\n')\n"
+             "    time.sleep(0.02)\n"
+             "time.sleep(120)\n")
+    top = ("import os, sys, time\n"
+           "from torch_lsp.runtime import reaper\n"
+           "assert reaper.become_subreaper()\n"
+           f"if os.fork() == 0:\n    exec({chain!r})\n    os._exit(0)\n"
+           "while True:\n"
+           "    try:\n        os.waitpid(-1, 0)\n"
+           "    except ChildProcessError:\n        time.sleep(0.1)\n")
+    bystander = subprocess.Popen(["sleep", "120"])
+    root = subprocess.Popen([sys.executable, "-c", top])
+    try:
+        deadline = time.monotonic() + 30
+        while len(reaper.descendants(root.pid)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        tree = reaper.descendants(root.pid)
+        assert 5 <= len(tree) < 61
+        reaper.kill_tree(root.pid, include_root=True)
+        root.wait(timeout=10)
+        started = [int(p) for p in pids_file.read_text().split()]
+        assert len(started) < 60  # it was still growing
+        time.sleep(0.2)
+        assert [int(p) for p in pids_file.read_text().split()] == started  # and it stopped
+        assert _all_ended(tree + started) == []
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+        if root.poll() is None:
+            reaper.kill_tree(root.pid, include_root=True)
+            root.wait(timeout=10)

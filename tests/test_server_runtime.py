@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
 import time
 
 import pytest
@@ -106,3 +107,26 @@ async def test_no_evaluation_in_an_untrusted_workspace_until_it_is_trusted(untru
     untrusted.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
         settings={"torch-lsp": {"runtime": {"enabled": True}, "workspaceTrusted": True}}))
     await _codes(untrusted, uri, ["TL901"])
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def evaluating_until_shut_down(lsp_client: LanguageClient, tmp_path):
+    await _session(lsp_client, tmp_path, {"runtime": {"enabled": True, "timeout": 600}})
+    yield
+    if lsp_client.capabilities is not None and not getattr(lsp_client, "shut_down_by_the_test", False):
+        await lsp_client.shutdown_session()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux (/proc, child subreapers)")
+async def test_shutting_the_server_down_ends_what_the_evaluated_code_started(evaluating_until_shut_down: LanguageClient,
+                                                                            tmp_path):
+    """Processes the model's code started in sessions of their own (and a double-forked
+    daemon) while its evaluation runs end when the server shuts down (issue 13)."""
+    from test_runtime import _all_ended, _spawning, _started
+
+    text, pids_file = _spawning(tmp_path, "        time.sleep(600)")
+    await open_doc(evaluating_until_shut_down, tmp_path / "spawns.py", text)
+    pids = await asyncio.get_running_loop().run_in_executor(None, _started, pids_file, 6, 120)
+    evaluating_until_shut_down.shut_down_by_the_test = True
+    await asyncio.wait_for(evaluating_until_shut_down.shutdown_session(), 60)
+    assert _all_ended(pids) == []

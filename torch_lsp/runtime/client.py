@@ -5,8 +5,10 @@ takes seconds; it is paid once and the worker is kept), sends the job and waits 
 its result at most ``timeout`` seconds. It never raises: whatever goes wrong comes
 back as ``{"status": "skipped", "reason": ...}`` (TL902), and the reason says what:
 
-- no reply within the timeout (an endless loop, a stuck C call): the worker's
-  process group is killed; the next job starts a new worker;
+- no reply within the timeout (an endless loop, a stuck C call): the worker is
+  killed with every process below it (``reaper.kill_tree``: those in a session of
+  their own and double-forked ones too, on Linux) and its process group; the next
+  job starts a new worker;
 - the worker died (``os._exit``, a segfault, the kernel's OOM killer): the same;
 - torch cannot be imported by the worker's interpreter: said once per start;
 - after a crash, starting again waits a back-off (0.5 s, doubling to 8 s, reset by a
@@ -14,6 +16,11 @@ back as ``{"status": "skipped", "reason": ...}`` (TL902), and the reason says wh
 
 ``cancel()`` (any thread) interrupts the running job (SIGUSR1; the worker answers
 ``cancelled``): the server calls it when a newer version of the document arrives.
+
+On Linux the process started here is the worker's *keeper* (see ``worker``): it
+forks the worker, and ends every process the worker leaves behind. ``close()``
+asks the worker to stop (it ends what its jobs started, then the keeper ends), and
+then kills whatever is still there, as a timeout does.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ import threading
 import time
 from typing import Any
 
-from torch_lsp.runtime import protocol
+from torch_lsp.runtime import protocol, reaper
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 2048
@@ -165,6 +172,13 @@ class RuntimeClient:
         self.hello = None
         if proc is None:
             return
+        if proc.poll() is None:  # (not yet waited for: its pid is still its own)
+            # Stop and kill everything below it (the keeper is a subreaper: processes in
+            # a session of their own and orphans are below it too), then the group.
+            try:
+                reaper.kill_tree(proc.pid, include_root=True)
+            except Exception:  # never let the cleanup fail the caller; the group kill follows
+                pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
@@ -240,9 +254,10 @@ class RuntimeClient:
 
     def cancel(self) -> None:
         """Interrupt the running job, if any (its result is ``cancelled``)."""
-        proc = self.proc
+        proc, hello = self.proc, self.hello
         if proc is not None and self._busy:
+            pid = hello.get("pid") if isinstance(hello, dict) else None  # the worker (proc may be its keeper)
             try:
-                os.kill(proc.pid, signal.SIGUSR1)
+                os.kill(pid if isinstance(pid, int) and pid > 0 else proc.pid, signal.SIGUSR1)
             except (ProcessLookupError, PermissionError, OSError):
                 pass

@@ -18,6 +18,17 @@ Limits inside the worker: RLIMIT_AS (address space) set at start to what torch
 already maps plus ``--memory-mb``; RLIMIT_CPU raised per job to the CPU time used so
 far plus ``cpu_seconds`` (SIGXCPU ends the job). SIGUSR1 cancels the running job.
 The wall-clock timeout is the client's (it kills the process).
+
+Processes the evaluated code starts (see ``reaper``): on Linux the process the
+client starts becomes a *keeper* before anything else runs: a child subreaper that
+forks the worker and only waits. The worker is a subreaper too, and ends every
+process below it after each job (before its result is sent) and when it stops. The
+keeper, when the worker ends by itself (``os._exit``, a signal, the OOM killer),
+ends whatever the worker left, then exits as the worker did (same status, same
+signal), so the client sees the worker's own end. When the client's process dies
+the keeper is told (``PR_SET_PDEATHSIG``) and ends everything; when the keeper
+dies the kernel kills the worker. The client itself stops and kills the keeper's
+whole tree (``reaper.kill_tree``) when it gives up on a job.
 """
 from __future__ import annotations
 
@@ -32,7 +43,7 @@ import traceback
 import types
 from typing import Any
 
-from torch_lsp.runtime import protocol
+from torch_lsp.runtime import protocol, reaper
 from torch_lsp.runtime.jobs import definitions
 
 MAX_LINE_RECORDS = 2000
@@ -453,6 +464,7 @@ def serve(fd_in: int, fd_out: int) -> int:
                       "traceback": traceback.format_exc()}
         finally:
             _limit_cpu(3600)
+        _end_children()  # what the job started ends with it (before the client hears it ended)
         result["seconds"] = round(time.perf_counter() - started, 4)
         try:
             protocol.write_message(out, {"type": "result", "id": message.get("id"), "result": result})
@@ -460,6 +472,91 @@ def serve(fd_in: int, fd_out: int) -> int:
             return 0
         except Cancelled:
             continue
+
+
+def _end_children() -> None:
+    """End every process below this one (the worker is a subreaper: double-forked
+    and ``setsid`` processes the job started are below it too)."""
+    if not _SUBREAPER:
+        return
+    previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # the job is over: nothing left to cancel
+    try:
+        reaper.end_children()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+_SUBREAPER = False  # this process is a child subreaper (Linux)
+
+
+class _ParentGone(BaseException):
+    pass
+
+
+def _keep(worker: int, parent: int) -> int:
+    """The keeper's life (see the module doc): wait for the worker; then end what is
+    left below, and exit as the worker did. Never returns."""
+    def on_parent_death(signum: int, frame: Any) -> None:
+        if os.getppid() != parent:  # (the signal also comes when only the parent's thread ended)
+            raise _ParentGone()
+
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a cancel meant for the worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, on_parent_death)
+    status = None
+    try:
+        if reaper.set_parent_death_signal(signal.SIGTERM) and os.getppid() != parent:
+            raise _ParentGone()
+        while True:
+            try:
+                pid, wstatus = os.waitpid(-1, 0)  # reaps orphans re-parented here too
+            except ChildProcessError:
+                break
+            if pid == worker:
+                status = wstatus
+                break
+    except _ParentGone:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        reaper.end_children()
+    finally:
+        code = 1
+        if status is not None:
+            if os.WIFSIGNALED(status):
+                signum = os.WTERMSIG(status)
+                reaper.set_undumpable()  # the worker wrote its core file, if any
+                try:
+                    signal.signal(signum, signal.SIG_DFL)
+                    os.kill(os.getpid(), signum)
+                except (OSError, ValueError):
+                    pass
+                code = 128 + signum
+            elif os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
+        os._exit(code)
+
+
+def _become_keeper(fd_in: int, fd_out: int) -> None:
+    """On Linux: fork; the parent becomes the keeper (and never returns from here),
+    the child goes on as the worker. Elsewhere: nothing."""
+    global _SUBREAPER
+    if not reaper.become_subreaper():
+        return
+    keeper, parent = os.getpid(), os.getppid()
+    try:
+        worker = os.fork()
+    except OSError:
+        _SUBREAPER = True  # no keeper: the worker still ends what its jobs start
+        return
+    if worker:
+        for fd in (fd_in, fd_out):  # the pipes are the worker's: EOF must reach the client when it ends
+            os.close(fd)
+        _keep(worker, parent)
+    reaper.set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != keeper:  # the keeper died before the line above
+        os._exit(1)
+    _SUBREAPER = reaper.become_subreaper()  # not inherited through fork
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -470,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-mb", type=int, default=2048)
     args = ap.parse_args(argv)
     _redirect_std(args.log)
+    _become_keeper(args.fd_in, args.fd_out)
     try:
         import torch  # noqa: F401  (the seconds it takes are paid once, here)
     except Exception as exc:  # no torch for this interpreter: say so, then stop
@@ -480,7 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     _defer_dynamo()
     _fast_meta_batch_norm()
     _limit_memory(args.memory_mb)
-    return serve(args.fd_in, args.fd_out)
+    try:
+        return serve(args.fd_in, args.fd_out)
+    finally:
+        _end_children()
 
 
 if __name__ == "__main__":
