@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from torch_lsp.analysis.context import FileContext
-from torch_lsp.analysis.diagnostics import Diagnostic, FileResult
+from torch_lsp.analysis.diagnostics import Diagnostic, FileResult, Fix, RelatedInformation, TextEdit
 from torch_lsp.analysis.project import Project
-from torch_lsp.analysis.source import SourceFile
+from torch_lsp.analysis.source import SourceFile, clamp_range, inside
 from torch_lsp.analysis.suppression import is_suppressed, statement_lines, suppressions
 
 
@@ -61,14 +61,36 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
 
 
 def finish(src: SourceFile, diags: list[Diagnostic], enabled: Callable[[str], bool] | None) -> list[Diagnostic]:
-    """Apply selection and suppression comments, sort."""
+    """Apply selection and suppression comments, sort; every range inside the document."""
     if not diags:
         return []
     table = suppressions(src.text)
     statements = statement_lines(src.tree) if table else None
     out = [d for d in diags if (enabled is None or enabled(d.code)) and not (table and is_suppressed(d, table, statements))]
+    lengths = src.line_lengths
+    out = [d if _inside(d, lengths) else _clamped(d, lengths) for d in out]
     out.sort(key=Diagnostic.sort_key)
     return out
+
+
+def _inside(d: Diagnostic, lengths: list[int]) -> bool:
+    return (inside(d.range, lengths) and all(r.path is not None or inside(r.range, lengths) for r in d.related)
+            and all(inside(e.range, lengths) for f in d.fixes for e in f.edits))
+
+
+def _clamped(d: Diagnostic, lengths: list[int]) -> Diagnostic:
+    """``d`` with every range of this document moved inside it, as an LSP client
+    reads a position past a line's end (its end) or past the last line (the end of
+    the document): the meaning of the edits does not change (``fixes.apply_edits``
+    applies them by the same rule). A rule that produces such a range has a bug;
+    the tests look for them before this."""
+    from dataclasses import replace
+
+    related = tuple(r if r.path is not None else RelatedInformation(clamp_range(r.range, lengths), r.message, r.path)
+                    for r in d.related)
+    fixes = tuple(Fix(f.title, tuple(TextEdit(clamp_range(e.range, lengths), e.new_text) for e in f.edits), f.applicability)
+                  for f in d.fixes)
+    return replace(d, range=clamp_range(d.range, lengths), related=related, fixes=fixes)
 
 
 def check_source(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from torch_lsp.analysis.diagnostics import Diagnostic
+from torch_lsp.analysis.source import split_lines
 
 _COMMENT = re.compile(
     r"#\s*(?:torch-lsp\s*:\s*ignore(?:\s*\[(?P<codes1>[^\]]*)\])?|noqa(?:\s*:\s*(?P<codes2>[A-Za-z0-9_,\s]+))?)",
@@ -26,7 +27,7 @@ def suppressions(text: str) -> dict[int, set[str]]:
     result: dict[int, set[str]] = {}
     if "torch-lsp" not in text and "noqa" not in text and "NOQA" not in text:
         return result
-    for lineno, line in enumerate(text.splitlines()):
+    for lineno, line in enumerate(split_lines(text)):  # lines as Python numbers them (not at \x0c, U+2028)
         if "#" not in line:
             continue
         for m in _COMMENT.finditer(line):

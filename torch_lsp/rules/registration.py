@@ -370,6 +370,9 @@ def _insert_before(ctx: FileContext, fn: ast.FunctionDef, text: str) -> TextEdit
             last = fn.body[-1]
             line = (last.end_lineno or last.lineno)
             indent = ctx.src.indent_of(last.lineno - 1)
+            lengths = ctx.src.line_lengths
+            if line >= len(lengths):  # the docstring ends the file, without a line break
+                return TextEdit(Range.point(line - 1, lengths[line - 1]), f"\n{indent}{text}")
             return TextEdit(Range.point(line, 0), f"{indent}{text}\n")
         return None
     indent = ctx.src.indent_of(first.lineno - 1)
@@ -502,7 +505,11 @@ def _move_super_fix(ctx: FileContext, info: ClassInfo) -> Fix | None:
     if insert is None:
         return None
     end_line = stmt.end_lineno or stmt.lineno
-    delete = TextEdit(Range.of(stmt.lineno - 1, 0, end_line, 0), "")
+    lengths = ctx.src.line_lengths
+    if end_line < len(lengths):  # its lines, with the line break after them
+        delete = TextEdit(Range.of(stmt.lineno - 1, 0, end_line, 0), "")
+    else:  # it ends the file, without a line break: its lines and the line break before them
+        delete = TextEdit(Range.of(stmt.lineno - 2, lengths[stmt.lineno - 2], end_line - 1, lengths[end_line - 1]), "")
     return Fix("Move `super().__init__()` to the top of `__init__`", (insert, delete))
 
 
