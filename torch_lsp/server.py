@@ -6,6 +6,12 @@ so the message loop keeps answering while an analysis runs. An analysis is for o
 document version: a newer version cancels it, and a result is only ever published
 for the version it was computed from.
 
+Memory stays bounded with the number of open documents: only the most recently used
+keep their whole analysis (``FULL_DOCUMENTS``); the others keep what hovers, hints,
+code actions and diagnostics read (``Result.compacted``). A closed document's
+analysis is released at once, and a document over ``maxFileSize``/``maxFileLines``
+is not analysed (one information diagnostic says why).
+
     torch-lsp serve            # stdio (``--stdio`` is accepted and ignored)
     torch-lsp serve --tcp 127.0.0.1:2087
     python -m torch_lsp serve
@@ -17,8 +23,10 @@ Client settings (``initializationOptions`` or the ``torch-lsp`` section of
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +40,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from torch_lsp import __version__
 from torch_lsp.analysis import engine
 from torch_lsp.analysis.context import AnalysisCancelled, FileContext
-from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Position, Range
+from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Position, Range, Severity
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.units import UnitCache
@@ -51,6 +59,35 @@ SETTINGS_SECTION = "torch-lsp"
 MAX_FIX_ROUNDS = 10
 RESULT_WAIT_SECONDS = 5.0  # a hover/pull waits this long for the current version's analysis
 RUNTIME_DEBOUNCE_SECONDS = 0.3  # runtime evaluation starts after this long without a newer version
+# A document is analysed only up to these sizes (settings `maxFileSize`, `maxFileLines`;
+# 0: no limit). What an analysis costs follows the amount of code (~80 bytes of memory
+# per byte of source at its peak, ~1 s per MB of the analysis thread, which every other
+# document waits for): 2 MB cost ~160 MB and ~2 s. The largest hand-written model files
+# of the benchmark corpora (transformers, timm, torchvision, twelve other libraries)
+# have ~4,300 lines and ~200 KB; files ten times that are generated (tables, bundles,
+# exported notebooks), where shapes have nothing to find. The line limit only catches
+# files of very many short lines (a data table) below the size limit.
+MAX_FILE_BYTES = 2_000_000
+MAX_FILE_LINES = 100_000
+# The most recently used documents keep their whole analysis (syntax tree, interpreter
+# state, the incremental parser and the unit cache, which make their next edit cheap),
+# at most FULL_DOCUMENTS of them and FULL_SOURCE_BYTES of their text (the most recent
+# one always). The others keep only what hovers, inlay hints, code actions and
+# diagnostics read (``Result.compacted``): a sixth of the memory (300 transformers
+# files: 46 MB instead of 281 MB); their next edit is parsed and analysed whole.
+FULL_DOCUMENTS = 16
+FULL_SOURCE_BYTES = 1_000_000
+# Freed memory is handed back to the system (malloc_trim) when the analysis queue is
+# empty and analyses of at least this many lines were released since the last time.
+TRIM_AFTER_LINES = 20_000
+SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval; see serve)
+# While documents keep arriving (a client opening a whole workspace at once), the
+# analysis thread waits for a pause of QUEUE_SETTLE_SECONDS between them, at most
+# MAX_SETTLE_SECONDS in all: an analysis holds the GIL through every parse, so reading
+# the messages in between took as long as analysing them (~4 s for 300 files), and
+# the most recently opened document, read last, was analysed last.
+QUEUE_SETTLE_SECONDS = 0.02
+MAX_SETTLE_SECONDS = 0.5
 _LEVELS = {"error": lsp.MessageType.Error, "warning": lsp.MessageType.Warning, "info": lsp.MessageType.Info,
            "debug": lsp.MessageType.Log}
 
@@ -72,6 +109,8 @@ class ClientSettings:
     # enables it (a pyproject cannot: it is part of the code) and, for clients that
     # know workspace trust (VS Code), in a trusted workspace.
     runtime: dict = field(default_factory=dict)  # enabled, timeout, memoryMb, python, reportSkipped
+    max_file_size: int = MAX_FILE_BYTES  # bytes (UTF-8); larger documents are not analysed; 0: no limit
+    max_file_lines: int = MAX_FILE_LINES  # lines; 0: no limit
     workspace_trusted: bool = True
     trust_stated: bool = False  # did these settings say `workspaceTrusted` at all
 
@@ -79,6 +118,7 @@ class ClientSettings:
         "select": "select", "ignore": "ignore", "extendSelect": "extend_select", "extendIgnore": "extend_ignore",
         "inlayHints": "inlay_hints", "reportSyntaxErrors": "report_syntax_errors", "unsafeFixes": "unsafe_fixes",
         "logLevel": "log_level", "runtime": "runtime", "workspaceTrusted": "workspace_trusted",
+        "maxFileSize": "max_file_size", "maxFileLines": "max_file_lines",
     }
     _RUNTIME_KEYS = {"enabled": bool, "timeout": (int, float), "memoryMb": int, "python": str, "reportSkipped": bool}
 
@@ -128,8 +168,11 @@ class ClientSettings:
                     problems.append(f"settings: `logLevel` must be one of {', '.join(_LEVELS)}; ignored")
                     continue
                 value = value.lower()
-            elif not isinstance(value, type(default)):
+            elif not isinstance(value, type(default)) or isinstance(value, bool) and not isinstance(default, bool):
                 problems.append(f"settings: `{key}` must be a {type(default).__name__}; ignored")
+                continue
+            elif attr in ("max_file_size", "max_file_lines") and value < 0:
+                problems.append(f"settings: `{key}` must be 0 (no limit) or more; ignored")
                 continue
             setattr(out, attr, value)
             if attr == "workspace_trusted":
@@ -158,14 +201,127 @@ class Result:
     diagnostics: list[Diagnostic]
     lines: list[str]
     _query: Any = None
+    # Compact (see ``compacted``): the syntax tree and the analysis are gone; ``src``
+    # holds the text only, ``_query`` a ``ShapeSnapshot``.
+    compact: bool = False
+    runnable: bool = False  # the text parsed without a syntax error (runtime evaluation can run it)
+    skipped: str | None = None  # not analysed, and why (the document is too large)
+    _lock: Any = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.compact:
+            self.runnable = self.src.tree is not None and self.src.problem is None
 
     @property
     def query(self):
+        """The shape queries of hovers and inlay hints (built on first use; the analysis
+        thread may build it too, to compact the result, hence the lock)."""
         if self._query is None and self.ctx is not None:
-            from torch_lsp.analysis.query import ShapeQuery
+            with self._lock:
+                if self._query is None and self.ctx is not None:
+                    from torch_lsp.analysis.query import ShapeQuery
 
-            self._query = ShapeQuery(self.ctx)
+                    query = ShapeQuery(self.ctx)
+                    query._entries, query._layer_entries  # noqa: B018  (computed here, under the lock)
+                    self._query = query
         return self._query
+
+    def source(self) -> SourceFile:
+        """The parsed source of this version (parsed again when the result is compact)."""
+        if not self.compact:
+            return self.src
+        return SourceFile.parse(self.src.text, self.src.path)
+
+    def compacted(self) -> "Result | None":
+        """This result with only what hovers, inlay hints, code actions and diagnostics
+        read: the text, its lines, the diagnostics and the answers of the shape queries
+        (``ShapeSnapshot``); the syntax tree and the analysis are released. Shapes that
+        were never computed (no TL2/TL3 rule selected) are not computed for it."""
+        with self._lock:  # (the event loop may release this result meanwhile: then None)
+            if self.compact or self.ctx is not None and not self.ctx.__dict__:
+                return None
+            snapshot = None
+            if self.ctx is not None and "shapes" in self.ctx.__dict__:
+                snapshot = ShapeSnapshot(self.query)
+        src = SourceFile(text=self.src.text, path=self.src.path, problem=self.src.problem, _lines=self.src._lines)
+        return Result(self.version, self.serial, src, None, self.diagnostics, self.lines, snapshot,
+                      compact=True, runnable=self.runnable, skipped=self.skipped)
+
+    def release(self) -> None:
+        """Break the analysis' reference cycles (reference counting frees it now). The
+        result answers no shape query afterwards."""
+        if self.ctx is not None:
+            with self._lock:
+                if self.ctx is not None:
+                    self.ctx.release()
+                    self.ctx = None
+                    self._query = None
+
+
+class ShapeSnapshot:
+    """The answers of ``ShapeQuery`` (``at``, ``layer_at``, ``assignment_hints``) for
+    every position, kept without the analysis they came from: per recorded expression
+    its range and what ``at`` says of it, per layer what ``layer_at`` says; a position
+    picks among them exactly as ``ShapeQuery`` does."""
+
+    __slots__ = ("_entries", "_starts", "_layers", "_hints")
+
+    def __init__(self, query: Any) -> None:
+        from torch_lsp.analysis.query import ShapeQuery
+
+        entries, layers = query._entries, query._layer_entries
+        one = ShapeQuery.__new__(ShapeQuery)  # asks the real code about one entry at a time
+        one.ctx, one.interp = query.ctx, query.interp
+        texts: dict[str, str] = {}
+        self._entries: list[tuple] = []
+        for entry in entries:
+            one.__dict__["_entries"] = [entry]
+            info = one.at(*entry[0])
+            if info is None:  # an end before its start: never picked (kept: it still ends the search)
+                self._entries.append((entry[0], entry[1], None, None, None))
+                continue
+            text = texts.setdefault(info.text, info.text)
+            origin = texts.setdefault(info.origin, info.origin)
+            self._entries.append((entry[0], entry[1], text, info.shape, origin))
+        self._starts = [e[0] for e in self._entries]
+        self._layers: list[tuple] = []
+        for entry in layers:
+            one.__dict__["_layer_entries"] = [entry]
+            info = one.layer_at(*entry[0])
+            if info is not None:
+                self._layers.append((entry[0], entry[1], info))
+        self._hints = query.assignment_hints()
+
+    def at(self, line: int, col: int):
+        """``ShapeQuery.at``."""
+        from torch_lsp.analysis.query import ShapeInfo
+
+        pos = (line, col)
+        best = None
+        for k in range(bisect.bisect_right(self._starts, pos) - 1, -1, -1):
+            entry = self._entries[k]
+            start, end = entry[0], entry[1]
+            if start <= pos <= end:
+                if best is None or (start >= best[0] and end <= best[1]):
+                    best = entry
+            if start[0] < line - 200:
+                break
+        if best is None:
+            return None
+        (line0, col0), (line1, col1), text, shape, origin = best
+        return ShapeInfo(text, shape, origin, line0, col0, line1, col1)
+
+    def layer_at(self, line: int, col: int):
+        """``ShapeQuery.layer_at``."""
+        pos = (line, col)
+        best = None
+        for start, end, info in self._layers:
+            if start <= pos <= end and (best is None or (start >= best[0] and end <= best[1])):
+                best = (start, end, info)
+        return best[2] if best is not None else None
+
+    def assignment_hints(self) -> list[tuple[int, int, str]]:
+        return self._hints
 
 
 @dataclass
@@ -177,15 +333,18 @@ class DocState:
     result: Result | None = None
     serial: int = 0  # bumped for every new analysis (a change, new settings)
     # Used on the analysis thread only: re-parse what an edit touched, reuse the
-    # analysis of unchanged classes and functions.
+    # analysis of unchanged classes and functions (dropped while the document is
+    # not among the most recently used, see FULL_DOCUMENTS).
     parser: IncrementalParser | None = None
-    units: UnitCache = field(default_factory=UnitCache)
+    units: UnitCache | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)  # set when a result is stored
     runtime: Any = None  # runtime.session.Outcome of the last evaluation (for result.serial when current)
     published: tuple | None = None  # (version, result_key) last published (push)
     pulled: tuple | None = None  # (version, result_key) last answered to a pull
     propagated: str | None = None  # the text whose change the importers were last re-analysed for
     touched: int = 0  # when the user last opened or edited it (the server's counter)
+    used: int = 0  # when the user last opened, edited or asked something of it (same counter)
+    skipped: str | None = None  # why it is not analysed (too large), as last said to the user
 
 
 def _is_python(uri: str, language_id: str | None) -> bool:
@@ -214,6 +373,12 @@ class TorchLanguageServer(LanguageServer):
         self._draining = False
         self._counter = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.shutting_down = False  # after `shutdown`: nothing new goes to the executors
+        self.full_documents = FULL_DOCUMENTS
+        self.full_source_bytes = FULL_SOURCE_BYTES
+        self._compacting = False  # a _compact_idle job is queued or running
+        self._last_added = 0.0  # when a document the user opened or edited last joined the queue
+        self._released_lines = 0  # lines of analyses released since the heap was last trimmed
         from torch_lsp.runtime.session import RuntimeSession
 
         self.runtime = RuntimeSession(self.log)
@@ -290,6 +455,112 @@ class TorchLanguageServer(LanguageServer):
         return settings.enabled_for(path)
 
     # ------------------------------------------------------------------ analysis
+    def submit(self, fn, *args) -> bool:
+        """Run ``fn`` on the analysis thread; False (it does not run) once the server
+        is shutting down."""
+        if self.shutting_down:
+            return False
+        try:
+            self.executor.submit(fn, *args)
+        except RuntimeError:  # "cannot schedule new futures after shutdown"
+            return False
+        return True
+
+    def _to_loop(self, fn, *args) -> None:
+        """From another thread: call ``fn`` on the event loop (unless it has closed)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # closed meanwhile
+            pass
+
+    def mark_used(self, state: DocState) -> None:
+        """The user asked something of the document (a hover, hints, code actions): it
+        is among the most recently used (see FULL_DOCUMENTS)."""
+        if state.used != self._counter:
+            self._counter += 1
+            state.used = self._counter
+
+    def _full_uris(self) -> set[str]:
+        """The documents that keep their whole analysis: the most recently used, at
+        most ``full_documents`` and ``full_source_bytes`` of text (the most recent one
+        always). Called on both threads (reads only)."""
+        keep: set[str] = set()
+        total = 0
+        for d in sorted(list(self.docs.values()), key=lambda d: d.used, reverse=True):
+            size = len(d.text)
+            if keep and (len(keep) >= self.full_documents or total + size > self.full_source_bytes):
+                break
+            keep.add(d.uri)
+            total += size
+        return keep
+
+    def _trim(self) -> None:
+        """On the event loop: documents no longer among the most recently used give
+        back their syntax tree and analysis (kept: what hovers and code actions read),
+        their incremental parser and unit cache, on the analysis thread between two
+        analyses."""
+        if self._compacting:
+            return
+        keep = self._full_uris()
+        if any(d.uri not in keep and (d.parser is not None or d.units is not None
+                                      or d.result is not None and not d.result.compact) for d in self.docs.values()):
+            self._compacting = self.submit(self._compact_idle)
+
+    def _compact_idle(self) -> None:
+        """On the analysis thread: see ``_trim``."""
+        try:
+            keep = self._full_uris()
+            for state in list(self.docs.values()):
+                if state.uri in keep:
+                    continue
+                state.parser = None  # only this thread uses them
+                state.units = None
+                result = state.result
+                if result is not None and not result.compact:
+                    compact = result.compacted()
+                    if compact is not None:
+                        self._to_loop(self._compacted, state, result, compact)
+        finally:
+            self._compacting = False
+
+    def _compacted(self, state: DocState, old: Result, compact: Result) -> None:
+        """On the event loop: a document's result replaced by its compact form."""
+        if self.docs.get(state.uri) is state and state.result is old:
+            state.result = compact
+            self._release(old)
+
+    def _release(self, result: Result | None) -> None:
+        """On the event loop: drop a result's analysis; once analyses of more than
+        TRIM_AFTER_LINES lines are gone and no analysis is waiting, the freed memory
+        is given back to the system (on the analysis thread)."""
+        if result is not None and result.ctx is not None:
+            self._released_lines += len(result.lines)
+            result.release()
+        self._maybe_trim()
+
+    def _maybe_trim(self) -> None:
+        if self._released_lines > TRIM_AFTER_LINES and not self._queue:
+            self._released_lines = 0
+            self.submit(_trim_heap)
+
+    def _too_large(self, text: str) -> str | None:
+        """Why a document is not analysed (its size), or None."""
+        max_bytes, max_lines = self.settings.max_file_size, self.settings.max_file_lines
+        if max_bytes and len(text) * 4 > max_bytes:  # (a code point is at most 4 bytes)
+            size = len(text) if len(text) > max_bytes else len(text.encode("utf-8", "surrogatepass"))
+            if size > max_bytes:
+                return (f"it has {size / 1e6:.1f} MB, more than the limit of {max_bytes / 1e6:g} MB "
+                        f"(setting `maxFileSize`, in bytes; 0: no limit)")
+        if max_lines and text.count("\n") + 1 > max_lines:
+            lines = len(split_lines(text)) if "\r" in text else text.count("\n") + 1
+            if lines > max_lines:
+                return (f"it has {lines:,} lines, more than the limit of {max_lines:,} "
+                        f"(setting `maxFileLines`; 0: no limit)")
+        return None
+
     def schedule(self, uri: str, background: bool = False) -> None:
         """Analyse the document's current version. Documents the user edits or opens
         go first, the most recent first; re-analyses because a dependency or the
@@ -304,24 +575,29 @@ class TorchLanguageServer(LanguageServer):
         self._loop = asyncio.get_event_loop()
         if not background:  # the user touched it (opened, edited): the most recent goes first
             self._counter += 1
-            state.touched = self._counter
+            state.touched = state.used = self._counter
         urgency = (1 if background else 0, -state.touched)
         with self._queue_lock:
             old = self._queue.get(uri)
             self._queue[uri] = min(old, urgency) if old is not None else urgency
+            if old is None and not background:
+                self._last_added = time.monotonic()
             if not self._draining:
-                self._draining = True
-                self.executor.submit(self._analyse_next)
+                self._draining = self.submit(self._analyse_next)
 
     def _analyse_next(self) -> None:
         """On the analysis thread: the most urgent queued document, then this again
         (other work on the thread, a fix-all, takes its turn in between)."""
+        self._settle_queue()
         with self._queue_lock:
-            if not self._queue:
+            if not self._queue or self.shutting_down:
                 self._draining = False
-                return
-            uri = min(self._queue, key=self._queue.__getitem__)
-            del self._queue[uri]
+                uri = None
+            else:
+                uri = min(self._queue, key=self._queue.__getitem__)
+                del self._queue[uri]
+        if uri is None:
+            return
         try:
             state = self.docs.get(uri)
             if state is not None:
@@ -329,29 +605,48 @@ class TorchLanguageServer(LanguageServer):
                 try:
                     result = self._job(state, serial)
                 except Exception as exc:  # a bug in torch-lsp: log it, keep serving
-                    self._loop.call_soon_threadsafe(
-                        self.log, "error", f"analysis of {uri} failed: {type(exc).__name__}: {exc}")
+                    self._to_loop(self.log, "error", f"analysis of {uri} failed: {type(exc).__name__}: {exc}")
                 else:
                     if result is not None:
-                        self._loop.call_soon_threadsafe(self._analysed, uri, state, result)
+                        self._to_loop(self._analysed, uri, state, result)
         finally:
-            self.executor.submit(self._analyse_next)
+            if not self.submit(self._analyse_next):
+                with self._queue_lock:
+                    self._draining = False
+
+    def _settle_queue(self) -> None:
+        """On the analysis thread: while documents keep joining the queue (more than one
+        waiting, the last joined less than QUEUE_SETTLE_SECONDS ago), wait for them (at
+        most MAX_SETTLE_SECONDS), so that the most recent is known before one is picked."""
+        deadline = time.monotonic() + MAX_SETTLE_SECONDS
+        while not self.shutting_down:
+            now = time.monotonic()
+            quiet = now - self._last_added
+            if len(self._queue) <= 1 or quiet >= QUEUE_SETTLE_SECONDS or now >= deadline:
+                return
+            time.sleep(min(QUEUE_SETTLE_SECONDS - quiet, deadline - now))
 
     def _analysed(self, uri: str, state: DocState, result: Result) -> None:
         """On the event loop: a document's new result (unless superseded)."""
         if self.docs.get(uri) is not state or state.serial != result.serial:
-            return  # superseded: a newer version is (or will be) analysed
+            self._release(result)  # superseded: a newer version is (or will be) analysed
+            return
         previous, state.result = state.result, result
-        if previous is not None and previous.ctx is not None and previous.ctx is not result.ctx:
+        if previous is not None and previous.ctx is not result.ctx:
             # Break the old analysis' reference cycles so that reference counting
             # frees it now (the unit cache keeps what later analyses reuse).
-            previous.ctx.release()
-            previous._query = None
+            self._release(previous)
         _settle_memory()
+        self._maybe_trim()  # (also for what the analysis thread compacted)
+        if result.skipped != state.skipped:
+            state.skipped = result.skipped
+            if result.skipped is not None:
+                self.log("info", f"{os.path.basename(state.path or uri)} is not analysed: {result.skipped}")
+        self._trim()
         state.changed.set()
         state.changed = asyncio.Event()
         self._refresh_inlay_hints()
-        if self.settings.runtime_enabled and result.src.tree is not None and result.src.problem is None and state.path:
+        if self.settings.runtime_enabled and result.runnable and state.path:
             asyncio.ensure_future(self._evaluate_runtime(uri, result.serial))
         if not self.pull:
             self.publish(state)
@@ -387,7 +682,7 @@ class TorchLanguageServer(LanguageServer):
             try:
                 if self.docs.get(uri) is not state or state.serial != serial:
                     return None
-                return self.runtime.evaluate(result.src, state.path, result.diagnostics, serial, self.project, enabled)
+                return self.runtime.evaluate(result.source(), state.path, result.diagnostics, serial, self.project, enabled)
             finally:
                 self.runtime_running = None
 
@@ -438,10 +733,15 @@ class TorchLanguageServer(LanguageServer):
             return None
         text, version = state.text, state.version
         t0 = time.perf_counter()
+        too_large = self._too_large(text)
+        if too_large is not None:
+            return self._skipped(state, serial, version, text, too_large)
         if state.path:
             self.project.set_overlay(state.path, text)
         if state.parser is None:
             state.parser = IncrementalParser(state.path)
+        if state.units is None:
+            state.units = UnitCache()
         src = state.parser.parse(text)
         t_parse = time.perf_counter()
         enabled = self.enabled_for(state.path)
@@ -464,9 +764,31 @@ class TorchLanguageServer(LanguageServer):
                           f"(parse {(t_parse - t0) * 1000:.1f} ms): {len(diags)} diagnostics "
                           f"({'incremental' if state.parser.last_was_incremental else 'full'} parse; "
                           f"{state.units.hits} units reused, {state.units.misses} analysed so far)")
+        result = Result(version, serial, src, ctx, diags, src.lines)
         if cancel():
+            result.release()
             return None
-        return Result(version, serial, src, ctx, diags, src.lines)
+        if state.uri not in self._full_uris():  # not among the most recently used (see FULL_DOCUMENTS)
+            compact = result.compacted()
+            if compact is not None:
+                self._released_lines += len(result.lines)
+                result.release()
+                result = compact
+            state.parser = None
+            state.units = None
+        return result
+
+    def _skipped(self, state: DocState, serial: int, version: int, text: str, why: str) -> Result:
+        """The result of a document too large to analyse: one information diagnostic
+        that says so (other files read it from the disk, as if it were not open)."""
+        if state.path:
+            self.project.set_overlay(state.path, None)
+        state.parser = None
+        state.units = None
+        src = SourceFile(text=text, path=state.path)
+        message = f"torch-lsp does not analyse this file: {why}."
+        diag = Diagnostic("", Severity.INFORMATION, Range.point(0, 0), message)
+        return Result(version, serial, src, None, [diag], src.lines, compact=True, skipped=why)
 
     def _dependents(self, state: DocState) -> list[DocState]:
         """Other open documents that may import this one (they name its module)."""
@@ -484,7 +806,7 @@ class TorchLanguageServer(LanguageServer):
     def files_changed_on_disk(self, paths: list[str]) -> None:
         """Python files that are not open changed, appeared or vanished: forget what
         the project knew of them and re-analyse the open documents that import them."""
-        self.executor.submit(self.project.file_system_changed, paths)
+        self.submit(self.project.file_system_changed, paths)
         affected: dict[str, DocState] = {}
         for path in paths:
             for d in self._importers(path):
@@ -571,7 +893,7 @@ class TorchLanguageServer(LanguageServer):
         return lsp.Diagnostic(
             range=lines.range_to_client(d.range),
             severity=lsp.DiagnosticSeverity(int(d.severity)),
-            code=d.code,
+            code=d.code or None,  # (none: the server's note that a file is not analysed)
             source="torch-lsp",
             message=d.message,
             related_information=related or None,
@@ -608,6 +930,40 @@ class TorchLanguageServer(LanguageServer):
 _last_full_collection = [0.0]
 
 
+def _trim_heap() -> None:
+    """Give the memory freed by released analyses back to the system: the C
+    allocator keeps freed pages of its heap otherwise (glibc's ``malloc_trim``;
+    elsewhere nothing)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        try:
+            trim(0)
+        except Exception:  # pragma: no cover - best effort
+            pass
+
+
+_TRIM: list = []
+
+
+def _malloc_trim():
+    if not _TRIM:
+        fn = None
+        if os.name == "posix":
+            try:
+                import ctypes
+                import ctypes.util
+
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                fn = getattr(libc, "malloc_trim", None)
+                if fn is not None:
+                    fn.argtypes = [ctypes.c_size_t]
+                    fn.restype = ctypes.c_int
+            except (OSError, AttributeError):
+                fn = None
+        _TRIM.append(fn)
+    return _TRIM[0]
+
+
 def _settle_memory() -> None:
     """Garbage collection for an editor session. Each analysis leaves a large heap
     (trees, shapes) alive until the next one; CPython's collector would scan it again
@@ -622,6 +978,7 @@ def _settle_memory() -> None:
         _last_full_collection[0] = now
         gc.unfreeze()
         gc.collect()
+        _trim_heap()
     gc.freeze()
 
 
@@ -710,8 +1067,13 @@ def create_server() -> TorchLanguageServer:
         state = ls.docs.pop(params.text_document.uri, None)
         if state is None:
             return
+        with ls._queue_lock:
+            ls._queue.pop(state.uri, None)
         if state.path:
-            ls.executor.submit(ls.project.set_overlay, state.path, None)
+            ls.submit(ls.project.set_overlay, state.path, None)
+        # What it held goes now (a job of its own still running drops its result).
+        ls._release(state.result)
+        state.result = state.runtime = None
         state.changed.set()
         if not ls.pull:
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=state.uri, diagnostics=[]))
@@ -739,6 +1101,8 @@ def create_server() -> TorchLanguageServer:
         lines = ls.lines_of(result)
         pos = lines.from_client(params.position)
         state = ls.docs.get(params.text_document.uri)
+        if state is not None:
+            ls.mark_used(state)
         if state is not None and pos.line not in ls.unchanged_lines(state, result, pos.line, pos.line):
             return None  # the line changed since the last result: no answer about other text
         try:
@@ -769,10 +1133,12 @@ def create_server() -> TorchLanguageServer:
         out = []
         seen = set()
         state = ls.docs.get(params.text_document.uri)
+        if state is not None:
+            ls.mark_used(state)
         rt = state.runtime if state is not None and state.runtime is not None and state.runtime.serial == result.serial else None
         from torch_lsp.lsp.hover import shape_list_text
 
-        evaluated = {line: shape_list_text(shape) for line, shape in rt.assignment_shapes(result.src.tree).items()} if rt is not None else {}
+        evaluated = {line: shape_list_text(shape) for line, shape in rt.assignment_shapes(result.source().tree).items()} if rt is not None else {}
         same = ls.unchanged_lines(state, result, lo, hi) if state is not None else range(lo, hi + 1)
         for line, _col, text in result.query.assignment_hints():
             if not lo <= line <= hi or line in seen or line not in same:
@@ -798,6 +1164,7 @@ def create_server() -> TorchLanguageServer:
         state = ls.docs.get(uri)
         if state is None:
             return None
+        ls.mark_used(state)
         only = params.context.only
         actions: list[lsp.CodeAction] = []
         wants_quickfix = not only or any(str(k).startswith("quickfix") for k in only)
@@ -809,12 +1176,16 @@ def create_server() -> TorchLanguageServer:
                     continue  # not ours, or computed for another version of the text (stale positions)
                 actions.extend(_quick_fixes(ls, state, d, data))
         if wants_fix_all:
-            result = await ls.current_result(uri)
-            # Only for the text the editor has now (a result of another version would
+            # From the last result, at once (one not analysed yet is waited for), and
+            # only for the text the editor has now (a result of another version would
             # rewrite text the user has changed since).
+            result = await ls.latest_result(uri)
             if result is not None and result.src.text == state.text and any(d.fixes for d in result.diagnostics):
                 version, text = state.version, state.text
-                fixed = await asyncio.get_running_loop().run_in_executor(ls.executor, _fix_all_text, ls, state, result)
+                try:
+                    fixed = await asyncio.get_running_loop().run_in_executor(ls.executor, _fix_all_text, ls, state, result)
+                except RuntimeError:  # shutting down
+                    return actions
                 if fixed is not None and fixed != text and state.text == text and state.version == version:
                     edit = minimal_edit(text, fixed, ls.encoding)
                     if edit is not None:
@@ -833,6 +1204,7 @@ def create_server() -> TorchLanguageServer:
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: TorchLanguageServer, *args) -> None:
+        ls.shutting_down = True  # (work that still ends in a submit submits nothing)
         ls.executor.shutdown(wait=False, cancel_futures=True)
         ls.runtime.cancel()
         ls.runtime_executor.shutdown(wait=False, cancel_futures=True)
@@ -862,7 +1234,9 @@ def _reanalyse_all(ls: TorchLanguageServer) -> None:
 
 
 def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic, data: DiagnosticData) -> list[lsp.CodeAction]:
-    out = []
+    out: list[lsp.CodeAction] = []
+    if d.code is None or d.code == "":
+        return out  # not a rule's (a file not analysed): nothing to fix or ignore
     preferred_given = False
     for fix in data.fixes:
         out.append(lsp.CodeAction(
@@ -931,6 +1305,13 @@ def serve(tcp: str | None = None) -> int:
     if level in ("DEBUG", "INFO", "WARNING", "ERROR"):
         log.setLevel(level)
     gc.set_threshold(50_000, 20, 100)  # young objects less often (see _settle_memory)
+    # The message loop, the thread that reads stdin for it and the analysis thread
+    # share the GIL: a thread that wants it waits up to this long for the one running
+    # Python code (5 ms by default). Each message takes several hand-overs between
+    # the reader and the loop: during a burst of edits across 50 files hovers took
+    # 36 ms at the median and up to 0.2-0.3 s with 5 ms, 15 ms and 70-80 ms with 1 ms
+    # (benchmarks/workspace_load.py); a single document's edit latency is the same.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     server = create_server()
     if tcp:
         host, _, port = tcp.rpartition(":")

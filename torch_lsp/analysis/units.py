@@ -17,7 +17,9 @@ reads positions from nodes when it is reported (messages quote lines through
 
 Texts are hashed once per version; the words of a definition (which names it
 mentions) are kept per text hash, so an edit costs work in proportion to what it
-changed, not to the file.
+changed, not to the file. Everything the cache keeps is what the last analysis
+used: memory follows the document's size now, not the largest it ever was (a
+pasted block removed again leaves nothing behind).
 """
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ class UnitCache:
         self.calls: dict[tuple, dict[str, tuple[int, int]]] = {}  # (chunk hash, names) -> counts
         self.refs: dict[tuple, tuple[str, ...]] = {}  # (definition text hash, names) -> names it uses
         self._used: set[tuple] = set()
+        # the keys of words, calls and refs this analysis asked for (see finish)
+        self.used_words: set[int] = set()
+        self.used_calls: set[tuple] = set()
+        self.used_refs: set[tuple] = set()
         self.hits = 0
         self.misses = 0
 
@@ -54,11 +60,16 @@ class UnitCache:
         self.results[key] = result
 
     def finish(self) -> None:
-        """Forget the results no unit of this analysis asked for (memory stays bounded
+        """Forget what this analysis did not ask for: unit results, and the words,
+        calls and references of texts the version no longer has (memory stays bounded
         by one version's worth)."""
         if len(self.results) > len(self._used):
             self.results = {k: v for k, v in self.results.items() if k in self._used}
         self._used = set()
+        self.words = _kept(self.words, self.used_words)
+        self.calls = _kept(self.calls, self.used_calls)
+        self.refs = _kept(self.refs, self.used_refs)
+        self.used_words, self.used_calls, self.used_refs = set(), set(), set()
         if len(self.words) > MAX_WORD_ENTRIES:
             self.words.clear()
         if len(self.calls) > MAX_WORD_ENTRIES:
@@ -68,10 +79,15 @@ class UnitCache:
 
     def words_of(self, text: str) -> frozenset[str]:
         h = hash(text)
+        self.used_words.add(h)
         hit = self.words.get(h)
         if hit is None:
             hit = self.words[h] = frozenset(_WORD.findall(text))
         return hit
+
+
+def _kept(table: dict, used: set) -> dict:
+    return {k: v for k, v in table.items() if k in used} if len(table) > len(used) else table
 
 
 def _start(node: ast.AST) -> int:
@@ -115,6 +131,7 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
         hit = refs.get(name)
         if hit is None:
             key = (defs[name][1], names_key)
+            cache.used_refs.add(key)
             hit = cache.refs.get(key)
             if hit is None:
                 hit = cache.refs[key] = tuple(w for w in defs[name][2] if w in defs)
@@ -166,6 +183,7 @@ def constructed_names(src: Any, tree: ast.Module, names: set[str], cache: UnitCa
         chunk = "".join(lines[prev:end])
         prev = end
         key = (hash(chunk), order)
+        cache.used_calls.add(key)
         counts = cache.calls.get(key)
         if counts is None:  # only the names that occur (most chunks name few classes)
             counts = {}
