@@ -25,6 +25,9 @@ export interface ServerSettings {
   reportSyntaxErrors: boolean;
   unsafeFixes: boolean;
   logLevel: LogLevel;
+  /** Documents larger than this (bytes, lines) are not analysed; 0: no limit. */
+  maxFileSize: number;
+  maxFileLines: number;
   runtime: RuntimeSettings;
   workspaceTrusted: boolean;
 }
@@ -76,6 +79,10 @@ function bool(value: unknown, fallback: boolean): boolean {
   return typeof value === 'boolean' ? value : fallback;
 }
 
+function limit(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.round(value) : fallback;
+}
+
 function positive(value: unknown, integer: boolean): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) return undefined;
   return integer ? Math.max(1, Math.round(value)) : value;
@@ -113,6 +120,8 @@ export function readSettings(config: ConfigurationLike, trusted: boolean): Serve
     unsafeFixes: bool(config.get('unsafeFixes'), false),
     logLevel: typeof level === 'string' && (LOG_LEVELS as readonly string[]).includes(level.toLowerCase())
       ? (level.toLowerCase() as LogLevel) : 'info',
+    maxFileSize: limit(config.get('maxFileSize'), 2000000),
+    maxFileLines: limit(config.get('maxFileLines'), 100000),
     runtime,
     workspaceTrusted: trusted,
   };

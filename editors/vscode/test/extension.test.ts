@@ -18,6 +18,8 @@ const EXPECTED_DEFAULTS = {
   reportSyntaxErrors: false,
   unsafeFixes: false,
   logLevel: 'info',
+  maxFileSize: 2000000,
+  maxFileLines: 100000,
   runtime: { enabled: false },
   workspaceTrusted: true,
 };

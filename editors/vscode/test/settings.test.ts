@@ -13,6 +13,8 @@ const DEFAULTS: ServerSettings = {
   reportSyntaxErrors: false,
   unsafeFixes: false,
   logLevel: 'info',
+  maxFileSize: 2000000,
+  maxFileLines: 100000,
   runtime: { enabled: false },
   workspaceTrusted: true,
 };
@@ -42,7 +44,7 @@ test("package.json's defaults give the same object (the runtime limits are left 
 
 test('every setting is contributed with a description and a default', () => {
   const expected = ['interpreter', 'select', 'ignore', 'extendSelect', 'extendIgnore', 'inlayHints', 'reportSyntaxErrors',
-    'unsafeFixes', 'logLevel', 'runtime.enabled', 'runtime.timeout', 'runtime.memoryMb', 'runtime.reportSkipped',
+    'unsafeFixes', 'logLevel', 'maxFileSize', 'maxFileLines', 'runtime.enabled', 'runtime.timeout', 'runtime.memoryMb', 'runtime.reportSkipped',
     'trace.server'].map((k) => `torch-lsp.${k}`);
   assert.deepEqual(Object.keys(props).sort(), [...expected].sort());
   for (const [key, p] of Object.entries(props)) {
@@ -59,11 +61,13 @@ test('every key is in the server camelCase shape', () => {
   const s = readSettings(plainConfiguration({
     select: ['TL1', 'TL201'], ignore: ['TL3'], extendSelect: ['TL9'], extendIgnore: ['TL902'],
     inlayHints: false, reportSyntaxErrors: true, unsafeFixes: true, logLevel: 'debug',
+    maxFileSize: 500000, maxFileLines: 0,
     runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true },
   }), true);
   assert.deepEqual(s, {
     select: ['TL1', 'TL201'], ignore: ['TL3'], extendSelect: ['TL9'], extendIgnore: ['TL902'],
     inlayHints: false, reportSyntaxErrors: true, unsafeFixes: true, logLevel: 'debug',
+    maxFileSize: 500000, maxFileLines: 0,
     runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true },
     workspaceTrusted: true,
   });
