@@ -22,6 +22,7 @@ Client settings (``initializationOptions`` or the ``torch-lsp`` section of
 """
 from __future__ import annotations
 
+import ast
 import asyncio
 import bisect
 import logging
@@ -343,8 +344,37 @@ class DocState:
     pulled: tuple | None = None  # (version, result_key) last answered to a pull
     propagated: str | None = None  # the text whose change the importers were last re-analysed for
     touched: int = 0  # when the user last opened or edited it (the server's counter)
+    imported: frozenset | None = None  # the words of its import statements (see imported_words)
     used: int = 0  # when the user last opened, edited or asked something of it (same counter)
     skipped: str | None = None  # why it is not analysed (too large), as last said to the user
+
+
+def imported_words(tree: ast.Module) -> frozenset[str]:
+    """Every word of the module's import statements (`from .layers import Block as B`
+    gives layers, Block, B), at any depth: an open document whose words hold a file's
+    module name may import it. A set per version, instead of searching every open
+    document's text for each changed file."""
+    words: set[str] = set()
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                words.update(a.name.split("."))
+                if a.asname:
+                    words.add(a.asname)
+        elif isinstance(node, ast.ImportFrom):
+            if node.module:
+                words.update(node.module.split("."))
+            for a in node.names:
+                words.add(a.name)
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or \
+                type(node).__name__ == "TryStar":
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                stack.extend(getattr(node, field, ()) or ())
+        elif isinstance(node, ast.ExceptHandler):
+            stack.extend(node.body)
+    return frozenset(words)
 
 
 def _is_python(uri: str, language_id: str | None) -> bool:
@@ -743,6 +773,8 @@ class TorchLanguageServer(LanguageServer):
         if state.units is None:
             state.units = UnitCache()
         src = state.parser.parse(text)
+        if src.tree is not None:
+            state.imported = imported_words(src.tree)
         t_parse = time.perf_counter()
         enabled = self.enabled_for(state.path)
         cancel = lambda: self.docs.get(state.uri) is not state or state.serial != serial  # noqa: E731
@@ -801,7 +833,8 @@ class TorchLanguageServer(LanguageServer):
         stem = os.path.splitext(os.path.basename(path))[0]
         if stem == "__init__":
             stem = os.path.basename(os.path.dirname(path))
-        return [d for d in self.docs.values() if d is not exclude and stem in d.text]
+        return [d for d in self.docs.values()
+                if d is not exclude and (stem in d.imported if d.imported is not None else stem in d.text)]
 
     def files_changed_on_disk(self, paths: list[str]) -> None:
         """Python files that are not open changed, appeared or vanished: forget what
