@@ -432,3 +432,136 @@ def annotated(tree: ast.Module, already: set[str] = frozenset()) -> list[Evaluat
         out.append(Evaluation(cls.name, [], {}, [i for i in inputs if i], {}, fwd.lineno, cls.lineno,
                               f"{cls.name}() with the annotated input {shapes}", "annotated"))
     return out[:MAX_EVALUATIONS]
+
+
+# ============================================================================ entry points
+MAX_ENTRY_CANDIDATES = 64  # sent to the worker per document (it builds what its time allows)
+DEFAULT_MAX_ENTRY_POINTS = 8  # run per document (runtime.max-entry-points)
+
+
+@dataclass
+class EntryPoint:
+    """A model nobody calls in the file: a Module class built with its defaults, or a
+    function called without arguments that returns a module."""
+
+    kind: str  # "class" or "builder"
+    name: str
+    line: int  # 1-based line of the definition
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "line": self.line}
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}()"
+
+
+def _required_arguments(fn: ast.FunctionDef | ast.AsyncFunctionDef, skip_self: bool) -> bool:
+    a = fn.args
+    positional = a.posonlyargs + a.args
+    if skip_self:
+        positional = positional[1:]
+    return len(positional) > len(a.defaults) or any(d is None for d in a.kw_defaults)
+
+
+def _called_name(node: ast.expr) -> str | None:
+    """``f(...)`` / ``f(...).eval()`` -> "f"."""
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name):
+            return node.func.id
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _MODULE_METHODS:
+            return _called_name(node.func.value)
+    return None
+
+
+def entry_points(tree: ast.Module, already: set[str] = frozenset()) -> list[EntryPoint]:
+    """The document's entry points, builders first (see ``runtime.entry``).
+
+    A *builder* is a module-level function without required arguments that returns
+    a module as far as the source shows: a call of a class of the file, of
+    ``torch.nn``, or of another function of the file that returns one (``_resnet(...)``),
+    a call handed a class of the file (``build_model_with_cfg(VisionTransformer, ...)``),
+    or a name assigned once from one of those; or a function decorated as a model
+    registration (a decorator whose name says ``register``). A class the builders
+    (or the functions they call) mention is evaluated through them, not with its
+    defaults. Whether a class is really an ``nn.Module`` is decided in the worker,
+    from the class itself, before anything is built."""
+    imports = ImportTable.build(tree)
+    classes = {s.name: s for s in tree.body if isinstance(s, ast.ClassDef)}
+    functions = {s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def returns_of(fn: ast.AST) -> list[ast.expr]:
+        out: list[ast.expr] = []
+        stack = list(ast.iter_child_nodes(fn))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.Return) and node.value is not None:
+                out.append(node.value)
+            stack.extend(ast.iter_child_nodes(node))
+        return out
+
+    def is_module_call(value: ast.expr, scope: Scope, makers: set[str], depth: int = 0) -> bool:
+        if depth > 5:
+            return False
+        if isinstance(value, ast.Name):
+            bound = scope.lookup(value.id)
+            return bound is not None and is_module_call(bound, scope, makers, depth + 1)
+        if isinstance(value, ast.IfExp):
+            return is_module_call(value.body, scope, makers, depth + 1) or is_module_call(value.orelse, scope, makers, depth + 1)
+        if not isinstance(value, ast.Call):
+            return False
+        called = _called_name(value)
+        if called is not None and (called in classes or called in makers):
+            return True
+        q = imports.qualify(value.func)
+        if q is not None and q.startswith("torch.nn.") and q[len("torch.nn."):][:1].isupper():
+            return True
+        return any(isinstance(a, ast.Name) and a.id in classes for a in value.args)
+
+    makers: set[str] = set()  # functions of the file that return a module (any arguments)
+    scopes = {name: _scope_of(fn.body) for name, fn in functions.items()}
+    changed = True
+    while changed:
+        changed = False
+        for name, fn in functions.items():
+            if name not in makers and any(is_module_call(r, scopes[name], makers) for r in returns_of(fn)):
+                makers.add(name)
+                changed = True
+
+    def registered(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        for dec in fn.decorator_list:
+            target = dec.func if isinstance(dec, ast.Call) else dec
+            text = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            if "register" in text.lower() and "notrace" not in text.lower():
+                return True
+        return False
+
+    builders = [fn for name, fn in functions.items()
+                if not name.startswith("test") and not _required_arguments(fn, False) and (name in makers or registered(fn))]
+    mentioned: set[str] = set()
+    reached, todo = set(), [fn.name for fn in builders]
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in functions:
+            continue
+        reached.add(name)
+        for node in ast.walk(functions[name]):
+            if isinstance(node, ast.Name):
+                if node.id in classes:
+                    mentioned.add(node.id)
+                elif node.id in functions:
+                    todo.append(node.id)
+    out = [EntryPoint("builder", fn.name, fn.lineno) for fn in builders]
+    for name, cls in classes.items():
+        if name in already or name in mentioned:
+            continue
+        init = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == "__init__"), None)
+        if init is not None and _required_arguments(init, True):
+            continue
+        if not any(isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == "forward" for f in ast.walk(cls)) \
+                and not cls.bases:
+            continue
+        out.append(EntryPoint("class", name, cls.lineno))
+    return out[:MAX_ENTRY_CANDIDATES]

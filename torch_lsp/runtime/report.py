@@ -23,7 +23,8 @@ from typing import Any
 
 from torch_lsp.analysis.diagnostics import Diagnostic, Position, Range, RelatedInformation, Severity
 from torch_lsp.analysis.source import SourceFile
-from torch_lsp.runtime.jobs import Evaluation, annotated, call_sites, configured
+from torch_lsp.runtime.jobs import (DEFAULT_MAX_ENTRY_POINTS, EntryPoint, Evaluation, annotated, call_sites, configured,
+                                    entry_points)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Options:
     report_skipped: bool = False
     python: str | None = None
     inputs: dict = field(default_factory=dict)  # [tool.torch-lsp.runtime.inputs] (see jobs.configured)
+    max_entry_points: int = DEFAULT_MAX_ENTRY_POINTS  # models run per file with inferred inputs (0: none)
 
     @classmethod
     def from_settings(cls, table: Any, **overrides: Any) -> "Options":
@@ -49,6 +51,9 @@ class Options:
                 opts.python = table["python"]
             if isinstance(table.get("inputs"), dict):
                 opts.inputs = table["inputs"]
+            value = table.get("max-entry-points")
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                opts.max_entry_points = value
         for k, v in overrides.items():
             if v is not None:
                 setattr(opts, k, v)
@@ -61,10 +66,12 @@ class Evaluated:
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
     results: list[tuple[Evaluation, dict]] = field(default_factory=list)
+    entries: list[tuple[EntryPoint, dict]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # reasons, for logs
 
 
-def job_for(src: SourceFile, path: str, evaluations: list[Evaluation], project: Any = None) -> dict:
+def job_for(src: SourceFile, path: str, evaluations: list[Evaluation], project: Any = None,
+            entries: list[EntryPoint] = (), options: Options | None = None) -> dict:
     """The worker's job: the document's text, where its imports resolve from, and what to evaluate."""
     abspath = os.path.abspath(path)
     sys_path: list[str] = []
@@ -84,7 +91,10 @@ def job_for(src: SourceFile, path: str, evaluations: list[Evaluation], project: 
     if directory not in sys_path:
         sys_path.append(directory)
     return {"path": abspath, "source": src.text, "sys_path": sys_path, "package": package,
-            "evaluations": [e.to_json() for e in evaluations], "record_lines": True}
+            "evaluations": [e.to_json() for e in evaluations], "record_lines": True,
+            "entries": [e.to_json() for e in entries],
+            "max_entry_points": options.max_entry_points if options is not None else DEFAULT_MAX_ENTRY_POINTS,
+            "budget_seconds": 0.8 * (options.timeout if options is not None else 10.0)}
 
 
 def _line_range(src: SourceFile, line: int) -> Range:
@@ -113,19 +123,26 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
         evaluations += extra
         out.skipped += problems
     evaluations += annotated(src.tree, {e.cls for e in evaluations})
-    if not evaluations:
+    entries = entry_points(src.tree, {e.cls for e in evaluations}) if options.max_entry_points > 0 else []
+    if not evaluations and not entries:
         return out
-    result = client.evaluate(job_for(src, path, evaluations, project), timeout=options.timeout)
+    result = client.evaluate(job_for(src, path, evaluations, project, entries, options), timeout=options.timeout)
     status = result.get("status")
     if status != "done":
         reason = result.get("reason") or f"evaluation {status}"
         for ev in evaluations:
             out.results.append((ev, result))
             _skip(out, src, ev, reason, options)
+        for ep in entries:
+            out.entries.append((ep, result))
+            _skip_entry(out, src, ep, reason, options)
         return out
     # the lines of the static problems (warnings and errors of TL1xx-TL3xx)
     shape_lines = {d.range.start.line + 1 for d in static
                    if d.code.startswith(("TL1", "TL2", "TL3")) and d.severity <= Severity.WARNING}
+    for ep, res in zip(entries, result.get("entries", [])):
+        out.entries.append((ep, res))
+        _entry_result(out, src, ep, res, shape_lines, options)
     for ev, res in zip(evaluations, result.get("evaluations", [])):
         out.results.append((ev, res))
         if res.get("status") == "skipped":
@@ -166,3 +183,50 @@ def _skip(out: Evaluated, src: SourceFile, ev: Evaluation, reason: str, options:
     if options.report_skipped:
         out.diagnostics.append(Diagnostic("TL902", Severity.INFORMATION, _line_range(src, ev.call_line),
                                           f"`{ev.cls}` was not evaluated on meta tensors: {reason}"))
+
+
+def _enclosing_class(tree: ast.Module | None, line: int) -> tuple[int, int]:
+    for stmt in tree.body if tree is not None else []:
+        if isinstance(stmt, ast.ClassDef) and stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            return stmt.lineno, stmt.end_lineno or stmt.lineno
+    return 0, -1
+
+
+def _entry_result(out: Evaluated, src: SourceFile, ep: EntryPoint, res: dict, shape_lines: set[int], options: Options) -> None:
+    """TL901 for a failure the worker found to be the model's (see ``runtime.entry``), TL902 for a skip."""
+    status = res.get("status")
+    if status == "skipped":
+        _skip_entry(out, src, ep, str(res.get("reason", "")), options)
+        return
+    if status != "error":
+        return
+    line = int(res.get("line") or 0) or ep.line
+    first, last = _enclosing_class(src.tree, line)
+    if line in shape_lines or any(first <= s <= last for s in shape_lines):
+        return  # a static rule already reports it
+    message = str(res.get("message", "error"))
+    mod = res.get("module")
+    if isinstance(mod, dict) and mod.get("name"):
+        where = f"`{mod['name']}` ({mod.get('type', '?')}"
+        where += f", {mod['expects']})" if mod.get("expects") else ")"
+        shapes = mod.get("input")
+        if isinstance(shapes, list) and len(shapes) == 1 and isinstance(shapes[0], list):
+            where += f" received [{', '.join(map(str, shapes[0]))}]"
+        message = f"{where}: {message}"
+    mode = res.get("mode", "eval")
+    phase = res.get("phase", "running forward")
+    also = [a for a in res.get("also") or [] if isinstance(a, str)]
+    how = f"the same error with {also[0]}" if len(also) == 1 else f"the same error with every other size tried ({len(also)})" if also else ""
+    message += (f" ({phase} of `{ep.label}` in {mode}() mode on meta tensors, called with an inferred "
+                f"{res.get('input', '?')}" + (f"; {how}" if how else "") + ")")
+    related = (RelatedInformation(_line_range(src, ep.line), f"`{ep.label}` built and called here with an inferred input"),)
+    diag = Diagnostic("TL901", Severity.ERROR, _line_range(src, line), message, related)
+    if all((d.range, d.message) != (diag.range, diag.message) for d in out.diagnostics):
+        out.diagnostics.append(diag)
+
+
+def _skip_entry(out: Evaluated, src: SourceFile, ep: EntryPoint, reason: str, options: Options) -> None:
+    out.skipped.append(f"{ep.label} (line {ep.line}): {reason}")
+    if options.report_skipped:
+        out.diagnostics.append(Diagnostic("TL902", Severity.INFORMATION, _line_range(src, ep.line),
+                                          f"`{ep.label}` was not evaluated on meta tensors: {reason}"))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import linecache
 import os
 import re
 import signal
@@ -43,7 +44,8 @@ import traceback
 import types
 from typing import Any
 
-from torch_lsp.runtime import protocol, reaper
+from torch_lsp.runtime import entry, protocol, reaper
+from torch_lsp.runtime import inputs as inputs_mod
 from torch_lsp.runtime.jobs import definitions
 
 MAX_LINE_RECORDS = 2000
@@ -332,32 +334,64 @@ def _evaluate_one(module: types.ModuleType, ev: dict, path: str) -> dict:
         raise
     except BaseException as exc:
         return {"status": "skipped", "reason": f"could not make the inputs: {type(exc).__name__}: {str(exc)[:200]}"}
+    return run_forward(module, model, inputs, input_kwargs, path)
+
+
+def run_forward(module: types.ModuleType, model: Any, inputs: list, input_kwargs: dict, path: str,
+                watch: tuple = (), mode: str = "") -> dict:
+    """Call ``model`` with hooks on every submodule; {"status": "ok"|"error", ...}.
+
+    ``mode`` "eval" runs it in ``eval()`` under ``torch.no_grad()``, "train" in
+    ``train()``, "" as it is. ``watch``: modules whose forward completing the result
+    says (``"completed"``: their indices in ``watch``; ``"entered"``: those started)."""
+    import torch
+
     calls: list[dict] = []
     names = {m: n for n, m in model.named_modules()}
     entered: list[tuple[Any, Any]] = []  # (module, input shapes) of the calls in progress
+    watched = {id(m): i for i, m in enumerate(watch)}
+    started: set[int] = set()
+    completed: set[int] = set()
 
     def pre_hook(mod: Any, inp: Any) -> None:
         entered.append((mod, _shape(tuple(inp))))
+        if id(mod) in watched:
+            started.add(watched[id(mod)])
 
     def hook(mod: Any, inp: Any, out: Any) -> None:
         if entered and entered[-1][0] is mod:
             entered.pop()
+        if id(mod) in watched:
+            completed.add(watched[id(mod)])
         if len(calls) < 500:
             calls.append({"module": names.get(mod, "?"), "type": type(mod).__name__, "input": _shape(tuple(inp)), "output": _shape(out)})
 
     handles = [m.register_forward_pre_hook(pre_hook) for m in model.modules()]
     handles += [m.register_forward_hook(hook) for m in model.modules()]
+    for m in watch:  # a watched module that is not a submodule (a layer held in a plain list)
+        if m not in names:
+            handles.append(m.register_forward_pre_hook(pre_hook))
+            handles.append(m.register_forward_hook(hook))
     recorder = module.__dict__.get(RECORD)
     if isinstance(recorder, _Lines):
         recorder.lines.clear()  # what forward does (the constructor's assignments are not asked for)
         recorder.count = 0
     try:
-        out = model(*inputs, **input_kwargs)
+        if mode == "eval":
+            model.eval()
+            with torch.no_grad():
+                out = model(*inputs, **input_kwargs)
+        else:
+            if mode == "train":
+                model.train()
+            out = model(*inputs, **input_kwargs)
     except (Cancelled, CpuLimit):
         raise
     except BaseException as exc:
         result = _error(exc, path, "running forward")
-        result.update(calls=calls, lines=_jsonable_lines(recorder))
+        result.update(calls=calls, lines=_jsonable_lines(recorder), started=sorted(started), completed=sorted(completed))
+        result["where"] = _raised_at(exc.__traceback__)
+        result["own_check"] = _own_check(exc, result["where"])
         if entered:  # the innermost module that was running: what it got, what it wants
             mod, shapes = entered[-1]
             result["module"] = {"name": names.get(mod, "?"), "type": type(mod).__name__, "input": shapes,
@@ -366,7 +400,37 @@ def _evaluate_one(module: types.ModuleType, ev: dict, path: str) -> dict:
     finally:
         for h in handles:
             h.remove()
-    return {"status": "ok", "output": _shape(out), "calls": calls, "lines": _jsonable_lines(recorder)}
+    return {"status": "ok", "output": _shape(out), "calls": calls, "lines": _jsonable_lines(recorder),
+            "started": sorted(started), "completed": sorted(completed)}
+
+
+def _raised_at(tb: types.TracebackType | None) -> list:
+    """[file, line] of the deepest frame of a traceback."""
+    where: list = ["", 0]
+    while tb is not None:
+        where = [tb.tb_frame.f_code.co_filename, tb.tb_lineno]
+        tb = tb.tb_next
+    return where
+
+
+_TORCH_DIR: str | None = None
+
+
+def _own_check(exc: BaseException, where: list) -> bool:
+    """Was the exception raised by an ``assert`` or a ``raise`` of code other than
+    torch's: the model checking its own input, not an operation failing?"""
+    global _TORCH_DIR
+    import torch
+
+    if _TORCH_DIR is None:
+        _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+    if isinstance(exc, AssertionError):
+        return True
+    filename, line = where
+    if not filename or os.path.abspath(filename).startswith(_TORCH_DIR):
+        return False
+    text = linecache.getline(filename, line).strip()
+    return text.startswith(("raise ", "raise(", "assert ", "assert(", "_assert(", "torch._assert(")) or text == "raise"
 
 
 def _expectation(mod: Any) -> str:
@@ -382,6 +446,26 @@ def _jsonable_lines(recorder: Any) -> dict[str, Any]:
     return {str(k): dict(v) for k, v in recorder.lines.items()} if isinstance(recorder, _Lines) else {}
 
 
+def _evaluate_entries(module: types.ModuleType, job: dict, path: str) -> list[dict]:
+    """The job's entry points (see ``entry``): built, the smallest first, at most
+    ``max_entry_points`` run; one result per entry."""
+    entries = job["entries"]
+    budget = float(job.get("budget_seconds") or 8.0)
+    start = time.perf_counter()
+    built, results = entry.build(module, entries, path, start + 0.4 * budget, _error)
+    cap = int(job.get("max_entry_points") or 8)
+    for rank, b in enumerate(built):
+        if rank >= cap:
+            results[b.index] = {"status": "skipped", "reason": f"`{b.label}` was not run: the file has more than {cap} entry points "
+                                "(runtime.max-entry-points; the smallest models run first)", "capped": True}
+        elif time.perf_counter() > start + budget:
+            results[b.index] = {"status": "skipped", "reason": f"`{b.label}` was not run: the earlier entry points of the file used its time"}
+        else:
+            results[b.index] = entry.evaluate(module, b, path, run_forward, start + budget)
+            results[b.index]["size"] = b.size
+    return [results.get(i, {"status": "skipped", "reason": "not evaluated"}) for i in range(len(entries))]
+
+
 def run_job(job: dict) -> dict:
     """Evaluate one job: {"status": "done", "evaluations": [...]} or a skipped/cancelled status."""
     path = job["path"]
@@ -394,6 +478,8 @@ def run_job(job: dict) -> dict:
     if job.get("package"):
         module.__package__ = job["package"]
     sys.modules[name] = module
+    # inspect.getsource (which the input inference reads) sees the document's text, saved or not
+    linecache.cache[path] = (len(job["source"]), None, job["source"].splitlines(True), path)
     try:
         try:
             tree = ast.parse(job["source"], filename=path)
@@ -414,8 +500,13 @@ def run_job(job: dict) -> dict:
             err = _error(exc, path, "importing the file")
             return {"status": "skipped", "reason": f"its definitions raised {err.get('type')}: {err.get('message') or err.get('reason')}", "line": err.get("line", 0)}
         results = [_evaluate_one(module, ev, path) for ev in job.get("evaluations", [])]
-        return {"status": "done", "evaluations": results}
+        out: dict = {"status": "done", "evaluations": results}
+        if job.get("entries"):
+            out["entries"] = _evaluate_entries(module, job, path)
+        return out
     finally:
+        linecache.cache.pop(path, None)
+        inputs_mod.forget_sources()
         # Forget the document and the project modules it imported: the next job must
         # see their current text. Installed packages (torch...) stay imported.
         roots = tuple(os.path.abspath(p) + os.sep for p in job.get("sys_path", []))

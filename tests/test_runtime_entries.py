@@ -1,0 +1,425 @@
+"""Runtime evaluation without a call site (issue 14): entry points (Module classes
+built with their defaults, builders, registrations), inputs inferred from the first
+layer reading them, and TL901 only when the failure does not depend on the guess.
+
+Every model below was also run for real under torch on CPU with a realistic input
+(REAL_RUNS): the ones reported really break, the quiet ones really run."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from torch_lsp.analysis.project import Project
+from torch_lsp.analysis.source import SourceFile
+from torch_lsp.runtime.jobs import entry_points
+from torch_lsp.runtime.report import Options, evaluate_source
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="the runtime worker needs torch (pip install -e '.[torch]')")
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+
+
+# ============================================================================ which entry points
+def _entries(text: str, already: set[str] = frozenset()) -> list[tuple[str, str]]:
+    return [(e.kind, e.name) for e in entry_points(ast.parse(textwrap.dedent(text)), already)]
+
+
+def test_builders_registrations_and_default_constructible_classes_are_entry_points():
+    text = """
+        import torch.nn as nn
+        from somewhere import register_model, build_model_with_cfg
+
+        class Block(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+
+        class ResNet(nn.Module):
+            def __init__(self, block, layers, num_classes=1000):
+                super().__init__()
+            def forward(self, x):
+                return x
+
+        class Tiny(nn.Module):
+            def __init__(self, d=3, *, act=None):
+                super().__init__()
+            def forward(self, x):
+                return x
+
+        class Config:
+            def __init__(self, d=3):
+                self.d = d
+
+        class ViT(nn.Module):
+            def __init__(self, img_size=224):
+                super().__init__()
+            def forward(self, x):
+                return x
+
+        def _resnet(block, layers, weights, progress, **kwargs):
+            model = ResNet(block, layers, **kwargs)
+            return model
+
+        def resnet18(*, weights=None, progress=True, **kwargs):
+            return _resnet(Block, [2, 2, 2, 2], weights, progress, **kwargs)
+
+        def _create_vit(variant, pretrained=False, **kwargs):
+            return build_model_with_cfg(ViT, variant, pretrained, **kwargs)
+
+        @register_model
+        def vit_tiny(pretrained=False, **kwargs):
+            return _create_vit("vit_tiny", pretrained, **dict(kwargs))
+
+        def head(n=3):
+            return nn.Sequential(nn.Linear(n, n))
+
+        def needs_arguments(d):
+            return Tiny(d)
+
+        def main():
+            model = Tiny()
+            train(model)
+
+        def loss(x=None):
+            return x * 2
+    """
+    # (Config has no base and no forward: not a candidate; ResNet, Block, ViT are built by the builders)
+    assert _entries(text) == [("builder", "resnet18"), ("builder", "vit_tiny"), ("builder", "head"), ("class", "Tiny")]
+    # a class evaluated from a call site of its own is not an entry point again
+    assert ("class", "Tiny") not in _entries(text, {"Tiny"})
+
+
+# ============================================================================ the cases
+LINEAR_CHAIN = HEADER + '''class Net(nn.Module):
+    def __init__(self, num_classes=10, width=32):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.fc1 = nn.Linear(16, width)
+        self.fc2 = nn.Linear(width + 1, num_classes)
+
+    def forward(self, x):
+        x = self.features(x).flatten(1)
+        x = self.fc1(x)
+        return self.fc2(x)
+'''
+
+BUILDER = HEADER + '''class Encoder(nn.Module):
+    def __init__(self, vocab, dim, heads):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.proj = nn.Linear(dim, dim * 3)
+        self.out = nn.Linear(dim * 2, dim)
+        self.heads = heads
+
+    def forward(self, input_ids=None, attention_mask=None):
+        h = self.embed(input_ids)
+        q = self.proj(h)
+        return self.out(q)
+
+
+def _encoder(vocab, dim, heads):
+    model = Encoder(vocab, dim, heads)
+    return model
+
+
+def encoder_small(**kwargs):
+    return _encoder(100, 16, 2)
+'''
+
+LENET = HEADER + '''class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc2(F.relu(self.fc1(x)))
+'''
+
+LENET_BROKEN = LENET.replace("nn.Linear(16 * 5 * 5, 120)", "nn.Linear(16 * 5 * 5, 120)").replace(
+    "self.fc2 = nn.Linear(120, 10)", "self.fc2 = nn.Linear(128, 10)")
+
+OWN_CHECK = HEADER + '''class Audio(nn.Module):
+    def __init__(self, n_mels=8, n_ctx=30):
+        super().__init__()
+        self.conv1 = nn.Conv1d(n_mels, 16, 3, padding=1)
+        self.conv2 = nn.Conv1d(16, 16, 3, stride=2, padding=1)
+        self.register_buffer("positional_embedding", torch.zeros(n_ctx, 16))
+
+    def forward(self, x):
+        x = F.gelu(self.conv1(x))
+        x = F.gelu(self.conv2(x))
+        x = x.permute(0, 2, 1)
+        assert x.shape[1:] == self.positional_embedding.shape, "incorrect audio shape"
+        return x + self.positional_embedding
+'''
+
+FIRST_LAYER_REJECTS = HEADER + '''class Channels(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        x = x.permute(0, 3, 1, 2)
+        x = self.stem(x)
+        return self.head(x.mean((2, 3)))
+'''
+
+TRAIN_ONLY = HEADER + '''class WithAux(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(8, classes)
+        self.aux = nn.Linear(16, classes)
+
+    def forward(self, x):
+        h = self.body(x)
+        out = self.head(h)
+        if self.training:
+            out = out + self.aux(h)
+        return out
+'''
+
+PINNED = HEADER + '''class ViT(nn.Module):
+    def __init__(self, img_size=32, patch=8, dim=16):
+        super().__init__()
+        self.img_size = img_size
+        self.proj = nn.Conv2d(3, dim, patch, patch)
+        self.pos = nn.Parameter(torch.zeros(1, (img_size // patch) ** 2, dim))
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x):
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        x = x + self.pos
+        return self.head(x.mean(1))
+'''
+
+PINNED_BROKEN = PINNED.replace("self.head = nn.Linear(dim, 10)", "self.head = nn.Linear(dim * 2, 10)")
+
+TWO_INPUTS = HEADER + '''class Speech(nn.Module):
+    def __init__(self, n_mels=8, vocab=50, dim=16):
+        super().__init__()
+        self.conv = nn.Conv1d(n_mels, dim, 3, padding=1)
+        self.embed = nn.Embedding(vocab, dim)
+        self.mix = nn.Linear(dim, dim)
+
+    def forward(self, mel, tokens):
+        audio = self.conv(mel).mean(-1)
+        text = self.embed(tokens)
+        return self.mix(text + audio[:, None, :])
+'''
+
+NOT_A_MODULE = HEADER + '''class Writer:
+    def __init__(self, path="SIDE_EFFECT"):
+        open(path, "w").write("built")
+
+
+class Dataset(torch.utils.data.Dataset):
+    def __init__(self, root="SIDE_EFFECT2"):
+        open(root, "w").write("built")
+'''
+
+SEQUENTIAL_BUILDER = HEADER + '''def make_head(width=64):
+    return nn.Sequential(nn.Linear(10, width), nn.ReLU(), nn.Linear(width + 1, 2))
+'''
+
+DUPLICATES = HEADER + '''class MLP(nn.Module):
+    def __init__(self, d_in, hidden, d_out):
+        super().__init__()
+        self.fc1 = nn.Linear(d_in, hidden)
+        self.fc2 = nn.Linear(hidden, d_out)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+
+
+def mlp_base():
+    return MLP(8, 64, 2)
+
+
+def mlp_same():
+    return MLP(8, 64, 2)
+
+
+def mlp_small():
+    return MLP(8, 4, 2)
+'''
+
+
+def _run_real(text: str, call: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", text + "\n" + call], capture_output=True, text=True, timeout=300)
+
+
+# (case, the realistic call made for real, what torch says: None = runs, else a text of the error)
+REAL_RUNS = [
+    (LINEAR_CHAIN, "m = Net(); m.eval(); m(torch.randn(4, 3, 64, 64))", "mat1 and mat2 shapes cannot be multiplied"),
+    (BUILDER, "m = encoder_small(); m(torch.randint(0, 100, (4, 12)))", "mat1 and mat2 shapes cannot be multiplied"),
+    (LENET, "m = LeNet(); m(torch.randn(4, 1, 32, 32))", None),
+    (LENET_BROKEN, "m = LeNet(); m(torch.randn(4, 1, 32, 32))", "mat1 and mat2 shapes cannot be multiplied"),
+    (OWN_CHECK, "m = Audio(); m(torch.randn(2, 8, 60))", None),
+    (FIRST_LAYER_REJECTS, "m = Channels(); m(torch.randn(2, 32, 32, 3))", None),
+    (TRAIN_ONLY, "m = WithAux(); m.eval(); m(torch.randn(2, 3, 16, 16)); m.train(); m(torch.randn(2, 3, 16, 16))",
+     "mat1 and mat2 shapes cannot be multiplied"),
+    (PINNED, "m = ViT(); m(torch.randn(2, 3, 32, 32))", None),
+    (PINNED_BROKEN, "m = ViT(); m(torch.randn(2, 3, 32, 32))", "mat1 and mat2 shapes cannot be multiplied"),
+    (TWO_INPUTS, "m = Speech(); m(torch.randn(2, 8, 40), torch.randint(0, 50, (2, 7)))", None),
+    (SEQUENTIAL_BUILDER, "make_head()(torch.randn(4, 10))", "mat1 and mat2 shapes cannot be multiplied"),
+    (DUPLICATES, "[f()(torch.randn(3, 8)) for f in (mlp_base, mlp_same, mlp_small)]", None),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("text,call,raises", REAL_RUNS)
+def test_the_cases_behave_so_under_torch_on_cpu(text, call, raises):
+    proc = _run_real(text, call)
+    if raises is None:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode != 0 and raises in proc.stderr, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def client():
+    if not HAS_TORCH:
+        pytest.skip("the runtime worker needs torch (pip install -e '.[torch]')")
+    from torch_lsp.runtime.client import RuntimeClient
+
+    c = RuntimeClient(timeout=60)
+    yield c
+    c.close()
+
+
+def _evaluate(client, tmp_path, text, **options):
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    src = SourceFile.parse(text, str(path))
+    options.setdefault("timeout", 60)
+    return evaluate_source(src, str(path), [], client, Options(**options), Project())
+
+
+def _codes(out):
+    return [(d.code, d.range.start.line + 1) for d in out.diagnostics]
+
+
+@needs_torch
+def test_a_class_built_with_its_defaults_is_run_with_an_inferred_image(client, tmp_path):
+    out = _evaluate(client, tmp_path, LINEAR_CHAIN)
+    line = LINEAR_CHAIN.splitlines().index("        return self.fc2(x)") + 1
+    assert _codes(out) == [("TL901", line)]
+    message = out.diagnostics[0].message
+    assert "`fc2` (Linear, in_features=33) received [2, 32]" in message
+    assert "`Net()`" in message and "inferred [2, 3, 224, 224]" in message and "[2, 3, 448, 448]" in message
+    assert out.diagnostics[0].related[0].range.start.line + 1 == LINEAR_CHAIN.splitlines().index("class Net(nn.Module):") + 1
+
+
+@needs_torch
+def test_a_builder_is_called_and_its_text_input_is_a_long_tensor(client, tmp_path):
+    out = _evaluate(client, tmp_path, BUILDER)
+    line = BUILDER.splitlines().index("        return self.out(q)") + 1
+    assert _codes(out) == [("TL901", line)]
+    assert "`encoder_small()`" in out.diagnostics[0].message and "[2, 16] (long)" in out.diagnostics[0].message
+    # the class is evaluated through its builder, not on its own
+    (ep, res), = out.entries
+    assert ep.name == "encoder_small" and res["status"] == "error"
+
+
+@needs_torch
+def test_a_failure_that_goes_away_with_another_size_is_not_reported(client, tmp_path):
+    out = _evaluate(client, tmp_path, LENET, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL902"]
+    assert "runs with [2, 1, 32, 32]" in out.diagnostics[0].message
+
+
+@needs_torch
+def test_a_failure_at_every_size_tried_is_reported(client, tmp_path):
+    out = _evaluate(client, tmp_path, LENET_BROKEN)
+    line = LENET_BROKEN.splitlines().index("        return self.fc2(F.relu(self.fc1(x)))") + 1
+    assert _codes(out) == [("TL901", line)]
+    assert "every other size tried" in out.diagnostics[0].message
+
+
+@needs_torch
+def test_the_models_own_check_of_its_input_is_a_skip(client, tmp_path):
+    out = _evaluate(client, tmp_path, OWN_CHECK, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL902"]
+    assert "own check rejected the inferred input [2, 8, 16]" in out.diagnostics[0].message
+
+
+@needs_torch
+def test_an_input_rejected_before_or_by_the_first_layer_is_a_skip(client, tmp_path):
+    out = _evaluate(client, tmp_path, FIRST_LAYER_REJECTS, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL902"]
+    assert "rejected by" in out.diagnostics[0].message and "self.stem" in out.diagnostics[0].message
+
+
+@needs_torch
+def test_a_training_only_branch_is_run_in_train_mode(client, tmp_path):
+    out = _evaluate(client, tmp_path, TRAIN_ONLY)
+    line = TRAIN_ONLY.splitlines().index("            out = out + self.aux(h)") + 1
+    assert _codes(out) == [("TL901", line)]
+    assert "train() mode" in out.diagnostics[0].message
+
+
+@needs_torch
+def test_the_image_size_the_model_declares_is_used(client, tmp_path):
+    out = _evaluate(client, tmp_path, PINNED, report_skipped=True)
+    assert out.diagnostics == []
+    (ep, res), = out.entries
+    assert res["status"] == "ok" and res["input"] == "[2, 3, 32, 32]"
+    broken = _evaluate(client, tmp_path, PINNED_BROKEN)
+    assert [d.code for d in broken.diagnostics] == ["TL901"]
+    assert "[3, 3, 32, 32]" in broken.diagnostics[0].message  # the pinned size stays; the batch changes
+
+
+@needs_torch
+def test_each_argument_is_inferred_from_its_own_first_layer(client, tmp_path):
+    out = _evaluate(client, tmp_path, TWO_INPUTS, report_skipped=True)
+    assert out.diagnostics == []
+    (ep, res), = out.entries
+    assert res["status"] == "ok" and res["input"] == "[2, 8, 16], [2, 16] (long)"
+
+
+@needs_torch
+def test_classes_that_are_not_modules_are_never_built(client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = _evaluate(client, tmp_path, NOT_A_MODULE, report_skipped=True)
+    assert out.diagnostics == []
+    assert not (tmp_path / "SIDE_EFFECT").exists() and not (tmp_path / "SIDE_EFFECT2").exists()
+
+
+@needs_torch
+def test_the_same_module_is_run_once_the_smallest_first_and_the_cap_is_said(client, tmp_path):
+    out = _evaluate(client, tmp_path, DUPLICATES, report_skipped=True, max_entry_points=1)
+    reasons = {ep.name: (res["status"], res.get("reason", "")) for ep, res in out.entries}
+    assert reasons["mlp_small"][0] == "ok"  # 8*4 + 4*2 parameters: the smallest
+    assert reasons["mlp_same"][0] == "skipped" and "the same module as `mlp_base()`" in reasons["mlp_same"][1]
+    assert reasons["mlp_base"][0] == "skipped" and "runtime.max-entry-points" in reasons["mlp_base"][1]
+    assert {d.code for d in out.diagnostics} == {"TL902"}
+    none = _evaluate(client, tmp_path, DUPLICATES, max_entry_points=0)
+    assert none.entries == []
+
+
+@needs_torch
+def test_check_runtime_reports_an_uncalled_model_and_static_findings_win(tmp_path):
+    (tmp_path / "net.py").write_text(LINEAR_CHAIN.replace("width + 1", "33"))
+    (tmp_path / "builder.py").write_text(SEQUENTIAL_BUILDER)
+    cmd = [sys.executable, "-m", "torch_lsp", "check", "--format", "json", "--exit-zero", "--runtime",
+           "--runtime-timeout", "60", str(tmp_path)]
+    found = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path).stdout)
+    codes = sorted((d["path"].rsplit("/", 1)[-1], d["code"]) for d in found)
+    # net.py: the static TL201 names the mismatch, so no TL901 repeats it; builder.py: only the runtime sees it
+    # (the builder's argument default goes into a Sequential the static engine does not follow)
+    assert ("net.py", "TL201") in codes and ("net.py", "TL901") not in codes
+    assert ("builder.py", "TL901") in codes

@@ -1,0 +1,317 @@
+"""Entry points: models nobody calls in the file, built and run with inferred inputs (worker side).
+
+An entry point (``jobs.entry_points``) is a Module class of the document built with
+its defaults, or a function of the document called without arguments (a builder:
+``def resnet18(*, weights=None, **kwargs)``). For each, in the worker:
+
+1. **Build** it on the meta device. A constructor or builder that raises, or a
+   builder that returns something other than a module, is skipped with the reason
+   (the class may simply need arguments). Two entry points that build the same
+   module (the same submodules with the same parameter shapes) are evaluated once.
+   Of what was built, the smallest modules (fewest parameters) go first, at most
+   ``max_entry_points`` of them.
+2. **Infer the inputs** of ``forward`` (``inputs.infer``): a pattern for each
+   argument from the first layer that reads it.
+3. **Run** ``forward`` in ``eval()`` under ``torch.no_grad()``, then in ``train()``.
+
+**When a failure is the model's and not the guess's** (only then the result is an
+``error``, which becomes TL901): the failure happened after the first layer reading
+each input completed; it is not the model's own check of its input (an ``assert``
+or a ``raise`` outside torch); the other shapes the pattern allows (``[B, T, d]``
+for ``[B, d]``) fail too; and it reproduces, at the same place, with other sizes
+of every free symbol (H and W doubled, T doubled, or the batch changed when nothing
+is free): with the same message, or, when torch's message changes with the size,
+with every size of a sweep of common sizes. Anything else is a skip with the
+reason (TL902), never an error: an input the model rejects at its first layer,
+a failure that goes away with another size.
+"""
+from __future__ import annotations
+
+import time
+import types
+from typing import Any, Callable
+
+from torch_lsp.runtime import inputs as I
+
+BATCH = 2
+FIRST = {"B": BATCH, "T": 16, "H": 224, "W": 224, "D": 16}
+# further sizes tried when torch's message changes with the size (common input sizes)
+SWEEP = {"T": [8, 4, 64, 128, 1, 256, 512], "H": [32, 28, 64, 96, 128, 256, 299, 384, 512],
+         "D": [8, 4, 32]}
+
+
+class Built:
+    def __init__(self, index: int, label: str, model: Any, size: int) -> None:
+        self.index, self.label, self.model, self.size = index, label, model, size
+
+
+def _signature(model: Any) -> tuple:
+    out = []
+    for name, mod in model.named_modules():
+        params = tuple((n, tuple(p.shape)) for n, p in mod.named_parameters(recurse=False))
+        buffers = tuple((n, tuple(b.shape)) for n, b in mod.named_buffers(recurse=False) if b is not None)
+        out.append((name, type(mod).__qualname__, params, buffers, repr(getattr(mod, "extra_repr", lambda: "")())[:200]))
+    return tuple(out)
+
+
+def _size(model: Any) -> int:
+    try:
+        return sum(p.numel() for p in model.parameters())
+    except Exception:
+        return 0
+
+
+def _required(target: Any) -> list[str]:
+    """The arguments a call of ``target()`` would miss (a class: of its constructor)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in sig.parameters.values()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def build(module: types.ModuleType, entries: list[dict], path: str, deadline: float,
+          error: Callable[[BaseException, str, str], dict]) -> tuple[list[Built], dict[int, dict]]:
+    """Build every entry point (until the deadline); the skipped ones' results."""
+    import torch
+
+    built: list[Built] = []
+    results: dict[int, dict] = {}
+    seen: dict[tuple, str] = {}
+    for i, entry in enumerate(entries):
+        name = entry["name"]
+        label = f"{name}()"
+        if time.perf_counter() > deadline:
+            results[i] = {"status": "skipped", "reason": f"`{label}` was not built: the earlier entry points of the file used its time"}
+            continue
+        target = module.__dict__.get(name)
+        if entry["kind"] == "class":
+            if not (isinstance(target, type) and issubclass(target, torch.nn.Module)):
+                results[i] = {"status": "ignored", "reason": f"{name} is not an nn.Module class"}
+                continue
+        elif not callable(target):
+            results[i] = {"status": "ignored", "reason": f"{name} is not a function once defined"}
+            continue
+        needs = _required(target)
+        if needs:
+            results[i] = {"status": "ignored", "reason": f"`{name}` needs arguments ({', '.join(needs)})"}
+            continue
+        try:
+            with torch.device("meta"):
+                model = target()
+        except BaseException as exc:
+            if type(exc).__name__ in ("Cancelled", "CpuLimit"):
+                raise
+            err = error(exc, path, "building the module")
+            text = err.get("message") or err.get("reason") or type(exc).__name__
+            results[i] = {"status": "skipped", "reason": f"`{label}` could not be built ({err.get('type', type(exc).__name__)}: {text})",
+                          "line": err.get("line", 0), "needs_arguments": isinstance(exc, TypeError)}
+            continue
+        if not isinstance(model, torch.nn.Module):
+            results[i] = {"status": "skipped" if entry["kind"] == "builder" else "ignored",
+                          "reason": f"`{label}` returned {type(model).__name__}, not a module"}
+            continue
+        try:
+            sig = _signature(model)
+        except Exception:
+            sig = (id(model),)
+        if sig in seen:
+            results[i] = {"status": "skipped", "reason": f"`{label}` builds the same module as `{seen[sig]}`, evaluated once", "duplicate": True}
+            continue
+        seen[sig] = label
+        built.append(Built(i, label, model, _size(model)))
+    built.sort(key=lambda b: (b.size, b.index))
+    return built, results
+
+
+def _bind(pattern: list, sizes: dict[str, int]) -> list[int]:
+    return [sizes[d] if isinstance(d, str) else d for d in pattern]
+
+
+def _shape_text(shape: list[int]) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+class Attempt:
+    """One way to call the model: a shape alternative for each argument, and sizes."""
+
+    def __init__(self, inferred: I.Inferred, choice: tuple[int, ...], sizes: dict[str, int]) -> None:
+        self.inferred, self.choice, self.sizes = inferred, choice, sizes
+
+    def args(self) -> list[tuple[str, I.Pattern, list[int]]]:
+        out = []
+        for k, (name, pat) in enumerate(self.inferred.positional + self.inferred.keyword):
+            out.append((name, pat, _bind(pat.shapes[self.choice[k]], self.sizes)))
+        return out
+
+    def describe(self) -> str:
+        parts = [_shape_text(shape) + (" (long)" if pat.dtype == "long" else "") for _, pat, shape in self.args()]
+        return ", ".join(parts)
+
+    def symbols(self) -> set[str]:
+        used: set[str] = set()
+        for k, (_, pat) in enumerate(self.inferred.positional + self.inferred.keyword):
+            used |= {d for d in pat.shapes[self.choice[k]] if isinstance(d, str)}
+        return used
+
+    def make(self) -> tuple[list, dict]:
+        import torch
+
+        pos, kw = [], {}
+        n = len(self.inferred.positional)
+        for k, (name, pat, shape) in enumerate(self.args()):
+            t = torch.zeros(shape, dtype=torch.long, device="meta") if pat.dtype == "long" else torch.randn(shape, device="meta")
+            if k < n:
+                pos.append(t)
+            else:
+                kw[name] = t
+        return pos, kw
+
+
+def evaluate(module: types.ModuleType, b: Built, path: str, run: Callable[..., dict], deadline: float) -> dict:
+    """Infer, run in both modes, and decide (see the module docstring)."""
+    try:
+        inferred = I.infer(b.model)
+    except Exception as exc:  # a property of user code raised while the layers were looked at
+        return {"status": "skipped", "reason": f"`{b.label}` was built but its input could not be inferred ({type(exc).__name__}: {exc})"}
+    if inferred.reason:
+        return {"status": "skipped", "reason": f"`{b.label}` was built but not called: {inferred.reason}"}
+    patterns = inferred.positional + inferred.keyword
+    consumers = tuple(p.consumer for _, p in patterns if p.consumer is not None)
+    sizes = dict(FIRST)
+    sizes.update(inferred.sizes)
+    first = Attempt(inferred, tuple(0 for _ in patterns), sizes)
+    last: dict = {}
+    for mode in ("eval", "train"):
+        res = _attempt(module, b, first, path, run, consumers, mode)
+        last = res
+        if res["status"] == "ok":
+            continue
+        if res["status"] != "error":
+            return res
+        return _decide(module, b, first, res, path, run, consumers, mode, patterns, deadline)
+    last.update(status="ok", input=first.describe(), entry=b.label)
+    return last
+
+
+def _attempt(module: types.ModuleType, b: Built, attempt: Attempt, path: str, run: Callable[..., dict],
+             consumers: tuple, mode: str) -> dict:
+    try:
+        pos, kw = attempt.make()
+    except Exception as exc:
+        return {"status": "skipped", "reason": f"could not make the input {attempt.describe()}: {type(exc).__name__}: {exc}"}
+    return run(module, b.model, pos, kw, path, watch=consumers, mode=mode)
+
+
+def _place(res: dict) -> tuple:
+    return tuple(res.get("where") or ()), res.get("line", 0)
+
+
+def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path: str, run: Callable[..., dict],
+            consumers: tuple, mode: str, patterns: list, deadline: float) -> dict:
+    told = first.describe()
+    if not _past_consumers(res, len(consumers)):
+        who = _rejecting(res, patterns)
+        return {"status": "skipped", "reason": f"the inferred input {told} was rejected by {who}: {res.get('message', '')[:300]}",
+                "input_rejected": True}
+    if res.get("own_check"):
+        return {"status": "skipped", "reason": f"the model's own check rejected the inferred input {told}: {res.get('message', '')[:300]}",
+                "input_rejected": True}
+    # the other shapes each argument may have
+    for k, (_, pat) in enumerate(patterns):
+        for alt in range(1, len(pat.shapes)):
+            choice = tuple(alt if j == k else 0 for j in range(len(patterns)))
+            other = Attempt(first.inferred, choice, first.sizes)
+            got = _attempt(module, b, other, path, run, consumers, mode)
+            if got["status"] == "ok":
+                return _fine(b, other, mode, run, module, path, consumers, deadline)
+    # the same failure with other sizes?
+    free = first.symbols() & {"T", "H", "W", "D"}
+    free -= set(first.inferred.sizes)
+    second_sizes = dict(first.sizes)
+    if free:
+        for s in free:
+            second_sizes[s] = first.sizes[s] * 2
+    else:
+        second_sizes["B"] = BATCH + 1
+    second = Attempt(first.inferred, first.choice, second_sizes)
+    got = _attempt(module, b, second, path, run, consumers, mode)
+    if got["status"] == "ok":
+        return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {res.get('line', 0)}: "
+                f"{res.get('message', '')[:200]}) but runs with {second.describe()}: it depends on the input size"}
+    if got["status"] != "error" or _place(got) != _place(res) or not _past_consumers(got, len(consumers)) or got.get("own_check"):
+        return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {res.get('line', 0)}) and differently "
+                f"with {second.describe()}: it depends on the input"}
+    tried = [second.describe()]
+    if got.get("message") != res.get("message") and free:
+        for sweep in _sweeps(first, free):
+            if time.perf_counter() > deadline:
+                return {"status": "skipped", "reason": f"fails with the inferred inputs {told} and {second.describe()}; "
+                        "no time was left to try other sizes"}
+            other = Attempt(first.inferred, first.choice, sweep)
+            again = _attempt(module, b, other, path, run, consumers, mode)
+            if again["status"] == "ok":
+                return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {res.get('line', 0)}) "
+                        f"but runs with {other.describe()}: it depends on the input size"}
+            if again["status"] != "error" or _place(again) != _place(res):
+                return {"status": "skipped", "reason": f"fails with the inferred input {told} and differently with "
+                        f"{other.describe()}: it depends on the input"}
+            tried.append(other.describe())
+    res = dict(res)
+    res.update(entry=b.label, input=told, also=tried, mode=mode, inferred=True)
+    return res
+
+
+def _fine(b: Built, attempt: Attempt, mode: str, run: Callable[..., dict], module: types.ModuleType, path: str,
+          consumers: tuple, deadline: float) -> dict:
+    """An alternative input ran in ``mode``: check the other mode with it too (a
+    training-only failure with the right input is still a failure worth deciding)."""
+    res = {"status": "ok"}
+    for other_mode in ("eval", "train"):
+        if other_mode == mode:
+            continue
+        res = _attempt(module, b, attempt, path, run, consumers, other_mode)
+        if res["status"] == "error":
+            patterns = attempt.inferred.positional + attempt.inferred.keyword
+            # the alternative becomes the first choice for the decision
+            return _decide(module, b, attempt, res, path, run, consumers, other_mode, patterns, deadline)
+        if res["status"] != "ok":
+            return res
+    res.update(status="ok", input=attempt.describe(), entry=b.label)
+    return res
+
+
+def _sweeps(first: Attempt, free: set[str]) -> list[dict[str, int]]:
+    """Sizes to try for the free symbols, each of them changed together."""
+    n = max(len(SWEEP[k]) for k in ("H", "T", "D") if k in free or (k == "H" and "W" in free))
+    out = []
+    for i in range(n):
+        sizes = dict(first.sizes)
+        for s in free:
+            values = SWEEP["H"] if s in ("H", "W") else SWEEP[s]
+            sizes[s] = values[i % len(values)]
+        out.append(sizes)
+    return out
+
+
+def _past_consumers(res: dict, n: int) -> bool:
+    """The first argument's first layer completed, and no other argument's first
+    layer was entered without completing."""
+    if n == 0:
+        return False
+    started, completed = set(res.get("started") or ()), set(res.get("completed") or ())
+    return 0 in completed and started <= completed
+
+
+def _rejecting(res: dict, patterns: list) -> str:
+    started, completed = set(res.get("started") or ()), set(res.get("completed") or ())
+    consumers = [p for _, p in patterns if p.consumer is not None]
+    for k in sorted(started - completed):
+        if k < len(consumers):
+            return f"`{consumers[k].describe()}`"
+    if consumers and 0 not in started:
+        return f"the code before `{consumers[0].describe()}`"
+    return "its first layer"
