@@ -13,6 +13,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from test_runtime import CHANNELS_FROM_A_STRING, CLEAN, _hostile
+from test_runtime_entries import PINNED, SEQUENTIAL_BUILDER
 from test_server import SERVER, _like_an_editor, _track_versions, open_doc
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
@@ -76,6 +77,22 @@ async def test_evaluated_shapes_in_hovers_and_inlay_hints(evaluating: LanguageCl
     labels = {h.position.line: h.label for h in hints}
     assert labels[19] == "⟶ [2, 32, 16, 16] (evaluated)"  # h = self.body(x): channels from a string
     assert not evaluating.diagnostics.get(uri)
+
+
+async def test_a_model_nobody_calls_is_evaluated_with_an_inferred_input(evaluating: LanguageClient, tmp_path):
+    uri = await open_doc(evaluating, tmp_path / "head.py", SEQUENTIAL_BUILDER)
+    (d,) = await _codes(evaluating, uri, ["TL901"])
+    assert "`make_head()`" in d.message and "inferred [2, 10]" in d.message
+    # a clean class of the file: evaluated too, its shapes in hovers, no diagnostic
+    clean = await open_doc(evaluating, tmp_path / "vit.py", PINNED)
+    line = PINNED.splitlines().index("        x = x + self.pos")
+    deadline = time.monotonic() + 90
+    text = ""
+    while "evaluated on meta tensors" not in text and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        text = await _hover(evaluating, clean, line, 8)
+    assert "`x` is `[2, 16, 16]` after this line" in text
+    assert not evaluating.diagnostics.get(clean)
 
 
 async def test_hovers_are_answered_while_an_evaluation_runs(evaluating: LanguageClient, tmp_path):

@@ -121,7 +121,8 @@ class ClientSettings:
         "logLevel": "log_level", "runtime": "runtime", "workspaceTrusted": "workspace_trusted",
         "maxFileSize": "max_file_size", "maxFileLines": "max_file_lines",
     }
-    _RUNTIME_KEYS = {"enabled": bool, "timeout": (int, float), "memoryMb": int, "python": str, "reportSkipped": bool}
+    _RUNTIME_KEYS = {"enabled": bool, "timeout": (int, float), "memoryMb": int, "python": str, "reportSkipped": bool,
+                     "maxEntryPoints": int}
 
     @property
     def runtime_enabled(self) -> bool:
@@ -460,7 +461,7 @@ class TorchLanguageServer(LanguageServer):
             table = {}
         r = self.settings.runtime
         client = {"timeout": r.get("timeout"), "memory-mb": r.get("memoryMb"), "python": r.get("python"),
-                  "report-skipped": r.get("reportSkipped")}
+                  "report-skipped": r.get("reportSkipped"), "max-entry-points": r.get("maxEntryPoints")}
         merged = dict(table) if isinstance(table, dict) else {}
         merged.update({k: v for k, v in client.items() if v is not None})
         self.runtime.configure(Options.from_settings(merged))

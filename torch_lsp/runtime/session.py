@@ -85,7 +85,8 @@ class RuntimeSession:
         client = self._get_client()
         found = evaluate_source(src, path, static, client, self.options, project)
         out.diagnostics = engine.finish(src, found.diagnostics, enabled)
-        for ev, res in found.results:
+        runs = [(ev.call_line, res) for ev, res in found.results] + [(ep.line, res) for ep, res in found.entries]
+        for line_of_call, res in runs:
             out.seconds += float(res.get("seconds", 0) or 0)
             if res.get("status") in ("ok", "error"):
                 out.evaluated += 1
@@ -95,8 +96,8 @@ class RuntimeSession:
                         slot.setdefault(name, shape)
                 for call in res.get("calls") or []:
                     out.modules.setdefault(call.get("module", "?"), []).append((call.get("input"), call.get("output")))
-            else:
-                out.skipped[ev.call_line] = str(res.get("reason") or res.get("status"))
+            elif res.get("status") != "ignored":
+                out.skipped[line_of_call] = str(res.get("reason") or res.get("status"))
         for reason in found.skipped:
             self._log("info", f"runtime evaluation skipped: {reason}")
         return out

@@ -26,7 +26,7 @@ local defaults = {
   logLevel = 'info',
   -- Runtime evaluation executes the project's code (definitions only, tensors on
   -- the meta device): off unless you turn it on.
-  -- Other keys: timeout (seconds), memoryMb, python (interpreter path), reportSkipped.
+  -- Other keys: timeout (seconds), memoryMb, python (interpreter path), reportSkipped, maxEntryPoints.
   runtime = { enabled = false },
   workspaceTrusted = true,
 }

@@ -12,6 +12,7 @@ export interface RuntimeSettings {
   timeout?: number;
   memoryMb?: number;
   reportSkipped?: boolean;
+  maxEntryPoints?: number;
 }
 
 /** The server's camelCase shape (initializationOptions, workspace/configuration, didChangeConfiguration). */
@@ -109,6 +110,10 @@ export function readSettings(config: ConfigurationLike, trusted: boolean): Serve
   if (isSetByUser(config, 'runtime.reportSkipped')) {
     const r = config.get('runtime.reportSkipped');
     if (typeof r === 'boolean') runtime.reportSkipped = r;
+  }
+  if (isSetByUser(config, 'runtime.maxEntryPoints')) {
+    const n = config.get('runtime.maxEntryPoints');
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0) runtime.maxEntryPoints = n;
   }
   return {
     select: select.length ? select : null,

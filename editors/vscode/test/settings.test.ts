@@ -31,7 +31,7 @@ test("package.json's defaults give the same object (the runtime limits are left 
   assert.deepEqual(readSettings(plainConfiguration(packageDefaults), true), {
     ...DEFAULTS,
     // A plain object cannot tell a default from a user value: the limits are sent.
-    runtime: { enabled: false, timeout: 10, memoryMb: 2048, reportSkipped: false },
+    runtime: { enabled: false, timeout: 10, memoryMb: 2048, reportSkipped: false, maxEntryPoints: 8 },
   });
   // With `inspect` (as in VS Code) a default is not "set by the user": the project's
   // [tool.torch-lsp.runtime] keeps its say.
@@ -45,6 +45,7 @@ test("package.json's defaults give the same object (the runtime limits are left 
 test('every setting is contributed with a description and a default', () => {
   const expected = ['interpreter', 'select', 'ignore', 'extendSelect', 'extendIgnore', 'inlayHints', 'reportSyntaxErrors',
     'unsafeFixes', 'logLevel', 'maxFileSize', 'maxFileLines', 'runtime.enabled', 'runtime.timeout', 'runtime.memoryMb', 'runtime.reportSkipped',
+    'runtime.maxEntryPoints',
     'trace.server'].map((k) => `torch-lsp.${k}`);
   assert.deepEqual(Object.keys(props).sort(), [...expected].sort());
   for (const [key, p] of Object.entries(props)) {
@@ -62,13 +63,13 @@ test('every key is in the server camelCase shape', () => {
     select: ['TL1', 'TL201'], ignore: ['TL3'], extendSelect: ['TL9'], extendIgnore: ['TL902'],
     inlayHints: false, reportSyntaxErrors: true, unsafeFixes: true, logLevel: 'debug',
     maxFileSize: 500000, maxFileLines: 0,
-    runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true },
+    runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true, maxEntryPoints: 0 },
   }), true);
   assert.deepEqual(s, {
     select: ['TL1', 'TL201'], ignore: ['TL3'], extendSelect: ['TL9'], extendIgnore: ['TL902'],
     inlayHints: false, reportSyntaxErrors: true, unsafeFixes: true, logLevel: 'debug',
     maxFileSize: 500000, maxFileLines: 0,
-    runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true },
+    runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true, maxEntryPoints: 0 },
     workspaceTrusted: true,
   });
   // JSON round trip: what goes over the wire.
@@ -100,7 +101,7 @@ test('untrusted workspace: runtime evaluation is sent disabled, and the trust fl
 test('wrong types fall back to the defaults', () => {
   const s = readSettings(plainConfiguration({
     select: 'TL1', ignore: [1, 'TL2', null], extendSelect: 7, inlayHints: 'yes', logLevel: 'LOUD',
-    unsafeFixes: 1, runtime: { enabled: 'true', timeout: -1, memoryMb: 100.4, reportSkipped: 'no' },
+    unsafeFixes: 1, runtime: { enabled: 'true', timeout: -1, memoryMb: 100.4, reportSkipped: 'no', maxEntryPoints: -2 },
   }), true);
   assert.deepEqual(s.select, ['TL1']);
   assert.deepEqual(s.ignore, ['TL2']);
