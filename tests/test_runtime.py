@@ -85,12 +85,19 @@ def test_call_sites_take_arguments_and_inputs_known_without_running_anything():
         if __name__ == "__main__":
             Net(1, 2).forward(torch.zeros(3, 1))
     """).tree
-    found = [e.to_json() for e in call_sites(tree)]
+    sites = call_sites(tree)
+    found = [e.to_json() for e in sites if not e.skip and not e.from_static]
     assert [(e["class"], e["args"], e["kwargs"]) for e in found] == [
         ("Net", ["10", "128"], {"layers": "[3, 4]"}),
         ("Net", ["10", "128"], {"layers": "[3, 4]"}),
         ("Net", ["1", "2"], {}),
     ]
+    # an input the code computes: its shape is asked of the static analysis (see report._inputs_from_static)
+    (computed,) = [e for e in sites if e.from_static]
+    assert computed.call_line == 16 and list(computed.from_static) == [0]
+    # an unknown constructor argument: a skip that says why
+    (skipped,) = [e for e in sites if e.skip]
+    assert skipped.call_line == 17 and "the arguments of `Net(unknown_size, 1)` are not known" in skipped.skip
     assert found[0]["inputs"] == [{"factory": "randn", "args": ["8", "10"], "kwargs": {}}]
     assert found[1]["inputs"] == [{"factory": "randint", "args": ["0", "5", "(8, 7)"], "kwargs": {"dtype": "long"}}]
     assert found[2]["inputs"][0]["factory"] == "zeros" and found[2]["call_line"] == 20
@@ -105,7 +112,8 @@ def test_a_name_assigned_twice_is_not_known():
         x = torch.randn(4, 5)
         Net()(x)
     """).tree
-    assert call_sites(tree) == []
+    (site,) = call_sites(tree)
+    assert list(site.from_static) == [0]  # not a known factory call: the static analysis is asked
 
 
 # ============================================================================ the worker

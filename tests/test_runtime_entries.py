@@ -235,6 +235,32 @@ SEQUENTIAL_BUILDER = HEADER + '''def make_head(width=64):
     return nn.Sequential(nn.Linear(10, width), nn.ReLU(), nn.Linear(width + 1, 2))
 '''
 
+COMPUTED_INPUTS = HEADER + """class FNO(nn.Module):
+    def __init__(self, modes, width):
+        super().__init__()
+        self.lift = nn.Linear(2, width)
+        self.mix = nn.Sequential(nn.Linear(width, width), nn.GELU())
+        self.proj = nn.Linear(width, 1)
+
+    def forward(self, u, grid):
+        x = torch.cat([u, grid], dim=-1)
+        x = self.mix(self.lift(x)).mean(1)
+        return self.proj(x.reshape(-1, 16))
+
+
+def main():
+    n = 16
+    n_points = n
+    n_points += 0
+    grid = torch.linspace(0, 1, n).view(1, n, 1).repeat(4, 1, 1)
+    u0 = torch.randn(4, n_points, 1)
+    model = FNO(8, 32)
+    out = model(u0, grid)
+    other = FNO(8, width=get_width())
+    other(u0, grid)
+    model(u0, load_grid())
+"""
+
 DUPLICATES = HEADER + '''class MLP(nn.Module):
     def __init__(self, d_in, hidden, d_out):
         super().__init__()
@@ -276,6 +302,7 @@ REAL_RUNS = [
     (PINNED_BROKEN, "m = ViT(); m(torch.randn(2, 3, 32, 32))", "mat1 and mat2 shapes cannot be multiplied"),
     (TWO_INPUTS, "m = Speech(); m(torch.randn(2, 8, 40), torch.randint(0, 50, (2, 7)))", None),
     (SEQUENTIAL_BUILDER, "make_head()(torch.randn(4, 10))", "mat1 and mat2 shapes cannot be multiplied"),
+    (COMPUTED_INPUTS, "main()", "mat1 and mat2 shapes cannot be multiplied"),
     (DUPLICATES, "[f()(torch.randn(3, 8)) for f in (mlp_base, mlp_same, mlp_small)]", None),
 ]
 
@@ -423,3 +450,17 @@ def test_check_runtime_reports_an_uncalled_model_and_static_findings_win(tmp_pat
     # (the builder's argument default goes into a Sequential the static engine does not follow)
     assert ("net.py", "TL201") in codes and ("net.py", "TL901") not in codes
     assert ("builder.py", "TL901") in codes
+
+
+@needs_torch
+def test_call_sites_with_computed_inputs_use_the_static_shapes_and_every_skip_says_why(client, tmp_path):
+    out = _evaluate(client, tmp_path, COMPUTED_INPUTS, report_skipped=True)
+    lines = COMPUTED_INPUTS.splitlines()
+    got = {(d.code, d.range.start.line + 1): d.message for d in out.diagnostics}
+    fail = lines.index("        return self.proj(x.reshape(-1, 16))") + 1
+    assert ("TL901", fail) in got and "as `model(u0, grid)` does" in got[("TL901", fail)]
+    other = lines.index("    other(u0, grid)") + 1
+    assert "the arguments of `FNO(8, width=get_width())` are not known" in got[("TL902", other)]
+    loaded = lines.index("    model(u0, load_grid())") + 1
+    assert "the shape of the input `load_grid()` is not known" in got[("TL902", loaded)]
+    assert len(got) == 3, got

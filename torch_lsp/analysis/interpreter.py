@@ -1848,6 +1848,11 @@ class Interpreter(Statements, PythonValues):
                 return TensorV(O.arange_shape(*args[:3]).out if args else None, origin)
             if short == "eye":
                 return TensorV(O.eye_shape(*args[:2]).out if args else None, origin)
+            if short in ("linspace", "logspace", "randperm"):  # 1-D: `steps` (`n`) elements
+                steps = kwargs.get("steps", args[2] if len(args) > 2 else None) if short != "randperm" else \
+                    kwargs.get("n", args[0] if args else None)
+                known = is_dim(steps) and not isinstance(steps, bool) and not (isinstance(steps, int) and steps < 0)
+                return TensorV(Shape.of(steps) if known else None, origin)
             if short in ("tensor", "as_tensor", "asarray"):
                 return TensorV(self._data_shape(args[0]) if args else None, origin)
             if short in ("zeros", "ones", "empty", "rand", "randn", "full"):

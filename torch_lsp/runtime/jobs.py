@@ -256,13 +256,18 @@ class Evaluation:
     construct_line: int = 0  # 1-based line of the constructor call
     call_text: str = ""  # the call, as written (shortened)
     origin: str = "call"  # where the inputs come from: "call", "configured", "annotated"
+    skip: str = ""  # why this call site cannot be evaluated (then nothing is sent)
+    # inputs whose shape only the static analysis knows: position or keyword -> the argument's node
+    from_static: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"class": self.cls, "args": self.args, "kwargs": self.kwargs, "inputs": self.inputs,
                 "input_kwargs": self.input_kwargs, "call_line": self.call_line, "construct_line": self.construct_line}
 
     def key(self) -> tuple:
-        return (self.cls, tuple(self.args), tuple(sorted(self.kwargs.items())), repr(self.inputs), repr(sorted(self.input_kwargs.items())))
+        where = (self.call_line, self.skip) if self.from_static or self.skip else ()
+        return (self.cls, tuple(self.args), tuple(sorted(self.kwargs.items())), repr(self.inputs),
+                repr(sorted(self.input_kwargs.items())), where)
 
 
 def call_sites(tree: ast.Module, module_classes: set[str] | None = None) -> list[Evaluation]:
@@ -323,21 +328,38 @@ def _evaluation(call: ast.Call, scope: Scope, classes: set[str], ev: _Evaluator)
         return None
     if not call.args and not call.keywords:
         return None
-    try:
-        if any(isinstance(a, ast.Starred) for a in built.args) or any(k.arg is None for k in built.keywords):
-            raise _Unknown
-        args = [repr(ev.value(a, scope)) for a in built.args]
-        kwargs = {k.arg: repr(ev.value(k.value, scope)) for k in built.keywords if k.arg}
-        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
-            raise _Unknown
-        inputs = [ev.tensor(a, scope) for a in call.args]
-        input_kwargs = {k.arg: ev.tensor(k.value, scope) for k in call.keywords if k.arg}
-    except _Unknown:
-        return None
     assert isinstance(built.func, ast.Name)
     text = ast.unparse(call)
     text = text if len(text) <= 60 else text[:57] + "..."
-    return Evaluation(built.func.id, args, kwargs, inputs, input_kwargs, call.lineno, built.lineno, text)
+    found = Evaluation(built.func.id, [], {}, [], {}, call.lineno, built.lineno, text)
+    try:
+        if any(isinstance(a, ast.Starred) for a in built.args) or any(k.arg is None for k in built.keywords):
+            raise _Unknown
+        found.args = [repr(ev.value(a, scope)) for a in built.args]
+        found.kwargs = {k.arg: repr(ev.value(k.value, scope)) for k in built.keywords if k.arg}
+    except _Unknown:
+        built_text = ast.unparse(built)
+        found.skip = (f"the arguments of `{built_text if len(built_text) <= 60 else built_text[:57] + '...'}` "
+                      "are not known without running the code")
+        return found
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        found.skip = "the call unpacks its arguments (`*args`, `**kwargs`)"
+        return found
+    placeholder = {"factory": "randn", "args": ["()"], "kwargs": {}}
+    for i, a in enumerate(call.args):
+        try:
+            found.inputs.append(ev.tensor(a, scope))
+        except _Unknown:
+            found.inputs.append(placeholder)
+            found.from_static[i] = a
+    for k in call.keywords:
+        assert k.arg is not None
+        try:
+            found.input_kwargs[k.arg] = ev.tensor(k.value, scope)
+        except _Unknown:
+            found.input_kwargs[k.arg] = placeholder
+            found.from_static[k.arg] = k.value
+    return found
 
 
 # ============================================================================ configured inputs

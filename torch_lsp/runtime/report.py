@@ -97,6 +97,51 @@ def job_for(src: SourceFile, path: str, evaluations: list[Evaluation], project: 
             "budget_seconds": 0.8 * (options.timeout if options is not None else 10.0)}
 
 
+def _concrete(value: Any) -> list[int] | None:
+    shape = getattr(value, "shape", None)
+    if shape is None or getattr(shape, "prefix", True) or getattr(value, "failed", False):
+        return None
+    dims = list(shape.dims)
+    return dims if all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims) else None
+
+
+def _inputs_from_static(src: SourceFile, project: Any, evaluations: list[Evaluation]) -> None:
+    """Inputs of call sites that the code computes (``grid = torch.linspace(0, 1, n).view(1, n, 1)``):
+    made with the shape the static analysis inferred for the argument, or the
+    evaluation is skipped saying which argument's shape is not known. The dtype is
+    the one the model's first layer reading it wants (decided in the worker)."""
+    pending = [e for e in evaluations if e.from_static and not e.skip]
+    if not pending:
+        return
+    from torch_lsp.analysis import engine
+
+    ctx = None
+    try:
+        ctx, _ = engine.analyse(src, project, None, record_shapes=True)
+        index = ctx.shapes.shape_index().by_node if ctx is not None and ctx.shapes is not None else {}
+    except Exception as exc:  # the static analysis has its own error reporting; here: why no evaluation
+        for e in pending:
+            e.skip = f"the shapes of its inputs could not be inferred ({type(exc).__name__})"
+        return
+    try:
+        for e in pending:
+            for key, node in e.from_static.items():
+                shape = _concrete(index.get(id(node), (None, None))[1])
+                if shape is None:
+                    text = ast.unparse(node)
+                    e.skip = (f"the shape of the input `{text if len(text) <= 40 else text[:37] + '...'}` is not known "
+                              "without running the code")
+                    break
+                spec = {"factory": "randn", "args": [repr(tuple(shape))], "kwargs": {}, "dtype_from_model": True}
+                if isinstance(key, int):
+                    e.inputs[key] = spec
+                else:
+                    e.input_kwargs[key] = spec
+    finally:
+        if ctx is not None:
+            ctx.release()
+
+
 def _line_range(src: SourceFile, line: int) -> Range:
     """The code on a 1-based line (indentation and trailing comment-free end)."""
     n = max(line - 1, 0)
@@ -118,6 +163,11 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
     if src.tree is None:
         return out
     evaluations = call_sites(src.tree)
+    _inputs_from_static(src, project, evaluations)
+    for ev in [e for e in evaluations if e.skip]:
+        out.results.append((ev, {"status": "skipped", "reason": ev.skip}))
+        _skip(out, src, ev, ev.skip, options)
+    evaluations = [e for e in evaluations if not e.skip]
     if options.inputs:
         extra, problems = configured(src.tree, options.inputs, {e.cls for e in evaluations})
         evaluations += extra

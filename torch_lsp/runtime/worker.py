@@ -328,6 +328,9 @@ def _evaluate_one(module: types.ModuleType, ev: dict, path: str) -> dict:
     except BaseException as exc:  # SystemExit too: user code
         return _error(exc, path, "building the module")
     try:
+        specs = list(ev.get("inputs", [])) + list(ev.get("input_kwargs", {}).values())
+        if any(s.get("dtype_from_model") for s in specs):
+            _dtypes_from_model(model, ev)
         inputs = [_make_input(s) for s in ev.get("inputs", [])]
         input_kwargs = {k: _make_input(s) for k, s in ev.get("input_kwargs", {}).items()}
     except (Cancelled, CpuLimit):
@@ -335,6 +338,23 @@ def _evaluate_one(module: types.ModuleType, ev: dict, path: str) -> dict:
     except BaseException as exc:
         return {"status": "skipped", "reason": f"could not make the inputs: {type(exc).__name__}: {str(exc)[:200]}"}
     return run_forward(module, model, inputs, input_kwargs, path)
+
+
+def _dtypes_from_model(model: Any, ev: dict) -> None:
+    """An input made from a statically inferred shape is long where the first layer
+    reading it wants indices (an Embedding), else float."""
+    try:
+        inferred = inputs_mod.infer(model)
+    except Exception:
+        return
+    wanted = {name: pat.dtype for name, pat in inferred.positional + inferred.keyword}
+    positional = [pat.dtype for _, pat in inferred.positional]
+    for i, spec in enumerate(ev.get("inputs", [])):
+        if spec.get("dtype_from_model") and i < len(positional) and positional[i] == "long":
+            spec["factory"], spec["kwargs"] = "zeros", {"dtype": "long"}
+    for name, spec in ev.get("input_kwargs", {}).items():
+        if spec.get("dtype_from_model") and wanted.get(name) == "long":
+            spec["factory"], spec["kwargs"] = "zeros", {"dtype": "long"}
 
 
 def run_forward(module: types.ModuleType, model: Any, inputs: list, input_kwargs: dict, path: str,
