@@ -464,3 +464,30 @@ def test_call_sites_with_computed_inputs_use_the_static_shapes_and_every_skip_sa
     loaded = lines.index("    model(u0, load_grid())") + 1
     assert "the shape of the input `load_grid()` is not known" in got[("TL902", loaded)]
     assert len(got) == 3, got
+
+
+@needs_torch
+def test_project_modules_are_imported_once_and_again_when_a_file_changes(client, tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    log = tmp_path / "imports.log"
+    (pkg / "__init__.py").write_text("")
+    blocks = HEADER + f"open({str(log)!r}, 'a').write('imported\\n')\nWIDTH = 8\n"
+    (pkg / "blocks.py").write_text(blocks)
+    model = HEADER + (
+        "from pkg import blocks\n\n\n"
+        "def make():\n"
+        "    return nn.Sequential(nn.Linear(4, blocks.WIDTH), nn.Linear(8, 2))\n")
+    path = pkg / "model.py"
+    path.write_text(model)
+
+    def run():
+        src = SourceFile.parse(model, str(path))
+        return evaluate_source(src, str(path), [], client, Options(timeout=60, report_skipped=True), Project())
+
+    assert run().diagnostics == [] and run().diagnostics == []
+    assert log.read_text().count("imported") == 1  # the second job used the module the first imported
+    (pkg / "blocks.py").write_text(blocks.replace("WIDTH = 8", "WIDTH = 16"))
+    changed = run()  # the file changed on disk: imported again, with its new text
+    assert log.read_text().count("imported") == 2
+    assert [d.code for d in changed.diagnostics] == ["TL901"] and "in_features=8" in changed.diagnostics[0].message

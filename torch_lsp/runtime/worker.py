@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import linecache
 import os
 import re
@@ -486,9 +487,59 @@ def _evaluate_entries(module: types.ModuleType, job: dict, path: str) -> list[di
     return [results.get(i, {"status": "skipped", "reason": "not evaluated"}) for i in range(len(entries))]
 
 
+# Project modules (under a job's sys_path, not installed) imported by earlier jobs:
+# name -> (file, (mtime_ns, size)). A large package (a library's own model files
+# import it) is imported once per worker instead of once per file.
+_PROJECT_MODULES: dict[str, tuple[str, tuple[int, int]]] = {}
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _named_by_path(name: str, path: str, roots: tuple[str, ...]) -> bool:
+    """Is the module's name its path below one of the roots (``pkg/sub/mod.py`` ->
+    ``pkg.sub.mod``)? Then any job finding the same root imports the same file
+    under that name."""
+    for root in roots:
+        if path.startswith(root):
+            rel = path[len(root):]
+            if rel.endswith(".py"):
+                rel = rel[:-3]
+            if rel.endswith(os.sep + "__init__"):
+                rel = rel[: -len("__init__") - 1]
+            if rel.replace(os.sep, ".") == name:
+                return True
+    return False
+
+
+def _forget_project_modules(roots: tuple[str, ...]) -> None:
+    """Before a job: every kept project module goes when one of them changed on disk
+    (another may hold what it defined), and those the job's roots would not find
+    under the same name go too."""
+    if not _PROJECT_MODULES:
+        return
+    if any(_stat(f) != stamp for f, stamp in _PROJECT_MODULES.values()):
+        for key in _PROJECT_MODULES:
+            sys.modules.pop(key, None)
+        _PROJECT_MODULES.clear()
+        importlib.invalidate_caches()
+        return
+    for key, (f, _) in list(_PROJECT_MODULES.items()):
+        if not _named_by_path(key, f, roots):
+            sys.modules.pop(key, None)
+            del _PROJECT_MODULES[key]
+
+
 def run_job(job: dict) -> dict:
     """Evaluate one job: {"status": "done", "evaluations": [...]} or a skipped/cancelled status."""
     path = job["path"]
+    roots = tuple(os.path.abspath(p) + os.sep for p in job.get("sys_path", []))
+    _forget_project_modules(roots)
     added_paths = [p for p in job.get("sys_path", []) if p not in sys.path]
     sys.path[:0] = added_paths
     before = set(sys.modules)
@@ -527,14 +578,20 @@ def run_job(job: dict) -> dict:
     finally:
         linecache.cache.pop(path, None)
         inputs_mod.forget_sources()
-        # Forget the document and the project modules it imported: the next job must
-        # see their current text. Installed packages (torch...) stay imported.
-        roots = tuple(os.path.abspath(p) + os.sep for p in job.get("sys_path", []))
+        # Forget the document. The project modules it imported are kept for the next
+        # job while their files do not change (see _forget_project_modules); installed
+        # packages (torch...) stay imported.
         for key in set(sys.modules) - before:
             mod = sys.modules.get(key)
-            f = getattr(mod, "__file__", None) or ""
-            if key == name or (roots and os.path.abspath(f).startswith(roots) and "site-packages" not in f):
+            f = os.path.abspath(getattr(mod, "__file__", None) or "")
+            if key == name:
                 sys.modules.pop(key, None)
+            elif roots and f.startswith(roots) and "site-packages" not in f:
+                kept = _stat(f) if _named_by_path(key, f, roots) else None
+                if kept is None:
+                    sys.modules.pop(key, None)
+                else:
+                    _PROJECT_MODULES[key] = (f, kept)
         for p in added_paths:
             try:
                 sys.path.remove(p)
