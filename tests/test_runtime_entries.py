@@ -374,7 +374,7 @@ def test_a_failure_at_every_size_tried_is_reported(client, tmp_path):
     out = _evaluate(client, tmp_path, LENET_BROKEN)
     line = LENET_BROKEN.splitlines().index("        return self.fc2(F.relu(self.fc1(x)))") + 1
     assert _codes(out) == [("TL901", line)]
-    assert "every other size tried" in out.diagnostics[0].message
+    assert "other inputs" in out.diagnostics[0].message  # the sizes of a sweep fail too
 
 
 @needs_torch
@@ -491,3 +491,41 @@ def test_project_modules_are_imported_once_and_again_when_a_file_changes(client,
     changed = run()  # the file changed on disk: imported again, with its new text
     assert log.read_text().count("imported") == 2
     assert [d.code for d in changed.diagnostics] == ["TL901"] and "in_features=8" in changed.diagnostics[0].message
+
+
+BATCH_OF_ONE = HEADER + '''class Stateful(nn.Module):
+    def __init__(self, d=8, hidden=16):
+        super().__init__()
+        self.inp = nn.Linear(d, hidden)
+        self.rnn = nn.GRU(hidden, hidden, batch_first=True)
+        self.h0 = nn.Parameter(torch.zeros(1, 1, hidden))
+        self.head = nn.Linear(hidden, 2)
+
+    def forward(self, x):
+        out, _ = self.rnn(self.inp(x), self.h0)
+        return self.head(out[:, -1])
+'''
+
+
+@needs_torch
+def test_a_model_written_for_batch_one_is_not_reported(client, tmp_path):
+    assert _run_real(BATCH_OF_ONE, "Stateful()(torch.randn(1, 5, 8))").returncode == 0
+    assert _run_real(BATCH_OF_ONE, "Stateful()(torch.randn(2, 5, 8))").returncode != 0
+    out = _evaluate(client, tmp_path, BATCH_OF_ONE, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL902"] and "depends on the input" in out.diagnostics[0].message
+
+
+IMPORTS_TORCH_INTERNALS = HEADER + '''import torch.distributed.fsdp  # imports torch.distributed.tensor, which meets torch._dynamo on the way
+
+
+def make():
+    return nn.Sequential(nn.Linear(4, 8), nn.Linear(9, 2))
+'''
+
+
+@needs_torch
+def test_a_file_importing_torch_internals_imports_in_the_worker(client, tmp_path):
+    # (the worker keeps a stand-in for torch._dynamo; imports of the document meet the real module)
+    assert _run_real(IMPORTS_TORCH_INTERNALS, "print(make())").returncode == 0
+    out = _evaluate(client, tmp_path, IMPORTS_TORCH_INTERNALS, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL901"], [d.message for d in out.diagnostics]

@@ -17,13 +17,14 @@ its defaults, or a function of the document called without arguments (a builder:
 **When a failure is the model's and not the guess's** (only then the result is an
 ``error``, which becomes TL901): the failure happened after the first layer reading
 each input completed; it is not the model's own check of its input (an ``assert``
-or a ``raise`` outside torch); the other shapes the pattern allows (``[B, T, d]``
-for ``[B, d]``) fail too; and it reproduces, at the same place, with other sizes
-of every free symbol (H and W doubled, T doubled, or the batch changed when nothing
-is free): with the same message, or, when torch's message changes with the size,
-with every size of a sweep of common sizes. Anything else is a skip with the
-reason (TL902), never an error: an input the model rejects at its first layer,
-a failure that goes away with another size.
+or a ``raise`` outside torch); and every other input tried fails at the same place
+too: each other shape an argument's first layer allows (``[B, T, d]`` for
+``[B, d]``), with the free sizes doubled (H and W, T), another batch size, and a
+batch of one (not in training, where batch norm needs two samples). When torch's
+message changes with the free sizes, every size of a sweep of common ones must fail
+there as well. Anything else is a skip with the reason (TL902), never an error: an
+input the model rejects at its first layer, a failure that goes away with another
+shape, size or batch.
 """
 from __future__ import annotations
 
@@ -212,7 +213,10 @@ def _place(res: dict) -> tuple:
 
 def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path: str, run: Callable[..., dict],
             consumers: tuple, mode: str, patterns: list, deadline: float) -> dict:
+    """``first`` failed in ``mode``: the model's error (returned, for TL901), or a skip
+    saying why the failure may be the guess's (see the module docstring)."""
     told = first.describe()
+    line = res.get("line", 0)
     if not _past_consumers(res, len(consumers)):
         who = _rejecting(res, patterns)
         return {"status": "skipped", "reason": f"the inferred input {told} was rejected by {who}: {res.get('message', '')[:300]}",
@@ -220,41 +224,32 @@ def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path:
     if res.get("own_check"):
         return {"status": "skipped", "reason": f"the model's own check rejected the inferred input {told}: {res.get('message', '')[:300]}",
                 "input_rejected": True}
-    # the other shapes each argument may have
-    for k, (_, pat) in enumerate(patterns):
-        for alt in range(1, len(pat.shapes)):
-            choice = tuple(alt if j == k else 0 for j in range(len(patterns)))
-            other = Attempt(first.inferred, choice, first.sizes)
-            got = _attempt(module, b, other, path, run, consumers, mode)
-            if got["status"] == "ok":
-                return _fine(b, other, mode, run, module, path, consumers, deadline)
-    # the same failure with other sizes?
-    free = first.symbols() & {"T", "H", "W", "D"}
-    free -= set(first.inferred.sizes)
-    second_sizes = dict(first.sizes)
-    if free:
-        for s in free:
-            second_sizes[s] = first.sizes[s] * 2
-    else:
-        second_sizes["B"] = BATCH + 1
-    second = Attempt(first.inferred, first.choice, second_sizes)
-    got = _attempt(module, b, second, path, run, consumers, mode)
-    if got["status"] == "ok":
-        return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {res.get('line', 0)}: "
-                f"{res.get('message', '')[:200]}) but runs with {second.describe()}: it depends on the input size"}
-    if got["status"] != "error" or _place(got) != _place(res) or not _past_consumers(got, len(consumers)) or got.get("own_check"):
-        return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {res.get('line', 0)}) and differently "
-                f"with {second.describe()}: it depends on the input"}
-    tried = [second.describe()]
-    if got.get("message") != res.get("message") and free:
+    free = (first.symbols() & {"T", "H", "W", "D"}) - set(first.inferred.sizes)
+    messages = {res.get("message")}
+    tried: list[str] = []
+    for other in _variations(first, patterns, free, mode):
+        if time.perf_counter() > deadline:
+            return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}); no time was left "
+                    "to try other inputs"}
+        got = _attempt(module, b, other, path, run, consumers, mode)
+        if got["status"] == "ok":
+            return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}: "
+                    f"{res.get('message', '')[:200]}) but runs with {other.describe()}: it depends on the input"}
+        if got["status"] != "error" or _place(got) != _place(res) or not _past_consumers(got, len(consumers)) \
+                or got.get("own_check"):
+            return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}) and differently "
+                    f"with {other.describe()}: it depends on the input"}
+        messages.add(got.get("message"))
+        tried.append(other.describe())
+    if len(messages) > 1 and free:  # torch's words change with the sizes: every common size must fail too
         for sweep in _sweeps(first, free):
             if time.perf_counter() > deadline:
-                return {"status": "skipped", "reason": f"fails with the inferred inputs {told} and {second.describe()}; "
+                return {"status": "skipped", "reason": f"fails with the inferred inputs {told} and {', '.join(tried)}; "
                         "no time was left to try other sizes"}
             other = Attempt(first.inferred, first.choice, sweep)
             again = _attempt(module, b, other, path, run, consumers, mode)
             if again["status"] == "ok":
-                return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {res.get('line', 0)}) "
+                return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}) "
                         f"but runs with {other.describe()}: it depends on the input size"}
             if again["status"] != "error" or _place(again) != _place(res):
                 return {"status": "skipped", "reason": f"fails with the inferred input {told} and differently with "
@@ -265,23 +260,29 @@ def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path:
     return res
 
 
-def _fine(b: Built, attempt: Attempt, mode: str, run: Callable[..., dict], module: types.ModuleType, path: str,
-          consumers: tuple, deadline: float) -> dict:
-    """An alternative input ran in ``mode``: check the other mode with it too (a
-    training-only failure with the right input is still a failure worth deciding)."""
-    res = {"status": "ok"}
-    for other_mode in ("eval", "train"):
-        if other_mode == mode:
-            continue
-        res = _attempt(module, b, attempt, path, run, consumers, other_mode)
-        if res["status"] == "error":
-            patterns = attempt.inferred.positional + attempt.inferred.keyword
-            # the alternative becomes the first choice for the decision
-            return _decide(module, b, attempt, res, path, run, consumers, other_mode, patterns, deadline)
-        if res["status"] != "ok":
-            return res
-    res.update(status="ok", input=attempt.describe(), entry=b.label)
-    return res
+def _variations(first: Attempt, patterns: list, free: set[str], mode: str) -> list[Attempt]:
+    """The other inputs a failure must survive: each other shape an argument may have
+    (``[B, T, d]`` for ``[B, d]``), each with the free sizes doubled, another batch
+    size, and (not in training, where batch norm needs two samples) a batch of one."""
+    choices = [first.choice]
+    for k, (_, pat) in enumerate(patterns):
+        for alt in range(1, len(pat.shapes)):
+            choices.append(tuple(alt if j == k else c for j, c in enumerate(first.choice)))
+    out = []
+    for choice in choices:
+        probe = Attempt(first.inferred, choice, first.sizes)
+        used = (probe.symbols() & {"T", "H", "W", "D"}) - set(first.inferred.sizes)
+        sizes = [dict(first.sizes)]
+        if used:
+            sizes.append({**first.sizes, **{s: first.sizes[s] * 2 for s in used}})
+        sizes.append({**first.sizes, "B": BATCH + 1})
+        if mode != "train":
+            sizes.append({**first.sizes, "B": 1})
+        for size in sizes:
+            if choice == first.choice and size == first.sizes:
+                continue
+            out.append(Attempt(first.inferred, choice, size))
+    return out
 
 
 def _sweeps(first: Attempt, free: set[str]) -> list[dict[str, int]]:

@@ -266,7 +266,7 @@ def _entry_result(out: Evaluated, src: SourceFile, ep: EntryPoint, res: dict, sh
     mode = res.get("mode", "eval")
     phase = res.get("phase", "running forward")
     also = [a for a in res.get("also") or [] if isinstance(a, str)]
-    how = f"the same error with {also[0]}" if len(also) == 1 else f"the same error with every other size tried ({len(also)})" if also else ""
+    how = (f"the same error with {also[0]}" + (f" and {len(also) - 1} other inputs" if len(also) > 1 else "")) if also else ""
     message += (f" ({phase} of `{ep.label}` in {mode}() mode on meta tensors, called with an inferred "
                 f"{res.get('input', '?')}" + (f"; {how}" if how else "") + ")")
     related = (RelatedInformation(_line_range(src, ep.line), f"`{ep.label}` built and called here with an inferred input"),)

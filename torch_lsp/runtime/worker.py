@@ -102,9 +102,38 @@ def _defer_dynamo() -> None:
             torch._dynamo = real  # type: ignore[attr-defined]
             return getattr(real, name)
 
+    global _DYNAMO_STAND_IN
     stand_in = _Deferred("torch._dynamo")
     sys.modules["torch._dynamo"] = stand_in
     torch._dynamo = stand_in  # type: ignore[attr-defined]
+    _DYNAMO_STAND_IN = stand_in
+
+
+_DYNAMO_STAND_IN: Any = None
+
+
+class _RealDynamoForImports:
+    """While a document's definitions (its imports) run, ``torch._dynamo`` is not the
+    stand-in: a library that imports torch internals (``torch.distributed.tensor``,
+    which transformers imports) must meet them in their own import order, or a
+    circular import breaks. The stand-in comes back afterwards if nothing imported
+    the real module."""
+
+    def __enter__(self) -> None:
+        self.lifted = _DYNAMO_STAND_IN is not None and sys.modules.get("torch._dynamo") is _DYNAMO_STAND_IN
+        if self.lifted:
+            import torch
+
+            del sys.modules["torch._dynamo"]
+            if torch.__dict__.get("_dynamo") is _DYNAMO_STAND_IN:
+                del torch._dynamo  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.lifted and "torch._dynamo" not in sys.modules:
+            import torch
+
+            sys.modules["torch._dynamo"] = _DYNAMO_STAND_IN
+            torch._dynamo = _DYNAMO_STAND_IN  # type: ignore[attr-defined]
 
 
 def _fast_meta_batch_norm() -> None:
@@ -562,7 +591,8 @@ def run_job(job: dict) -> dict:
         except (SyntaxError, ValueError) as exc:
             return {"status": "skipped", "reason": f"the file does not compile: {exc}"}
         try:
-            exec(code, module.__dict__)
+            with _RealDynamoForImports():
+                exec(code, module.__dict__)
         except (Cancelled, CpuLimit):
             raise
         except SystemExit as exc:
