@@ -12,7 +12,12 @@ for each evaluation builds the class inside ``torch.device("meta")`` with the gi
 constructor arguments, makes the inputs on the meta device, and calls the module
 with forward hooks on every submodule (input and output shapes) and a line tracer
 on the document's frames (the shapes of tensor variables after each line). An
-exception is mapped to the deepest frame of the document in its traceback.
+exception is mapped to the deepest frame of the document in its traceback. The
+job's ``entries`` (models nobody calls: classes built with their defaults, builder
+functions) are built, run with inferred inputs and judged by ``entry``.
+
+Project modules a document imports (under the job's ``sys_path``, not installed)
+stay imported for the next job while their files are unchanged on disk.
 
 Limits inside the worker: RLIMIT_AS (address space) set at start to what torch
 already maps plus ``--memory-mb``; RLIMIT_CPU raised per job to the CPU time used so
