@@ -529,3 +529,80 @@ def test_a_file_importing_torch_internals_imports_in_the_worker(client, tmp_path
     assert _run_real(IMPORTS_TORCH_INTERNALS, "print(make())").returncode == 0
     out = _evaluate(client, tmp_path, IMPORTS_TORCH_INTERNALS, report_skipped=True)
     assert [d.code for d in out.diagnostics] == ["TL901"], [d.message for d in out.diagnostics]
+
+
+BUILDER_CONFIG_REJECTED = HEADER + '''class Block(nn.Module):
+    def __init__(self, c_in, c_out, groups):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, groups=groups)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def block_small():
+    return Block(6, 8, groups=4)
+
+
+class Placeholder(nn.Module):
+    def __init__(self, width=None):
+        super().__init__()
+        self.fc = nn.Linear(4, width)
+
+    def forward(self, x):
+        return self.fc(x)
+'''
+
+
+@needs_torch
+def test_a_builders_configuration_that_torch_rejects_is_an_error_a_default_is_not(client, tmp_path):
+    assert "in_channels must be divisible by groups" in _run_real(BUILDER_CONFIG_REJECTED, "block_small()").stderr
+    out = _evaluate(client, tmp_path, BUILDER_CONFIG_REJECTED, report_skipped=True)
+    got = sorted((d.code, d.range.start.line + 1) for d in out.diagnostics)
+    lines = BUILDER_CONFIG_REJECTED.splitlines()
+    assert got == [("TL901", lines.index("        self.conv = nn.Conv2d(c_in, c_out, 3, groups=groups)") + 1),
+                   ("TL902", lines.index("class Placeholder(nn.Module):") + 1)]
+    tl901 = next(d for d in out.diagnostics if d.code == "TL901")
+    assert "in_channels must be divisible by groups" in tl901.message and "`block_small()`" in tl901.message
+
+
+RAW_AUDIO = HEADER + '''class ConvLayer(nn.Module):
+    def __init__(self, c_in, c_out, k, s):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, k, s)
+
+    def forward(self, h):
+        return torch.relu(self.conv(h))
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv_layers = nn.ModuleList([ConvLayer(1, 8, 10, 5), ConvLayer(8, 8, 3, 2), ConvLayer(8, 8, 3, 2)])
+        self.proj = nn.Linear(8, 16)
+
+    def forward(self, input_values):
+        hidden_states = input_values[:, None]
+        for conv_layer in self.conv_layers:
+            hidden_states = conv_layer(hidden_states)
+        return self.proj(hidden_states.transpose(1, 2))
+'''
+
+
+@needs_torch
+def test_an_input_too_small_for_the_model_is_not_its_error(client, tmp_path):
+    # The first layer is found through `x[:, None]` and a loop over a ModuleList: the
+    # input is [B, T]; at T = 16 and 32 the strided convolutions run out of samples.
+    assert _run_real(RAW_AUDIO, "Encoder()(torch.randn(2, 400))").returncode == 0
+    assert "Kernel size can't be greater" in _run_real(RAW_AUDIO, "Encoder()(torch.randn(2, 16))").stderr
+    out = _evaluate(client, tmp_path, RAW_AUDIO, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL902"]
+    assert "inferred input [2, 16]" in out.diagnostics[0].message and "runs with [2, 512]" in out.diagnostics[0].message
+
+
+def test_module_level_values_made_by_pure_calls_are_defined():
+    tree = ast.parse("from functools import partial\nimport torch.nn as nn\n"
+                     "LinearNoBias = partial(nn.Linear, bias=False)\ndata = load()\nx = partial(open('f'))\n")
+    from torch_lsp.runtime.jobs import definitions
+
+    assert [ast.unparse(s) for s in definitions(tree).body][2:] == ["LinearNoBias = partial(nn.Linear, bias=False)"]

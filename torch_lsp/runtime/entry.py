@@ -6,7 +6,9 @@ its defaults, or a function of the document called without arguments (a builder:
 
 1. **Build** it on the meta device. A constructor or builder that raises, or a
    builder that returns something other than a module, is skipped with the reason
-   (the class may simply need arguments). Two entry points that build the same
+   (the class may simply need arguments); but a builder (which states the whole
+   configuration) whose layer torch itself rejects (``in_channels must be divisible
+   by groups``) fails as the model's error. Two entry points that build the same
    module (the same submodules with the same parameter shapes) are evaluated once.
    Of what was built, the smallest modules (fewest parameters) go first, at most
    ``max_entry_points`` of them.
@@ -19,8 +21,9 @@ its defaults, or a function of the document called without arguments (a builder:
 each input completed; it is not the model's own check of its input (an ``assert``
 or a ``raise`` outside torch); and every other input tried fails at the same place
 too: each other shape an argument's first layer allows (``[B, T, d]`` for
-``[B, d]``), with the free sizes doubled (H and W, T), another batch size, and a
-batch of one (not in training, where batch norm needs two samples). When torch's
+``[B, d]``), with the free sizes doubled (H and W, T) and large (512: an input too
+small for a stack of strided layers fails the same way at 16 and 32), another batch
+size, and a batch of one (not in training, where batch norm needs two samples). When torch's
 message changes with the free sizes, every size of a sweep of common ones must fail
 there as well. Anything else is a skip with the reason (TL902), never an error: an
 input the model rejects at its first layer, a failure that goes away with another
@@ -35,10 +38,12 @@ from typing import Any, Callable
 from torch_lsp.runtime import inputs as I
 
 BATCH = 2
+LARGE = {"T": 512, "H": 512, "W": 512, "D": 64}
 FIRST = {"B": BATCH, "T": 16, "H": 224, "W": 224, "D": 16}
 # further sizes tried when torch's message changes with the size (common input sizes)
-SWEEP = {"T": [8, 4, 64, 128, 1, 256, 512], "H": [32, 28, 64, 96, 128, 256, 299, 384, 512],
-         "D": [8, 4, 32]}
+# (no 1 or 4 for T: a transposed [B, heads, T, d] with T == heads runs by coincidence)
+SWEEP = {"T": [64, 128, 7, 256, 512, 24], "H": [32, 28, 64, 96, 128, 256, 299, 384, 512],
+         "D": [8, 32, 7]}
 
 
 class Built:
@@ -107,6 +112,10 @@ def build(module: types.ModuleType, entries: list[dict], path: str, deadline: fl
             if type(exc).__name__ in ("Cancelled", "CpuLimit"):
                 raise
             err = error(exc, path, "building the module")
+            if entry["kind"] == "builder" and err.get("status") == "error" and err.get("in_torch") and not err.get("own_check"):
+                # a builder states the whole configuration: torch rejecting a layer it builds is the model's error
+                results[i] = {**err, "entry": label, "input": "", "mode": ""}
+                continue
             text = err.get("message") or err.get("reason") or type(exc).__name__
             results[i] = {"status": "skipped", "reason": f"`{label}` could not be built ({err.get('type', type(exc).__name__)}: {text})",
                           "line": err.get("line", 0), "needs_arguments": isinstance(exc, TypeError)}
@@ -217,7 +226,7 @@ def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path:
     saying why the failure may be the guess's (see the module docstring)."""
     told = first.describe()
     line = res.get("line", 0)
-    if not _past_consumers(res, len(consumers)):
+    if not _past_consumers(res, patterns):
         who = _rejecting(res, patterns)
         return {"status": "skipped", "reason": f"the inferred input {told} was rejected by {who}: {res.get('message', '')[:300]}",
                 "input_rejected": True}
@@ -227,6 +236,13 @@ def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path:
     free = (first.symbols() & {"T", "H", "W", "D"}) - set(first.inferred.sizes)
     messages = {res.get("message")}
     tried: list[str] = []
+
+    def same(got: dict) -> bool:
+        return got["status"] == "error" and _place(got) == _place(res) and _past_consumers(got, patterns) \
+            and not got.get("own_check")
+
+    # Another input that runs says the failure is the guess's; one that fails at the same
+    # place confirms it; one that fails elsewhere (a size over a limit of the model) tells nothing.
     for other in _variations(first, patterns, free, mode):
         if time.perf_counter() > deadline:
             return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}); no time was left "
@@ -235,13 +251,14 @@ def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path:
         if got["status"] == "ok":
             return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}: "
                     f"{res.get('message', '')[:200]}) but runs with {other.describe()}: it depends on the input"}
-        if got["status"] != "error" or _place(got) != _place(res) or not _past_consumers(got, len(consumers)) \
-                or got.get("own_check"):
-            return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}) and differently "
-                    f"with {other.describe()}: it depends on the input"}
-        messages.add(got.get("message"))
-        tried.append(other.describe())
-    if len(messages) > 1 and free:  # torch's words change with the sizes: every common size must fail too
+        if same(got):
+            messages.add(got.get("message"))
+            tried.append(other.describe())
+    if not tried:
+        return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}), and every other input "
+                "tried failed elsewhere: it may depend on the input"}
+    if len(messages) > 1 and free:  # torch's words change with the sizes: the common sizes must fail too
+        swept = 0
         for sweep in _sweeps(first, free):
             if time.perf_counter() > deadline:
                 return {"status": "skipped", "reason": f"fails with the inferred inputs {told} and {', '.join(tried)}; "
@@ -251,10 +268,12 @@ def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path:
             if again["status"] == "ok":
                 return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}) "
                         f"but runs with {other.describe()}: it depends on the input size"}
-            if again["status"] != "error" or _place(again) != _place(res):
-                return {"status": "skipped", "reason": f"fails with the inferred input {told} and differently with "
-                        f"{other.describe()}: it depends on the input"}
-            tried.append(other.describe())
+            if same(again):
+                swept += 1
+                tried.append(other.describe())
+        if swept < 2:
+            return {"status": "skipped", "reason": f"fails with the inferred input {told} (line {line}) in words that change "
+                    "with its size, and too few other sizes reached that line: it may depend on the input size"}
     res = dict(res)
     res.update(entry=b.label, input=told, also=tried, mode=mode, inferred=True)
     return res
@@ -262,7 +281,7 @@ def _decide(module: types.ModuleType, b: Built, first: Attempt, res: dict, path:
 
 def _variations(first: Attempt, patterns: list, free: set[str], mode: str) -> list[Attempt]:
     """The other inputs a failure must survive: each other shape an argument may have
-    (``[B, T, d]`` for ``[B, d]``), each with the free sizes doubled, another batch
+    (``[B, T, d]`` for ``[B, d]``), each with the free sizes doubled and large, another batch
     size, and (not in training, where batch norm needs two samples) a batch of one."""
     choices = [first.choice]
     for k, (_, pat) in enumerate(patterns):
@@ -275,6 +294,9 @@ def _variations(first: Attempt, patterns: list, free: set[str], mode: str) -> li
         sizes = [dict(first.sizes)]
         if used:
             sizes.append({**first.sizes, **{s: first.sizes[s] * 2 for s in used}})
+            # a large input: a failure of an input too small for the model (a stack of strided
+            # convolutions) goes away with it
+            sizes.append({**first.sizes, **{s: max(LARGE[s], first.sizes[s] * 4) for s in used}})
         sizes.append({**first.sizes, "B": BATCH + 1})
         if mode != "train":
             sizes.append({**first.sizes, "B": 1})
@@ -298,13 +320,18 @@ def _sweeps(first: Attempt, free: set[str]) -> list[dict[str, int]]:
     return out
 
 
-def _past_consumers(res: dict, n: int) -> bool:
-    """The first argument's first layer completed, and no other argument's first
-    layer was entered without completing."""
-    if n == 0:
-        return False
+def _past_consumers(res: dict, patterns: list) -> bool:
+    """Did the failure happen after the inputs were accepted? The first argument's
+    first layer completed and no other argument's first layer was entered without
+    completing. Token ids (long ``[B, T]``, read by an embedding) have no size to
+    guess but B and T, which the variations change: for them a failure of a torch
+    operation before the embedding (``input_ids.view(-1, n)``) counts too."""
     started, completed = set(res.get("started") or ()), set(res.get("completed") or ())
-    return 0 in completed and started <= completed
+    if not patterns or not started <= completed:
+        return False
+    if 0 in completed:
+        return True
+    return all(p.dtype == "long" for _, p in patterns) and res.get("type") == "RuntimeError" and not res.get("own_check")
 
 
 def _rejecting(res: dict, patterns: list) -> str:

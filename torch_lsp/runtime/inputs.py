@@ -154,12 +154,15 @@ def _param_names(fn_tree: ast.FunctionDef) -> list[str]:
     return [p.arg for p in a.posonlyargs + a.args]
 
 
-def _resolve(expr: ast.expr, self_name: str, obj: Any) -> tuple[Any, str] | None:
-    """``self.a.b[0]`` -> (the object, "self.a.b[0]") on the instance."""
+def _resolve(expr: ast.expr, self_name: str, obj: Any, bindings: dict | None = None) -> tuple[Any, str] | None:
+    """``self.a.b[0]`` -> (the object, "self.a.b[0]") on the instance; a loop variable
+    over a container of modules is its first item (``bindings``)."""
     if isinstance(expr, ast.Name) and expr.id == self_name:
         return obj, self_name
+    if isinstance(expr, ast.Name) and bindings and expr.id in bindings:
+        return bindings[expr.id]
     if isinstance(expr, ast.Attribute):
-        base = _resolve(expr.value, self_name, obj)
+        base = _resolve(expr.value, self_name, obj, bindings)
         if base is None:
             return None
         try:
@@ -170,7 +173,7 @@ def _resolve(expr: ast.expr, self_name: str, obj: Any) -> tuple[Any, str] | None
             return None
         return value, f"{base[1]}.{expr.attr}"
     if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant) and isinstance(expr.slice.value, (int, str)):
-        base = _resolve(expr.value, self_name, obj)
+        base = _resolve(expr.value, self_name, obj, bindings)
         if base is None:
             return None
         try:
@@ -189,6 +192,8 @@ class _Finder:
 
     def __init__(self) -> None:
         self.steps = 0
+        self.bindings: dict[str, tuple[Any, str]] = {}  # loop variable -> the first module of its container
+        self.inserted: dict[str, tuple[int, ...]] = {}  # alias -> dims inserted before it (``x[:, None]``)
 
     def in_function(self, fn: Any, owner: Any, param: str, depth: int) -> Pattern | str:
         tree = _function_tree(fn)
@@ -196,7 +201,12 @@ class _Finder:
             return f"the source of `{getattr(fn, '__qualname__', fn)}` is not available"
         params = _param_names(tree)
         self_name = params[0] if params else "self"
-        return self._block(tree.body, {param}, self_name, owner, depth)
+        saved = self.bindings, self.inserted
+        self.bindings, self.inserted = {}, {}
+        try:
+            return self._block(tree.body, {param}, self_name, owner, depth)
+        finally:
+            self.bindings, self.inserted = saved
 
     def _block(self, body: list[ast.stmt], names: set[str], self_name: str, owner: Any, depth: int) -> Pattern | str:
         for stmt in body:
@@ -224,6 +234,7 @@ class _Finder:
             found = self._expr(stmt.iter, names, self_name, owner, depth)
             if found is not None:
                 return found
+            self._bind_loop(stmt, self_name, owner)
             return self._block(stmt.body, names, self_name, owner, depth) or None
         if isinstance(stmt, (ast.With, ast.AsyncWith)):
             return self._block(stmt.body, names, self_name, owner, depth) or None
@@ -231,10 +242,19 @@ class _Finder:
             return self._block(stmt.body, names, self_name, owner, depth) or None
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            inserting = self._inserting(stmt.value, names)
+            if inserting is not None and len(targets) == 1 and isinstance(targets[0], ast.Name):
+                source, k = inserting
+                self.inserted[targets[0].id] = self.inserted.get(source, ()) + (k,)
+                names.add(targets[0].id)
+                return None
             if self._keeps(stmt.value, names, self_name, owner):
                 for t in targets:
                     if isinstance(t, ast.Name):
                         names.add(t.id)
+                        value_name = stmt.value.id if isinstance(stmt.value, ast.Name) else None
+                        if value_name in self.inserted:
+                            self.inserted[t.id] = self.inserted[value_name]
                 return None
             found = self._expr(stmt.value, names, self_name, owner, depth)
             if found is not None:
@@ -252,6 +272,54 @@ class _Finder:
                     return found
         return None
 
+    def _bind_loop(self, stmt: ast.For | ast.AsyncFor, self_name: str, owner: Any) -> None:
+        """``for layer in self.layers`` / ``for i, layer in enumerate(self.layers)``: layer is the first one."""
+        import torch.nn as nn
+
+        it, target = stmt.iter, stmt.target
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate" and it.args \
+                and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            it, target = it.args[0], target.elts[1]
+        if not isinstance(target, ast.Name):
+            return
+        got = _resolve(it, self_name, owner, self.bindings)
+        if got is None:
+            return
+        container, label = got
+        try:
+            first = next(iter(container.values() if isinstance(container, (dict, nn.ModuleDict)) else container))
+        except (TypeError, StopIteration, AttributeError):
+            return
+        if isinstance(first, nn.Module):
+            self.bindings[target.id] = (first, f"{label}[0]")
+
+    def _inserting(self, value: ast.expr, names: set[str]) -> tuple[str, int] | None:
+        """``x[:, None]``, ``x[None]``, ``x.unsqueeze(k)`` of a tracked name: (name, where the new dim is)."""
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name) and value.value.id in names:
+            items = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
+            nones = [i for i, e in enumerate(items) if isinstance(e, ast.Constant) and e.value is None]
+            if len(nones) != 1:
+                return None
+            k = nones[0]
+            if all(isinstance(e, ast.Slice) and e.lower is None and e.upper is None and e.step is None for e in items[:k]):
+                rest = items[k + 1:]
+                if all(isinstance(e, ast.Slice) and e.lower is None and e.upper is None and e.step is None for e in rest):
+                    return value.value.id, k
+                if len(rest) == 0:
+                    return value.value.id, k
+            if k == len(items) - 1 and items[:k] and isinstance(items[0], ast.Constant) and items[0].value is Ellipsis \
+                    and len(items) == 2:
+                return value.value.id, -1
+            return None
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "unsqueeze" \
+                and isinstance(value.func.value, ast.Name) and value.func.value.id in names and len(value.args) == 1:
+            arg = value.args[0]
+            k = arg.value if isinstance(arg, ast.Constant) else -arg.operand.value if isinstance(arg, ast.UnaryOp) and \
+                isinstance(arg.op, ast.USub) and isinstance(arg.operand, ast.Constant) else None
+            if isinstance(k, int) and not isinstance(k, bool):
+                return value.func.value.id, k
+        return None
+
     def _keeps(self, value: ast.expr, names: set[str], self_name: str, owner: Any) -> bool:
         """``y = x``, ``y = x.float()``, ``y = self.dropout(x)``: y still holds the argument, same shape."""
         if isinstance(value, ast.Name):
@@ -260,7 +328,7 @@ class _Finder:
             if value.func.attr in _SAME_SHAPE_METHODS and isinstance(value.func.value, ast.Name) and value.func.value.id in names:
                 return True
         if isinstance(value, ast.Call) and len(value.args) == 1 and isinstance(value.args[0], ast.Name) and value.args[0].id in names:
-            got = _resolve(value.func, self_name, owner)
+            got = _resolve(value.func, self_name, owner, self.bindings)
             if got is not None and type(got[0]).__name__ in _PASS_THROUGH:
                 return True
         return False
@@ -291,7 +359,11 @@ class _Finder:
             keyword = next((k.arg for k in node.keywords if isinstance(k.value, ast.Name) and k.value.id in names and k.arg), None)
             if position is None and keyword is None:
                 return self._generic(node, names, self_name, owner, depth)
-            return self._call(node, position, keyword, self_name, owner, depth)
+            used = node.args[position].id if position is not None else \
+                next(k.value.id for k in node.keywords if k.arg == keyword)  # type: ignore[union-attr]
+            found = self._call(node, position, keyword, self_name, owner, depth)
+            inserted = self.inserted.get(used, ())
+            return _without(found, inserted) if inserted and isinstance(found, Pattern) else found
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.expr):
                 found = self._expr(child, names, self_name, owner, depth)
@@ -329,7 +401,7 @@ class _Finder:
                     fn = base.__dict__["forward"]
                     return self._into(fn, owner, position, keyword, depth + 1, f"super().forward")
             return "no `forward` in the base classes"
-        got = _resolve(f, self_name, owner)
+        got = _resolve(f, self_name, owner, self.bindings)
         if got is None:
             return f"`{_short(node)}` reads it first"
         value, label = got
@@ -352,6 +424,26 @@ class _Finder:
             return f"`{label}` takes it as *args"
         found = self.in_function(fn, owner, name, depth)
         return found or f"`{label}` does not read `{name}`"
+
+
+def _without(pattern: Pattern, inserted: tuple[int, ...]) -> Pattern | str:
+    """The pattern of a tensor before dims were inserted into it (``x[:, None]`` read
+    by ``Conv1d(1, ...)`` as ``[B, 1, T]``: x is ``[B, T]``)."""
+    shapes = []
+    for shape in pattern.shapes:
+        dims = list(shape)
+        ok = True
+        for k in reversed(inserted):
+            i = k if k >= 0 else len(dims) + k
+            if not 0 <= i < len(dims) or (isinstance(dims[i], int) and dims[i] != 1):
+                ok = False
+                break
+            del dims[i]
+        if ok and dims:
+            shapes.append(dims)
+    if not shapes:
+        return f"the shape {pattern.consumer_name} wants cannot come from the argument with dims inserted"
+    return Pattern(pattern.dtype, shapes, pattern.consumer, pattern.consumer_name, pattern.how)
 
 
 def module_pattern(mod: Any, label: str, position: int | None, keyword: str | None, depth: int,

@@ -3,7 +3,9 @@
 **What the worker executes** (``definitions``): the document's imports, function and
 class definitions (with their decorators and class bodies, which Python runs when
 it defines a class), docstrings, and simple module-level constants (``NAME =``
-literals, names, attribute chains and arithmetic over them; no calls). Never other
+literals, names, attribute chains and arithmetic over them; of calls only those that
+make a value from such arguments: ``partial``, ``TypeVar``, ``namedtuple``,
+``getLogger``...). Never other
 top-level statements, never the body of ``if __name__ == "__main__":`` nor of
 ``if TYPE_CHECKING:``; a ``try`` is kept only when everything in it is one of the
 above (``try: import x`` / ``except ImportError: x = None``).
@@ -77,12 +79,31 @@ def _is_simple_value(node: ast.expr | None) -> bool:
     return False
 
 
+# Calls that only make a value from their arguments (no I/O, no user code of the
+# document): kept at the top level, so that ``LinearNoBias = partial(nn.Linear,
+# bias=False)`` exists when a class uses it.
+_PURE_CALLS = frozenset({"partial", "TypeVar", "NewType", "namedtuple", "getLogger", "field", "frozenset", "tuple",
+                         "dict", "set", "list"})
+
+
+def _is_pure_call(node: ast.expr) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    if name not in _PURE_CALLS or (isinstance(f, ast.Attribute) and not _is_simple_value(f.value)):
+        return False
+    return all(_is_simple_value(a.value if isinstance(a, ast.Starred) else a) for a in node.args) and \
+        all(_is_simple_value(k.value) for k in node.keywords)
+
+
 def _kept(stmt: ast.stmt) -> ast.stmt | None:
     if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
         return stmt
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
         return stmt  # a docstring
-    if isinstance(stmt, ast.Assign) and all(isinstance(t, (ast.Name, ast.Tuple)) for t in stmt.targets) and _is_simple_value(stmt.value):
+    if isinstance(stmt, ast.Assign) and all(isinstance(t, (ast.Name, ast.Tuple)) for t in stmt.targets) \
+            and (_is_simple_value(stmt.value) or _is_pure_call(stmt.value)):
         return stmt
     if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and (stmt.value is None or _is_simple_value(stmt.value)):
         return stmt

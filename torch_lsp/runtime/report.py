@@ -267,8 +267,11 @@ def _entry_result(out: Evaluated, src: SourceFile, ep: EntryPoint, res: dict, sh
     phase = res.get("phase", "running forward")
     also = [a for a in res.get("also") or [] if isinstance(a, str)]
     how = (f"the same error with {also[0]}" + (f" and {len(also) - 1} other inputs" if len(also) > 1 else "")) if also else ""
-    message += (f" ({phase} of `{ep.label}` in {mode}() mode on meta tensors, called with an inferred "
-                f"{res.get('input', '?')}" + (f"; {how}" if how else "") + ")")
+    if not mode:  # the builder's own configuration failed to build
+        message += f" ({phase} with `{ep.label}` on the meta device)"
+    else:
+        message += (f" ({phase} of `{ep.label}` in {mode}() mode on meta tensors, called with an inferred "
+                    f"{res.get('input', '?')}" + (f"; {how}" if how else "") + ")")
     related = (RelatedInformation(_line_range(src, ep.line), f"`{ep.label}` built and called here with an inferred input"),)
     diag = Diagnostic("TL901", Severity.ERROR, _line_range(src, line), message, related)
     if all((d.range, d.message) != (diag.range, diag.message) for d in out.diagnostics):

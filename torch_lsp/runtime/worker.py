@@ -471,18 +471,22 @@ def _raised_at(tb: types.TracebackType | None) -> list:
 _TORCH_DIR: str | None = None
 
 
+def _torch_dir() -> str:
+    global _TORCH_DIR
+    if _TORCH_DIR is None:
+        import torch
+
+        _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+    return _TORCH_DIR
+
+
 def _own_check(exc: BaseException, where: list) -> bool:
     """Was the exception raised by an ``assert`` or a ``raise`` of code other than
     torch's: the model checking its own input, not an operation failing?"""
-    global _TORCH_DIR
-    import torch
-
-    if _TORCH_DIR is None:
-        _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
     if isinstance(exc, AssertionError):
         return True
     filename, line = where
-    if not filename or os.path.abspath(filename).startswith(_TORCH_DIR):
+    if not filename or os.path.abspath(filename).startswith(_torch_dir()):
         return False
     text = linecache.getline(filename, line).strip()
     return text.startswith(("raise ", "raise(", "assert ", "assert(", "_assert(", "torch._assert(")) or text == "raise"
@@ -501,13 +505,22 @@ def _jsonable_lines(recorder: Any) -> dict[str, Any]:
     return {str(k): dict(v) for k, v in recorder.lines.items()} if isinstance(recorder, _Lines) else {}
 
 
+def _judged_error(exc: BaseException, path: str, phase: str) -> dict:
+    """``_error``, plus where it was raised: in torch (``in_torch``), or by a check of the code itself."""
+    out = _error(exc, path, phase)
+    where = _raised_at(exc.__traceback__)
+    out["where"], out["own_check"] = where, _own_check(exc, where)
+    out["in_torch"] = bool(where[0]) and os.path.abspath(where[0]).startswith(_torch_dir())
+    return out
+
+
 def _evaluate_entries(module: types.ModuleType, job: dict, path: str) -> list[dict]:
     """The job's entry points (see ``entry``): built, the smallest first, at most
     ``max_entry_points`` run; one result per entry."""
     entries = job["entries"]
     budget = float(job.get("budget_seconds") or 8.0)
     start = time.perf_counter()
-    built, results = entry.build(module, entries, path, start + 0.4 * budget, _error)
+    built, results = entry.build(module, entries, path, start + 0.4 * budget, _judged_error)
     cap = int(job.get("max_entry_points") or 8)
     for rank, b in enumerate(built):
         if rank >= cap:
