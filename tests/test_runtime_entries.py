@@ -606,3 +606,50 @@ def test_module_level_values_made_by_pure_calls_are_defined():
     from torch_lsp.runtime.jobs import definitions
 
     assert [ast.unparse(s) for s in definitions(tree).body][2:] == ["LinearNoBias = partial(nn.Linear, bias=False)"]
+
+
+OPTIONAL_INPUTS = HEADER + '''class Dual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.text = nn.Embedding(50, 16)
+        self.vision = nn.Conv2d(3, 16, 8, 8)
+        self.proj = nn.Linear(16, 8)
+
+    def forward(self, input_ids=None, pixel_values=None, attention_mask=None):
+        img = self.vision(pixel_values).flatten(2).mean(-1)
+        txt = self.text(input_ids).mean(1)
+        return self.proj(img) @ self.proj(txt).t()
+'''
+
+NAMED_SIZE = HEADER + '''class Mel(nn.Module):
+    def __init__(self, n_mels=8, n_ctx=30):
+        super().__init__()
+        self.conv = nn.Conv1d(n_mels, 16, 3, padding=1)
+        self.pos = nn.Parameter(torch.zeros(n_ctx * 2, 16))
+        self.head = nn.Linear(16, 4)
+        self.expected = n_ctx * 2
+
+    def forward(self, x):
+        if x.shape[-1] != self.expected:
+            raise ValueError(f"expects features of length {self.expected}, but found {x.shape[-1]}")
+        h = self.conv(x).transpose(1, 2) + self.pos
+        return self.head(h)
+'''
+
+
+@needs_torch
+@pytest.mark.parametrize("text,real_call,want", [
+    (OPTIONAL_INPUTS, "Dual()(torch.randint(0, 50, (2, 5)), torch.randn(2, 3, 32, 32))", "[2, 16] (long), [2, 3, 224, 224]"),
+    (NAMED_SIZE, "Mel()(torch.randn(2, 8, 60))", "[2, 8, 60]"),
+])
+def test_what_the_model_asks_for_is_given(client, tmp_path, text, real_call, want):
+    # CLIP-like: forward(input_ids=None, pixel_values=None) needs both; Whisper-like: the
+    # model's own message names the length it wants
+    assert _run_real(text, real_call).returncode == 0
+    out = _evaluate(client, tmp_path, text, report_skipped=True)
+    assert out.diagnostics == [] and out.entries[0][1]["status"] == "ok" and out.entries[0][1]["input"] == want
+    broken = text.replace("self.proj = nn.Linear(16, 8)", "self.proj = nn.Linear(17, 8)").replace(
+        "self.head = nn.Linear(16, 4)", "self.head = nn.Linear(17, 4)")
+    assert _run_real(broken, real_call).returncode != 0
+    out = _evaluate(client, tmp_path, broken, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL901"] and want in out.diagnostics[0].message

@@ -13,7 +13,9 @@ its defaults, or a function of the document called without arguments (a builder:
    Of what was built, the smallest modules (fewest parameters) go first, at most
    ``max_entry_points`` of them.
 2. **Infer the inputs** of ``forward`` (``inputs.infer``): a pattern for each
-   argument from the first layer that reads it.
+   argument from the first layer that reads it. When the model rejects them before
+   its first layers, what it asks for is tried: a size its message names
+   (``expects ... of length 60``), further optional arguments (``pixel_values``).
 3. **Run** ``forward`` in ``eval()`` under ``torch.no_grad()``, then in ``train()``.
 
 **When a failure is the model's and not the guess's** (only then the result is an
@@ -190,13 +192,19 @@ def evaluate(module: types.ModuleType, b: Built, path: str, run: Callable[..., d
     if inferred.reason:
         return {"status": "skipped", "reason": f"`{b.label}` was built but not called: {inferred.reason}"}
     patterns = inferred.positional + inferred.keyword
-    consumers = tuple(p.consumer for _, p in patterns if p.consumer is not None)
+    consumers = _consumers(patterns)
     sizes = dict(FIRST)
     sizes.update(inferred.sizes)
     first = Attempt(inferred, tuple(0 for _ in patterns), sizes)
     last: dict = {}
     for mode in ("eval", "train"):
         res = _attempt(module, b, first, path, run, consumers, mode)
+        if res["status"] == "error" and mode == "eval" and _rejected(res, patterns):
+            adapted = _adapt(module, b, first, res, path, run, deadline)
+            if adapted is not None:
+                first, res = adapted
+                patterns = first.inferred.positional + first.inferred.keyword
+                consumers = _consumers(patterns)
         last = res
         if res["status"] == "ok":
             continue
@@ -205,6 +213,61 @@ def evaluate(module: types.ModuleType, b: Built, path: str, run: Callable[..., d
         return _decide(module, b, first, res, path, run, consumers, mode, patterns, deadline)
     last.update(status="ok", input=first.describe(), entry=b.label)
     return last
+
+
+def _consumers(patterns: list) -> tuple:
+    return tuple(p.consumer for _, p in patterns if p.consumer is not None)
+
+
+def _rejected(res: dict, patterns: list) -> bool:
+    return not _past_consumers(res, patterns) or bool(res.get("own_check"))
+
+
+def _adapt(module: types.ModuleType, b: Built, first: Attempt, res: dict, path: str, run: Callable[..., dict],
+           deadline: float) -> tuple[Attempt, dict] | None:
+    """The model rejected the inferred input: try what it asks for. The sizes its
+    message names (``expects ... length 60, but found 16``) for the free sizes, and the
+    further optional arguments whose first layer is known (``pixel_values``). The
+    first that gets past the rejection becomes the input."""
+    import dataclasses
+    import re
+
+    current, last = first, res
+    for _ in range(3):  # one step at a time: a size, then an argument the next check asks for
+        progress = None
+        for cand in _candidates(current, last):
+            if time.perf_counter() > deadline:
+                return None
+            patterns = cand.inferred.positional + cand.inferred.keyword
+            got = _attempt(module, b, cand, path, run, _consumers(patterns), "eval")
+            if got["status"] == "ok" or (got["status"] == "error" and not _rejected(got, patterns)):
+                return cand, got
+            if progress is None and got["status"] == "error" and _place(got) != _place(last):
+                progress = (cand, got)  # rejected again, but further on
+        if progress is None:
+            return None
+        current, last = progress
+    return None
+
+
+def _candidates(first: Attempt, res: dict) -> list[Attempt]:
+    import dataclasses
+    import re
+
+    free = (first.symbols() & {"T", "H", "W", "D"}) - set(first.inferred.sizes)
+    candidates: list[Attempt] = []
+    if free:
+        current = set(first.sizes.values())
+        named = sorted({int(n) for n in re.findall(r"(?<![\w.])\d+(?![\w.])", str(res.get("message", "")))} - current)
+        for n in [n for n in named if 2 <= n <= 4096][:6]:
+            pinned = {s: n for s in free}  # the model named it: a size it requires, not varied any more
+            candidates.append(Attempt(dataclasses.replace(first.inferred, sizes={**first.inferred.sizes, **pinned}),
+                                      first.choice, {**first.sizes, **pinned}))
+    optional = first.inferred.optional
+    for k in range(1, len(optional) + 1):
+        more = dataclasses.replace(first.inferred, keyword=first.inferred.keyword + optional[:k], optional=optional[k:])
+        candidates.append(Attempt(more, first.choice + (0,) * k, first.sizes))
+    return candidates
 
 
 def _attempt(module: types.ModuleType, b: Built, attempt: Attempt, path: str, run: Callable[..., dict],
@@ -321,15 +384,14 @@ def _sweeps(first: Attempt, free: set[str]) -> list[dict[str, int]]:
 
 
 def _past_consumers(res: dict, patterns: list) -> bool:
-    """Did the failure happen after the inputs were accepted? The first argument's
-    first layer completed and no other argument's first layer was entered without
-    completing. Token ids (long ``[B, T]``, read by an embedding) have no size to
+    """Did the failure happen after the inputs were accepted? The first layer of an
+    argument completed and no argument's first layer was entered without completing. Token ids (long ``[B, T]``, read by an embedding) have no size to
     guess but B and T, which the variations change: for them a failure of a torch
     operation before the embedding (``input_ids.view(-1, n)``) counts too."""
     started, completed = set(res.get("started") or ()), set(res.get("completed") or ())
     if not patterns or not started <= completed:
         return False
-    if 0 in completed:
+    if completed:  # (an argument whose first layer has not run yet is not what failed: CLIP runs pixels first)
         return True
     return all(p.dtype == "long" for _, p in patterns) and res.get("type") == "RuntimeError" and not res.get("own_check")
 

@@ -66,6 +66,9 @@ class Inferred:
     keyword: list[tuple[str, Pattern]] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)  # pinned symbols (H, W from img_size)
     reason: str = ""  # why nothing could be inferred
+    # further arguments that default to None, whose first layer is known: given when the
+    # model rejects a call without them (CLIP's ``pixel_values`` beside ``input_ids``)
+    optional: list[tuple[str, Pattern]] = field(default_factory=list)
 
 
 # ============================================================================ leaf layers
@@ -351,16 +354,16 @@ class _Finder:
             if isinstance(f, ast.Name) and f.id in ("isinstance", "len", "type", "print", "id"):
                 return None
             for arg in list(node.args) + [k.value for k in node.keywords]:  # inner calls run first
-                if not (isinstance(arg, ast.Name) and arg.id in names):
+                if not _tracked(arg, names):
                     inner = self._expr(arg, names, self_name, owner, depth)
                     if inner is not None:
                         return inner
-            position = next((i for i, a in enumerate(node.args) if isinstance(a, ast.Name) and a.id in names), None)
-            keyword = next((k.arg for k in node.keywords if isinstance(k.value, ast.Name) and k.value.id in names and k.arg), None)
+            position = next((i for i, a in enumerate(node.args) if _tracked(a, names)), None)
+            keyword = next((k.arg for k in node.keywords if _tracked(k.value, names) and k.arg), None)
             if position is None and keyword is None:
                 return self._generic(node, names, self_name, owner, depth)
-            used = node.args[position].id if position is not None else \
-                next(k.value.id for k in node.keywords if k.arg == keyword)  # type: ignore[union-attr]
+            used = _tracked(node.args[position], names) if position is not None else \
+                next(_tracked(k.value, names) for k in node.keywords if k.arg == keyword)
             found = self._call(node, position, keyword, self_name, owner, depth)
             inserted = self.inserted.get(used, ())
             return _without(found, inserted) if inserted and isinstance(found, Pattern) else found
@@ -424,6 +427,13 @@ class _Finder:
             return f"`{label}` takes it as *args"
         found = self.in_function(fn, owner, name, depth)
         return found or f"`{label}` does not read `{name}`"
+
+
+def _tracked(node: ast.expr, names: set[str]) -> str:
+    """The tracked name an argument is (``x``, ``x.to(dtype)``, ``x.float()``), or ""."""
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SAME_SHAPE_METHODS:
+        node = node.func.value
+    return node.id if isinstance(node, ast.Name) and node.id in names else ""
 
 
 def _without(pattern: Pattern, inserted: tuple[int, ...]) -> Pattern | str:
@@ -530,13 +540,17 @@ def infer(model: Any) -> Inferred:
         return out
     params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     required = [p for p in params if p.default is p.empty]
+    finder = _Finder()
     if not required:  # forward(input_ids=None, ...): the first argument is the input
-        first = next((p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is None), None)
-        if first is None:
+        nones = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is None]
+        if not nones:
             out.reason = "`forward` takes no argument that could be its input"
             return out
-        required = [first]
-    finder = _Finder()
+        required = [nones[0]]
+        for p in nones[1:8]:
+            found = finder.in_function(model.forward, model, p.name, 0)
+            if isinstance(found, Pattern) and len(out.optional) < 3:
+                out.optional.append((p.name, found))
     for i, p in enumerate(required):
         found: Pattern | str
         if isinstance(model, nn.Sequential) or _layer_pattern(model) is not None:
