@@ -733,3 +733,15 @@ def test_tl101_fix_also_modernises_a_legacy_constructor():
     """, "TL101")
     assert 'self.gamma = nn.Parameter(torch.tensor([1.0], dtype=torch.float32, device="cuda"))' in fixed
     assert after == []
+
+
+def test_tl104_on_a_conditional_parameter_says_when_torch_raises():
+    from torch_lsp.analysis.engine import check_source
+
+    text = (
+        "import torch\nimport torch.nn as nn\n\n\nclass Block(nn.Module):\n"
+        "    def __init__(self, dim, scale_residual=False):\n"
+        "        self.residual_scale = nn.Parameter(torch.ones(dim)) if scale_residual else None\n"
+        "        super().__init__()\n\n    def forward(self, x):\n        return x\n")
+    (d,) = [d for d in check_source(text, "m.py").diagnostics if d.code == "TL104"]
+    assert "(when `scale_residual` is true)" in d.message and d.message.endswith("then")

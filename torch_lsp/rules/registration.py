@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from torch_lsp.analysis import attribute_use as U
 from torch_lsp.analysis import torch_api as T
@@ -400,9 +400,11 @@ def _check_super_init(ctx: FileContext, info: ClassInfo, facts: U.FileFacts) -> 
     first = early[0]
     super_line = info.super_init.lineno
     action = _ACTIONS[first.value.kind]
+    when = _only_when(ctx, first)
     msg = (
-        f"`self.{first.name}` is assigned {_describe(first.value)} before `super().__init__()` is called (line {super_line}): "
+        f"`self.{first.name}` is assigned {_describe(first.value)}{when} before `super().__init__()` is called (line {super_line}): "
         f"PyTorch raises `AttributeError: cannot assign {action} before Module.__init__() call`"
+        + (" then" if when else "")
     )
     related = [RelatedInformation(ctx.src.range_of(info.super_init), "`super().__init__()` is called here, too late")]
     related += [RelatedInformation(ctx.src.range_of(a.target), f"`self.{a.name}` is also assigned before it") for a in early[1:]]
@@ -412,6 +414,20 @@ def _check_super_init(ctx: FileContext, info: ClassInfo, facts: U.FileFacts) -> 
         fixes.append(move)
     yield Diagnostic(ASSIGNMENT_BEFORE_SUPER_INIT.code, ASSIGNMENT_BEFORE_SUPER_INIT.severity,
                      _assignment_range(ctx, first), msg, tuple(related), tuple(fixes))
+
+
+def _only_when(ctx: FileContext, a: Any) -> str:
+    """`` (when `cond` is true)`` for ``self.x = nn.Parameter(...) if cond else None``: the
+    other branch assigns something PyTorch accepts before ``Module.__init__()``."""
+    node = a.value_node
+    if not isinstance(node, ast.IfExp):
+        return ""
+    for branch, other, truth in ((node.body, node.orelse, "true"), (node.orelse, node.body, "false")):
+        if isinstance(other, ast.Constant) and other.value is None:
+            cond = ast.unparse(node.test)
+            cond = cond if len(cond) <= 40 else cond[:37] + "..."
+            return f" (when `{cond}` is {truth})"
+    return ""
 
 
 def _plain_helper(ctx: FileContext, info: ClassInfo, facts: U.FileFacts) -> bool:
