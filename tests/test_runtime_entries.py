@@ -653,3 +653,22 @@ def test_what_the_model_asks_for_is_given(client, tmp_path, text, real_call, wan
     assert _run_real(broken, real_call).returncode != 0
     out = _evaluate(client, tmp_path, broken, report_skipped=True)
     assert [d.code for d in out.diagnostics] == ["TL901"] and want in out.diagnostics[0].message
+
+
+NO_META_KERNEL_IN_INIT = HEADER + '''class Heads(nn.Module):
+    def __init__(self, n=4, d=8):
+        super().__init__()
+        self.fc = nn.Linear(d, d)
+        self.out = nn.Linear(d + 1, 2)
+        self.register_buffer("mask", torch.eye(n).to_sparse(), persistent=False)
+
+    def forward(self, x):
+        return self.out(self.fc(x))
+'''
+
+
+@needs_torch
+def test_a_constructor_without_meta_kernels_is_built_on_the_cpu_and_run_on_meta(client, tmp_path):
+    assert "mat1 and mat2" in _run_real(NO_META_KERNEL_IN_INIT, "Heads()(torch.randn(2, 8))").stderr
+    out = _evaluate(client, tmp_path, NO_META_KERNEL_IN_INIT, report_skipped=True)
+    assert [d.code for d in out.diagnostics] == ["TL901"], [d.message for d in out.diagnostics]

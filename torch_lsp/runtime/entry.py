@@ -4,7 +4,8 @@ An entry point (``jobs.entry_points``) is a Module class of the document built w
 its defaults, or a function of the document called without arguments (a builder:
 ``def resnet18(*, weights=None, **kwargs)``). For each, in the worker:
 
-1. **Build** it on the meta device. A constructor or builder that raises, or a
+1. **Build** it on the meta device (when an operation of the constructor has no
+   meta kernel, on the CPU and then moved to the meta device). A constructor or builder that raises, or a
    builder that returns something other than a module, is skipped with the reason
    (the class may simply need arguments); but a builder (which states the whole
    configuration) whose layer torch itself rejects (``in_channels must be divisible
@@ -108,8 +109,18 @@ def build(module: types.ModuleType, entries: list[dict], path: str, deadline: fl
             results[i] = {"status": "ignored", "reason": f"`{name}` needs arguments ({', '.join(needs)})"}
             continue
         try:
-            with torch.device("meta"):
+            try:
+                with torch.device("meta"):
+                    model = target()
+            except BaseException as exc:
+                if type(exc).__name__ in ("Cancelled", "CpuLimit") or error(exc, path, "building the module").get("status") != "skipped":
+                    raise
+                # an operation with no meta kernel in the constructor (Whisper's to_sparse):
+                # built on the CPU (its weights really allocated, under the worker's memory
+                # limit), then moved to the meta device to be run
                 model = target()
+                if isinstance(model, torch.nn.Module):
+                    model = model.to("meta")
         except BaseException as exc:
             if type(exc).__name__ in ("Cancelled", "CpuLimit"):
                 raise
