@@ -42,6 +42,8 @@ from torch_lsp.runtime import inputs as I
 
 BATCH = 2
 LARGE = {"T": 512, "H": 512, "W": 512, "D": 64}
+# torch's words for an input too small for a kernel or a pooling window
+TOO_SMALL = ("can't be greater than actual input size", "Output size is too small", "output size is too small")
 FIRST = {"B": BATCH, "T": 16, "H": 224, "W": 224, "D": 16}
 # further sizes tried when torch's message changes with the size (common input sizes)
 # (no 1 or 4 for T: a transposed [B, heads, T, d] with T == heads runs by coincidence)
@@ -216,6 +218,13 @@ def evaluate(module: types.ModuleType, b: Built, path: str, run: Callable[..., d
                 first, res = adapted
                 patterns = first.inferred.positional + first.inferred.keyword
                 consumers = _consumers(patterns)
+        if res["status"] == "error" and any(m in str(res.get("message", "")) for m in TOO_SMALL):
+            larger = _larger(first)
+            if larger is not None:  # torch says the input is too small for the model: a larger one is the input
+                got = _attempt(module, b, larger, path, run, consumers, mode)
+                if got["status"] == "ok" or (got["status"] == "error" and not _rejected(got, patterns)
+                                             and _place(got) != _place(res)):
+                    first, res = larger, got
         last = res
         if res["status"] == "ok":
             continue
@@ -224,6 +233,13 @@ def evaluate(module: types.ModuleType, b: Built, path: str, run: Callable[..., d
         return _decide(module, b, first, res, path, run, consumers, mode, patterns, deadline)
     last.update(status="ok", input=first.describe(), entry=b.label)
     return last
+
+
+def _larger(first: Attempt) -> Attempt | None:
+    free = (first.symbols() & {"T", "H", "W", "D"}) - set(first.inferred.sizes)
+    if not free:
+        return None
+    return Attempt(first.inferred, first.choice, {**first.sizes, **{s: max(LARGE[s], first.sizes[s] * 4) for s in free}})
 
 
 def _consumers(patterns: list) -> tuple:
