@@ -113,14 +113,16 @@ def decode_source(data: bytes) -> tuple[str | None, ParseProblem | None]:
         if isinstance(exc, UnicodeDecodeError):
             # The position of the byte in the text an editor shows (each undecodable
             # byte sequence one U+FFFD), lines ended by \n, \r\n or \r.
-            before = data[: exc.start].decode(encoding, errors="replace")
+            # (the offsets are in the bytes the codec saw: after the BOM for utf-8-sig)
+            seen = exc.object if isinstance(exc.object, bytes) else data
+            before = seen[: exc.start].decode(encoding, errors="replace")
             if before.startswith("\ufeff"):
                 before = before[1:]
             lines = split_lines(before, keepends=True) or [""]
             if lines[-1].endswith(("\n", "\r")):
                 lines.append("")
             line, col = len(lines) - 1, len(lines[-1])
-            bad = data[exc.start : exc.start + 1]
+            bad = seen[exc.start : exc.start + 1]
             msg = f"file is not valid {encoding}: byte 0x{bad.hex()} at line {line + 1} cannot be decoded; the file cannot be imported"
             return None, ParseProblem(msg, Range.of(line, col, line, col + 1))
         return None, ParseProblem(f"cannot decode file: {exc}", Range.point(0, 0))
