@@ -336,3 +336,78 @@ def test_layernorm_written_as_a_list_is_checked_and_fixed_as_a_list():
     fixed, after = fix_and_recheck(snippet, "TL201")
     assert "nn.LayerNorm([64])" in fixed or "nn.LayerNorm((64,))" in fixed
     assert only([(d.code, 0) for d in after]) == []
+
+
+# Sizes read from a configuration object (transformers' `config.hidden_size`): each
+# attribute of a constructor parameter is a size symbol of its own, shared by every
+# block built with the same object. Run for real with a SimpleNamespace config:
+# CONFIG_CHAIN raises "mat1 and mat2 shapes cannot be multiplied (2x13 and 12x8)";
+# the quiet ones run (intermediate_size=None falls back; a rebound attribute).
+CONFIG_CHAIN = """
+class Inter(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size + 1)
+
+    def forward(self, h):
+        return torch.relu(self.dense(h))
+
+
+class Out(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, h, inp):
+        return self.dense(h) + inp
+
+
+class Layer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.intermediate = Inter(config)
+        self.output = Out(config)
+
+    def forward(self, x):
+        return self.output(self.intermediate(x), x)
+"""
+
+CONFIG_QUIET = """
+class Fallback(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        inter = config.intermediate_size or 4 * config.hidden_size
+        self.fc1 = nn.Linear(config.hidden_size, inter)
+        self.fc2 = nn.Linear(4 * config.hidden_size, config.hidden_size)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+
+
+class Rebound(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        config.hidden_size = config.hidden_size * 2
+        self.fc1 = nn.Linear(16, config.hidden_size)
+        self.fc2 = nn.Linear(config.hidden_size, 16)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+
+
+class Nested(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.text = nn.Linear(config.text_config.hidden_size, config.projection_dim)
+        self.vision = nn.Linear(config.vision_config.hidden_size, config.projection_dim)
+
+    def forward(self, t, v):
+        return self.text(t) @ self.vision(v).t()
+"""
+
+
+def test_sizes_from_a_config_object_are_symbols_shared_by_the_blocks():
+    got = codes(CONFIG_CHAIN)
+    line = CONFIG_CHAIN.lstrip("\n").splitlines().index("        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)") + 1
+    assert got == [("TL201", line)]
+    assert codes(CONFIG_QUIET) == []

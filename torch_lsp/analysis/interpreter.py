@@ -191,6 +191,15 @@ class ShapeIndex:
 # =============================================================================== interpreter
 
 
+def _atom_name(d: Sym) -> str | None:
+    """The name of a symbol that is one atom (``config``), else None."""
+    if len(d.terms) == 1:
+        mono, coeff = d.terms[0]
+        if coeff == 1 and len(mono) == 1 and isinstance(mono[0], str):
+            return mono[0]
+    return None
+
+
 MAX_DEPTH = 12
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Exactly the occurrences of `class Name(` (for each, the word after "class " is Name).
@@ -890,6 +899,13 @@ class Interpreter(Statements, PythonValues):
             return BoundMethodV(base, attr)
         if isinstance(base, TupleV) and attr in _LIST_MUTATORS:
             return BoundMethodV(base, attr)
+        if type(base) is Sym and self.generic and not attr.startswith("_"):
+            # ``config.hidden_size`` of a constructor parameter analysed on its own: a
+            # size symbol of its own, the same wherever the same object is read
+            # (``Inter(config)`` and ``Out(config)`` share ``config.intermediate_size``)
+            name = _atom_name(base)
+            if name is not None and name.count(".") < 3:
+                return sym(f"{name}.{attr}")
         return UNKNOWN
 
     def _report(self, finding: Any) -> None:
