@@ -411,3 +411,48 @@ def test_sizes_from_a_config_object_are_symbols_shared_by_the_blocks():
     line = CONFIG_CHAIN.lstrip("\n").splitlines().index("        self.dense = nn.Linear(config.intermediate_size, config.hidden_size)") + 1
     assert got == [("TL201", line)]
     assert codes(CONFIG_QUIET) == []
+
+
+# The output of something the engine does not follow (a module built by a factory of
+# another package, a helper it cannot see) is, if the next layer runs, a tensor: the
+# layer after it is checked with what the layer before it returns. Run for real with
+# `make = lambda cfg: nn.Identity()`, `some_fn = torch.relu`, c = 4: both raise
+# "mat1 and mat2 shapes cannot be multiplied".
+AFTER_AN_UNKNOWN_CALL = """
+from somewhere import make, some_fn
+
+
+class Net(nn.Module):
+    def __init__(self, cfg, c):
+        super().__init__()
+        self.features = make(cfg)
+        self.fc1 = nn.Linear(576, c)
+        self.fc2 = nn.Linear(c * 2, 10)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = self.fc1(x)
+        return self.fc2(x)
+
+
+class Helper(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.fc1 = nn.Linear(c, c + 1)
+        self.fc2 = nn.Linear(c, 10)
+
+    def forward(self, x):
+        x = some_fn(x)
+        x = self.fc1(x)
+        return self.fc2(x)
+"""
+
+
+def test_the_layers_after_an_unknown_call_are_checked():
+    lines = AFTER_AN_UNKNOWN_CALL.lstrip("\n").splitlines()
+    got = codes(AFTER_AN_UNKNOWN_CALL)
+    assert got == [("TL201", lines.index("        self.fc2 = nn.Linear(c * 2, 10)") + 1),
+                   ("TL201", lines.index("        self.fc2 = nn.Linear(c, 10)") + 1)]
+    # the right chain after an unknown call stays quiet
+    assert codes(AFTER_AN_UNKNOWN_CALL.replace("nn.Linear(c * 2, 10)", "nn.Linear(c, 10)")
+                 .replace("nn.Linear(c, c + 1)", "nn.Linear(c, c)")) == []

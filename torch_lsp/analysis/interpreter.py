@@ -1743,6 +1743,11 @@ class Interpreter(Statements, PythonValues):
         layer = mod.layer
         if layer.cls in _LOSS_CLASSES:
             return self._loss(_LOSS_CLASSES[layer.cls], layer.params.get("reduction", "mean"), args, kwargs, node)
+        if args and args[0] is UNKNOWN:
+            # the output of something the engine does not follow (``self.features = make(cfg)``,
+            # a helper of another package): if this call runs, it was a tensor, and what the
+            # layer returns is known in part (``[*, out_features]``), so the next layer is checked
+            args = [TensorV(None)] + list(args[1:])
         inputs = [a.shape if isinstance(a, TensorV) else None for a in args]
         if not args or not all(isinstance(a, TensorV) for a in args[:1]):
             return UNKNOWN
