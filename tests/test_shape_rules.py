@@ -456,3 +456,82 @@ def test_the_layers_after_an_unknown_call_are_checked():
     # the right chain after an unknown call stays quiet
     assert codes(AFTER_AN_UNKNOWN_CALL.replace("nn.Linear(c * 2, 10)", "nn.Linear(c, 10)")
                  .replace("nn.Linear(c, c + 1)", "nn.Linear(c, c)")) == []
+
+
+# Run for real (e = 8): HALF raises "mat1 and mat2 shapes cannot be multiplied (2x4 and
+# 8x10)"; ORDERED raises "(2x16 and 32x4)"; HALF_QUIET runs for every e.
+HALF = """
+class Half(nn.Module):
+    def __init__(self, e):
+        super().__init__()
+        self.fc1 = nn.Linear(e, e // 2)
+        self.fc2 = nn.Linear(e, 10)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+"""
+
+HALF_QUIET = """
+class Half(nn.Module):
+    def __init__(self, e):
+        super().__init__()
+        self.fc1 = nn.Linear(e, (e + 1) // 2)
+        self.fc2 = nn.Linear(e // 2 + e % 2, 10)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+"""
+
+ORDERED = """
+from collections import OrderedDict
+
+
+class Ordered(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(OrderedDict([("fc1", nn.Linear(8, 16)), ("fc2", nn.Linear(32, 4))]))
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
+def test_a_floor_division_of_a_size_is_below_it():
+    assert [c for c, _ in codes(HALF)] == ["TL201"]
+    assert codes(HALF_QUIET) == []
+
+
+def test_a_sequential_of_an_ordered_dict_is_followed():
+    assert [c for c, _ in codes(ORDERED)] == ["TL201"]
+
+
+# A ModuleList filled in exclusive branches (transformers' Sam3 FPN layer): the appends
+# of one branch must not add up with the other's. Runs for real with scale_factor 4.0,
+# 2.0 and 1.0 (and in_channels 16); a floor division made its sizes provably different,
+# which showed the appends adding up.
+BRANCH_APPENDS = """
+class Scale(nn.Module):
+    def __init__(self, in_channels, fpn_dim, scale_factor):
+        super().__init__()
+        self.scale_layers = nn.ModuleList()
+        if scale_factor == 4.0:
+            self.scale_layers.append(nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2))
+            self.scale_layers.append(nn.GELU())
+            self.scale_layers.append(nn.ConvTranspose2d(in_channels // 2, in_channels // 4, kernel_size=2, stride=2))
+            intermediate_channels = in_channels // 4
+        elif scale_factor == 2.0:
+            self.scale_layers.append(nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2))
+            intermediate_channels = in_channels // 2
+        else:
+            intermediate_channels = in_channels
+        self.proj1 = nn.Conv2d(intermediate_channels, fpn_dim, kernel_size=1)
+
+    def forward(self, hidden_states):
+        for layer in self.scale_layers:
+            hidden_states = layer(hidden_states)
+        return self.proj1(hidden_states)
+"""
+
+
+def test_a_module_list_filled_in_exclusive_branches_is_quiet():
+    assert codes(BRANCH_APPENDS) == []

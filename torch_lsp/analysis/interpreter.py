@@ -1297,7 +1297,19 @@ class Interpreter(Statements, PythonValues):
             kwargs["*"] = UNKNOWN
         if builtin is not None:
             return self.builtin(builtin, args, kwargs, node, frame)
+        if type(func) is BoundMethodV and func.base is None and func.name == "collections.OrderedDict":
+            return self._ordered_dict(args, kwargs)
         return self.call(func, args, kwargs, node, frame)
+
+    @staticmethod
+    def _ordered_dict(args: list, kwargs: dict) -> AV:
+        """``OrderedDict([("fc1", layer), ...])`` (for ``nn.Sequential(OrderedDict(...))``)."""
+        if len(args) != 1 or kwargs:
+            return UNKNOWN
+        pairs = args[0].items if isinstance(args[0], (TupleV, SeqV)) and args[0].items is not None else None
+        if pairs is None or not all(isinstance(p, TupleV) and len(p.items) == 2 and isinstance(p.items[0], str) for p in pairs):
+            return UNKNOWN
+        return _OrderedDictV([(p.items[0], p.items[1]) for p in pairs])
 
     def call(self, func: AV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
         if (args or kwargs) and (has_failed(args) or has_failed(kwargs.values())) or (
@@ -1375,6 +1387,12 @@ class Interpreter(Statements, PythonValues):
                 self._forget(base, frame)
                 return UNKNOWN
             if isinstance(func.base, SeqV) and func.name in ("append", "extend", "insert") and func.base.kind != "dict":
+                if not self.flows[-1].certain:
+                    # appended in a branch the engine cannot decide: the same ModuleList is
+                    # changed in place on some runs only; its contents are not known after
+                    # (else appends of two exclusive branches would add up)
+                    self._forget(func.base, frame)
+                    return None
                 if func.name == "append" and args:
                     func.base.items.append(args[0])
                 elif func.name == "extend" and args and isinstance(args[0], (TupleV, SeqV)):

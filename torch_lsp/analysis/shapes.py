@@ -271,7 +271,48 @@ def dim_eq(a: Dim, b: Dim) -> bool | None:
         return diff == 0
     if diff is UNKNOWN:
         return None
-    return False if _positive(diff.as_dict()) is not None else None  # type: ignore[union-attr]
+    terms = diff.as_dict()  # type: ignore[union-attr]
+    if _positive(terms) is not None:
+        return False
+    bounds = _floordiv_bounds(terms)
+    if bounds is not None and (_positive(bounds[0]) is True or _positive(bounds[1]) is False):
+        return False  # ``e // 2`` against ``e``: below it for every e >= 1
+    return None
+
+
+def _floordiv_bounds(terms: dict[Monomial, int]) -> tuple[dict, dict] | None:
+    """Lower and upper bounds of a polynomial with each ``N // k`` (a monomial of its
+    own) replaced by ``(N - k + 1) / k`` and ``N / k``; None when a floor division
+    appears in a product."""
+    from fractions import Fraction
+
+    low: dict = {}
+    high: dict = {}
+    found = False
+
+    def add(out: dict, poly: dict, factor: Fraction) -> None:
+        for m, c in poly.items():
+            out[m] = out.get(m, 0) + c * factor
+
+    for m, c in terms.items():
+        fds = [x for x in m if isinstance(x, FloorDiv)]
+        if not fds:
+            add(low, {m: c}, Fraction(1))
+            add(high, {m: c}, Fraction(1))
+            continue
+        if len(m) != 1 or fds[0].den < 1:
+            return None
+        found = True
+        fd = fds[0]
+        num = fd.num.as_dict() if isinstance(fd.num, Sym) else {(): fd.num}
+        lower = dict(num)
+        lower[()] = lower.get((), 0) - (fd.den - 1)
+        floor_low, floor_high = (lower, num) if c > 0 else (num, lower)
+        add(low, floor_low, Fraction(c, fd.den))
+        add(high, floor_high, Fraction(c, fd.den))
+    if not found:
+        return None
+    return {m: c for m, c in low.items() if c}, {m: c for m, c in high.items() if c}
 
 
 def dim_ne(a: Dim, b: Dim) -> bool:
