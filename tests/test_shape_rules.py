@@ -535,3 +535,26 @@ class Scale(nn.Module):
 
 def test_a_module_list_filled_in_exclusive_branches_is_quiet():
     assert codes(BRANCH_APPENDS) == []
+
+
+# A layer class handed over through functools.partial (timm's `norm_layer=partial(
+# nn.BatchNorm2d, eps=1e-3)`). Run for real (c = 4): "running_mean should contain 8
+# elements not 4".
+PARTIAL_NORM = """
+from functools import partial
+
+
+class Block(nn.Module):
+    def __init__(self, c, norm_layer=partial(nn.BatchNorm2d, eps=1e-3)):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c * 2, 3, padding=1)
+        self.norm = norm_layer(c)
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+"""
+
+
+def test_a_layer_class_given_through_partial_is_built():
+    assert [c for c, _ in codes(PARTIAL_NORM)] == ["TL202"]
+    assert codes(PARTIAL_NORM.replace("nn.Conv2d(c, c * 2,", "nn.Conv2d(c, c,")) == []

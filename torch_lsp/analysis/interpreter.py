@@ -46,7 +46,7 @@ from torch_lsp.analysis.flow import may_catch
 from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
 from torch_lsp.analysis.statements import Statements, _is_generator, _truthiness
 from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules and queries import them from here)
-    AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, SeqV, TensorV, TupleV, _OrderedDictV,
+    AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, PartialV, SeqV, TensorV, TupleV, _OrderedDictV,
     _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
 )
 
@@ -1299,6 +1299,10 @@ class Interpreter(Statements, PythonValues):
             return self.builtin(builtin, args, kwargs, node, frame)
         if type(func) is BoundMethodV and func.base is None and func.name == "collections.OrderedDict":
             return self._ordered_dict(args, kwargs)
+        if type(func) is BoundMethodV and func.base is None and func.name == "functools.partial":
+            if not args or "*" in kwargs or "**" in kwargs or args[0] is UNKNOWN:
+                return UNKNOWN
+            return PartialV(args[0], tuple(args[1:]), dict(kwargs))
         return self.call(func, args, kwargs, node, frame)
 
     @staticmethod
@@ -1312,6 +1316,8 @@ class Interpreter(Statements, PythonValues):
         return _OrderedDictV([(p.items[0], p.items[1]) for p in pairs])
 
     def call(self, func: AV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        if type(func) is PartialV:  # `norm_layer = partial(nn.BatchNorm2d, eps=1e-3)`, then `norm_layer(c)`
+            return self.call(func.func, list(func.args) + list(args), {**func.kwargs, **kwargs}, node, frame)
         if (args or kwargs) and (has_failed(args) or has_failed(kwargs.values())) or (
                 type(func) is BoundMethodV and type(func.base) is TensorV and func.base.failed):
             return failed_tensor()  # a run never gets here (an argument's operation raised)

@@ -142,6 +142,15 @@ class _OrderedDictV:
     items: list
 
 
+@dataclass(eq=False)
+class PartialV:
+    """``functools.partial(f, *args, **kwargs)``: calling it calls ``f`` with them first."""
+
+    func: Any
+    args: tuple
+    kwargs: dict
+
+
 def _widen(v: Any) -> Any:
     """A value that changes from one loop iteration to the next: a tensor keeps
     being a tensor (of unknown shape), anything else is unknown."""
