@@ -558,3 +558,28 @@ class Block(nn.Module):
 def test_a_layer_class_given_through_partial_is_built():
     assert [c for c, _ in codes(PARTIAL_NORM)] == ["TL202"]
     assert codes(PARTIAL_NORM.replace("nn.Conv2d(c, c * 2,", "nn.Conv2d(c, c,")) == []
+
+
+# Tensor.unflatten (ops.unflatten was modelled and tested, never called). Run for real:
+# UNFLATTEN_BAD raises "unflatten: Provided sizes [5, 4] don't multiply up to the size of
+# dim 1 (12)"; the right one runs and feeds the Linear 4 features.
+UNFLATTEN = """
+class Unflat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = x.unflatten(-1, (3, 4))
+        return self.fc(x)
+
+
+if __name__ == "__main__":
+    Unflat()(torch.randn(2, 12))
+"""
+
+
+def test_unflatten_is_checked():
+    assert codes(UNFLATTEN) == []
+    assert [c for c, _ in codes(UNFLATTEN.replace("(3, 4)", "(5, 4)"))] == ["TL207"]
+    assert [c for c, _ in codes(UNFLATTEN.replace("nn.Linear(4, 2)", "nn.Linear(12, 2)"))] == ["TL201"]

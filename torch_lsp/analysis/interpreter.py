@@ -1991,6 +1991,14 @@ class Interpreter(Statements, PythonValues):
                 start = args[0] if args else kwargs.get("start_dim", 0)
                 end = args[1] if len(args) > 1 else kwargs.get("end_dim", -1)
                 return self._tensor_op(name, O.flatten, (s, start, end), [t], node, frame, None, flatten_sizes=("flatten", start, end))
+            if name == "unflatten":
+                dim = args[0] if args else kwargs.get("dim")
+                sizes = args[1] if len(args) > 1 else kwargs.get("sizes")
+                if isinstance(sizes, TupleV):
+                    sizes = tuple(sizes.items)
+                if dim is None or sizes is None:
+                    return TensorV(None)
+                return self._tensor_op(name, O.unflatten, (s, dim, sizes), [t], node, frame, "TL207")
             if name == "permute":
                 dims = _flat_sizes(args)
                 return self._op_result(O.permute, (s, tuple(dims)), node, t.origin, frame) if dims is not None else TensorV(None)
