@@ -308,7 +308,7 @@ REAL_RUNS = [
 
 
 @needs_torch
-@pytest.mark.parametrize("text,call,raises", REAL_RUNS)
+@pytest.mark.parametrize("text,call,raises", REAL_RUNS, ids=[c.split("(", 1)[0].strip("[ ") for _, c, _ in REAL_RUNS])
 def test_the_cases_behave_so_under_torch_on_cpu(text, call, raises):
     proc = _run_real(text, call)
     if raises is None:
@@ -641,7 +641,7 @@ NAMED_SIZE = HEADER + '''class Mel(nn.Module):
 @pytest.mark.parametrize("text,real_call,want", [
     (OPTIONAL_INPUTS, "Dual()(torch.randint(0, 50, (2, 5)), torch.randn(2, 3, 32, 32))", "[2, 16] (long), [2, 3, 224, 224]"),
     (NAMED_SIZE, "Mel()(torch.randn(2, 8, 60))", "[2, 8, 60]"),
-])
+], ids=["optional-inputs", "named-size"])
 def test_what_the_model_asks_for_is_given(client, tmp_path, text, real_call, want):
     # CLIP-like: forward(input_ids=None, pixel_values=None) needs both; Whisper-like: the
     # model's own message names the length it wants
