@@ -745,3 +745,22 @@ def test_tl104_on_a_conditional_parameter_says_when_torch_raises():
         "        super().__init__()\n\n    def forward(self, x):\n        return x\n")
     (d,) = [d for d in check_source(text, "m.py").diagnostics if d.code == "TL104"]
     assert "(when `scale_residual` is true)" in d.message and d.message.endswith("then")
+
+
+def test_tl102_a_plain_list_in_one_arm_is_not_registered_by_a_module_in_the_other():
+    # Stage(4, 8) has 0 parameters (the list's LayerNorm and Conv2d are not registered);
+    # the `else` arm's Identity registers `down` only on the runs that take it
+    # (transformers' ConvNeXt stage, the plant of the mutation benchmark).
+    from torch_lsp.analysis.engine import check_source
+
+    text = ("import torch.nn as nn\n\n\nclass Stage(nn.Module):\n"
+            "    def __init__(self, cin, cout, stride=2):\n        super().__init__()\n"
+            "        if cin != cout or stride > 1:\n"
+            "            self.down = [nn.LayerNorm(cin), nn.Conv2d(cin, cout, 2, stride)]\n"
+            "        else:\n            self.down = nn.Identity()\n\n"
+            "    def forward(self, x):\n        for m in self.down:\n            x = m(x)\n        return x\n")
+    assert [(d.code, d.range.start.line + 1) for d in check_source(text, "m.py").diagnostics] == [("TL102", 8)]
+    # a list that a later statement turns into a ModuleList on the same path stays quiet
+    later = text.replace("        else:\n            self.down = nn.Identity()\n",
+                         "            self.down = nn.ModuleList(self.down)\n        else:\n            self.down = nn.Identity()\n")
+    assert [d.code for d in check_source(later, "m.py").diagnostics] == []

@@ -909,13 +909,34 @@ def _stateless_user_module(ctx: FileContext, v: Value) -> bool:
     return True
 
 
+def _only_in_other_branches(info: ClassInfo, a: Any) -> bool:
+    """Is every other assignment of ``self.<name>`` in the other arm of an ``if`` than
+    ``a`` (``if ...: self.down = [norm, conv]`` / ``else: self.down = nn.Identity()``)?
+    Then the registered module of the other arm does not register this arm's list."""
+    others = [b for b in info.assignments if b.name == a.name and b is not a]
+    if not others or info.init is None:
+        return False
+
+    def contains(stmts: list, target: ast.AST) -> bool:
+        return any(n is target for st in stmts for n in ast.walk(st))
+
+    def exclusive(x: ast.AST, y: ast.AST) -> bool:
+        for node in ast.walk(info.init):
+            if isinstance(node, ast.If) and node.orelse:
+                if (contains(node.body, x) and contains(node.orelse, y)) or (contains(node.orelse, x) and contains(node.body, y)):
+                    return True
+        return False
+
+    return all(b.method == a.method == "__init__" and exclusive(a.stmt, b.stmt) for b in others)
+
+
 def _check_plain_containers(ctx: FileContext, info: ClassInfo) -> Iterable[Diagnostic]:
     registered = _registered_names(ctx, info)
     for a in info.assignments:
         v = a.value
         if v.kind is not Kind.PLAIN_CONTAINER or v.container == "generator" or v.registered or v.escaped:
             continue
-        if a.name in registered:
+        if a.name in registered and not _only_in_other_branches(info, a):
             continue
         modules, params, nested = _unregistered_items(ctx, v)
         if not modules and not params:
