@@ -764,3 +764,23 @@ def test_tl102_a_plain_list_in_one_arm_is_not_registered_by_a_module_in_the_othe
     later = text.replace("        else:\n            self.down = nn.Identity()\n",
                          "            self.down = nn.ModuleList(self.down)\n        else:\n            self.down = nn.Identity()\n")
     assert [d.code for d in check_source(later, "m.py").diagnostics] == []
+
+
+def test_tl102_a_plain_list_of_layers_built_on_every_branch_is_reported():
+    # transformers' Wav2Vec2FeatureEncoder: `conv_layers` is a list of layers on each
+    # branch (the last raises), then `self.conv_layers = list(conv_layers)`. For real,
+    # Enc() has 0 parameters.
+    from torch_lsp.analysis.engine import check_source
+
+    text = ("import torch.nn as nn\n\n\nclass Enc(nn.Module):\n"
+            "    def __init__(self, norm='group', n=3):\n        super().__init__()\n"
+            "        if norm == 'group':\n"
+            "            conv_layers = [nn.Conv1d(1, 8, 3)] + [nn.Conv1d(8, 8, 3) for _ in range(n - 1)]\n"
+            "        elif norm == 'layer':\n            conv_layers = [nn.Conv1d(1, 8, 3) for _ in range(n)]\n"
+            "        else:\n            raise ValueError(norm)\n"
+            "        self.conv_layers = list(conv_layers)\n\n"
+            "    def forward(self, x):\n        for c in self.conv_layers:\n            x = c(x)\n        return x\n")
+    assert [(d.code, d.range.start.line + 1) for d in check_source(text, "m.py").diagnostics] == [("TL102", 13)]
+    # a list of layers on one branch only, of something else on the other: not on every path
+    mixed = text.replace("conv_layers = [nn.Conv1d(1, 8, 3) for _ in range(n)]", "conv_layers = [1, 2]")
+    assert [d.code for d in check_source(mixed, "m.py").diagnostics] == []

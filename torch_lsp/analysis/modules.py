@@ -372,6 +372,12 @@ def _join_values(a: Value | None, b: Value | None) -> Value:
     if a.kind is b.kind and a.kind not in (Kind.PLAIN_CONTAINER,):
         return Value(a.kind, a.node, a.cls if a.cls == b.cls else None, a.requires_grad and b.requires_grad,
                      a.legacy and b.legacy, registered=a.registered and b.registered)
+    if (a.kind is b.kind is Kind.PLAIN_CONTAINER and a.container == b.container and a.items and b.items
+            and not (a.registered or b.registered or a.escaped or b.escaped or a.lazy or b.lazy)
+            and all(i.value.kind in MODULE_KINDS for i in a.items + b.items)):
+        # two paths each build a plain list of layers (`if ...: layers = [...] elif ...: layers = [...]`):
+        # on every path it holds layers; its items are those of both
+        return Value(Kind.PLAIN_CONTAINER, a.node, container=a.container, items=list(a.items) + list(b.items))
     return Value(Kind.UNKNOWN)
 
 
