@@ -680,3 +680,40 @@ def test_a_bug_past_an_input_too_small_is_found_with_a_larger_one(client, tmp_pa
     assert "mat1 and mat2" in _run_real(broken, "Encoder()(torch.randn(2, 400))").stderr
     out = _evaluate(client, tmp_path, broken, report_skipped=True)
     assert [d.code for d in out.diagnostics] == ["TL901"] and "inferred [2, 512]" in out.diagnostics[0].message
+
+
+def test_the_scripts_own_actions_are_not_builders():
+    text = """
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            def __init__(self, d=3):
+                super().__init__()
+            def forward(self, x):
+                return x
+
+        def build():
+            return Net(4)
+
+        def main():
+            model = Net()
+            return model
+
+        def train_and_return():
+            model = Net()
+            opt = torch.optim.SGD(model.parameters(), 0.1)
+            model(torch.randn(2, 3)).sum().backward()
+            opt.step()
+            return model
+
+        def load():
+            model = Net()
+            model.load_state_dict(torch.load(open("ckpt.pt", "rb")))
+            return model
+
+        if __name__ == "__main__":
+            main()
+    """
+    # main() is what the script runs; the others train or read files: only build() is a builder
+    assert _entries(text) == [("builder", "build")]

@@ -478,6 +478,7 @@ def annotated(tree: ast.Module, already: set[str] = frozenset()) -> list[Evaluat
 
 
 # ============================================================================ entry points
+_ACTIONS = frozenset({"backward", "step", "zero_grad", "save", "open", "fit", "train_epoch", "download", "urlretrieve"})
 MAX_ENTRY_CANDIDATES = 64  # sent to the worker per document (it builds what its time allows)
 DEFAULT_MAX_ENTRY_POINTS = 8  # run per document (runtime.max-entry-points)
 
@@ -581,8 +582,25 @@ def entry_points(tree: ast.Module, already: set[str] = frozenset()) -> list[Entr
                 return True
         return False
 
+    # The script's own actions are not builders: functions the `__main__` block or the
+    # top level calls (`main()`), and functions that train or write (`.backward()`,
+    # `.step()`, `torch.save`, `open`), even when they return the model in the end.
+    script_calls = {n.func.id for stmt in tree.body if is_main_block(stmt) or not isinstance(
+        stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.walk(stmt)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+    def acts(fn: ast.AST) -> bool:
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Call):
+                f = n.func
+                name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+                if name in _ACTIONS:
+                    return True
+        return False
+
     builders = [fn for name, fn in functions.items()
-                if not name.startswith("test") and not _required_arguments(fn, False) and (name in makers or registered(fn))]
+                if not name.startswith("test") and not _required_arguments(fn, False) and (name in makers or registered(fn))
+                and name not in script_calls and not acts(fn)]
     mentioned: set[str] = set()
     reached, todo = set(), [fn.name for fn in builders]
     while todo:
