@@ -1297,12 +1297,6 @@ class Interpreter(Statements, PythonValues):
             kwargs["*"] = UNKNOWN
         if builtin is not None:
             return self.builtin(builtin, args, kwargs, node, frame)
-        if type(func) is BoundMethodV and func.base is None and func.name == "collections.OrderedDict":
-            return self._ordered_dict(args, kwargs)
-        if type(func) is BoundMethodV and func.base is None and func.name == "functools.partial":
-            if not args or "*" in kwargs or "**" in kwargs or args[0] is UNKNOWN:
-                return UNKNOWN
-            return PartialV(args[0], tuple(args[1:]), dict(kwargs))
         return self.call(func, args, kwargs, node, frame)
 
     @staticmethod
@@ -1372,6 +1366,12 @@ class Interpreter(Statements, PythonValues):
                 return TensorV(None) if func.name is None or func.name.startswith("torch.") or isinstance(func.base, TensorV) else UNKNOWN
             if func.base is None:
                 name = func.name
+                if name == "collections.OrderedDict":
+                    return self._ordered_dict(args, kwargs)
+                if name == "functools.partial":
+                    if not args or "**" in kwargs or args[0] is UNKNOWN:
+                        return UNKNOWN
+                    return PartialV(args[0], tuple(args[1:]), dict(kwargs))
                 if (FOLLOW_IMPORTED and name is not None and not name.startswith("torch.")
                         and name[name.rfind(".") + 1:name.rfind(".") + 2].isupper()):
                     info = self._imported_class(func.name)

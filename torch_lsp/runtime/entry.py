@@ -256,9 +256,6 @@ def _adapt(module: types.ModuleType, b: Built, first: Attempt, res: dict, path: 
     message names (``expects ... length 60, but found 16``) for the free sizes, and the
     further optional arguments whose first layer is known (``pixel_values``). The
     first that gets past the rejection becomes the input."""
-    import dataclasses
-    import re
-
     current, last = first, res
     for _ in range(3):  # one step at a time: a size, then an argument the next check asks for
         progress = None

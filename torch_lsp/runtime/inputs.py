@@ -169,9 +169,7 @@ def _resolve(expr: ast.expr, self_name: str, obj: Any, bindings: dict | None = N
         if base is None:
             return None
         try:
-            value = inspect.getattr_static(base[0], expr.attr, None)
-            if value is None or not _is_plain(value):
-                value = getattr(base[0], expr.attr)
+            value = getattr(base[0], expr.attr)
         except Exception:
             return None
         return value, f"{base[1]}.{expr.attr}"
@@ -184,10 +182,6 @@ def _resolve(expr: ast.expr, self_name: str, obj: Any, bindings: dict | None = N
         except Exception:
             return None
     return None
-
-
-def _is_plain(value: Any) -> bool:
-    return not isinstance(value, (property, staticmethod, classmethod)) and not hasattr(value, "__get__")
 
 
 class _Finder:
@@ -402,7 +396,7 @@ class _Finder:
             for base in type(owner).__mro__[1:]:
                 if "forward" in base.__dict__:
                     fn = base.__dict__["forward"]
-                    return self._into(fn, owner, position, keyword, depth + 1, f"super().forward")
+                    return self._into(fn, owner, position, keyword, depth + 1, "super().forward")
             return "no `forward` in the base classes"
         got = _resolve(f, self_name, owner, self.bindings)
         if got is None:

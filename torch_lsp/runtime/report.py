@@ -142,6 +142,21 @@ def _inputs_from_static(src: SourceFile, project: Any, evaluations: list[Evaluat
             ctx.release()
 
 
+def _with_module(res: dict) -> str:
+    """torch's message, after the module that was running when it raised, what that
+    module wants and what it received ("`fc2` (Linear, in_features=33) received [2, 32]: ...")."""
+    message = str(res.get("message", "error"))
+    mod = res.get("module")
+    if isinstance(mod, dict) and mod.get("name"):
+        where = f"`{mod['name']}` ({mod.get('type', '?')}"
+        where += f", {mod['expects']})" if mod.get("expects") else ")"
+        shapes = mod.get("input")
+        if isinstance(shapes, list) and len(shapes) == 1 and isinstance(shapes[0], list):
+            where += f" received [{', '.join(map(str, shapes[0]))}]"
+        message = f"{where}: {message}"
+    return message
+
+
 def _line_range(src: SourceFile, line: int) -> Range:
     """The code on a 1-based line (indentation and trailing comment-free end)."""
     n = max(line - 1, 0)
@@ -206,15 +221,7 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
             continue  # a static rule already reports it
         call = ev.call_text or src.line_text(ev.call_line - 1).strip()
         phase = res.get("phase", "running forward")
-        message = str(res.get("message", "error"))
-        mod = res.get("module")
-        if isinstance(mod, dict) and mod.get("name"):
-            where = f"`{mod['name']}` ({mod.get('type', '?')}"
-            where += f", {mod['expects']})" if mod.get("expects") else ")"
-            shapes = mod.get("input")
-            if isinstance(shapes, list) and len(shapes) == 1 and isinstance(shapes[0], list):
-                where += f" received [{', '.join(map(str, shapes[0]))}]"
-            message = f"{where}: {message}"
+        message = _with_module(res)
         called = ev.origin == "call"
         message += f" ({phase} of `{ev.cls}` on meta tensors, as `{call}` does)" if called else \
             f" ({phase} of `{call}` on meta tensors)"
@@ -254,15 +261,7 @@ def _entry_result(out: Evaluated, src: SourceFile, ep: EntryPoint, res: dict, sh
     first, last = _enclosing_class(src.tree, line)
     if line in shape_lines or any(first <= s <= last for s in shape_lines):
         return  # a static rule already reports it
-    message = str(res.get("message", "error"))
-    mod = res.get("module")
-    if isinstance(mod, dict) and mod.get("name"):
-        where = f"`{mod['name']}` ({mod.get('type', '?')}"
-        where += f", {mod['expects']})" if mod.get("expects") else ")"
-        shapes = mod.get("input")
-        if isinstance(shapes, list) and len(shapes) == 1 and isinstance(shapes[0], list):
-            where += f" received [{', '.join(map(str, shapes[0]))}]"
-        message = f"{where}: {message}"
+    message = _with_module(res)
     mode = res.get("mode", "eval")
     phase = res.get("phase", "running forward")
     also = [a for a in res.get("also") or [] if isinstance(a, str)]

@@ -489,7 +489,7 @@ def _own_check(exc: BaseException, where: list) -> bool:
     if not filename or os.path.abspath(filename).startswith(_torch_dir()):
         return False
     text = linecache.getline(filename, line).strip()
-    return text.startswith(("raise ", "raise(", "assert ", "assert(", "_assert(", "torch._assert(")) or text == "raise"
+    return text.startswith(("raise ", "raise(")) or text == "raise"
 
 
 def _expectation(mod: Any) -> str:
