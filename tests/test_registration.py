@@ -784,3 +784,114 @@ def test_tl102_a_plain_list_of_layers_built_on_every_branch_is_reported():
     # a list of layers on one branch only, of something else on the other: not on every path
     mixed = text.replace("conv_layers = [nn.Conv1d(1, 8, 3) for _ in range(n)]", "conv_layers = [1, 2]")
     assert [d.code for d in check_source(mixed, "m.py").diagnostics] == []
+
+
+# What __init__'s signature and the file's helpers say a value is (issue 15). Each class
+# below raises under torch 2.13 when built with its defaults (or, for `Given`, with a
+# module): "cannot assign module before Module.__init__() call".
+SIGNATURE_SAYS_MODULE = """
+from functools import partial
+
+
+def make_proj(d):
+    return nn.Linear(d, d)
+
+
+def make_stack(d):
+    layers = nn.Sequential(make_proj(d), nn.ReLU())
+    return layers
+
+
+class FromDefault(nn.Module):
+    def __init__(self, dim, norm_layer=nn.LayerNorm):
+        self.norm = norm_layer(dim)
+        super().__init__()
+
+
+class FromPartial(nn.Module):
+    def __init__(self, dim, norm_layer=partial(nn.BatchNorm2d, eps=1e-3)):
+        self.norm = norm_layer(dim)
+        super().__init__()
+
+
+class FromHelper(nn.Module):
+    def __init__(self, dim):
+        self.proj = make_stack(dim)
+        super().__init__()
+
+
+class Given(nn.Module):
+    def __init__(self, body: nn.Module):
+        self.body = body
+        super().__init__()
+"""
+
+
+def test_modules_from_signatures_and_helpers_before_super_init():
+    found = codes(SIGNATURE_SAYS_MODULE)
+    assert [c for c, _ in found] == ["TL104"] * 4
+    _, diags = run(SIGNATURE_SAYS_MODULE)
+    messages = " ".join(d.message for d in diags)
+    assert "built by the parameter `norm_layer` (an `nn.LayerNorm` by default)" in messages
+    assert "the module `make_stack(...)` returns" in messages
+
+
+def test_values_the_signature_does_not_make_modules_are_quiet():
+    snippet = """
+    def make_size(d):
+        return d * 2
+
+
+    def sometimes(d):
+        if d:
+            return nn.Linear(d, d)
+        return None
+
+
+    class A(nn.Module):
+        def __init__(self, dim, act=None, body: nn.Module = None, scale=make_size):
+            self.act = act
+            self.body = body
+            self.size = scale(dim)
+            self.maybe = sometimes(dim)
+            super().__init__()
+    """
+    assert codes(snippet) == []
+
+
+def test_a_plain_list_of_modules_built_by_a_layer_class_parameter():
+    snippet = """
+    class Block(nn.Module):
+        def __init__(self, dim, norm_layer=nn.LayerNorm):
+            super().__init__()
+            self.norms = [norm_layer(dim) for _ in range(2)]
+
+        def forward(self, x):
+            return self.norms[1](self.norms[0](x))
+    """
+    assert codes(snippet) == [("TL102", 4)]
+    fixed, after = fix_and_recheck(snippet, "TL102")
+    assert "nn.ModuleList(" in fixed and after == []
+
+
+def test_a_placeholder_named_as_a_parameter_in_a_class_without_other_parameters():
+    # Swin's relative position bias, with `nn.Parameter(...)` dropped: a zeros table read by
+    # index and returned. Under torch, `list(Bias(3, (2, 2)).parameters()) == []`: never trained.
+    snippet = """
+    class Bias(nn.Module):
+        def __init__(self, num_heads, window):
+            super().__init__()
+            self.relative_position_bias_table = torch.zeros((2 * window[0] - 1) * (2 * window[1] - 1), num_heads)
+            self.register_buffer("index", torch.arange(window[0] * window[1]))
+
+        def forward(self):
+            return self.relative_position_bias_table[self.index]
+    """
+    _, diags = run(snippet)
+    assert [(d.code, d.severity) for d in diags] == [("TL101", Severity.WARNING)]
+    assert "like a learned parameter" in diags[0].message
+    # a table computed in __init__ (not a placeholder) is a constant: at most the
+    # information that a returned plain tensor may be on the wrong device
+    _, diags = run(snippet.replace("torch.zeros((2 * window[0] - 1) * (2 * window[1] - 1), num_heads)",
+                                   "torch.arange(num_heads).float()"))
+    assert [(d.code, d.severity) for d in diags] == [("TL101", Severity.INFORMATION)]

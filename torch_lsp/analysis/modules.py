@@ -75,6 +75,12 @@ class Value:
     escaped: bool = False
     # (summary, constructor expression) of a call not resolved yet: see ModuleModel.settle
     lazy: tuple | None = field(default=None, repr=False)
+    # A callable that builds modules (a parameter whose default is a Module class,
+    # `norm_layer=nn.LayerNorm`): (kind, cls) of what a call of it returns
+    factory: tuple | None = field(default=None, repr=False)
+    # How a module built by a call of a parameter or a helper was made, for messages:
+    # "`norm_layer` (an `nn.LayerNorm` by default)", "`make_block(...)`"
+    via: str | None = field(default=None, repr=False)
 
     def all_items(self) -> list["Item"]:
         return self.items
@@ -196,6 +202,7 @@ class ModuleModel:
         self._infos: dict[tuple, ClassInfo] = {}
         self._in_progress: set[tuple] = set()
         self._classes: list[ClassInfo] | None = None
+        self._function_builds: dict[tuple, tuple | None] = {}
 
     # ------------------------------------------------------------------ classes
     def classes(self) -> list[ClassInfo]:
@@ -318,6 +325,58 @@ class ModuleModel:
                 return Kind.LAYER, target.qualname
         return None
 
+
+    def function_builds(self, summary: FileSummary, name: str, depth: int = 0) -> tuple[Kind, str | None] | None:
+        """What a top-level function of the file returns when every ``return`` of it
+        gives a module built by a known class (directly, through a local name assigned
+        only such modules, or through another such function): (kind, class), else None.
+        x-transformers' ``def Sequential(*mods): return nn.Sequential(*filter(exists, mods))``."""
+        key = (id(summary), name)
+        if key in self._function_builds:
+            return self._function_builds[key]
+        self._function_builds[key] = None  # recursion: unknown
+        fn = next((s for s in (summary.source.tree.body if summary.source is not None and summary.source.tree else [])
+                   if isinstance(s, ast.FunctionDef) and s.name == name), None)
+        out = self._returns_module(summary, fn, depth) if fn is not None and depth < 3 else None
+        self._function_builds[key] = out
+        return out
+
+    def _returns_module(self, summary: FileSummary, fn: ast.FunctionDef, depth: int) -> tuple[Kind, str | None] | None:
+        returns: list[ast.expr | None] = []
+        assigned: dict[str, list[ast.expr]] = {}
+        stack: list[ast.AST] = list(fn.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(node, (ast.Yield, ast.YieldFrom)):
+                return None  # a generator
+            if isinstance(node, ast.Return):
+                returns.append(node.value)
+            elif isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        assigned.setdefault(t.id, []).append(node.value)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.With)):
+                for t in ast.walk(node.target if not isinstance(node, ast.With) else node):
+                    if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store):
+                        assigned.setdefault(t.id, []).append(ast.Constant(None))  # bound otherwise: not known
+            stack.extend(ast.iter_child_nodes(node))
+        if not returns:
+            return None
+        kinds: set = set()
+        for value in returns:
+            exprs = assigned.get(value.id, [None]) if isinstance(value, ast.Name) else [value]
+            for e in exprs:
+                if not isinstance(e, ast.Call):
+                    return None
+                k = self.class_kind(summary, e.func)
+                if (k is None or k is LAZY) and isinstance(e.func, ast.Name) and e.func.id in summary.functions:
+                    k = self.function_builds(summary, e.func.id, depth + 1)
+                if k is None or k is LAZY or k[0] not in (Kind.LAYER, Kind.MODULE_CONTAINER):
+                    return None
+                kinds.add(k)
+        return next(iter(kinds)) if len(kinds) == 1 else (Kind.LAYER, None)
 
     def settle(self, value: Value) -> Value:
         """Resolve a value built by a constructor imported from another file (see
@@ -458,6 +517,8 @@ class _InitWalker:
         args = fn.args
         for a in args.posonlyargs + args.args + args.kwonlyargs + [x for x in (args.vararg, args.kwarg) if x]:
             state.env[a.arg] = Value(Kind.UNKNOWN)
+        if name == "__init__":
+            self._typed_parameters(fn, state)
         saved_flow = self.flow
         self.flow = Flow(_StateOps(state))
         try:
@@ -469,6 +530,34 @@ class _InitWalker:
         finally:
             self.flow = saved_flow
             self.method_stack.pop()
+
+    def _typed_parameters(self, fn: ast.FunctionDef, state: _State) -> None:
+        """What ``__init__``'s signature says of a parameter: a module when annotated
+        with a Module class and not defaulting to None (``body: nn.Module``); a builder of
+        modules when its default is a Module class or a ``partial`` of one
+        (``norm_layer=nn.LayerNorm``: a caller passes another layer class)."""
+        a = fn.args
+        positional = a.posonlyargs + a.args
+        defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+        for p, d in list(zip(positional, defaults)) + list(zip(a.kwonlyargs, a.kw_defaults)):
+            if d is None or (isinstance(d, ast.Constant) and d.value is None):
+                if d is None and p.annotation is not None:
+                    kind = self._class_of(p.annotation)
+                    if kind is not None and kind[0] is Kind.LAYER:
+                        state.env[p.arg] = Value(Kind.LAYER, p, cls=kind[1])
+                continue
+            target = d
+            if isinstance(d, ast.Call) and T.canonical(self.summary.imports.qualify(d.func)) == "functools.partial" and d.args:
+                target = d.args[0]
+            kind = self._class_of(target)
+            if kind is not None and kind[0] in MODULE_KINDS:
+                state.env[p.arg] = Value(Kind.UNKNOWN, d, factory=kind)
+
+    def _class_of(self, expr: ast.expr) -> tuple[Kind, str | None] | None:
+        if not isinstance(expr, (ast.Name, ast.Attribute)):
+            return None
+        kind = self.model.class_kind(self.summary, expr)
+        return kind if kind is not None and kind is not LAZY else None
 
     def _call_helper(self, method_name: str, state: _State) -> None:
         if len(self.method_stack) > self.MAX_HELPER_DEPTH or method_name in self.method_stack:
@@ -893,6 +982,14 @@ class _InitWalker:
         if not pure:
             for v in args + list(kwargs.values()):
                 _mark(v, escaped=True)
+        if isinstance(func, ast.Name):
+            bound = state.env.get(func.id)
+            if bound is not None and bound.factory is not None:
+                return Value(bound.factory[0], node, cls=bound.factory[1], via=f"parameter:{func.id}")
+            if bound is None and func.id in self.summary.functions:
+                built = self.model.function_builds(self.summary, func.id)
+                if built is not None:
+                    return Value(built[0], node, cls=built[1], via=f"function:{func.id}")
         return Value(Kind.UNKNOWN, node)
 
     def _mutate(self, container: Value, method: str, node: ast.Call, state: _State, stmt: ast.stmt | None) -> None:

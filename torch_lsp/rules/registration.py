@@ -321,6 +321,12 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
 
 def _describe(value: Value) -> str:
     """``an `nn.Linear```, ``a `Block```, ``an `nn.Parameter```: for messages."""
+    if value.via is not None and value.kind in (Kind.LAYER, Kind.MODULE_CONTAINER):
+        how, name = value.via.split(":", 1)
+        if how == "parameter":
+            default = f" ({_describe(Value(value.kind, cls=value.cls))} by default)" if value.cls else ""
+            return f"a module built by the parameter `{name}`{default}"
+        return f"the module `{name}(...)` returns"
     if value.kind in (Kind.LAYER, Kind.MODULE_CONTAINER, Kind.PARAM_CONTAINER) and value.cls:
         short = value.cls.rsplit(".", 1)[-1]
         return f"an `nn.{short}`" if value.cls.startswith("torch.nn.") else f"a `{short}`"
@@ -656,8 +662,14 @@ def _judge(ctx: FileContext, info: ClassInfo, a: Assignment, tf: U.TensorFacts, 
     named = U.name_says_parameter(name, tf.placeholder) and learnable
     # (a) meant to be learned, shown only by its name: in a class that already has learned parts, where it
     # enters forward's arithmetic and is never moved to the input's device there.
-    if named and use.arith and not use.moved and not use.pinned and U.has_learned_parts(ctx, info, registered):
-        site = real_device[0] if real_device else use.arith[0]
+    # A placeholder (zeros/ones/empty/randn of a shape, left as made) that the name calls
+    # a parameter and forward reads is one even in a class with nothing else learned
+    # (Swin's `relative_position_bias_table`, read by index and returned): kept plain, it
+    # is a constant of its initial values.
+    placeholder_read = tf.placeholder and (use.arith or use.plain or real_device) and not use.inplace
+    if named and (use.arith or placeholder_read) and not use.moved and not use.pinned and (
+            placeholder_read or U.has_learned_parts(ctx, info, registered)):
+        site = real_device[0] if real_device else (use.arith or use.plain)[0]
         device_part = ""
         if real_device:
             device_part = (f"; {_stays(tf)}, so line {_line(site)} raises "
