@@ -583,3 +583,234 @@ def test_unflatten_is_checked():
     assert codes(UNFLATTEN) == []
     assert [c for c, _ in codes(UNFLATTEN.replace("(3, 4)", "(5, 4)"))] == ["TL207"]
     assert [c for c, _ in codes(UNFLATTEN.replace("nn.Linear(4, 2)", "nn.Linear(12, 2)"))] == ["TL201"]
+
+
+# A method handed to a function the engine does not know (transformers'
+# `apply_chunking_to_forward(self.ff, chunk, dim, x)`, a hook) is checked with unknown
+# arguments: the chain inside it needs no input shape. Run for real with
+# `apply_chunking_to_forward` = `lambda fn, c, d, *xs: fn(*xs)`: the bad one raises
+# "mat1 and mat2 shapes cannot be multiplied (2x9 and 8x4)".
+CALLBACK = """
+from somewhere import apply_chunking_to_forward
+
+
+class FF(nn.Module):
+    def __init__(self, d, inner):
+        super().__init__()
+        self.up = nn.Linear(d, inner + 1)
+        self.down = nn.Linear(inner, d)
+
+    def forward(self, x):
+        return apply_chunking_to_forward(self.chunk, 4, 1, x)
+
+    def chunk(self, x):
+        return self.down(torch.relu(self.up(x)))
+"""
+
+
+def test_a_method_passed_to_an_unknown_function_is_checked():
+    assert [c for c, _ in codes(CALLBACK)] == ["TL201"]
+    assert codes(CALLBACK.replace("inner + 1)", "inner)")) == []
+
+
+def test_checkpoint_calls_its_function_with_the_arguments():
+    snippet = """
+    from torch.utils.checkpoint import checkpoint
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 4)
+            self.head = nn.Linear(5, 2)
+
+        def forward(self, x):
+            return self.head(checkpoint(self.fc, x, use_reentrant=False))
+    """
+    assert [c for c, _ in codes(snippet)] == ["TL201"]
+    assert codes(snippet.replace("nn.Linear(5, 2)", "nn.Linear(4, 2)")) == []
+
+
+# `ACT2FN[config.hidden_act]` (transformers) is an activation: it keeps the shape, so the
+# next layer is checked against the one before it. Every activation of transformers 5.23's
+# table keeps the shape of its input (checked in the mutation venv).
+ACT2FN_MLP = """
+from transformers.activations import ACT2FN
+
+
+class MLP(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size * 2)
+        self.act = ACT2FN[config.hidden_act]
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+"""
+
+
+def test_an_activation_looked_up_by_name_keeps_the_shape():
+    found = [c for c, _ in codes(ACT2FN_MLP)]
+    assert found == ["TL201"]
+    assert codes(ACT2FN_MLP.replace("config.intermediate_size * 2)", "config.intermediate_size)")) == []
+
+
+# A tensor of unknown shape that a layer accepts has the shape that layer takes, for what
+# follows and in the caller too (the same tensor): `x` reaches `self.attn.q` as
+# `[*, hidden]`, so `torch.cat([x, h], -1)` is `[*, 2 * hidden]`, not the 3 * hidden `fc`
+# takes. Run for real with hidden=8: "mat1 and mat2 shapes cannot be multiplied (2x16 and 24x8)".
+PINNED = """
+class Attn(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.q = nn.Linear(hidden, hidden)
+
+    def forward(self, h):
+        return self.q(h)
+
+
+class Block(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.attn = Attn(hidden)
+        self.fc = nn.Linear(hidden * 3, hidden)
+
+    def forward(self, x, flag: bool):
+        h = self.attn(x)
+        z = torch.cat([x, h], -1)
+        return self.fc(z)
+"""
+
+
+def test_a_layer_pins_the_shape_of_an_unknown_input():
+    assert [c for c, _ in codes(PINNED)] == ["TL201"]
+    assert codes(PINNED.replace("hidden * 3", "hidden * 2")) == []
+
+
+def test_a_pin_holds_on_its_own_path_only():
+    # `x` is pinned to [*, hidden] in one branch only; on the other it is unknown, so
+    # after the join nothing is known of `z` (with flag=False, an `x` of 1.5 * hidden
+    # features makes `z` 3 * hidden wide: it runs)
+    snippet = PINNED.replace("""        h = self.attn(x)
+        z = torch.cat([x, h], -1)""", """        if flag:
+            h = self.attn(x)
+        else:
+            h = x
+        z = torch.cat([x, h], -1)""")
+    assert codes(snippet) == []
+
+
+def test_two_layers_reading_one_tensor_disagree():
+    snippet = """
+    class Attn(nn.Module):
+        def __init__(self, hidden):
+            super().__init__()
+            self.q = nn.Linear(hidden + 1, hidden)
+            self.k = nn.Linear(hidden, hidden)
+
+        def forward(self, h):
+            return self.q(h) + self.k(h)
+    """
+    _, diags = run(snippet)
+    d = next(d for d in diags if d.code == "TL201")
+    assert "self.q" in d.message and "one of them is wrong" in d.message
+    assert not d.fixes  # which one to change is not known
+    assert codes(snippet.replace("hidden + 1", "hidden")) == []
+
+
+# `super()` in a Module class: the base's method runs with the same instance, and a class
+# that extends a torch layer is that layer (transformers' ConvNextLayerNorm). Run for
+# real: Child(4) on [2, 4] raises "mat1 and mat2 shapes cannot be multiplied (2x8 and
+# 4x3)"; Emb(8) on [2, 3, 16, 16] raises "Given normalized_shape=[8], expected input with
+# shape [*, 8], but got input of size[2, 4, 4, 16]".
+SUPER_CALLS = """
+class ChanNorm(nn.LayerNorm):
+    def __init__(self, normalized_shape, *, eps=1e-6, data_format="channels_last", **kwargs):
+        super().__init__(normalized_shape, eps=eps, **kwargs)
+        self.data_format = data_format
+
+    def forward(self, features):
+        if self.data_format == "channels_first":
+            features = features.permute(0, 2, 3, 1)
+            features = super().forward(features)
+            features = features.permute(0, 3, 1, 2)
+        else:
+            features = super().forward(features)
+        return features
+
+
+class Base(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.fc = nn.Linear(d, d * 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class Child(Base):
+    def __init__(self, d):
+        super().__init__(d)
+        self.out = nn.Linear(d * 2, 3)
+
+    def forward(self, x):
+        return self.out(super().forward(x))
+
+
+class Emb(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(3, c, 4, 4)
+        self.norm = ChanNorm(c, data_format="channels_first")
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+"""
+
+
+def test_super_runs_the_base_method_and_the_torch_layer():
+    assert codes(SUPER_CALLS) == []
+    child = SUPER_CALLS.replace("nn.Linear(d * 2, 3)", "nn.Linear(d, 3)")
+    assert [c for c, _ in codes(child)] == ["TL201"]
+    emb = SUPER_CALLS.replace("nn.Conv2d(3, c, 4, 4)", "nn.Conv2d(3, c * 2, 4, 4)")
+    _, diags = run(emb)
+    assert [d.code for d in diags] == ["TL201"] and "`self.norm` (LayerNorm)" in diags[0].message
+    # channels_last: the LayerNorm reads the last dimension, the width (unknown): quiet
+    assert codes(emb.replace('data_format="channels_first"', 'data_format="channels_last"')) == []
+
+
+def test_a_subclass_of_a_torch_layer_without_methods_is_the_layer():
+    snippet = """
+    class Dense(nn.Linear):
+        pass
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = Dense(8, 16)
+            self.b = nn.Linear(12, 2)
+
+        def forward(self, x):
+            return self.b(self.a(x))
+    """
+    assert [c for c, _ in codes(snippet)] == ["TL201"]
+    assert codes(snippet.replace("nn.Linear(12, 2)", "nn.Linear(16, 2)")) == []
+
+
+def test_an_item_of_a_config_list_is_one_size():
+    # `config.hidden_sizes[0]` read twice is the same size (as `config.hidden_size` is)
+    snippet = """
+    class Stem(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.conv = nn.Conv2d(3, config.hidden_sizes[0] * 2, 4, 4)
+            self.norm = nn.BatchNorm2d(config.hidden_sizes[0])
+
+        def forward(self, x):
+            return self.norm(self.conv(x))
+    """
+    assert [c for c, _ in codes(snippet)] == ["TL202"]
+    assert codes(snippet.replace("config.hidden_sizes[0] * 2", "config.hidden_sizes[0]")) == []
+    assert codes(snippet.replace("config.hidden_sizes[0] * 2", "config.hidden_sizes[1]")) == []

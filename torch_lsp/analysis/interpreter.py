@@ -1199,6 +1199,9 @@ class Interpreter(Statements, PythonValues):
         return UNKNOWN
 
     def _subscript(self, node: ast.Subscript, frame: Frame) -> AV:
+        if isinstance(node.value, (ast.Name, ast.Attribute)) and T.canonical(self._qualify(node.value)) in T.ACTIVATION_TABLES:
+            self.eval(node.slice, frame)
+            return LayerV(Layer(L.ACTIVATION, {}), node)
         base = self.eval(node.value, frame)
         if type(base) is TensorV and base.failed:
             self.eval(node.slice, frame)
@@ -1209,6 +1212,13 @@ class Interpreter(Statements, PythonValues):
                 return TensorV(None, base.origin)
             return self._op_result(O.index, (base.shape, idx), node, base.origin, frame)
         key = self.eval(node.slice, frame)
+        if type(base) is Sym and self.generic and type(key) is int:
+            # ``config.hidden_sizes[0]`` of a constructor parameter analysed on its own:
+            # one size symbol, the same wherever that item is read (as ``config.attr``)
+            name = _atom_name(base)
+            if name is not None and name.count("[") < 2:
+                return sym(f"{name}[{key}]")
+            return UNKNOWN
         if isinstance(base, TupleV):
             if isinstance(key, int) and not isinstance(key, bool) and -len(base.items) <= key < len(base.items):
                 return base.items[key]
@@ -1254,6 +1264,10 @@ class Interpreter(Statements, PythonValues):
 
     # ------------------------------------------------------------------ calls
     def _call(self, node: ast.Call, frame: Frame) -> AV:
+        f = node.func
+        if (type(f) is ast.Attribute and type(f.value) is ast.Call and type(f.value.func) is ast.Name
+                and f.value.func.id == "super" and "super" not in frame.env and "super" not in self.module_env):
+            return self._super_call(node, f.attr, frame)
         root = node.func
         while type(root) is ast.Attribute:
             root = root.value  # type: ignore[attr-defined]
@@ -1298,6 +1312,69 @@ class Interpreter(Statements, PythonValues):
         if builtin is not None:
             return self.builtin(builtin, args, kwargs, node, frame)
         return self.call(func, args, kwargs, node, frame)
+
+    def _super_call(self, node: ast.Call, name: str, frame: Frame) -> AV:
+        """``super().__init__(...)`` / ``super().forward(x)`` in a method of a Module
+        class: the next class's method, a user class's (run with the same instance) or
+        the torch layer the class extends (``class ConvNextLayerNorm(nn.LayerNorm)``,
+        whose ``super().forward(x)`` is LayerNorm's)."""
+        args, kwargs = self._call_arguments(node, frame)
+        fn = frame.fn
+        params = _params_of(fn)
+        inst = frame.env.get(params[0].arg) if params else None
+        if not isinstance(inst, InstanceV) or not isinstance(fn, ast.FunctionDef):
+            return UNKNOWN
+        owner = self._owner_of(inst.cls, fn)
+        if owner is None or "*" in kwargs:
+            return UNKNOWN
+        for base in owner.user_bases:
+            nxt = self._method_of(self.model.info(base), name)
+            if nxt is not None:
+                return self.call(FuncV(nxt, inst), args, kwargs, node, frame)
+        if owner.user_bases:
+            return UNKNOWN  # a base whose method is not seen
+        layers = [b for b in owner.torch_bases if b in L.SUPPORTED]
+        if len(layers) != 1:
+            return UNKNOWN
+        if name == "__init__":
+            built = self._construct_layer(layers[0], args, kwargs, node, frame)
+            if isinstance(built, LayerV):
+                built.label = built.label or inst.label
+                set_attr(inst, _TORCH_LAYER, built)
+            return None
+        layer = inst.attrs.get(_TORCH_LAYER)
+        if name == "forward" and isinstance(layer, LayerV):
+            return self._call_layer(_as_instance(layer, inst), args, kwargs, node, frame)
+        return UNKNOWN
+
+    def _owner_of(self, info: Any, fn: ast.FunctionDef, depth: int = 0) -> Any:
+        """The class among ``info`` and its project bases whose body defines ``fn``."""
+        if fn in info.node.body:
+            return info
+        if depth > 20:
+            return None
+        for base in info.user_bases:
+            hit = self._owner_of(self.model.info(base), fn, depth + 1)
+            if hit is not None:
+                return hit
+        return None
+
+    def _call_arguments(self, node: ast.Call, frame: Frame) -> tuple[list, dict]:
+        args: list = []
+        kwargs: dict = {}
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                inner = self.eval(a.value, frame)
+                if isinstance(inner, TupleV):
+                    args.extend(inner.items)
+                else:
+                    kwargs["*"] = UNKNOWN
+            else:
+                args.append(self.eval(a, frame))
+        for k in node.keywords:
+            v = self.eval(k.value, frame)
+            kwargs["**" if k.arg is None else k.arg] = UNKNOWN if k.arg is None else v
+        return args, kwargs
 
     @staticmethod
     def _ordered_dict(args: list, kwargs: dict) -> AV:
@@ -1618,6 +1695,11 @@ class Interpreter(Statements, PythonValues):
         inst = InstanceV(info, node=node, site=site, built_here=self.local)
         init = self._method_of(info, "__init__")
         if init is None:
+            layers = [b for b in info.torch_bases if b in L.SUPPORTED]
+            if len(layers) == 1 and isinstance(node, ast.Call) and "*" not in kwargs:
+                built = self._construct_layer(layers[0], args, kwargs, node, Frame(self.module_env))
+                if isinstance(built, LayerV):
+                    set_attr(inst, _TORCH_LAYER, built)
             return inst
         if self.depth > MAX_DEPTH or (id(init) in self.foreign and not FOLLOW_OTHER_FILES):
             return inst
@@ -1697,6 +1779,9 @@ class Interpreter(Statements, PythonValues):
     def _call_forward(self, inst: InstanceV, args: list, kwargs: dict, node: ast.AST | None, frame: Frame | None = None) -> AV:
         fwd = self._method_of(inst.cls, "forward")
         if fwd is None:
+            layer = inst.attrs.get(_TORCH_LAYER)
+            if isinstance(layer, LayerV) and isinstance(node, ast.Call) and frame is not None:
+                return self._call_layer(_as_instance(layer, inst), args, kwargs, node, frame)  # `class Norm(nn.LayerNorm)` without forward
             return UNKNOWN
         site = frame.site if frame is not None else None
         if node is not None and not self.instance_stack and any(isinstance(a, TensorV) and a.shape is not None for a in args):
@@ -1789,10 +1874,38 @@ class Interpreter(Statements, PythonValues):
             return failed_tensor()
         else:
             self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
+            if inputs and inputs[0] is None:
+                self._pin(args[0], node.args[0] if node.args else None, mod, frame)
         origin_in = args[0].origin
         preserving = layer.cls in T.STATELESS_LAYERS or layer.short.startswith("Dropout")
         origin = origin_in if preserving and origin_in is not None else Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None, chain=mod.chain)
         return self._wrap_output(res.out, origin)
+
+    def _pin(self, x: AV, arg: ast.AST | None, mod: LayerV, frame: Frame) -> None:
+        """A tensor of unknown shape that a layer accepted has the shape the layer
+        takes (or the run stopped there): ``self.qkv(x)`` makes ``x`` ``[*, dim]`` for
+        what follows, in every running frame that holds it (the caller's ``residual``
+        is the same tensor), on this path only (the names are rebound, not the value
+        changed)."""
+        layer = mod.layer
+        want = L.expected_input(layer)
+        if want is None or not any(d is not UNKNOWN for d in want.dims):
+            return
+        seg = self.seg(arg) if arg is not None else "the input"
+        origin = Origin("pinned", arg, mod.label or layer.short, mod.node, site=x.origin.site if type(x) is TensorV and x.origin else None,
+                        chain=mod.chain, factors=(seg if len(seg) <= 40 else "the input",))
+        if type(x) is TensorV and x.shape is None and not x.failed:
+            pinned = TensorV(want, origin, x.parameter)
+            for flow in self.flows:
+                running = getattr(flow.ops, "frame", None)
+                env = running.env if running is not None else None
+                if env is None or env is self.module_env:
+                    continue
+                for k, v in env.items():
+                    if v is x:
+                        env[k] = pinned
+        elif isinstance(arg, ast.Name) and frame.env.get(arg.id, _NOT_FOUND) is UNKNOWN and frame.env is not self.module_env:
+            frame.env[arg.id] = TensorV(want, origin)
 
     def _as_if_fixed(self, layer: Layer, err: ShapeError, inputs: list, kwargs: dict, frame: Frame) -> Result | None:
         """The layer's output as if the fix were applied (its size argument set to what
@@ -1848,9 +1961,28 @@ class Interpreter(Statements, PythonValues):
         short = name.rsplit(".", 1)[-1]
         if name in T.TENSOR_FACTORIES or name in ("torch.Tensor",):
             return self._factory(short, args, kwargs, node)
+        if name == "torch.utils.checkpoint.checkpoint" and args and isinstance(args[0], (FuncV, LayerV, SeqV, InstanceV)):
+            # `checkpoint(fn, *args)` calls `fn(*args)`; its own keywords are not fn's
+            passed = {k: v for k, v in kwargs.items() if k not in _CHECKPOINT_KEYWORDS}
+            return self.call(args[0], list(args[1:]), passed, node, frame)
         if name.startswith("torch.nn.functional.") or name.startswith("torch."):
             return self._function(short, name, args, kwargs, node, frame)
+        if name in T.ACTIVATION_FACTORIES:
+            return LayerV(Layer(L.ACTIVATION, {}), node)
+        self._callbacks(args, kwargs, node, frame)
         return UNKNOWN
+
+    def _callbacks(self, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> None:
+        """A function the engine does not know, handed a function of this code
+        (`apply_chunking_to_forward(self.feed_forward_chunk, ..., x)`, a hook): the
+        callback runs some time, with arguments the engine cannot map, so its body is
+        checked with unknown arguments (what it finds holds whatever they are)."""
+        for v in list(args) + list(kwargs.values()):
+            if type(v) is not FuncV or not isinstance(v.node, ast.FunctionDef) or id(v.node) in self.active:
+                continue
+            a = v.node.args
+            params = (a.posonlyargs + a.args)[1 if v.self_value is not None else 0:len(a.posonlyargs + a.args) - len(a.defaults)]
+            self.call(v, [TensorV(None, Origin("argument", p, f"`{p.arg}`")) for p in params], {}, node, frame)
 
     def _construct_layer(self, cls: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
         if cls == "torch.nn.Sequential":
@@ -2335,6 +2467,16 @@ def _merge_out(sym_out: Any, conc_out: Any) -> Any:
             return Shape(tuple(c if isinstance(d, _Unknown) else d for d, c in zip(sym_out.dims, conc_out.dims)), sym_out.prefix)
         return conc_out if not conc_out.prefix else sym_out
     return sym_out
+
+
+# The torch layer a Module class extends, as its `super().__init__(...)` built it.
+_TORCH_LAYER = "<torch layer>"
+
+
+def _as_instance(layer: LayerV, inst: InstanceV) -> LayerV:
+    """The torch layer of a subclass instance, named as the instance (`self.norm`)."""
+    return LayerV(layer.layer, layer.node, inst.label or layer.label, layer.chain) if inst.label else layer
+_CHECKPOINT_KEYWORDS = frozenset({"use_reentrant", "preserve_rng_state", "context_fn", "determinism_check", "debug"})
 
 
 def _params_of(fn: ast.AST | None) -> list:

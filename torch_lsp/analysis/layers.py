@@ -1967,7 +1967,13 @@ _FORWARD_SHORT: dict[str, Callable[[Layer, list, dict], Result]] = {
 }
 _FORWARD = {NN + k: v for k, v in _FORWARD_SHORT.items()}
 
-SUPPORTED: frozenset[str] = frozenset(_FORWARD)
+SUPPORTED: frozenset[str] = frozenset(_FORWARD)  # torch's layers
+
+# An elementwise activation picked by name from a model library's table
+# (`ACT2FN[config.hidden_act]`, see ``torch_api.ACTIVATION_TABLES``): which one is not
+# known, only that it keeps the shape. Not a torch class: built directly, never bound.
+ACTIVATION = "activation"
+_FORWARD[ACTIVATION] = _same_forward
 
 
 # =============================================================================== expected input

@@ -54,6 +54,15 @@ STATELESS_LAYERS = frozenset(
 WEIGHTED_LOSS_ARGS = frozenset({"weight", "pos_weight"})
 
 MODULE = "torch.nn.Module"
+
+# Model libraries' look-ups of an activation by name, all shape-preserving modules
+# (checked on transformers 5.23: every `ACT2FN[name]` keeps its input's shape).
+# Subscripted tables, and functions called with the name.
+ACTIVATION_TABLES = frozenset({"transformers.activations.ACT2FN"})
+ACTIVATION_FACTORIES = frozenset({
+    "transformers.activations.get_activation",
+    "timm.layers.create_act_layer", "timm.layers.create_act.create_act_layer",
+})
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
 PARAM_CONTAINERS = frozenset({"torch.nn.ParameterList", "torch.nn.ParameterDict"})
 PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.UninitializedParameter"})

@@ -169,6 +169,10 @@ def _describe_input(t: TensorV) -> str:
         return f" (the input at line {_line(o.node)})"
     if o.what == "factory":
         return f" from `{o.label}` (line {_line(o.node)})"
+    if o.what == "pinned":
+        what = o.factors[0] if o.factors else "the input"
+        return (f", the size `{o.label}` (line {_line(o.node)}) takes from `{what}`: the two layers read the same "
+                f"tensor and disagree, so one of them is wrong")
     return ""
 
 
@@ -185,6 +189,8 @@ def _related(interp: Interpreter, t: TensorV, node: ast.AST, mod: LayerV | None)
         rel.append((o.layer_node, f"`{o.label}` produces {shape_str(t.shape)}"))
     elif o is not None and o.what in ("flatten", "op") and o.node is not None:
         rel.append((o.node, f"`{o.label}` gives {shape_str(t.shape)}"))
+    elif o is not None and o.what == "pinned" and o.layer_node is not None:
+        rel.append((o.layer_node, f"`{o.label}` takes {shape_str(t.shape)}"))
     if node is not None and (mod is None or node is not mod.node):
         rel.append((node, "the tensor reaches the layer here"))
     if o is not None and o.site is not None and o.site.node is not None:
@@ -238,7 +244,7 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
         else:
             msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
         fixes = []
-        if arg is not None and err.expected is not None and not _in_loop(interp, arg):
+        if arg is not None and err.expected is not None and not _in_loop(interp, arg) and not (o is not None and o.what == "pinned"):
             text = _fix_text(interp, err.expected, arg, frame, arg)
             if text is not None and text != interp.seg(arg):
                 title = f"Set {err.param} to {text}" + (f" (= {formula[3:]})" if code == "TL203" and formula else "")
