@@ -1976,10 +1976,13 @@ class Interpreter(Statements, PythonValues):
         """A function the engine does not know, handed a function of this code
         (`apply_chunking_to_forward(self.feed_forward_chunk, ..., x)`, a hook): the
         callback runs some time, with arguments the engine cannot map, so its body is
-        checked with unknown arguments (what it finds holds whatever they are)."""
+        checked with unknown arguments (what it finds holds whatever they are). Only
+        methods and nested functions: those reach the module's layers."""
         for v in list(args) + list(kwargs.values()):
             if type(v) is not FuncV or not isinstance(v.node, ast.FunctionDef) or id(v.node) in self.active:
                 continue
+            if v.self_value is None and v.closure is None:
+                continue  # a function of the module (`eager_attention_forward` as a default): no layers of its own
             a = v.node.args
             params = (a.posonlyargs + a.args)[1 if v.self_value is not None else 0:len(a.posonlyargs + a.args) - len(a.defaults)]
             self.call(v, [TensorV(None, Origin("argument", p, f"`{p.arg}`")) for p in params], {}, node, frame)

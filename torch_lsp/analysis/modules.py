@@ -556,7 +556,9 @@ class _InitWalker:
     def _class_of(self, expr: ast.expr) -> tuple[Kind, str | None] | None:
         if not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
-        kind = self.model.class_kind(self.summary, expr)
+        # lazy: a class imported from another project file is not resolved (that parses
+        # the file: `config: LlamaConfig` on every model class); torch's and this file's are
+        kind = self.model.class_kind(self.summary, expr, lazy=True)
         return kind if kind is not None and kind is not LAZY else None
 
     def _call_helper(self, method_name: str, state: _State) -> None:
