@@ -931,7 +931,7 @@ def test_embedding_flatten_misc_unknowns():
     assert fwd(mk("Flatten", -2), Shape.suffix(16, 5, 5)).out == Shape.suffix(16, 25)
     assert fwd(mk("Flatten"), None).out is None
     assert fwd(mk("Unflatten", 1, (4, -1)), (B, hidden * 4)).out == Shape.of(B, 4, hidden)
-    assert fwd(mk("Unflatten", 1, (hidden, -1)), (B, hidden * 4)).out == Shape.of(B, hidden, UNKNOWN)
+    assert fwd(mk("Unflatten", 1, (hidden, -1)), (B, hidden * 4)).out == Shape.of(B, hidden, 4)
     assert fwd(mk("Unflatten", 1, (2, 3)), (B, hidden)).error is None
     assert fwd(mk("Unflatten", -1, (2, 3)), Shape.suffix(6)).out == Shape.suffix(2, 3)
     assert fwd(mk("ReLU"), (B, H)).out == Shape.of(B, H)
@@ -940,7 +940,8 @@ def test_embedding_flatten_misc_unknowns():
     assert fwd(mk("Upsample", scale_factor=2), (B, 3, H, W)).out == Shape.of(B, 3, 2 * H, 2 * W)
     assert fwd(mk("Upsample", scale_factor=1.5), (B, 3, H, 4)).out == Shape.of(B, 3, UNKNOWN, 6)
     assert fwd(mk("Upsample", size=(8, 8)), None).out == Shape.of(UNKNOWN, UNKNOWN, 8, 8)
-    assert fwd(mk("Upsample", scale_factor=2), Shape.suffix(3, H)).out is None  # rank 3, 4 or 5: which dims scale?
+    # rank 3, 4 or 5: the last dim is spatial whatever the rank (nn.Upsample is F.interpolate)
+    assert fwd(mk("Upsample", scale_factor=2), Shape.suffix(3, H)).out == Shape.suffix(H * 2)
     assert fwd(mk("PixelShuffle", 2), (B, 4 * hidden, H, W)).out == Shape.of(B, hidden, 2 * H, 2 * W)
     assert fwd(mk("ZeroPad2d", (1, 2, 3, 4)), (B, 3, H, W)).out == Shape.of(B, 3, H + 7, W + 3)
     assert fwd(mk("ZeroPad2d", 1), Shape.suffix(H, W)).out == Shape.suffix(H + 2, W + 2)
@@ -1020,10 +1021,11 @@ def test_layernorm_expected_keeps_the_written_form():
 def test_unflatten_sizes():
     err = fwd(mk("Unflatten", 1, (2, 4)), (B, 7)).error
     assert (err.kind, err.got, err.want) == ("reshape", 7, 8)
-    assert err.message == "splits dimension 1 into 2 × 4 = 8, but it has size 7"
+    # nn.Unflatten is Tensor.unflatten (ops.unflatten): torch's own message
+    assert err.message == "unflatten: Provided sizes [2, 4] don't multiply up to the size of dim 1 (7) in the input tensor [B, 7]"
     err = fwd(mk("Unflatten", 1, (3, -1)), (B, 8)).error
     assert (err.kind, err.got, err.want) == ("reshape", 8, 3)
-    assert err.message == "splits dimension 1 of size 8 into 3 × -1, but 3 does not divide 8"
+    assert err.message == "unflatten: Provided sizes [3, -1] don't multiply up to the size of dim 1 (8) in the input tensor [B, 8]"
     assert fwd(mk("Unflatten", 1, (4, -1)), (B, hidden * 8)).out == Shape.of(B, 4, hidden * 2)
     assert fwd(mk("Unflatten", 1, (3, -1)), (B, hidden)).error is None  # hidden may be a multiple of 3
     assert fwd(mk("Unflatten", 1, (hidden, -1)), (B, 7)).error is None

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from torch_lsp.analysis import ops as O
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
 from torch_lsp.analysis.shapes import (
     UNKNOWN,
@@ -1399,92 +1400,16 @@ def _glu_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
 
 
 def _flatten_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
-    x = inputs[0]
-    s, e = _int(layer.params.get("start_dim")), _int(layer.params.get("end_dim"))
-    if x is None or s is None or e is None:
-        return Result(None)
-    if not x.prefix:
-        r = len(x.dims)
-        si, ei = _norm_dim(s, r), _norm_dim(e, r)
-        if si is None:
-            return _dim_error(s, x)
-        if ei is None:
-            return _dim_error(e, x)
-        if r == 0:
-            return Result(Shape.of(1))
-        if si > ei:
-            return _fail("rank", f"start_dim {s} comes after end_dim {e} for {_desc_rank(x)}")
-        dims = x.dims
-        return Result(Shape(tuple(dims[:si]) + (dim_product(dims[si : ei + 1]),) + tuple(dims[ei + 1 :])))
-    k = len(x.dims)
-    if s >= 0 and e < 0:
-        # [d0 .. d(s-1)] + [flattened] + the last (-e - 1) dims
-        tail_n = -e - 1
-        tail = x.dims[k - tail_n:] if tail_n <= k else None
-        if tail is None:
-            return Result(Shape((UNKNOWN,) * (s + 1) + (UNKNOWN,) * tail_n))
-        return Result(Shape((UNKNOWN,) * (s + 1) + tuple(tail)))
-    if s < 0 and e < 0:
-        if s > e:
-            if -s <= k:
-                return _fail("rank", f"start_dim {s} comes after end_dim {e}")
-            return Result(None)
-        tail_n = -e - 1
-        if -s <= k:
-            head, mid = tuple(x.dims[: k + s]), dim_product(x.dims[k + s : k + e + 1])
-        else:
-            head, mid = (), UNKNOWN
-        tail = tuple(x.dims[k - tail_n:]) if tail_n <= k else (UNKNOWN,) * tail_n
-        return Result(Shape(head + (mid,) + tail, prefix=True))
-    return Result(None)
+    """``nn.Flatten`` is ``torch.flatten`` with its start and end dims."""
+    return O.flatten(inputs[0], layer.params.get("start_dim"), layer.params.get("end_dim"))
 
 
 def _unflatten_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
-    x = inputs[0]
-    dim = _int(layer.params.get("dim"))
+    """``nn.Unflatten`` is ``Tensor.unflatten`` with its dim and sizes."""
     sizes = layer.params.get("unflattened_size")
     if not isinstance(sizes, tuple) or not sizes:
         return Result(None)
-    sizes = tuple(_d(v) for v in sizes)
-    if x is None or dim is None:
-        return Result(None)
-    if x.prefix:
-        if dim >= 0 or -dim > len(x.dims):
-            return Result(None)
-        i = len(x.dims) + dim
-    else:
-        i = _norm_dim(dim, len(x.dims)) if x.dims else None
-        if i is None:
-            return _dim_error(dim, x)
-    size = x.dims[i]
-    holes = [j for j, v in enumerate(sizes) if isinstance(v, int) and v == -1]
-    if len(holes) > 1 or any(isinstance(v, int) and v < -1 for v in sizes):
-        return Result(None)  # config_errors tells
-    known = dim_product(v for j, v in enumerate(sizes) if j not in holes)
-    shown = " × ".join("-1" if j in holes else dim_str(v) for j, v in enumerate(sizes))
-    if holes:
-        # torch: the other sizes must divide the dimension (a 0 among them never does)
-        if dim_eq(known, 0) is True or _divides(size, known) is False:
-            return _fail(
-                "reshape",
-                f"splits dimension {dim} of size {dim_str(size)} into {shown}, but {dim_str(known)} does not divide {dim_str(size)}",
-                got=size,
-                want=known,
-            )
-        q = _fdiv(size, known) if isinstance(known, int) else UNKNOWN
-        sizes = tuple(q if j in holes else v for j, v in enumerate(sizes))
-    elif dim_ne(known, size):
-        return _fail(
-            "reshape",
-            f"splits dimension {dim} into {shown} = {dim_str(known)}, but it has size {dim_str(size)}",
-            got=size,
-            want=known,
-        )
-    return Result(Shape(tuple(x.dims[:i]) + sizes + tuple(x.dims[i + 1 :]), x.prefix))
-
-
-# ------------------------------------------------------------------ embeddings
-
+    return O.unflatten(inputs[0], layer.params.get("dim"), tuple(_d(v) for v in sizes))
 
 def _embedding_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     x = inputs[0]
@@ -1694,47 +1619,15 @@ _MODE_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
 
 
 def _upsample_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
+    """``nn.Upsample`` (and the Upsampling*2d) is ``F.interpolate`` with its size, scale
+    factor and mode."""
     p = layer.params
-    x = inputs[0]
     short = layer.short
     mode = "bilinear" if short == "UpsamplingBilinear2d" else "nearest" if short == "UpsamplingNearest2d" else p.get("mode")
     size, scale = p.get("size"), p.get("scale_factor")
-    want = _MODE_RANK.get(mode) if isinstance(mode, str) else None
-    err = _need_rank(x, (want,) if want else (3, 4, 5))
-    if err is not None:
-        if want and x is not None and x.rank in (3, 4, 5):
-            return _fail("rank", f"mode {mode!r} needs a {want}-D input, but receives {_desc_rank(x)}", got=x.rank, want=want)
-        return err
-    n = None
-    if x is not None and not x.prefix:
-        n = len(x.dims) - 2
-    elif want:
-        n = want - 2
-    elif isinstance(size, tuple):
-        n = len(size)
-    elif isinstance(scale, tuple):
-        n = len(scale)
-    if n is None:
-        return Result(None)
-    if isinstance(size, tuple) and len(size) != n or isinstance(scale, tuple) and len(scale) != n:
-        got = len(size) if isinstance(size, tuple) else len(scale)
-        return _fail("rank", f"gives {got} output sizes or scale factors for an input with {n} spatial dimensions {x}")
-    base = _exact(x, n + 2)  # n + 2 is the only valid rank now
-    spatial = base.dims[2:]
-    if size is not None and scale is None:
-        outs = tuple(_d(v) for v in size) if isinstance(size, tuple) else (_d(size),) * n
-    elif scale is not None and size is None:
-        factors = scale if isinstance(scale, tuple) else (scale,) * n
-        outs = tuple(_scaled(L, f) for L, f in zip(spatial, factors))
-        if any(_neg(o) for o in outs):
-            return _fail(
-                "spatial",
-                f"output would be {' × '.join(_show(o) for o in outs)}: scaling the {_x(tuple(spatial))} input by {scale} leaves nothing",
-                got=tuple(spatial),
-            )
-    else:
-        outs = (UNKNOWN,) * n
-    return Result(Shape(tuple(base.dims[:2]) + tuple(outs)))
+    if size is None and scale is None:
+        return Result(None)  # config_errors tells
+    return O.interpolate(inputs[0], size, scale, mode)
 
 
 def _pixel_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
@@ -1765,48 +1658,14 @@ def _pixel_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
 
 
 def _pad_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
-    x = inputs[0]
-    short = layer.short
-    n = _rank_of(layer.cls)
+    """The padding layers are ``F.pad`` with their padding and mode."""
     pads = layer.params.get("padding")
     if not isinstance(pads, tuple) or len(pads) % 2:
         return Result(None)
-    pads = tuple(_d(v) for v in pads)
-    m = len(pads) // 2
-    kind = "constant" if short.startswith(("Zero", "Constant")) else short.split("Pad")[0].lower()
-    if kind == "constant":
-        err = _min_rank(x, m, f"an input with at least {m} dimensions")
-    else:  # torch decides by the padding's length, not the class: 2·m values pad m dims of an (m+1)/(m+2)-D input
-        err = _need_rank(x, (m + 1, m + 2))
-    if err is not None:
-        return err
-    if x is None:
-        return Result(None)
-    dims = list(x.dims)
-    for j in range(m):
-        a, b = pads[2 * j], pads[2 * j + 1]
-        i = len(dims) - 1 - j
-        if i < 0:
-            break
-        L = dims[i]
-        out = L + a + b  # type: ignore[operator]
-        if kind == "reflect" or kind == "reflection":
-            if dim_le(L, a) is True or dim_le(L, b) is True:
-                return _fail(
-                    "spatial",
-                    f"reflection padding ({dim_str(a)}, {dim_str(b)}) must be smaller than the padded dimension, which is {dim_str(L)}",
-                    got=L,
-                )
-        if kind == "circular" and (dim_sign(a - L) == 1 or dim_sign(b - L) == 1):  # type: ignore[operator]
-            return _fail(
-                "spatial",
-                f"circular padding ({dim_str(a)}, {dim_str(b)}) wraps around more than once a dimension of size {dim_str(L)}",
-                got=L,
-            )
-        if dim_sign(out) == -1 or (kind == "replication" and _neg(out)):
-            return _fail("spatial", f"negative padding ({dim_str(a)}, {dim_str(b)}) removes more than the dimension's {dim_str(L)} entries", got=L)
-        dims[i] = out
-    return Result(Shape(tuple(dims), x.prefix))
+    short = layer.short
+    mode = "constant" if short.startswith(("Zero", "Constant")) else \
+        {"Reflection": "reflect", "Replication": "replicate", "Circular": "circular"}[short.split("Pad")[0]]
+    return O.pad(inputs[0], tuple(_d(v) for v in pads), mode)
 
 
 def _channel_shuffle_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:

@@ -688,6 +688,9 @@ def flatten(shape: Shape | None, start_dim: Any = 0, end_dim: Any = -1) -> Resul
         return Result(_mk(s.dims[:n + i] + (dim_product(s.dims[n + i:n + j + 1]),) + s.dims[n + j + 1:], True))
     if p1.right is not None:
         n = len(s.dims)
+        if p0.left is not None:
+            # [d0 .. d(start-1)] (unknown, in the prefix) + [flattened] + the dims after end_dim
+            return Result(Shape((UNKNOWN,) * (p0.left + 1) + s.dims[n + p1.right + 1:]))
         return Result(_mk(s.dims[n + p1.right + 1:], True))
     return Result(None)
 
@@ -711,10 +714,12 @@ def unflatten(shape: Shape | None, dim: Any, sizes: Any) -> Result:
     if r.error is not None:
         if "only one dimension" in r.error.message:
             return _fail("reshape", f"unflatten: only one dimension can be inferred in sizes {_fmt_sizes(items)}")
+        known = dim_product(d for d in items if not (_is_int(d) and d == -1))
         return _fail(
             "reshape",
             f"unflatten: Provided sizes {_fmt_sizes(items)} don't multiply up to the size of dim {dim} "
             f"({dim_str(s.dims[k])}) in the input tensor {s}",
+            got=s.dims[k], want=known,
         )
     new = r.out.dims if isinstance(r.out, Shape) else (UNKNOWN,) * len(items)
     return Result(_mk(s.dims[:k] + tuple(new) + s.dims[k + 1:], s.prefix))
@@ -1694,16 +1699,31 @@ def _scaled(d: Dim, f: Any) -> Dim:
     return UNKNOWN
 
 
-def interpolate(shape: Shape | None, size: Any = None, scale_factor: Any = None) -> Result:
+# Interpolation modes that need one rank (the others take 3-D to 5-D inputs).
+MODE_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def interpolate(shape: Shape | None, size: Any = None, scale_factor: Any = None, mode: Any = "nearest") -> Result:
     """``F.interpolate`` / ``nn.Upsample``: (N, C, *spatial) with 1-3 spatial dims, from
-    ``size`` or ``floor(in * scale_factor)``."""
+    ``size`` or ``floor(in * scale_factor)``; ``linear``/``bilinear``/``bicubic``/
+    ``trilinear`` need a 3-D/4-D/4-D/5-D input."""
     s = _clean(shape)
     if size is None and scale_factor is None:
         return _fail("config", "either size or scale_factor should be defined")
+    if size is UNKNOWN or scale_factor is UNKNOWN:
+        return Result(None)  # either may be None
     if size is not None and scale_factor is not None:
         return _fail("config", "only one of size or scale_factor should be defined")
+    want = MODE_RANK.get(mode) if isinstance(mode, str) else None
     if s is None:
+        seq = _items(size) if size is not None else None
+        if seq is not None and 1 <= len(seq) <= 3 and (want is None or want == len(seq) + 2):
+            return Result(Shape((UNKNOWN, UNKNOWN) + tuple(d if is_dim(d) else UNKNOWN for d in seq)))
         return Result(None)
+    if want is not None and s.rank in (3, 4, 5) and s.rank != want:
+        return _fail("rank", f"mode {mode!r} needs a {want}-D input, but receives a {s.rank}-D input {s}", got=s.rank, want=want)
+    if want is not None and s.rank is None and len(s.dims) <= want:
+        s = Shape((UNKNOWN,) * (want - len(s.dims)) + tuple(s.dims))  # the only rank that runs
     if s.rank is not None and not 3 <= s.rank <= 5:
         return _fail(
             "rank", f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {s.rank}D): interpolate expects "
@@ -1749,8 +1769,12 @@ def interpolate(shape: Shape | None, size: Any = None, scale_factor: Any = None)
     return Result(Shape(tuple(dims[:2]) + tuple(out_sp)))
 
 
-def pad(shape: Shape | None, pad_tuple: Any) -> Result:
-    """``F.pad(x, pad)``: (left, right) of the last dim, then of the one before, ..."""
+def pad(shape: Shape | None, pad_tuple: Any, mode: Any = "constant") -> Result:
+    """``F.pad(x, pad, mode)`` / the padding layers: (left, right) of the last dim, then
+    of the one before, ... ``constant`` pads any input with at least as many dims;
+    ``reflect``/``replicate``/``circular`` pad k dims of a (k+1)- or (k+2)-D input (torch
+    decides by the padding's length, not the layer's name), reflection by less than the
+    dimension, circular wrapping at most once."""
     s = _clean(shape)
     items = _items(pad_tuple)
     if items is None:
@@ -1760,11 +1784,15 @@ def pad(shape: Shape | None, pad_tuple: Any) -> Result:
     k = len(items) // 2
     if s is None:
         return Result(None)
-    if s.rank is not None and k > s.rank:
-        return _fail(
-            "rank", f"Padding length should be less than or equal to two times the input dimension but got padding "
-            f"length {len(items)} and input of dimension {s.rank} ({s})",
-        )
+    if mode == "constant" or not isinstance(mode, str):
+        if s.rank is not None and k > s.rank:
+            return _fail(
+                "rank", f"Padding length should be less than or equal to two times the input dimension but got padding "
+                f"length {len(items)} and input of dimension {s.rank} ({s})",
+            )
+    elif s.rank is not None and s.rank not in (k + 1, k + 2) or s.rank is None and len(s.dims) > k + 2:
+        return _fail("rank", f"{mode} padding of {k} dimension{'s' if k > 1 else ''} needs a {k + 1}-D or {k + 2}-D input, "
+                             f"but receives {s}", got=s.rank, want=k + 2)
     dims = list(s.dims)
     m = len(dims)
     for j in range(k):
@@ -1775,9 +1803,16 @@ def pad(shape: Shape | None, pad_tuple: Any) -> Result:
         if not (is_dim(lo) and is_dim(hi)):
             dims[i] = UNKNOWN
             continue
-        v = dims[i] + lo + hi
-        if _is_int(v) and v < 0:
-            return _fail("spatial", f"padding {tuple(items)} makes dimension {i - m} of {s} negative ({v})")
+        L = dims[i]
+        v = L + lo + hi
+        if mode == "reflect" and (_le(L, lo) is True or _le(L, hi) is True):
+            return _fail("spatial", f"reflection padding ({dim_str(lo)}, {dim_str(hi)}) must be smaller than the padded "
+                                    f"dimension, which is {dim_str(L)}", got=L)
+        if mode == "circular" and (dim_sign(lo - L) == 1 or dim_sign(hi - L) == 1):
+            return _fail("spatial", f"circular padding ({dim_str(lo)}, {dim_str(hi)}) wraps around more than once a "
+                                    f"dimension of size {dim_str(L)}", got=L)
+        if (_is_int(v) and v < 0) or dim_sign(v) == -1 or (mode == "replicate" and (dim_eq(v, 0) is True or dim_sign(v) == -1)):
+            return _fail("spatial", f"padding {tuple(items)} makes dimension {i - m} of {s} negative ({dim_str(v)})", got=L)
         dims[i] = v
     return Result(Shape(tuple(dims), s.prefix))
 
