@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from torch_lsp.analysis import registry as R
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, is_dim, join_shapes, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
@@ -221,28 +222,6 @@ MAX_FOLLOWED_FILE_LINES = 800
 FOLLOW_IMPORTED = os.environ.get("TORCH_LSP_NO_FOLLOW") is None
 MAX_STEPS = 30_000  # per analysis unit (see Interpreter._unit)
 
-_SHAPE_PRESERVING_FUNCS = frozenset(
-    """
-    relu relu_ relu6 gelu silu sigmoid tanh elu selu celu leaky_relu hardtanh hardswish hardsigmoid mish
-    softplus softsign tanhshrink logsigmoid dropout dropout1d dropout2d dropout3d alpha_dropout
-    feature_alpha_dropout abs neg exp log log1p sqrt rsqrt sin cos clamp clip sign floor ceil round
-    reciprocal erf sigmoid_ tanh_ contiguous clone detach float double half bfloat16 long int bool to cuda
-    cpu type_as requires_grad_ exp_ clamp_ mul_ add_ sub_ div_ zero_ fill_ normal_ uniform_ square
-    nan_to_num trunc frac logit softmax log_softmax softmin normalize dropout_ masked_fill layer_norm
-    group_norm batch_norm instance_norm local_response_norm gumbel_softmax hardshrink softshrink threshold
-    glu_ silu_ gelu_ rrelu prelu cumsum cumprod flip roll tril triu
-    """.split()
-)
-_ELEMENTWISE_BINARY = frozenset(
-    "add sub mul div true_divide floor_divide remainder fmod pow maximum minimum atan2 where_ eq ne lt le gt ge "
-    "logical_and logical_or logical_xor bitwise_and bitwise_or hypot".split()
-)
-_REDUCTIONS = frozenset("sum mean prod amax amin max min std var norm logsumexp all any argmax argmin nansum nanmean median count_nonzero".split())
-_LOSS_FUNCS = {
-    "mse_loss": "mse_loss", "l1_loss": "l1_loss", "cross_entropy": "cross_entropy", "nll_loss": "nll_loss",
-    "binary_cross_entropy": "binary_cross_entropy", "binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits",
-    "smooth_l1_loss": "smooth_l1_loss", "huber_loss": "huber_loss", "kl_div": "kl_div",
-}
 _LOSS_CLASSES = {
     "torch.nn.MSELoss": "mse_loss", "torch.nn.L1Loss": "l1_loss", "torch.nn.CrossEntropyLoss": "cross_entropy",
     "torch.nn.NLLLoss": "nll_loss", "torch.nn.BCELoss": "binary_cross_entropy",
@@ -799,6 +778,11 @@ class Interpreter(Statements, PythonValues):
                 return self.eval(node.orelse, frame)
             return join_values(self._undecided(node.body, frame), self._undecided(node.orelse, frame))
         if isinstance(node, ast.Compare):
+            if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+                left = self.eval(node.left, frame)
+                if type(left) is TensorV:  # `x > 0`, `a == b`: an elementwise comparison
+                    right = self.eval(node.comparators[0], frame)
+                    return self._binop(ast.Add(), left, right, node, frame)
             return self.compare(node, frame)
         if isinstance(node, ast.BoolOp):
             # `a and b`, `a or b`: evaluated left to right while the outcome is open; the
@@ -2065,134 +2049,32 @@ class Interpreter(Statements, PythonValues):
         return None
 
     def _function(self, short: str, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
-        tensors = [a for a in args if isinstance(a, TensorV)]
-        if short in _LOSS_FUNCS and name.startswith("torch.nn.functional."):
-            return self._loss(_LOSS_FUNCS[short], kwargs.get("reduction", "mean"), args, kwargs, node)
-        if short in ("cat", "concat", "concatenate", "stack") and args and isinstance(args[0], TupleV):
-            items = args[0].items
-            if not items or not all(isinstance(t, TensorV) for t in items):
-                return TensorV(None)  # an empty list literal is usually filled later
-            dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-            fn = O.stack if short == "stack" else O.cat
-            return self._tensor_op(short, fn, ([t.shape for t in items], dim), list(items), node, frame, "TL208")
-        if short in ("matmul", "mm", "bmm") and len(args) >= 2 and all(isinstance(a, TensorV) for a in args[:2]):
-            fn = {"matmul": O.matmul, "mm": O.mm, "bmm": O.bmm}[short]
-            return self._tensor_op(short, fn, (args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
-        if short == "linear" and len(args) >= 2 and all(isinstance(a, TensorV) for a in args[:2]):
-            return self._tensor_op(short, O.linear, (args[0].shape, args[1].shape), args[:2], node, frame, "TL205")
-        if short == "einsum" and args and isinstance(args[0], str):
-            ops = args[1:]
-            if len(ops) == 1 and isinstance(ops[0], TupleV):
-                ops = list(ops[0].items)
-            if all(isinstance(t, TensorV) for t in ops):
-                return self._tensor_op(short, O.einsum, (args[0], [t.shape for t in ops]), ops, node, frame, "TL205")
-            return TensorV(None)
-        if not tensors:
-            return UNKNOWN
+        """A torch function (``torch.flatten``, ``F.interpolate``): its entry in the
+        registry of ops, keyed by qualified name."""
+        op = R.lookup(name)
+        if op is not None and op.binds == R.ARGS:
+            return self._apply_op(op, None, args, kwargs, node, frame)
         x = args[0] if args and isinstance(args[0], TensorV) else None
         if x is None:
+            return TensorV(None) if any(isinstance(a, TensorV) for a in args) else UNKNOWN
+        if op is None:
             return TensorV(None)
-        # Functions that mirror tensor methods.
-        return self._tensor_method(x, short, args[1:], kwargs, node, frame, functional=True)
+        return self._apply_op(op, x, args[1:], kwargs, node, frame)
 
-    def _tensor_method(self, t: TensorV, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame, functional: bool = False) -> AV:
-        s = t.shape
+    def _tensor_method(self, t: TensorV, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        """``x.view(...)``: the registry's ``torch.Tensor.<name>``."""
+        op = R.lookup("torch.Tensor." + name)
+        if op is None:
+            return TensorV(None, t.origin)
+        return self._apply_op(op, t, args, kwargs, node, frame)
+
+    def _apply_op(self, op: Any, x: TensorV | None, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        if op.needs_shape and x is not None and x.shape is None:
+            return TensorV(None, x.origin)
         try:
-            if name in ("size",):
-                if args:
-                    return s.dim(args[0]) if s is not None and isinstance(args[0], int) else UNKNOWN
-                return self._shape_tuple(t)
-            if name in ("dim", "ndimension"):
-                return s.rank if s is not None and s.rank is not None else UNKNOWN
-            if name == "numel":
-                return s.numel() if s is not None else UNKNOWN
-            if name in ("item", "tolist"):
-                return UNKNOWN
-            if name == "backward":
-                self._backward(t, args, kwargs, node)
-                return None
-            if name in _SHAPE_PRESERVING_FUNCS:
-                if name in ("clamp", "clip", "where_") and any(isinstance(a, TensorV) for a in list(args) + list(kwargs.values())):
-                    return TensorV(None, t.origin)  # tensor bounds broadcast
-                return TensorV(s, t.origin)
-            if s is None:
-                return TensorV(None, t.origin)
-            if name in ("view", "reshape"):
-                sizes = _flat_sizes(args)
-                if sizes is None:
-                    return TensorV(None)
-                return self._tensor_op(name, O.reshape, (s, sizes), [t], node, frame, "TL207", flatten_sizes=sizes)
-            if name == "flatten":
-                start = args[0] if args else kwargs.get("start_dim", 0)
-                end = args[1] if len(args) > 1 else kwargs.get("end_dim", -1)
-                return self._tensor_op(name, O.flatten, (s, start, end), [t], node, frame, None, flatten_sizes=("flatten", start, end))
-            if name == "unflatten":
-                dim = args[0] if args else kwargs.get("dim")
-                sizes = args[1] if len(args) > 1 else kwargs.get("sizes")
-                if isinstance(sizes, TupleV):
-                    sizes = tuple(sizes.items)
-                if dim is None or sizes is None:
-                    return TensorV(None)
-                return self._tensor_op(name, O.unflatten, (s, dim, sizes), [t], node, frame, "TL207")
-            if name == "permute":
-                dims = _flat_sizes(args)
-                return self._op_result(O.permute, (s, tuple(dims)), node, t.origin, frame) if dims is not None else TensorV(None)
-            if name in ("transpose", "swapaxes", "swapdims"):
-                return self._op_result(O.transpose, (s, args[0], args[1]), node, t.origin, frame) if len(args) >= 2 else TensorV(None)
-            if name == "t":
-                return self._op_result(O.t, (s,), node, t.origin, frame)
-            if name == "unsqueeze":
-                return self._op_result(O.unsqueeze, (s, args[0] if args else kwargs.get("dim", UNKNOWN)), node, t.origin, frame)
-            if name == "squeeze":
-                return self._op_result(O.squeeze, (s, args[0] if args else kwargs.get("dim")), node, t.origin, frame)
-            if name in ("expand", "repeat"):
-                sizes = _flat_sizes(args)
-                fn = O.expand if name == "expand" else O.repeat
-                return self._op_result(fn, (s, tuple(sizes)), node, t.origin, frame) if sizes is not None else TensorV(None)
-            if name in ("chunk", "split"):
-                n = args[0] if args else kwargs.get("chunks", kwargs.get("split_size_or_sections", UNKNOWN))
-                dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-                if name == "chunk":
-                    return self._op_result(O.chunk, (s, n, dim), node, t.origin, frame)
-                return self._op_result(O.split, (s, n.items if isinstance(n, TupleV) else n, dim), node, t.origin, frame)
-            if name in _REDUCTIONS:
-                dim = args[0] if args else kwargs.get("dim")
-                if isinstance(dim, TupleV):
-                    dim = tuple(dim.items)
-                keep = kwargs.get("keepdim", args[1] if len(args) > 1 and isinstance(args[1], bool) else False)
-                if name in ("max", "min", "median") and dim is not None:
-                    out = self._op_result(O.reduce, (s, dim, keep), node, t.origin, frame)
-                    return TupleV((out, TensorV(out.shape if isinstance(out, TensorV) else None)))
-                return self._op_result(O.reduce, (s, dim, keep), node, t.origin, frame)
-            if name in ("softmax", "log_softmax"):
-                return TensorV(s, t.origin)
-            if name in _ELEMENTWISE_BINARY and args:
-                other = args[0]
-                if isinstance(other, TensorV):
-                    return self._tensor_op("broadcast", O.broadcast, (s, other.shape), [t, other], node, frame, "TL206")
-                return TensorV(s, t.origin)
-            if name in ("matmul", "mm", "bmm") and args and isinstance(args[0], TensorV):
-                fn = {"matmul": O.matmul, "mm": O.mm, "bmm": O.bmm}[name]
-                other = args[0]
-                return self._tensor_op(name, fn, (s, other.shape), [t, other], node, frame, "TL205")
-            if name in ("new_zeros", "new_ones", "new_empty", "new_full"):
-                sizes = _flat_sizes(args[:1] if name == "new_full" else args)
-                return TensorV(Shape(tuple(sizes)) if sizes is not None and all(is_dim(d) for d in sizes) else None)
-            if name == "interpolate":
-                size = kwargs.get("size", args[0] if args else None)
-                scale = kwargs.get("scale_factor", args[1] if len(args) > 1 else None)
-                if isinstance(size, TupleV):
-                    size = tuple(size.items)
-                if isinstance(scale, TupleV):
-                    scale = tuple(scale.items)
-                return self._op_result(lambda s_, z_, f_: O.interpolate(s_, size=z_, scale_factor=f_), (s, size, scale), node, t.origin, frame)
-            if name == "pad" and args and isinstance(args[0], TupleV):
-                return self._op_result(O.pad, (s, tuple(args[0].items)), node, t.origin, frame)
-            if functional:
-                return self._functional_layer(t, name, args, kwargs, node, frame)
-        except Exception:
+            return op.handler(self, x, args, kwargs, node, frame, op.name.rsplit(".", 1)[1])
+        except Exception:  # a shape function must never break the analysis
             return TensorV(None)
-        return TensorV(None, t.origin)
 
     def _functional_layer(self, t: TensorV, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
         """``F.max_pool2d(x, 2)``, ``F.conv2d(x, w, ...)``: the module's transfer
