@@ -1368,10 +1368,8 @@ def _softmax_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     x = inputs[0]
     if layer.short == "Softmax2d":
         return _need_rank(x, (3, 4)) or Result(x)
-    dim = _int(layer.params.get("dim"))
-    if x is not None and dim is not None and not x.prefix and x.dims and _norm_dim(dim, len(x.dims)) is None:
-        return _dim_error(dim, x)
-    return Result(x)
+    dim = _int(layer.params.get("dim"))  # Softmax, Softmin, LogSoftmax: F.softmax along dim
+    return O.softmax(x, dim)
 
 
 def _glu_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
