@@ -814,3 +814,33 @@ def test_an_item_of_a_config_list_is_one_size():
     assert [c for c, _ in codes(snippet)] == ["TL202"]
     assert codes(snippet.replace("config.hidden_sizes[0] * 2", "config.hidden_sizes[0]")) == []
     assert codes(snippet.replace("config.hidden_sizes[0] * 2", "config.hidden_sizes[1]")) == []
+
+
+# A submodule chosen by a condition the engine cannot decide is each of its choices: the
+# call gives the join of their outputs. Run for real: Block(8, True) and Block(8, False) on
+# [2, 8] both raise "mat1 and mat2 shapes cannot be multiplied (2x16 and 8x8)".
+UNION = """
+class Block(nn.Module):
+    def __init__(self, dim, use_norm):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, dim * 2)
+        self.norm = nn.LayerNorm(dim * 2) if use_norm else nn.Identity()
+        self.fc2 = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        x = self.norm(self.fc1(x))
+        return self.fc2(x)
+"""
+
+
+def test_a_module_chosen_by_a_condition_is_each_choice():
+    assert [c for c, _ in codes(UNION)] == ["TL201"]
+    assert codes(UNION.replace("nn.Linear(dim, dim)", "nn.Linear(dim * 2, dim)")) == []
+
+
+def test_a_choice_that_fails_is_not_reported():
+    # with use_norm=False the model runs; only the LayerNorm choice fails (a configuration
+    # that may never be used): the union's paths are not certain
+    snippet = UNION.replace("nn.LayerNorm(dim * 2)", "nn.LayerNorm(dim * 3)").replace(
+        "nn.Linear(dim, dim)", "nn.Linear(dim * 2, dim)")
+    assert codes(snippet) == []

@@ -48,7 +48,7 @@ from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
 from torch_lsp.analysis.statements import Statements, _is_generator, _truthiness
 from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules and queries import them from here)
     AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, PartialV, SeqV, TensorV, TupleV, _OrderedDictV,
-    _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
+    UnionV, _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
 )
 
 try:  # the transfer functions (layers, ops) live in their own modules
@@ -627,7 +627,7 @@ class Interpreter(Statements, PythonValues):
         elif isinstance(target, ast.Attribute):
             obj = self.eval(target.value, frame)
             if isinstance(obj, InstanceV):
-                if isinstance(v, (LayerV, SeqV, InstanceV)) and not v.label:
+                if isinstance(v, (LayerV, SeqV, InstanceV, UnionV)) and not v.label:
                     _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
                 set_attr(obj, target.attr, v)
             if self.record and self.recording:
@@ -1400,7 +1400,7 @@ class Interpreter(Statements, PythonValues):
             if key is not None and not run.unsafe:
                 self._instance_cache[key] = (inst, run.raised)
             return inst
-        if isinstance(func, (LayerV, SeqV, InstanceV)):
+        if isinstance(func, (LayerV, SeqV, InstanceV, UnionV)):
             return self.call_module(func, args, kwargs, node, frame)
         if isinstance(func, FuncV):
             self_args = [func.self_value] if func.self_value is not None else []
@@ -1758,7 +1758,25 @@ class Interpreter(Statements, PythonValues):
             return x
         if isinstance(mod, InstanceV):
             return self._call_forward(mod, args, kwargs, node, frame)
+        if type(mod) is UnionV:
+            return self._call_union(mod, args, kwargs, node, frame)
         return UNKNOWN
+
+    def _call_union(self, mod: UnionV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        """Each module a run may have here, on a path it may not take (what fails in one
+        is not reported: another configuration takes another); the join of the outputs."""
+        flow = self.flows[-1] if self.flows else None
+        out: AV = None
+        if flow is not None:
+            flow.doubt += 1
+        try:
+            for i, alt in enumerate(mod.alternatives):
+                got = self.call_module(alt, args, kwargs, node, frame)
+                out = got if i == 0 else join_values(out, got)
+        finally:
+            if flow is not None:
+                flow.doubt -= 1
+        return out
 
     def _call_forward(self, inst: InstanceV, args: list, kwargs: dict, node: ast.AST | None, frame: Frame | None = None) -> AV:
         fwd = self._method_of(inst.cls, "forward")
@@ -2301,6 +2319,10 @@ def _set_label(v: Any, label: str) -> None:
     """Name a stored module, and the unnamed items of a container after it
     (``self.stem[0]``, ``self.heads['cls']``)."""
     v.label = label
+    if type(v) is UnionV:
+        for alt in v.alternatives:
+            if not alt.label:
+                _set_label(alt, label)
     if isinstance(v, SeqV) and v.items is not None:
         pairs = v.items if v.kind == "dict" else list(enumerate(v.items))
         for key, item in pairs:

@@ -174,6 +174,23 @@ def _widen_changed(start: dict, after: dict) -> dict:
     return {k: (v if k in start and v is start[k] else _widen(v)) for k, v in after.items()}
 
 
+@dataclass(eq=False)
+class UnionV:
+    """One of several modules, chosen by a condition the engine cannot decide
+    (``self.norm = norm_layer(dim) if use_norm else nn.Identity()``): a call runs each,
+    each as a path a run may not take, and gives the join of their outputs."""
+
+    alternatives: tuple
+    label: str = ""
+
+
+MAX_ALTERNATIVES = 4
+
+
+def _alternatives(v: Any) -> tuple:
+    return v.alternatives if type(v) is UnionV else (v,)
+
+
 def join_values(a: Any, b: Any) -> Any:
     """The value that holds whichever of ``a`` and ``b`` the program has (where two
     paths meet): the same object, a tensor of the shapes' join, an equal dimension or
@@ -195,6 +212,12 @@ def join_values(a: Any, b: Any) -> Any:
         return TensorV(a.shape, a.origin, failed=a.failed)
     if isinstance(a, str) and isinstance(b, str) and a == b:
         return a
+    if isinstance(a, (LayerV, SeqV, InstanceV, UnionV)) and isinstance(b, (LayerV, SeqV, InstanceV, UnionV)):
+        alts = list(_alternatives(a))
+        for x in _alternatives(b):
+            if not any(x is y for y in alts):
+                alts.append(x)
+        return UnionV(tuple(alts)) if len(alts) <= MAX_ALTERNATIVES else UNKNOWN
     return UNKNOWN
 
 
