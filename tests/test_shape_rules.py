@@ -844,3 +844,36 @@ def test_a_choice_that_fails_is_not_reported():
     snippet = UNION.replace("nn.LayerNorm(dim * 2)", "nn.LayerNorm(dim * 3)").replace(
         "nn.Linear(dim, dim)", "nn.Linear(dim * 2, dim)")
     assert codes(snippet) == []
+
+
+# A parameter left to its default of None, in a class analysed on its own with its
+# defaults, is None to `is None` and truth tests (torchvision's `norm_layer=None` then
+# `norm_layer = nn.BatchNorm2d`), and a size symbol elsewhere (no error from None as a
+# size). Run for real: Block(8, 16) on [2, 8, 4, 4] raises "Given groups=1, weight of
+# size [16, 17, 3, 3], expected input[2, 16, 4, 4] to have 17 channels, but got 16".
+NOT_GIVEN = """
+class Block(nn.Module):
+    def __init__(self, inplanes, planes, norm_layer=None, hidden=None):
+        super().__init__()
+        if norm_layer is None:
+            norm_layer = nn.BatchNorm2d
+        hidden = hidden or planes
+        self.conv1 = nn.Conv2d(inplanes, hidden, 3, padding=1)
+        self.bn1 = norm_layer(hidden)
+        self.conv2 = nn.Conv2d(planes + 1, planes, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv2(self.bn1(self.conv1(x)))
+"""
+
+
+def test_a_none_default_is_none_to_tests_and_a_size_elsewhere():
+    assert [c for c, _ in codes(NOT_GIVEN)] == ["TL202"]
+    assert codes(NOT_GIVEN.replace("planes + 1, planes", "planes, planes")) == []
+    # used as a size, the None default is a symbol: no TL209 for nn.Linear(None, ...)
+    assert codes("""
+    class Head(nn.Module):
+        def __init__(self, num_features=None):
+            super().__init__()
+            self.fc = nn.Linear(num_features, 10)
+    """) == []

@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 from torch_lsp.analysis import registry as R
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, is_dim, join_shapes, sym
+from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, is_dim, join_shapes, not_given, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
 from torch_lsp.analysis.flow import may_catch
 from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
@@ -535,8 +535,11 @@ class Interpreter(Statements, PythonValues):
             defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
             for p, d in list(zip(params[1:], defaults[1:])) + list(zip(a.kwonlyargs, a.kw_defaults)):
                 value = self.eval(d, self.module_frame()) if use_defaults and d is not None else None
-                # a default of None stands for "not given" (see _default): a symbol
-                args[p.arg] = value if value is not None else sym(p.arg)
+                # a default of None stands for "not given" (see _default): a symbol, None to
+                # `is None` and truth tests when the class is analysed with its defaults
+                if value is None:
+                    value = not_given(p.arg) if use_defaults and d is not None else sym(p.arg)
+                args[p.arg] = value
         prev = self.generic
         self.generic = True
         try:
@@ -789,11 +792,13 @@ class Interpreter(Statements, PythonValues):
             # value is the operand that decided it (`dim or 64`), when its truth is known.
             is_and = isinstance(node.op, ast.And)
             v: AV = UNKNOWN
-            for operand in node.values:
+            for i, operand in enumerate(node.values):
                 v = self.eval(operand, frame)
+                if i == len(node.values) - 1:
+                    return v  # the last operand is the value, whatever its truth
                 truth = _truthiness(v)
                 if truth is None:
-                    for rest in node.values[node.values.index(operand) + 1:]:
+                    for rest in node.values[i + 1:]:
                         self._undecided(rest, frame)  # may run or not
                     return UNKNOWN
                 if truth is not is_and:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from torch_lsp.analysis.shapes import UNKNOWN, Sym, dim_eq, is_dim
+from torch_lsp.analysis.shapes import UNKNOWN, NotGiven, Sym, dim_eq, is_dim
 from torch_lsp.analysis.values import ClassV, FuncV, InstanceV, LayerV, SeqV, TensorV, TupleV
 
 MAX_RANGE = 64  # a longer range is iterated as a loop of unknown length
@@ -59,7 +59,7 @@ class PythonValues:
         if isinstance(op, (ast.Is, ast.IsNot)):
             known = None
             if b is None and isinstance(b_node, ast.Constant):
-                if a is None:
+                if a is None or type(a) is NotGiven:
                     known = True
                 elif isinstance(a, (TensorV, LayerV, SeqV, InstanceV, ClassV, FuncV)) or _plain(a) or isinstance(a, TupleV):
                     known = False

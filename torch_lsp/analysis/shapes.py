@@ -232,6 +232,19 @@ def sym(name: str) -> Sym:
     return Sym.named(name)
 
 
+class NotGiven(Sym):
+    """A constructor parameter left to its default of None, in a class analysed on its
+    own (with its defaults): None for ``is None`` and truth tests (``if norm_layer is
+    None: norm_layer = nn.BatchNorm2d``, ``out_features or in_features``), a size symbol
+    where it is used as one (a caller passes the size: no error from None)."""
+
+    __slots__ = ()
+
+
+def not_given(name: str) -> NotGiven:
+    return NotGiven({(name,): 1})
+
+
 def is_known(d: object) -> bool:
     return isinstance(d, int) and not isinstance(d, bool)
 

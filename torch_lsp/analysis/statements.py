@@ -16,7 +16,7 @@ import weakref
 from typing import Any, Callable
 
 from torch_lsp.analysis.flow import Flow, assigned_names, may_catch, raised_name
-from torch_lsp.analysis.shapes import UNKNOWN
+from torch_lsp.analysis.shapes import UNKNOWN, NotGiven
 from torch_lsp.analysis.values import (
     ClassV,
     FuncV,
@@ -593,7 +593,7 @@ def _truthiness(v: Any) -> bool | None:
     """Python's truth value of an abstract value, when known."""
     if isinstance(v, bool):
         return v
-    if v is None:
+    if v is None or type(v) is NotGiven:
         return False
     if type(v) in (int, float):
         return bool(v)
