@@ -82,6 +82,15 @@ DEFAULT_CACHE = BENCH_DIR / ".cache" / "mutation"
 WILD_CACHE = BENCH_DIR / ".cache" / "wild"
 
 TRANSFORMERS_VERSION = "5.23.0"
+# Packages a model file may come from (`source` in the table), installed in the venv
+# without dependencies. torchvision 0.28.0 is the release for torch 2.13, but its C ops
+# do not register with the CPU build installed here, and `import torchvision` stops at
+# registering their meta kernels: a shim (a .pth line run at start-up) stands in for
+# that module. The models never call those ops (nms, roi_align...). timm needs
+# torchvision and pillow.
+INSTALLED_SOURCES = {"transformers": TRANSFORMERS_VERSION, "torchvision": "0.28.0", "timm": "1.0.31"}
+SOURCE_EXTRAS = {"torchvision": {"pillow": None}, "timm": {"torchvision": "0.28.0", "pillow": None}}
+TV_SHIM = "_torch_lsp_bench_tv_shim"
 # wild-corpus libraries whose files are used, installed into the venv with --no-deps
 # (their pins are wild.py's)
 VENV_LIBRARIES = ("openai-whisper", "x-transformers")
@@ -107,6 +116,7 @@ class Model:
     package: str
     builder: str  # the code of the function appended to the copy
     input: str  # expression (names: torch): kwargs dict or args tuple
+    after_imports: str = ""  # code put after the copy's top-level imports (see vision.toml)
 
     @property
     def builder_name(self) -> str:
@@ -121,7 +131,7 @@ def load_models(path: Path = TABLE) -> list[Model]:
     out = []
     for entry in data.get("model", []):
         out.append(Model(entry["name"], entry["source"], entry["path"], entry["package"],
-                         entry["builder"].strip("\n") + "\n", entry["input"]))
+                         entry["builder"].strip("\n") + "\n", entry["input"], entry.get("after_imports", "")))
     return out
 
 
@@ -133,9 +143,10 @@ def _run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
-def ensure_venv(cache: Path) -> Path:
-    """The venv (system site packages: the installed torch) with transformers and the
-    wild libraries installed without dependencies; torch must stay what it is."""
+def ensure_venv(cache: Path, sources: Iterable[str] = ("transformers",)) -> Path:
+    """The venv (system site packages: the installed torch) with transformers, the
+    packages the table's models come from and the wild libraries installed without
+    dependencies; torch must stay what it is."""
     py = venv_python(cache)
     system_torch = _run([sys.executable, "-c", "import torch; print(torch.__version__)"]).stdout.strip()
     if not system_torch:
@@ -145,7 +156,11 @@ def ensure_venv(cache: Path) -> Path:
         r = _run([sys.executable, "-m", "venv", "--system-site-packages", str(py.parent.parent)])
         if r.returncode:
             raise SetupError(f"venv: {r.stderr.strip()}")
-    pins = {"transformers": TRANSFORMERS_VERSION}
+    pins: dict[str, str | None] = {"transformers": TRANSFORMERS_VERSION}
+    for src in sources:
+        if src in INSTALLED_SOURCES:
+            pins[src] = INSTALLED_SOURCES[src]
+            pins.update(SOURCE_EXTRAS.get(src, {}))
     import wild
     for lib in wild.LIBRARIES:
         if lib.name in VENV_LIBRARIES:
@@ -157,12 +172,21 @@ def ensure_venv(cache: Path) -> Path:
              "    except Exception: out[n] = None\n"
              "print(json.dumps(out))\n")
     have = json.loads(_run([str(py), "-c", probe]).stdout or "{}")
-    missing = [f"{n}=={v}" for n, v in sorted(pins.items()) if have.get(n) != v]
+    missing = [f"{n}=={v}" if v else n for n, v in sorted(pins.items())
+               if (have.get(n) != v if v else have.get(n) is None)]
     if missing:
         print(f"pip install --no-deps {' '.join(missing)}", flush=True)
         r = _run([str(py), "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", *missing])
         if r.returncode:
             raise SetupError(f"pip install failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    if "torchvision" in pins:
+        site = site_packages(py)
+        shim = site / f"{TV_SHIM}.py"
+        if not shim.exists():
+            shim.write_text("import sys, types\n"
+                            "sys.modules.setdefault('torchvision._meta_registrations', "
+                            "types.ModuleType('torchvision._meta_registrations'))\n")
+            (site / f"{TV_SHIM}.pth").write_text(f"import {TV_SHIM}\n")
     venv_torch = _run([str(py), "-c", "import torch; print(torch.__version__)"]).stdout.strip()
     if venv_torch != system_torch:
         raise SetupError(f"the venv's torch is {venv_torch!r}, not the installed {system_torch!r}")
@@ -175,7 +199,7 @@ def site_packages(py: Path) -> Path:
 
 
 def source_path(model: Model, py: Path) -> Path:
-    if model.source == "transformers":
+    if model.source in INSTALLED_SOURCES:
         return site_packages(py) / model.path
     if model.source.startswith("wild:"):
         name = model.source.split(":", 1)[1]
@@ -231,13 +255,18 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     return out
 
 
-def make_standalone(text: str, package: str, builder: str) -> str:
+def make_standalone(text: str, package: str, builder: str, after_imports: str = "") -> str:
     """Relative imports made absolute (`from ..x import y` in package a.b.c ->
-    `from a.b.x import y`), the builder appended; nothing else changes."""
+    `from a.b.x import y`), the builder appended, ``after_imports`` put after the last
+    top-level import; nothing else changes."""
     tree = ast.parse(text)
     t = Text(text)
     parts = package.split(".")
     edits: list[Edit] = []
+    if after_imports:
+        last = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        at = t.offset(last[-1].end_lineno + 1, 0) if last else 0
+        edits.append((at, at, after_imports.strip("\n") + "\n"))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
             base = parts[: len(parts) - (node.level - 1)]
@@ -1074,6 +1103,9 @@ def pct(n: int, d: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", type=Path, default=TABLE,
+                    help="the table of model files (default: %(default)s; benchmarks/mutation/vision.toml: "
+                         "torchvision and timm classification models)")
     ap.add_argument("--only", help="comma-separated model names of the table")
     ap.add_argument("--kinds", help=f"comma-separated kinds (default all: {','.join(KINDS)})")
     ap.add_argument("--cap", type=int, default=5, help="plants per file and kind (default 5)")
@@ -1104,7 +1136,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--modes takes static and/or runtime")
     cache: Path = args.cache_dir.resolve()
     cache.mkdir(parents=True, exist_ok=True)
-    models = load_models()
+    models = load_models(args.models)
     if args.only:
         names = {n.strip() for n in args.only.split(",")}
         unknown = names - {m.name for m in models}
@@ -1115,7 +1147,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     # -- setup
     try:
-        py = ensure_venv(cache)
+        py = ensure_venv(cache, {m.source for m in models})
     except SetupError as exc:
         print(f"setup failed: {exc}", file=sys.stderr)
         return EXIT_SETUP
@@ -1136,7 +1168,7 @@ def main(argv: list[str] | None = None) -> int:
         except (SetupError, OSError) as exc:
             print(f"setup failed: {m.name}: {exc}", file=sys.stderr)
             return EXIT_SETUP
-        copy = make_standalone(text, m.package, m.builder)
+        copy = make_standalone(text, m.package, m.builder, m.after_imports)
         originals[m.name] = copy
         builder_line[m.name] = len(copy.splitlines()) - len(m.builder.splitlines()) + 1
         (work / f"{m.name}__orig.py").write_text(copy)
