@@ -877,3 +877,71 @@ def test_a_none_default_is_none_to_tests_and_a_size_elsewhere():
             super().__init__()
             self.fc = nn.Linear(num_features, 10)
     """) == []
+
+
+# A module function that needs no argument and returns a model of the file (a builder)
+# runs that model on unknown inputs: the blocks are checked with the values the builder
+# gives them (here `block.expansion`, a class attribute, and the norm layer the model
+# hands down). Run for real: build()(torch.randn(2, 3, 8, 8)) raises "mat1 and mat2
+# shapes cannot be multiplied (2x8 and 16x5)".
+BUILDER = """
+class Block(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, norm_layer=None):
+        super().__init__()
+        if norm_layer is None:
+            norm_layer = nn.BatchNorm2d
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, padding=1)
+        self.bn1 = norm_layer(planes)
+
+    def forward(self, x):
+        return self.bn1(self.conv1(x))
+
+
+class Net(nn.Module):
+    def __init__(self, block, norm_layer=None):
+        super().__init__()
+        if norm_layer is None:
+            norm_layer = nn.BatchNorm2d
+        self._norm_layer = norm_layer
+        self.layer = nn.Sequential(block(3, 8, self._norm_layer))
+        self.fc = nn.Linear(8 * block.expansion * 2, 5)
+
+    def forward(self, x):
+        x = self.layer(x)
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
+
+
+def build():
+    return Net(Block)
+"""
+
+
+def test_a_builder_runs_the_model_it_returns():
+    assert [c for c, _ in codes(BUILDER)] == ["TL203"]
+    assert codes(BUILDER.replace("8 * block.expansion * 2", "8 * block.expansion")) == []
+    # a function that needs an argument is not a builder: Net(block) alone knows nothing
+    assert codes(BUILDER.replace("def build():", "def build(block=None):")) != []
+    assert codes(BUILDER.replace("def build():\n    return Net(Block)", "def build(block):\n    return Net(block)")) == []
+
+
+def test_add_module_extends_a_sequential():
+    # torchvision's DenseNet: `self.features.add_module("denseblock1", block)` (torch puts
+    # the module at the end). Run for real: Net()(torch.randn(2, 3, 8, 8)) works.
+    snippet = """
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(3, 8, 3))
+            self.features.add_module("more", nn.Conv2d(8, 16, 3))
+            self.features.add_module("norm", nn.BatchNorm2d(16))
+            self.fc = nn.Linear(16, 5)
+
+        def forward(self, x):
+            x = self.features(x)
+            return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+    """
+    assert codes(snippet) == []
+    assert [c for c, _ in codes(snippet.replace("nn.Linear(16, 5)", "nn.Linear(8, 5)"))] == ["TL203"]

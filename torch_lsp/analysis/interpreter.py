@@ -338,7 +338,7 @@ class Interpreter(Statements, PythonValues):
         units: list[tuple[str, Any, Callable[[], Any]]] = [("top", None, lambda: self._top(tree.body, frame))]
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in relevant:
-                units.append(("function", stmt, lambda stmt=stmt: self._run_function(stmt, [], {}, Frame(dict(self.module_env)), generic=True)))
+                units.append(("function", stmt, lambda stmt=stmt: self._function_unit(stmt)))
         for info in self.model.module_classes():
             if info.ref.summary is not self.ctx.summary:
                 continue
@@ -360,6 +360,28 @@ class Interpreter(Statements, PythonValues):
             self._merge(result)
         cache.finish()
         self._drop_superseded()
+
+    def _function_unit(self, fn: ast.FunctionDef) -> None:
+        """A module function on its own. One that needs no argument and returns a model
+        of this file (a builder: ``def resnet_small(): return ResNet(BasicBlock, [1, 1])``)
+        runs that model's forward on unknown inputs too: its blocks are checked with the
+        values the builder gives them."""
+        out = self._run_function(fn, [], {}, Frame(dict(self.module_env)), generic=True)
+        a = fn.args
+        if type(out) is not InstanceV or len(a.posonlyargs + a.args) > len(a.defaults) or any(
+                d is None for d in a.kw_defaults) or out.cls.ref.summary is not self.ctx.summary:
+            return
+        fwd = self._method_of(out.cls, "forward")
+        if fwd is None:
+            return
+        params = (fwd.args.posonlyargs + fwd.args.args)[1:]
+        required = params[:len(params) - len(fwd.args.defaults)]
+        prev = self.generic
+        self.generic = True
+        try:
+            self._call_forward(out, [self._argument_tensor(p, fwd) for p in required], {}, None)
+        finally:
+            self.generic = prev
 
     def _top(self, body: list[ast.stmt], frame: Frame) -> None:
         self.flows.append(frame.flow or self.new_flow(frame))
@@ -882,6 +904,8 @@ class Interpreter(Statements, PythonValues):
                 if attr in shapes:
                     return TensorV(shapes[attr], Origin("layer", node, f"{base.label or base.layer.short}.{attr}", base.node))
             return BoundMethodV(base, attr)
+        if isinstance(base, ClassV):
+            return self._class_attribute(base.info, attr)
         if isinstance(base, (SeqV, InstanceV)):
             return BoundMethodV(base, attr)
         if isinstance(base, LossV):
@@ -895,6 +919,22 @@ class Interpreter(Statements, PythonValues):
             name = _atom_name(base)
             if name is not None and name.count(".") < 3:
                 return sym(f"{name}.{attr}")
+        return UNKNOWN
+
+    def _class_attribute(self, info: Any, attr: str, depth: int = 0) -> AV:
+        """``block.expansion`` of a class: a constant its body (or a base's) assigns
+        (``expansion: int = 4``)."""
+        for stmt in info.node.body:
+            target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
+                stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
+            if isinstance(target, ast.Name) and target.id == attr:
+                v = self.eval(stmt.value, self.module_frame())
+                return v if isinstance(v, (int, float, str, bool)) or v is None else UNKNOWN
+        if depth < 8:
+            for base in info.user_bases:
+                v = self._class_attribute(self.model.info(base), attr, depth + 1)
+                if v is not UNKNOWN:
+                    return v
         return UNKNOWN
 
     def _report(self, finding: Any) -> None:
@@ -1458,6 +1498,23 @@ class Interpreter(Statements, PythonValues):
                     return None
                 self._forget(base, frame)
                 return UNKNOWN
+            if isinstance(func.base, SeqV) and func.name in ("add_module", "register_module"):
+                # `self.features.add_module("block1", block)`: one more module at the end
+                # (Sequential, ModuleList) or under that key (ModuleDict)
+                key = args[0] if args else kwargs.get("name")
+                module = args[1] if len(args) > 1 else kwargs.get("module", UNKNOWN)
+                if not self.flows[-1].certain or func.base.items is None or not isinstance(key, str):
+                    self._forget(func.base, frame)
+                    return None
+                if func.base.kind == "dict":
+                    func.base.items = [(k, v) for k, v in func.base.items if k != key] + [(key, module)]
+                elif isinstance(module, (LayerV, SeqV, InstanceV, UnionV)):
+                    if not module.label and func.base.label:
+                        _set_label(module, f"{func.base.label}.{key}")
+                    func.base.items.append(module)
+                else:
+                    self._forget(func.base, frame)
+                return None
             if isinstance(func.base, SeqV) and func.name in ("append", "extend", "insert") and func.base.kind != "dict":
                 if not self.flows[-1].certain:
                     # appended in a branch the engine cannot decide: the same ModuleList is

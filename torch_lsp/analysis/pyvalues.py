@@ -15,7 +15,7 @@ import ast
 from typing import Any
 
 from torch_lsp.analysis.shapes import UNKNOWN, NotGiven, Sym, dim_eq, is_dim
-from torch_lsp.analysis.values import ClassV, FuncV, InstanceV, LayerV, SeqV, TensorV, TupleV
+from torch_lsp.analysis.values import BoundMethodV, ClassV, FuncV, InstanceV, LayerV, PartialV, SeqV, TensorV, TupleV
 
 MAX_RANGE = 64  # a longer range is iterated as a loop of unknown length
 BUILTIN_CALLS = frozenset({"len", "range", "enumerate", "zip", "reversed", "list", "tuple", "isinstance", "min", "max",
@@ -61,7 +61,8 @@ class PythonValues:
             if b is None and isinstance(b_node, ast.Constant):
                 if a is None or type(a) is NotGiven:
                     known = True
-                elif isinstance(a, (TensorV, LayerV, SeqV, InstanceV, ClassV, FuncV)) or _plain(a) or isinstance(a, TupleV):
+                elif isinstance(a, (TensorV, LayerV, SeqV, InstanceV, ClassV, FuncV, BoundMethodV, PartialV)) or _plain(a) \
+                        or isinstance(a, TupleV):
                     known = False
             elif type(a) is bool and type(b) is bool:
                 known = a is b

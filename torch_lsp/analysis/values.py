@@ -212,6 +212,8 @@ def join_values(a: Any, b: Any) -> Any:
         return TensorV(a.shape, a.origin, failed=a.failed)
     if isinstance(a, str) and isinstance(b, str) and a == b:
         return a
+    if type(a) is BoundMethodV and type(b) is BoundMethodV and a.base is None and b.base is None and a.name == b.name:
+        return a  # the same function or class of a module (`norm_layer = nn.BatchNorm2d` on two paths)
     if isinstance(a, (LayerV, SeqV, InstanceV, UnionV)) and isinstance(b, (LayerV, SeqV, InstanceV, UnionV)):
         alts = list(_alternatives(a))
         for x in _alternatives(b):
