@@ -945,3 +945,43 @@ def test_add_module_extends_a_sequential():
     """
     assert codes(snippet) == []
     assert [c for c, _ in codes(snippet.replace("nn.Linear(16, 5)", "nn.Linear(8, 5)"))] == ["TL203"]
+
+
+def test_a_list_built_with_helpers_that_return_keeps_its_items():
+    # torchvision's _make_layer: `layers.append(block(...))` where building `block` calls a
+    # helper with a `return` (conv3x3): the helper's return ends its own path, not the
+    # builder's; the Sequential of the list is known. Run for real: build()(torch.randn(2, 4))
+    # raises "mat1 and mat2 shapes cannot be multiplied (2x8 and 9x2)".
+    snippet = """
+    def dense(a, b):
+        return nn.Linear(a, b)
+
+
+    class Block(nn.Module):
+        def __init__(self, a, b):
+            super().__init__()
+            self.fc = dense(a, b)
+
+        def forward(self, x):
+            return self.fc(x)
+
+
+    class Net(nn.Module):
+        def __init__(self, n):
+            super().__init__()
+            layers = []
+            layers.append(Block(4, 8))
+            for _ in range(1, n):
+                layers.append(Block(8, 8))
+            self.body = nn.Sequential(*layers)
+            self.head = nn.Linear(9, 2)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+
+    def build():
+        return Net(2)
+    """
+    assert [c for c, _ in codes(snippet)] == ["TL201"]
+    assert codes(snippet.replace("nn.Linear(9, 2)", "nn.Linear(8, 2)")) == []

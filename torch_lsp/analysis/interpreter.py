@@ -1554,10 +1554,15 @@ class Interpreter(Statements, PythonValues):
         if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES) or id(fn) in self.active:
             return UNKNOWN  # too deep, another file's, or recursive (its result is what is being computed)
         saved = self._enter(fn)
+        epoch = self.epoch
         try:
             return self._run_function_in_file(fn, args, kwargs, frame, generic, closure)
         finally:
             self._leave(saved)
+            # The callee's returns ended its own paths, joined before it returns: the
+            # caller's lists are still changed in place (`layers.append(block(...))`
+            # with a helper that returns inside `block`). Its own lists are not.
+            self.epoch = epoch
 
     def _run_function_in_file(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool,
                               closure: Frame | None = None) -> AV:
@@ -1753,10 +1758,12 @@ class Interpreter(Statements, PythonValues):
         if entering:
             self.entries.append((node, info))
         saved = self._enter(init)
+        epoch = self.epoch
         try:
             return self._instantiate_in_file(inst, info, init, args, kwargs, frame, site)
         finally:
             self._leave(saved)
+            self.epoch = epoch  # (as in _run_function)
             if entering:
                 self.entries.pop()
 
@@ -2288,6 +2295,13 @@ class Interpreter(Statements, PythonValues):
         if flatten_sizes is not None:
             first = operands[0]
             factors = tuple(first.shape.dims[1:]) if first.shape is not None and not first.shape.prefix else ()
+            if factors and isinstance(flatten_sizes, tuple) and flatten_sizes[:1] == ("flatten",):
+                n = len(first.shape.dims)
+                start, end = flatten_sizes[1], flatten_sizes[2]
+                if type(start) is int and type(end) is int and -n <= start < n and -n <= end < n:
+                    factors = tuple(first.shape.dims[start % n:end % n + 1])  # the dims torch multiplies
+                else:
+                    factors = ()
             origin = Origin("flatten", node, self.seg(node), factors=factors, site=first.origin.site if first.origin else None)
         elif operands and isinstance(operands[0], TensorV) and operands[0].origin is not None:
             origin = Origin("op", node, self.seg(node), site=operands[0].origin.site)
