@@ -155,3 +155,18 @@ def test_tl902_reason_strips_names_paths_and_numbers():
     assert M.tl902_reason(msg) == ("its definitions raised ImportError: cannot import name 'DeviceMesh' from "
                                    "partially initialized module 'torch.distributed.tensor'")
     assert M.tl902_reason("`f()` was not evaluated on meta tensors: timed out after 60 s") == "timed out after N s"
+
+
+def test_code_after_the_imports_and_the_vision_table():
+    text = "import torch\nfrom ._api import register_model\n\n\n@register_model()\ndef resnet18():\n    return None\n"
+    shim = "register_model = lambda name=None: (lambda fn: fn)"
+    out = M.make_standalone(text, "torchvision.models", "def build():\n    return None\n", shim)
+    lines = out.splitlines()
+    assert lines[1] == "from torchvision.models._api import register_model" and lines[2] == shim
+    ns: dict = {}
+    exec(compile(out.replace("from torchvision.models._api import register_model\n", ""), "copy", "exec"), ns)
+    assert ns["resnet18"]() is None  # the decorator registers nothing
+    models = M.load_models(M.DATA_DIR / "vision.toml")
+    assert {m.source for m in models} == {"torchvision", "timm"}
+    assert all(m.builder_name.startswith("build_") for m in models)
+    assert all(m.after_imports for m in models if m.source == "torchvision")
