@@ -38,6 +38,9 @@ def test_only_imports_definitions_and_constants_are_executed():
         WIDTH = 32
         SIZES = (WIDTH * 2, 10)
         Base = nn.Module
+        META = {"a": 1}
+        MORE = {**META, "b": [*SIZES, 3]}
+        act = lambda x: x
         print("side effect")
         data = load_dataset()
         try:
@@ -59,7 +62,10 @@ def test_only_imports_definitions_and_constants_are_executed():
             Net()(torch.randn(1, 3))
     """).tree
     kept = [ast.unparse(s).splitlines()[0] for s in definitions(tree).body]
+    # (a dict or list splatting constants, and a lambda, run no user code: torchvision's
+    # `_COMMON_SWAG_META = {**_COMMON_META, ...}` is read by the weights classes)
     assert kept == ["import torch", "from torch import nn", "WIDTH = 32", "SIZES = (WIDTH * 2, 10)", "Base = nn.Module",
+                    "META = {'a': 1}", "MORE = {**META, 'b': [*SIZES, 3]}", "act = lambda x: x",
                     "try:", "def helper(x):", "class Net(nn.Module):"]
 
 

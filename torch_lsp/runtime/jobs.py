@@ -64,14 +64,16 @@ def _is_simple_value(node: ast.expr | None) -> bool:
     expression whose evaluation cannot run user code (no call, no subscript)."""
     if node is None:
         return False
-    if isinstance(node, (ast.Constant, ast.Name)):
-        return True
+    if isinstance(node, (ast.Constant, ast.Name, ast.Lambda)):
+        return True  # (a lambda runs nothing until it is called)
     if isinstance(node, ast.Attribute):
         return _is_simple_value(node.value)
+    if isinstance(node, ast.Starred):
+        return _is_simple_value(node.value)  # `[*base, x]`
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return all(_is_simple_value(e) for e in node.elts)
-    if isinstance(node, ast.Dict):
-        return all(k is not None and _is_simple_value(k) for k in node.keys) and all(_is_simple_value(v) for v in node.values)
+    if isinstance(node, ast.Dict):  # `{**_COMMON_META, "recipe": ...}` too
+        return all(k is None or _is_simple_value(k) for k in node.keys) and all(_is_simple_value(v) for v in node.values)
     if isinstance(node, ast.UnaryOp):
         return _is_simple_value(node.operand)
     if isinstance(node, ast.BinOp):
