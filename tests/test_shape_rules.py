@@ -985,3 +985,49 @@ def test_a_list_built_with_helpers_that_return_keeps_its_items():
     """
     assert [c for c, _ in codes(snippet)] == ["TL201"]
     assert codes(snippet.replace("nn.Linear(9, 2)", "nn.Linear(8, 2)")) == []
+
+
+# timm passes device and dtype as `**dd` with `dd = {"device": device, "dtype": dtype}`
+# built just above: a dict whose keys are known passes only those keywords, so the
+# layer's sizes stay known. Run for real: Net()(torch.randn(1, 3, 16, 16)) raises
+# "running_mean should contain 8 elements not 16".
+SPLAT = """
+class Net(nn.Module):
+    def __init__(self, device=None, dtype=None):
+        super().__init__()
+        dd = {"device": device, "dtype": dtype}
+        self.conv = nn.Conv2d(3, 16, 7, **dd)
+        self.bn = nn.BatchNorm2d(8, **dd)
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+"""
+
+
+def test_a_splat_of_a_known_dict_keeps_the_sizes():
+    assert [c for c, _ in codes(SPLAT)] == ["TL202"]
+    assert codes(SPLAT.replace("BatchNorm2d(8,", "BatchNorm2d(16,")) == []
+    # changed in place before the call: its keys are not known any more
+    assert codes(SPLAT.replace("        self.conv =", "        dd.update(extra())\n        self.conv =")) == []
+    # a key that is a size overrides it: not known
+    assert codes(SPLAT.replace('dd = {"device": device, "dtype": dtype}', 'dd = {"num_features": n()}')) == []
+
+
+def test_timm_activation_classes_keep_the_shape():
+    snippet = """
+    from timm.layers import get_act_layer
+
+
+    class Block(nn.Module):
+        def __init__(self, act_layer="relu"):
+            super().__init__()
+            act_layer = get_act_layer(act_layer)
+            self.fc1 = nn.Linear(8, 16)
+            self.act = act_layer(inplace=True)
+            self.fc2 = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.fc2(self.act(self.fc1(x)))
+    """
+    assert [c for c, _ in codes(snippet)] == ["TL201"]
+    assert codes(snippet.replace("nn.Linear(8, 4)", "nn.Linear(16, 4)")) == []

@@ -659,7 +659,7 @@ class Interpreter(Statements, PythonValues):
                 self.index.record(target, v, self.generic)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
-            if isinstance(base, TupleV):
+            if isinstance(base, (TupleV, _DictV)):
                 self._forget(base, frame)
             elif isinstance(base, SeqV) and base.kind != "dict" and base.items is not None:
                 key = self.eval(target.slice, frame)
@@ -774,9 +774,17 @@ class Interpreter(Statements, PythonValues):
                     items.append(self.eval(e, frame))
             return TupleV(tuple(items), self.region if kind is ast.List else None, self.epoch)
         if isinstance(node, ast.Dict):
-            for v in node.values:
-                self.eval(v, frame)
-            return UNKNOWN
+            items: dict | None = {}
+            for k, v in zip(node.keys, node.values):
+                value = self.eval(v, frame)
+                if k is None:  # {**other, ...}
+                    known = _known_keywords(value)
+                    items = {**items, **known} if items is not None and known is not None else None
+                elif items is not None and isinstance(k, ast.Constant) and isinstance(k.value, str):
+                    items[k.value] = value
+                else:
+                    items = None
+            return _DictV(items) if items is not None else UNKNOWN
         if isinstance(node, ast.Attribute):
             return self._attribute(node, frame)
         if isinstance(node, ast.BinOp):
@@ -910,7 +918,7 @@ class Interpreter(Statements, PythonValues):
             return BoundMethodV(base, attr)
         if isinstance(base, LossV):
             return BoundMethodV(base, attr)
-        if isinstance(base, TupleV) and attr in _LIST_MUTATORS:
+        if isinstance(base, TupleV) and attr in _LIST_MUTATORS or type(base) is _DictV:
             return BoundMethodV(base, attr)
         if type(base) is Sym and self.generic and not attr.startswith("_"):
             # ``config.hidden_size`` of a constructor parameter analysed on its own: a
@@ -1241,6 +1249,8 @@ class Interpreter(Statements, PythonValues):
                 return TensorV(None, base.origin)
             return self._op_result(O.index, (base.shape, idx), node, base.origin, frame)
         key = self.eval(node.slice, frame)
+        if type(base) is _DictV:
+            return base.items.get(key, UNKNOWN) if isinstance(key, str) else UNKNOWN
         if type(base) is Sym and self.generic and type(key) is int:
             # ``config.hidden_sizes[0]`` of a constructor parameter analysed on its own:
             # one size symbol, the same wherever that item is read (as ``config.attr``)
@@ -1333,7 +1343,11 @@ class Interpreter(Statements, PythonValues):
         for k in node.keywords:
             v = self.eval(k.value, frame)
             if k.arg is None:
-                kwargs["**"] = UNKNOWN
+                known = _known_keywords(v)
+                if known is None:
+                    kwargs["**"] = UNKNOWN
+                else:  # `**dd` with dd = {"device": device, "dtype": dtype}: these keywords only
+                    kwargs.update(known)
             else:
                 kwargs[k.arg] = v
         if star:
@@ -1486,6 +1500,10 @@ class Interpreter(Statements, PythonValues):
                 return self._torch_call(func.name, args, kwargs, node, frame)
             if isinstance(func.base, TensorV):
                 return self._tensor_method(func.base, func.name, args, kwargs, node, frame)
+            if type(func.base) is _DictV:
+                if func.name not in ("get", "keys", "values", "items", "copy", "__contains__"):
+                    self._forget(func.base, frame)  # update, pop, setdefault, clear...
+                return UNKNOWN
             if isinstance(func.base, TupleV) and func.name in _LIST_MUTATORS:
                 base = func.base
                 if (func.name in ("append", "extend") and len(args) == 1 and not kwargs and base.region == self.region
@@ -2038,8 +2056,10 @@ class Interpreter(Statements, PythonValues):
             return self.call(args[0], list(args[1:]), passed, node, frame)
         if name.startswith("torch.nn.functional.") or name.startswith("torch."):
             return self._function(short, name, args, kwargs, node, frame)
-        if name in T.ACTIVATION_FACTORIES:
+        if name in T.ACTIVATION_FACTORIES or name == T.ACTIVATION_CLASS:
             return LayerV(Layer(L.ACTIVATION, {}), node)
+        if name in T.ACTIVATION_CLASS_FACTORIES:
+            return BoundMethodV(None, T.ACTIVATION_CLASS)
         self._callbacks(args, kwargs, node, frame)
         return UNKNOWN
 
@@ -2454,6 +2474,24 @@ def _merge_out(sym_out: Any, conc_out: Any) -> Any:
 
 # The torch layer a Module class extends, as its `super().__init__(...)` built it.
 _TORCH_LAYER = "<torch layer>"
+
+
+@dataclass(eq=False)
+class _DictV:
+    """A dict display with string keys (``dd = {"device": device, "dtype": dtype}``):
+    what a ``**dd`` splat passes. Changed in place (``dd[k] = v``, ``dd.update(...)``),
+    it is forgotten."""
+
+    items: dict
+
+
+def _known_keywords(v: Any) -> dict | None:
+    """The keywords a ``**`` splat passes, when it is a dict whose keys are known."""
+    if type(v) is _DictV:
+        return dict(v.items)
+    if isinstance(v, SeqV) and v.kind == "dict" and v.items is not None and all(isinstance(k, str) for k, _ in v.items):
+        return dict(v.items)
+    return None
 
 
 def _as_instance(layer: LayerV, inst: InstanceV) -> LayerV:

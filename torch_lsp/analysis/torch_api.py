@@ -63,6 +63,11 @@ ACTIVATION_FACTORIES = frozenset({
     "transformers.activations.get_activation",
     "timm.layers.create_act_layer", "timm.layers.create_act.create_act_layer",
 })
+# ... and functions that return an activation class (called later: `act_layer(inplace=True)`).
+ACTIVATION_CLASS_FACTORIES = frozenset({
+    "timm.layers.get_act_layer", "timm.layers.create_act.get_act_layer",
+})
+ACTIVATION_CLASS = "<an activation class>"  # the value they return (interpreter's stand-in)
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
 PARAM_CONTAINERS = frozenset({"torch.nn.ParameterList", "torch.nn.ParameterDict"})
 PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.UninitializedParameter"})
