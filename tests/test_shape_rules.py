@@ -990,7 +990,7 @@ def test_a_list_built_with_helpers_that_return_keeps_its_items():
 # timm passes device and dtype as `**dd` with `dd = {"device": device, "dtype": dtype}`
 # built just above: a dict whose keys are known passes only those keywords, so the
 # layer's sizes stay known. Run for real: Net()(torch.randn(1, 3, 16, 16)) raises
-# "running_mean should contain 8 elements not 16".
+# "running_mean should contain 16 elements not 8".
 SPLAT = """
 class Net(nn.Module):
     def __init__(self, device=None, dtype=None):
