@@ -1031,3 +1031,27 @@ def test_timm_activation_classes_keep_the_shape():
     """
     assert [c for c, _ in codes(snippet)] == ["TL201"]
     assert codes(snippet.replace("nn.Linear(8, 4)", "nn.Linear(16, 4)")) == []
+
+
+def test_an_ordered_dict_filled_by_key_builds_a_sequential():
+    # torchvision's ViT encoder: layers = OrderedDict(); layers[f"encoder_layer_{i}"] = ...;
+    # nn.Sequential(layers). Run for real: Net()(torch.randn(2, 8)) raises "mat1 and mat2
+    # shapes cannot be multiplied (2x8 and 9x2)".
+    snippet = """
+    from collections import OrderedDict
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers = OrderedDict()
+            for i in range(2):
+                layers[f"layer_{i}"] = nn.Linear(8, 8)
+            self.layers = nn.Sequential(layers)
+            self.head = nn.Linear(9, 2)
+
+        def forward(self, x):
+            return self.head(self.layers(x))
+    """
+    assert [c for c, _ in codes(snippet)] == ["TL201"]
+    assert codes(snippet.replace("nn.Linear(9, 2)", "nn.Linear(8, 2)")) == []

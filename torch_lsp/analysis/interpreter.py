@@ -659,7 +659,17 @@ class Interpreter(Statements, PythonValues):
                 self.index.record(target, v, self.generic)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
-            if isinstance(base, (TupleV, _DictV)):
+            if type(base) is _OrderedDictV:
+                key = self.eval(target.slice, frame)
+                if isinstance(key, str) and self.flows and self.flows[-1].certain:
+                    # torch keeps a replaced key in its place; a new one goes last
+                    if any(k == key for k, _ in base.items):
+                        base.items[:] = [(k, v if k == key else x) for k, x in base.items]
+                    else:
+                        base.items.append((key, v))
+                else:
+                    self._forget(base, frame)
+            elif isinstance(base, (TupleV, _DictV)):
                 self._forget(base, frame)
             elif isinstance(base, SeqV) and base.kind != "dict" and base.items is not None:
                 key = self.eval(target.slice, frame)
@@ -847,6 +857,20 @@ class Interpreter(Statements, PythonValues):
         if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)):
             self.eval(node.value, frame)
             return UNKNOWN
+        if type(node) is ast.JoinedStr:  # f"layer_{i}" with i known: the string
+            parts = []
+            for part in node.values:
+                if type(part) is ast.Constant and isinstance(part.value, str):
+                    parts.append(part.value)
+                    continue
+                v = self.eval(part.value, frame) if type(part) is ast.FormattedValue else UNKNOWN
+                if type(part) is ast.FormattedValue and part.conversion == -1 and part.format_spec is None \
+                        and type(v) in (int, str):
+                    parts.append(str(v))
+                else:
+                    parts = None
+                    break
+            return "".join(parts) if parts is not None else UNKNOWN
         if isinstance(node, (ast.SetComp, ast.DictComp, ast.Set, ast.JoinedStr, ast.FormattedValue)):
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.expr) and not isinstance(node, (ast.SetComp, ast.DictComp)):
@@ -1421,7 +1445,10 @@ class Interpreter(Statements, PythonValues):
 
     @staticmethod
     def _ordered_dict(args: list, kwargs: dict) -> AV:
-        """``OrderedDict([("fc1", layer), ...])`` (for ``nn.Sequential(OrderedDict(...))``)."""
+        """``OrderedDict([("fc1", layer), ...])`` (for ``nn.Sequential(OrderedDict(...))``),
+        ``OrderedDict()`` filled by ``d["fc1"] = layer``."""
+        if not args and not kwargs:
+            return _OrderedDictV([])
         if len(args) != 1 or kwargs:
             return UNKNOWN
         pairs = args[0].items if isinstance(args[0], (TupleV, SeqV)) and args[0].items is not None else None
