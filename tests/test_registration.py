@@ -895,3 +895,23 @@ def test_a_placeholder_named_as_a_parameter_in_a_class_without_other_parameters(
     _, diags = run(snippet.replace("torch.zeros((2 * window[0] - 1) * (2 * window[1] - 1), num_heads)",
                                    "torch.arange(num_heads).float()"))
     assert [(d.code, d.severity) for d in diags] == [("TL101", Severity.INFORMATION)]
+
+
+def test_a_tensor_scaled_by_a_parameter_is_a_tensor():
+    # timm's LayerScale without nn.Parameter: `init_values * torch.ones(dim)` is a plain
+    # tensor whatever number the caller passes (under torch: not in parameters())
+    snippet = """
+    class LayerScale(nn.Module):
+        def __init__(self, dim, init_values=1e-5):
+            super().__init__()
+            self.fc = nn.Linear(dim, dim)
+            self.gamma = init_values * torch.ones(dim)
+
+        def forward(self, x):
+            return self.fc(x) * self.gamma
+
+
+    model = LayerScale(8)
+    """
+    found = codes(snippet)
+    assert [c for c, _ in found] == ["TL101"]

@@ -863,7 +863,10 @@ class _InitWalker:
             return self._call(node, state, stmt)
         if isinstance(node, ast.BinOp):
             left, right = self.eval(node.left, state), self.eval(node.right, state)
-            if Kind.TENSOR in (left.kind, right.kind) and {left.kind, right.kind} <= {Kind.TENSOR, Kind.VALUE}:
+            # a tensor in arithmetic gives a tensor (`init_values * torch.ones(dim)`: the
+            # other operand a number or a tensor, whatever the caller passed)
+            if Kind.TENSOR in (left.kind, right.kind) and {left.kind, right.kind} <= {Kind.TENSOR, Kind.VALUE, Kind.UNKNOWN} \
+                    and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Pow, ast.Mod)):
                 return Value(Kind.TENSOR, node, requires_grad=left.requires_grad or right.requires_grad,
                              legacy=left.legacy or right.legacy)
             if left.kind is Kind.PLAIN_CONTAINER and right.kind is Kind.PLAIN_CONTAINER and isinstance(node.op, ast.Add):
