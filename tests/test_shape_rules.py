@@ -1055,3 +1055,23 @@ def test_an_ordered_dict_filled_by_key_builds_a_sequential():
     """
     assert [c for c, _ in codes(snippet)] == ["TL201"]
     assert codes(snippet.replace("nn.Linear(9, 2)", "nn.Linear(8, 2)")) == []
+
+
+def test_a_size_scaled_by_a_whole_float_is_a_size():
+    # timm: hidden = int(dim * mlp_ratio) with mlp_ratio=4.0. Run for real: Block(8) on
+    # [2, 8] raises "mat1 and mat2 shapes cannot be multiplied (2x32 and 33x8)".
+    snippet = """
+    class Block(nn.Module):
+        def __init__(self, dim, mlp_ratio=4.0):
+            super().__init__()
+            hidden = int(dim * mlp_ratio)
+            self.fc1 = nn.Linear(dim, hidden)
+            self.fc2 = nn.Linear(hidden + 1, dim)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x))
+    """
+    assert [c for c, _ in codes(snippet)] == ["TL201"]
+    assert codes(snippet.replace("hidden + 1", "hidden")) == []
+    # a ratio that is not whole: int(dim * 2.5) is no polynomial of dim, so unknown
+    assert codes(snippet.replace("mlp_ratio=4.0", "mlp_ratio=2.5")) == []

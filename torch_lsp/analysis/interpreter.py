@@ -1238,6 +1238,15 @@ class Interpreter(Statements, PythonValues):
 
     @staticmethod
     def _arith(op: ast.operator, a: AV, b: AV) -> AV:
+        if isinstance(op, (ast.Add, ast.Sub, ast.Mult)) and (isinstance(a, Sym) or isinstance(b, Sym)):
+            # `dim * 4.0` (timm's `int(dim * mlp_ratio)`): a whole float is the integer for a
+            # size (the float the product really is only matters to `int()`, which keeps it)
+            if type(a) is float and a.is_integer():
+                a = int(a)
+            if type(b) is float and b.is_integer():
+                b = int(b)
+            if type(a) is float or type(b) is float:
+                return UNKNOWN
         try:
             if isinstance(op, ast.Add):
                 return a + b
