@@ -1075,3 +1075,27 @@ def test_a_size_scaled_by_a_whole_float_is_a_size():
     assert codes(snippet.replace("hidden + 1", "hidden")) == []
     # a ratio that is not whole: int(dim * 2.5) is no polynomial of dim, so unknown
     assert codes(snippet.replace("mlp_ratio=4.0", "mlp_ratio=2.5")) == []
+
+
+# `self.register_buffer("mask", torch.ones(n, 1))` stores the buffer (it was dropped: an
+# nn.Module method called on self resolved to nothing). Run for real: M(4)(torch.randn(8,
+# 16)) raises "The size of tensor a (8) must match the size of tensor b (4) at
+# non-singleton dimension 0".
+BUFFER = """
+class M(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.register_buffer("mask", torch.ones(n, 1))
+
+    def forward(self, x):
+        return x * self.mask
+
+
+model = M(4)
+out = model(torch.randn(8, 16))
+"""
+
+
+def test_a_registered_buffer_meets_a_batch_of_another_size():
+    assert [c for c, _ in codes(BUFFER)] == ["TL206"]
+    assert codes(BUFFER.replace("torch.randn(8, 16)", "torch.randn(4, 16)")) == []

@@ -913,6 +913,8 @@ class Interpreter(Statements, PythonValues):
             fn = self._method_of(base.cls, attr)
             if fn is not None:
                 return FuncV(fn, base)
+            if attr in T.MODULE_METHODS:  # nn.Module's own: register_buffer, add_module, to, ...
+                return BoundMethodV(base, attr)
             return UNKNOWN
         if isinstance(base, TensorV):
             if attr == "shape":
