@@ -1099,3 +1099,48 @@ out = model(torch.randn(8, 16))
 def test_a_registered_buffer_meets_a_batch_of_another_size():
     assert [c for c, _ in codes(BUFFER)] == ["TL206"]
     assert codes(BUFFER.replace("torch.randn(8, 16)", "torch.randn(4, 16)")) == []
+
+
+def test_a_view_to_a_shape_not_known_is_of_unknown_rank():
+    # `x.view(shape)` with `shape` unknown may have any rank: it is not a 1-D view (the
+    # registry once read the lone unknown as one size and reported a false TL203 here)
+    snippet = """
+    from somewhere import make_shape
+
+
+    class Attn(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.q = nn.Linear(d, d)
+            self.o = nn.Linear(d * 4, d)
+
+        def forward(self, x):
+            q = self.q(x).view(make_shape(x))
+            return self.o(q)
+
+
+    model = Attn(8)
+    out = model(torch.randn(2, 16, 8))
+    """
+    assert codes(snippet) == []
+
+
+def test_a_union_choice_does_not_pin_the_input_for_the_others():
+    # `proj` is Linear(10, d) or Linear(20, d): what one choice takes says nothing of `x`
+    # on the other path. Run for real: Net(4, False)(torch.randn(2, 20)) works.
+    snippet = """
+    class Net(nn.Module):
+        def __init__(self, d, wide):
+            super().__init__()
+            self.proj = nn.Linear(10, d) if wide else nn.Linear(20, d)
+            self.skip = nn.Linear(20, d)
+
+        def forward(self, x):
+            h = self.proj(x)
+            return h + self.skip(x)
+    """
+    assert codes(snippet) == []
+    # the same with the choice written in forward (the arms of `a if c else b`)
+    assert codes(snippet.replace("h = self.proj(x)", "h = self.a(x) if self.wide else self.skip(x)").replace(
+        "self.proj = nn.Linear(10, d) if wide else nn.Linear(20, d)",
+        "self.a = nn.Linear(10, d)\n            self.wide = wide")) == []

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from torch_lsp.analysis import registry as R
+from torch_lsp.analysis.registry import _flat_sizes
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, is_dim, join_shapes, not_given, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
@@ -259,6 +260,9 @@ class Interpreter(Statements, PythonValues):
         self.region = 0  # the innermost uncertain region (see _enter_region); 0: none
         self._regions = 0
         self.epoch = 0  # paths ended so far (see Statements._path_ends)
+        # >0 while alternatives that share one environment run (the arms of `a if c else b`,
+        # the choices of a union): what one of them learns (a pinned shape) is not the others'
+        self.shared_paths = 0
         self.catching: list[list] = []  # the handlers of the try bodies under way, outermost first
         self.caught = 0  # findings not reported because a handler would catch them
         self.raising: str | None = None  # a caught error surely raised: paths end up to its try
@@ -700,10 +704,12 @@ class Interpreter(Statements, PythonValues):
                 return self.eval(node, frame)
             flow = self.flows[-1]
         flow.doubt += 1
+        self.shared_paths += 1
         try:
             return self.eval(node, frame)
         finally:
             flow.doubt -= 1
+            self.shared_paths -= 1
 
     def _lookup_outer(self, name: str, frame: Frame) -> AV:
         """A name a function does not bind: its enclosing functions', else the module's."""
@@ -1894,6 +1900,7 @@ class Interpreter(Statements, PythonValues):
         out: AV = None
         if flow is not None:
             flow.doubt += 1
+        self.shared_paths += 1
         try:
             for i, alt in enumerate(mod.alternatives):
                 got = self.call_module(alt, args, kwargs, node, frame)
@@ -1901,6 +1908,7 @@ class Interpreter(Statements, PythonValues):
         finally:
             if flow is not None:
                 flow.doubt -= 1
+            self.shared_paths -= 1
         return out
 
     def _call_forward(self, inst: InstanceV, args: list, kwargs: dict, node: ast.AST | None, frame: Frame | None = None) -> AV:
@@ -2013,26 +2021,25 @@ class Interpreter(Statements, PythonValues):
         takes (or the run stopped there): ``self.qkv(x)`` makes ``x`` ``[*, dim]`` for
         what follows, in every running frame that holds it (the caller's ``residual``
         is the same tensor), on this path only (the names are rebound, not the value
-        changed)."""
+        changed). Not where alternatives share the names (see ``shared_paths``)."""
+        if type(x) is not TensorV or x.shape is not None or x.failed or self.shared_paths:
+            return
         layer = mod.layer
         want = L.expected_input(layer)
         if want is None or not any(d is not UNKNOWN for d in want.dims):
             return
         seg = self.seg(arg) if arg is not None else "the input"
-        origin = Origin("pinned", arg, mod.label or layer.short, mod.node, site=x.origin.site if type(x) is TensorV and x.origin else None,
+        origin = Origin("pinned", arg, mod.label or layer.short, mod.node, site=x.origin.site if x.origin else None,
                         chain=mod.chain, factors=(seg if len(seg) <= 40 else "the input",))
-        if type(x) is TensorV and x.shape is None and not x.failed:
-            pinned = TensorV(want, origin, x.parameter)
-            for flow in self.flows:
-                running = getattr(flow.ops, "frame", None)
-                env = running.env if running is not None else None
-                if env is None or env is self.module_env:
-                    continue
-                for k, v in env.items():
-                    if v is x:
-                        env[k] = pinned
-        elif isinstance(arg, ast.Name) and frame.env.get(arg.id, _NOT_FOUND) is UNKNOWN and frame.env is not self.module_env:
-            frame.env[arg.id] = TensorV(want, origin)
+        pinned = TensorV(want, origin, x.parameter)
+        for flow in self.flows:
+            running = getattr(flow.ops, "frame", None)
+            env = running.env if running is not None else None
+            if env is None or env is self.module_env:
+                continue
+            for k, v in env.items():
+                if v is x:
+                    env[k] = pinned
 
     def _as_if_fixed(self, layer: Layer, err: ShapeError, inputs: list, kwargs: dict, frame: Frame) -> Result | None:
         """The layer's output as if the fix were applied (its size argument set to what
@@ -2590,19 +2597,3 @@ _FUNCTIONAL_POOLS = {
     **{f"adaptive_max_pool{n}d": f"torch.nn.AdaptiveMaxPool{n}d" for n in (1, 2, 3)},
     "pixel_shuffle": "torch.nn.PixelShuffle", "pixel_unshuffle": "torch.nn.PixelUnshuffle",
 }
-
-
-def _flat_sizes(args: list) -> list | None:
-    """Sizes given as ``f(2, 3)`` or ``f((2, 3))``; None when not all are dimensions.
-    A lone unknown argument may be a whole tuple (``x.view(shape)``): None."""
-    if len(args) == 1 and isinstance(args[0], TupleV):
-        args = list(args[0].items)
-    elif len(args) == 1 and isinstance(args[0], _Unknown):
-        return None
-    out = []
-    for a in args:
-        if is_dim(a):
-            out.append(a)
-        else:
-            return None
-    return out

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from torch_lsp.analysis import ops as O
-from torch_lsp.analysis.shapes import Shape, is_dim
+from torch_lsp.analysis.shapes import Shape, _Unknown, is_dim
 from torch_lsp.analysis.values import UNKNOWN, TensorV, TupleV
 
 # How a call binds: "method" (x.view(...): the tensor is the receiver), "first" (a
@@ -62,14 +62,19 @@ def _add(handler: Handler, methods: str = "", functions: str = "", functional: s
 
 
 def _flat_sizes(args: list) -> list | None:
-    """``view(2, 3)``, ``view((2, 3))``, ``view([2, 3])``, ``view(*sizes)`` with a known tuple."""
+    """Sizes given as ``f(2, 3)`` or ``f((2, 3))``; None when not all are dimensions.
+    A lone unknown argument may be a whole tuple (``x.view(shape)``): None."""
     if len(args) == 1 and isinstance(args[0], TupleV):
-        items = list(args[0].items)
-    else:
-        items = list(args)
-    if any(isinstance(i, (TupleV, TensorV)) for i in items):
+        args = list(args[0].items)
+    elif len(args) == 1 and isinstance(args[0], _Unknown):
         return None
-    return items
+    out = []
+    for a in args:
+        if is_dim(a):
+            out.append(a)
+        else:
+            return None
+    return out
 
 
 def _arg(args: list, kwargs: dict, i: int, name: str, default: Any = None) -> Any:
