@@ -213,6 +213,8 @@ _GLOBAL_STMT = re.compile(r"^[ \t]*global[ \t]+([\w, \t]+)", re.M)
 FOLLOW_OTHER_FILES = False
 _NAME, _CONSTANT, _CALL, _ATTRIBUTE, _ASSIGN, _EXPR = ast.Name, ast.Constant, ast.Call, ast.Attribute, ast.Assign, ast.Expr
 _NOT_FOUND = object()
+_ELEMENTWISE_COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_ADD = ast.Add()
 _DEFAULTED = object()  # a parameter left to its default, in a unit that does not take defaults
 # A class of another file is followed only if that file has at most this many lines
 # (following parses it whole and runs its code; the biggest files are model zoos
@@ -827,12 +829,11 @@ class Interpreter(Statements, PythonValues):
                 return self.eval(node.orelse, frame)
             return join_values(self._undecided(node.body, frame), self._undecided(node.orelse, frame))
         if isinstance(node, ast.Compare):
-            if len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
-                left = self.eval(node.left, frame)
-                if type(left) is TensorV:  # `x > 0`, `a == b`: an elementwise comparison
-                    right = self.eval(node.comparators[0], frame)
-                    return self._binop(ast.Add(), left, right, node, frame)
-            return self.compare(node, frame)
+            left = self.eval(node.left, frame)
+            if type(left) is TensorV and len(node.ops) == 1 and isinstance(node.ops[0], _ELEMENTWISE_COMPARE):
+                # `x > 0`, `a == b`: an elementwise comparison, broadcast as `x + 0` is
+                return self._binop(_ADD, left, self.eval(node.comparators[0], frame), node, frame)
+            return self.compare(node, frame, left)
         if isinstance(node, ast.BoolOp):
             # `a and b`, `a or b`: evaluated left to right while the outcome is open; the
             # value is the operand that decided it (`dim or 64`), when its truth is known.
@@ -1277,10 +1278,11 @@ class Interpreter(Statements, PythonValues):
         return UNKNOWN
 
     def _subscript(self, node: ast.Subscript, frame: Frame) -> AV:
-        if isinstance(node.value, (ast.Name, ast.Attribute)) and T.canonical(self._qualify(node.value)) in T.ACTIVATION_TABLES:
-            self.eval(node.slice, frame)
-            return LayerV(Layer(L.ACTIVATION, {}), node)
         base = self.eval(node.value, frame)
+        if base is UNKNOWN and isinstance(node.value, (ast.Name, ast.Attribute)) \
+                and T.canonical(self._qualify(node.value)) in T.ACTIVATION_TABLES:
+            self.eval(node.slice, frame)  # `ACT2FN[config.hidden_act]`: an imported table
+            return LayerV(Layer(L.ACTIVATION, {}), node)
         if type(base) is TensorV and base.failed:
             self.eval(node.slice, frame)
             return failed_tensor()
@@ -1367,32 +1369,7 @@ class Interpreter(Statements, PythonValues):
             func = BoundMethodV(None, q) if q is not None else UNKNOWN
             if q is None and isinstance(node.func, ast.Name) and node.func.id in BUILTIN_CALLS:
                 builtin = node.func.id
-        args = []
-        star = False
-        for a in node.args:
-            if isinstance(a, ast.Starred):
-                inner = self.eval(a.value, frame)
-                if isinstance(inner, TupleV):
-                    args.extend(inner.items)
-                elif isinstance(inner, SeqV) and inner.kind != "dict":
-                    args.extend(inner.items)
-                else:
-                    star = True
-            else:
-                args.append(self.eval(a, frame))
-        kwargs = {}
-        for k in node.keywords:
-            v = self.eval(k.value, frame)
-            if k.arg is None:
-                known = _known_keywords(v)
-                if known is None:
-                    kwargs["**"] = UNKNOWN
-                else:  # `**dd` with dd = {"device": device, "dtype": dtype}: these keywords only
-                    kwargs.update(known)
-            else:
-                kwargs[k.arg] = v
-        if star:
-            kwargs["*"] = UNKNOWN
+        args, kwargs = self._call_arguments(node, frame)
         if builtin is not None:
             return self.builtin(builtin, args, kwargs, node, frame)
         return self.call(func, args, kwargs, node, frame)
@@ -1444,20 +1421,35 @@ class Interpreter(Statements, PythonValues):
         return None
 
     def _call_arguments(self, node: ast.Call, frame: Frame) -> tuple[list, dict]:
+        """A call's arguments: ``*xs`` of a known sequence spread out, else ``kwargs["*"]``
+        (how many is not known); ``**dd`` of a dict with known keys spread out, else
+        ``kwargs["**"]``."""
         args: list = []
-        kwargs: dict = {}
+        star = False
         for a in node.args:
             if isinstance(a, ast.Starred):
                 inner = self.eval(a.value, frame)
                 if isinstance(inner, TupleV):
                     args.extend(inner.items)
+                elif isinstance(inner, SeqV) and inner.kind != "dict":
+                    args.extend(inner.items)
                 else:
-                    kwargs["*"] = UNKNOWN
+                    star = True
             else:
                 args.append(self.eval(a, frame))
+        kwargs: dict = {}
         for k in node.keywords:
             v = self.eval(k.value, frame)
-            kwargs["**" if k.arg is None else k.arg] = UNKNOWN if k.arg is None else v
+            if k.arg is None:
+                known = _known_keywords(v)
+                if known is None:
+                    kwargs["**"] = UNKNOWN
+                else:  # `**dd` with dd = {"device": device, "dtype": dtype}: these keywords only
+                    kwargs.update(known)
+            else:
+                kwargs[k.arg] = v
+        if star:
+            kwargs["*"] = UNKNOWN
         return args, kwargs
 
     @staticmethod

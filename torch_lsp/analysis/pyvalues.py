@@ -17,6 +17,7 @@ from typing import Any
 from torch_lsp.analysis.shapes import UNKNOWN, NotGiven, Sym, dim_eq, is_dim
 from torch_lsp.analysis.values import BoundMethodV, ClassV, FuncV, InstanceV, LayerV, PartialV, SeqV, TensorV, TupleV
 
+_NOT_EVALUATED = object()
 MAX_RANGE = 64  # a longer range is iterated as a loop of unknown length
 BUILTIN_CALLS = frozenset({"len", "range", "enumerate", "zip", "reversed", "list", "tuple", "isinstance", "min", "max",
                            "abs", "int"})
@@ -41,9 +42,11 @@ class PythonValues:
     """Comparisons and builtins of the shape interpreter."""
 
     # ------------------------------------------------------------------ comparisons
-    def compare(self, node: ast.Compare, frame: Any) -> Any:
-        """``a < b``, ``a == b != c``, ``x in (..)``, ``x is None``: True/False when known."""
-        left = self.eval(node.left, frame)
+    def compare(self, node: ast.Compare, frame: Any, left: Any = _NOT_EVALUATED) -> Any:
+        """``a < b``, ``a == b != c``, ``x in (..)``, ``x is None``: True/False when known.
+        ``left``: the left side, when the caller evaluated it already (never twice)."""
+        if left is _NOT_EVALUATED:
+            left = self.eval(node.left, frame)
         result: Any = True
         for op, right_node in zip(node.ops, node.comparators):
             right = self.eval(right_node, frame)
