@@ -178,3 +178,47 @@ def test_imported_snippets_behave_as_claimed_under_torch(tmp_path, monkeypatch):
                 runpy.run_path(str(tmp_path / "main.py"))
         else:
             runpy.run_path(str(tmp_path / "main.py"))
+
+
+HELPERS = """
+def make_divisible(v, divisor=8, min_value=None):
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+"""
+
+USES_HELPER = """
+import torch
+import torch.nn as nn
+from helpers import make_divisible
+
+
+class Net(nn.Module):
+    def __init__(self, width=0.5):
+        super().__init__()
+        c = make_divisible(64 * width)
+        self.conv = nn.Conv2d(3, c, 3)
+        self.bn = nn.BatchNorm2d(c)
+        self.fc = nn.Linear(64, 5)
+
+    def forward(self, x):
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(self.bn(self.conv(x)), 1), 1)
+        return self.fc(x)
+
+
+def build():
+    return Net(width=0.5)
+"""
+
+
+def test_a_helper_function_of_another_file_is_run_with_the_callers_values(tmp_path):
+    # Run for real: build()(torch.randn(2, 3, 16, 16)) raises "mat1 and mat2 shapes
+    # cannot be multiplied (2x32 and 64x5)": make_divisible(32.0) is 32. With width=1.0
+    # (64 channels) it runs.
+    found = check(tmp_path, {"helpers.py": HELPERS, "main.py": USES_HELPER}, "main.py")
+    assert [c for c, _ in found] == ["TL203"]
+    assert check(tmp_path, {"helpers.py": HELPERS, "main.py": USES_HELPER.replace("width=0.5)\n", "width=1.0)\n")},
+                 "main.py") == []

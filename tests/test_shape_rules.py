@@ -1144,3 +1144,53 @@ def test_a_union_choice_does_not_pin_the_input_for_the_others():
     assert codes(snippet.replace("h = self.proj(x)", "h = self.a(x) if self.wide else self.skip(x)").replace(
         "self.proj = nn.Linear(10, d) if wide else nn.Linear(20, d)",
         "self.a = nn.Linear(10, d)\n            self.wide = wide")) == []
+
+
+SEQUENTIAL_SUBCLASS = """
+class ConvBN(nn.Sequential):
+    def __init__(self, cin, cout):
+        layers = [nn.Conv2d(cin, cout, 3), nn.BatchNorm2d(cout)]
+        super().__init__(*layers)
+        self.out_channels = cout
+
+
+class Transition(nn.Sequential):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(cin)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(cin, cout, kernel_size=1, bias=False)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = ConvBN(3, 8)
+        self.b = Transition(8, 8)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = self.b(self.a(x))
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
+"""
+
+
+def test_a_sequential_subclass_runs_its_items_in_order():
+    # torchvision's Conv2dNormActivation (`super().__init__(*layers)`) and DenseNet's
+    # _Transition (modules assigned after `super().__init__()`): no forward of their own,
+    # nn.Sequential's runs what was given, then what was assigned. Run for real:
+    # Net()(torch.randn(2, 3, 16, 16)) raises "mat1 and mat2 shapes cannot be multiplied
+    # (2x8 and 16x4)"; with nn.Linear(8, 4) it runs.
+    assert [c for c, _ in codes(SEQUENTIAL_SUBCLASS)] == ["TL203"]
+    assert codes(SEQUENTIAL_SUBCLASS.replace("nn.Linear(16, 4)", "nn.Linear(8, 4)")) == []
+    # Run for real: a module assigned after `super().__init__(*layers)` runs after them:
+    # Conv2d(16, 4, 1) then gets the 8 channels of the BatchNorm2d and raises "expected
+    # input[2, 8, 14, 14] to have 16 channels, but got 8 channels instead".
+    after = SEQUENTIAL_SUBCLASS.replace("        self.out_channels = cout\n",
+                                        "        self.extra = nn.Conv2d(16, 4, 1)\n")
+    assert "TL202" in [c for c, _ in codes(after)]
+    # layers not known here (`make` is not defined in this file): nothing is known after
+    unknown = SEQUENTIAL_SUBCLASS.replace("        super().__init__()\n        self.norm",
+                                          "        super().__init__(*make(cin))\n        self.norm")
+    assert unknown != SEQUENTIAL_SUBCLASS and codes(unknown) == []

@@ -202,6 +202,104 @@ def _atom_name(d: Sym) -> str | None:
     return None
 
 
+
+@dataclass(frozen=True, eq=False)
+class DataField:
+    """A field of a data class: what its generated ``__init__`` takes."""
+
+    name: str
+    default: ast.expr | None  # None: required
+    kw_only: bool
+    path: str | None  # the file of the class declaring it (not the class: no reference cycle)
+
+
+def _decorator_name(d: ast.expr) -> str:
+    d = d.func if isinstance(d, ast.Call) else d
+    return d.attr if isinstance(d, ast.Attribute) else d.id if isinstance(d, ast.Name) else ""
+
+
+def _keyword_true(d: ast.expr, names: tuple[str, ...]) -> bool:
+    return isinstance(d, ast.Call) and any(
+        k.arg in names and isinstance(k.value, ast.Constant) and k.value.value is True for k in d.keywords)
+
+
+def _data_class_fields(model: Any, info: Any) -> "list[DataField] | None":
+    """The fields of a class whose ``__init__`` is generated from its annotated class
+    attributes (PEP 557 dataclasses, subclasses of a PEP 681 ``dataclass_transform``
+    base such as transformers' configs, ``typing.NamedTuple``), bases' fields first;
+    None for any other class (one whose ``__init__`` is written, a Module). Cached on
+    the ClassInfo."""
+    hit = getattr(info, "_data_fields", _NOT_FOUND)
+    if hit is not _NOT_FOUND:
+        return hit
+    info._data_fields = None  # (while it is computed: an inheritance cycle is no data class)
+    mro: list = []  # depth first, left to right (the MRO of the single-inheritance chains real code has)
+    todo = [info]
+    while todo and len(mro) < 32:
+        c = todo.pop()
+        if all(c is not m for m in mro):
+            mro.append(c)
+            todo.extend(model.info(b) for b in reversed(c.user_bases))
+    if any(c.is_module for c in mro):
+        return None
+    transform = any(_decorator_name(d) == "dataclass_transform" for c in mro for d in c.node.decorator_list)
+
+    def marked(c: Any) -> tuple[bool, bool]:  # (its __init__ is generated, keyword-only fields)
+        kw = False
+        hit = transform
+        for d in c.node.decorator_list:
+            if _decorator_name(d) in ("dataclass", "dataclass_transform"):
+                hit = True
+                kw = kw or _keyword_true(d, ("kw_only", "kw_only_default"))
+        return hit or any(_decorator_name(b) == "NamedTuple" for b in c.node.bases), kw
+
+    # The first class of the MRO that writes __init__ or has it generated decides.
+    for c in mro:
+        if c.method("__init__") is not None:
+            return None
+        if marked(c)[0]:
+            break
+    else:
+        return None
+    kw_only = transform and any(_keyword_true(d, ("kw_only_default",)) for c in mro for d in c.node.decorator_list)
+    fields: dict[str, DataField] = {}
+    for c in reversed(mro):
+        generated, kw = marked(c)
+        if not generated:
+            continue  # a mixin's annotations are no fields
+        for stmt in c.node.body:
+            if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.simple):
+                continue
+            ann = stmt.annotation
+            head = ann.value if isinstance(ann, ast.Subscript) else ann
+            kind = _decorator_name(head)
+            if kind == "ClassVar" or isinstance(ann, ast.Constant) and isinstance(ann.value, str) and "ClassVar" in ann.value:
+                continue
+            if kind in ("InitVar", "KW_ONLY"):
+                return None  # passed to __post_init__ / a keyword-only marker: not modelled
+            # A field declared again keeps its place and takes the new default.
+            fields[stmt.target.id] = DataField(stmt.target.id, stmt.value, kw_only or kw, c.ref.summary.path)
+    out = list(fields.values())
+    info._data_fields = out
+    return out
+
+
+
+def _concrete(v: Any) -> bool:
+    """A known Python value: a number, string, bool, None, or a tuple of them."""
+    if v is None or type(v) in (int, float, str, bool):
+        return True
+    return type(v) is TupleV and all(v2 is None or type(v2) in (int, float, str, bool) for v2 in v.items)
+
+
+def _tensor_annotation(ann: ast.expr | None) -> bool:
+    """Whether an annotation names a tensor type (``torch.Tensor | None``,
+    ``Optional[torch.LongTensor]``, ``"torch.FloatTensor"``)."""
+    if ann is None:
+        return False
+    text = ann.value if isinstance(ann, ast.Constant) and isinstance(ann.value, str) else ast.unparse(ann)
+    return re.search(r"\b(?:torch\.)?[A-Z][A-Za-z]*Tensor\b", text) is not None
+
 MAX_DEPTH = 12
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Exactly the occurrences of `class Name(` (for each, the word after "class " is Name).
@@ -220,6 +318,14 @@ _DEFAULTED = object()  # a parameter left to its default, in a unit that does no
 # (following parses it whole and runs its code; the biggest files are model zoos
 # whose classes are rarely the chain being typed).
 MAX_FOLLOWED_FILE_LINES = 800
+# A function imported from another file is followed if it has at most this many lines
+# (helpers: `_make_divisible`, `create_conv2d`), and is not decorated.
+MAX_FOLLOWED_FUNCTION_LINES = 60
+# Modules whose functions are never followed (the standard library, numpy, torch's own
+# are modelled or unknown).
+_NOT_FOLLOWED_MODULES = frozenset({"torch", "numpy", "math", "os", "sys", "re", "typing", "functools", "itertools",
+                                   "collections", "copy", "warnings", "logging", "json", "builtins", "dataclasses",
+                                   "abc", "enum", "inspect", "pathlib", "contextlib", "operator", "random", "time"})
 # Module classes imported from other project files and constructed here are followed
 # (see Interpreter._imported_class).
 FOLLOW_IMPORTED = os.environ.get("TORCH_LSP_NO_FOLLOW") is None
@@ -310,6 +416,7 @@ class Interpreter(Statements, PythonValues):
         # inside them belongs to their file (reported when it is checked).
         self.imported: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
         self._imported_classes: dict[str, Any] = {}
+        self._imported_functions: dict[tuple, Any] = {}
         self._followed_paths: set[str] = set()
         self._suppressed = 0  # findings in followed code of other files (not reported here)
         self._followed_summaries: dict[str, Any] = {}  # path -> whole-parse FileSummary
@@ -382,6 +489,10 @@ class Interpreter(Statements, PythonValues):
             return
         params = (fwd.args.posonlyargs + fwd.args.args)[1:]
         required = params[:len(params) - len(fwd.args.defaults)]
+        if not required and params and _tensor_annotation(params[0].annotation):
+            # `forward(self, input_ids: torch.LongTensor | None = None, ...)`: called
+            # as `model(x)`, its first input given and the rest left to their defaults.
+            required = params[:1]
         prev = self.generic
         self.generic = True
         try:
@@ -1128,8 +1239,9 @@ class Interpreter(Statements, PythonValues):
         if ref is None or isinstance(ref, str) or ref.summary.path is None or ref.summary is self.ctx.summary:
             return None
         try:
-            if not self.model.info(ref).is_module:  # decided on the outline: no whole parse
-                return None
+            outline_info = self.model.info(ref)
+            if not outline_info.is_module and _data_class_fields(self.model, outline_info) is None:
+                return None  # decided on the outline: no whole parse
         except RecursionError:
             return None
         outline = ref.summary.source
@@ -1142,7 +1254,7 @@ class Interpreter(Statements, PythonValues):
         from torch_lsp.analysis.project import ClassRef
 
         info = self.model.info(ClassRef(full, node))
-        if not info.is_module:
+        if not info.is_module and _data_class_fields(self.model, info) is None:
             return None
         self._followed_paths.add(full.path)
         self._followed_summaries[full.path] = full
@@ -1150,6 +1262,47 @@ class Interpreter(Statements, PythonValues):
         self._imported_classes[memo] = info
         project.followed_classes[memo] = info
         return info
+
+    def _imported_function(self, qualified: str, depth: int = 0) -> "FuncV | None":
+        """A function of another project file or of an installed package named
+        ``qualified`` (``_make_divisible`` of torchvision), run with the caller's
+        values on its own file's names (what it finds there belongs to that file).
+        Only functions of files of at most MAX_FOLLOWED_FILE_LINES lines, of at most
+        MAX_FOLLOWED_FUNCTION_LINES lines each."""
+        module, _, name = qualified.rpartition(".")
+        if not module or module.split(".")[0] in _NOT_FOLLOWED_MODULES or depth > 4:
+            return None
+        near = self.ctx.summary if self.local else self._followed_summaries.get(getattr(self.src, "path", None), self.ctx.summary)
+        memo = (qualified, near.import_root)
+        hit = self._imported_functions.get(memo, _NOT_FOUND)
+        if hit is not _NOT_FOUND:
+            return hit
+        self._imported_functions[memo] = None
+        project = self.ctx.project
+        try:
+            path = project.find_module(module, near)
+            outline = project.summary(path) if path else None
+        except (RecursionError, OSError, ValueError):
+            return None
+        if outline is None or outline is self.ctx.summary or outline.source is None:
+            return None
+        if name not in outline.functions:
+            target = outline.imports.names.get(name)  # a re-export: `from ._utils import _make_divisible`
+            found = self._imported_function(target, depth + 1) if target else None
+            self._imported_functions[memo] = found
+            return found
+        if len(outline.source.lines) > MAX_FOLLOWED_FILE_LINES:
+            return None
+        full = project.full_summary(path)
+        tree = full.source.tree if full is not None and full.source is not None else None
+        fn = next((s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == name), None) if tree else None
+        if fn is None or (fn.end_lineno or fn.lineno) - fn.lineno > MAX_FOLLOWED_FUNCTION_LINES or fn.decorator_list:
+            return None
+        self._followed_paths.add(full.path)
+        self._followed_summaries[full.path] = full
+        self.imported[id(fn)] = full.source
+        out = self._imported_functions[memo] = FuncV(fn)
+        return out
 
     def followed_files(self) -> list[tuple[ast.AST, str]]:
         """Each followed class of another file (its ClassDef) with its file's path."""
@@ -1386,6 +1539,13 @@ class Interpreter(Statements, PythonValues):
         if not isinstance(inst, InstanceV) or not isinstance(fn, ast.FunctionDef):
             return UNKNOWN
         owner = self._owner_of(inst.cls, fn)
+        if (name == "__init__" and owner is not None and not owner.user_bases
+                and "torch.nn.Sequential" in owner.torch_bases and "**" not in kwargs and not kwargs.keys() - {"*"}):
+            # `class ConvNormAct(nn.Sequential)`: `super().__init__(*layers)` makes the
+            # layers its first items (unknown when the layers are)
+            built = UNKNOWN if "*" in kwargs else self._construct_layer("torch.nn.Sequential", args, {}, node, frame)
+            set_attr(inst, _SEQUENTIAL, built if isinstance(built, SeqV) else UNKNOWN)
+            return None
         if owner is None or "*" in kwargs:
             return UNKNOWN
         for base in owner.user_bases:
@@ -1528,11 +1688,18 @@ class Interpreter(Statements, PythonValues):
                     if not args or "**" in kwargs or args[0] is UNKNOWN:
                         return UNKNOWN
                     return PartialV(args[0], tuple(args[1:]), dict(kwargs))
-                if (FOLLOW_IMPORTED and name is not None and not name.startswith("torch.")
-                        and name[name.rfind(".") + 1:name.rfind(".") + 2].isupper()):
-                    info = self._imported_class(func.name)
-                    if info is not None:
-                        return self.call(ClassV(info), args, kwargs, node, frame)
+                if FOLLOW_IMPORTED and name is not None and not name.startswith("torch."):
+                    if name[name.rfind(".") + 1:name.rfind(".") + 2].isupper():
+                        info = self._imported_class(func.name)
+                        if info is not None:
+                            return self.call(ClassV(info), args, kwargs, node, frame)
+                    elif (args or kwargs) and all(_concrete(v) for v in args) and all(_concrete(v) for v in kwargs.values()):
+                        # A helper given known values (`_make_divisible(1280 * 0.25, 8)` in a
+                        # builder's run): run it. Symbolic or tensor arguments are not
+                        # followed (the cost of following every helper call is not paid).
+                        helper = self._imported_function(name)
+                        if helper is not None:
+                            return self.call(helper, args, kwargs, node, frame)
                 return self._torch_call(func.name, args, kwargs, node, frame)
             if isinstance(func.base, TensorV):
                 return self._tensor_method(func.base, func.name, args, kwargs, node, frame)
@@ -1605,6 +1772,8 @@ class Interpreter(Statements, PythonValues):
 
     def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False,
                       closure: Frame | None = None) -> AV:
+        if id(fn) in self.foreign and not FOLLOW_OTHER_FILES and fn.name == "__init__" and args and type(args[0]) is InstanceV:
+            self._foreign_init_stores(fn, args, kwargs)
         if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES) or id(fn) in self.active:
             return UNKNOWN  # too deep, another file's, or recursive (its result is what is being computed)
         saved = self._enter(fn)
@@ -1617,6 +1786,33 @@ class Interpreter(Statements, PythonValues):
             # caller's lists are still changed in place (`layers.append(block(...))`
             # with a helper that returns inside `block`). Its own lists are not.
             self.epoch = epoch
+
+    def _foreign_init_stores(self, fn: ast.FunctionDef, args: list, kwargs: dict) -> None:
+        """A base class's ``__init__`` of another file, not run (framework plumbing):
+        what it surely stores from its parameters unchanged (``self.config = config`` of
+        transformers' ``PreTrainedModel``) is stored."""
+        src = self.foreign.get(id(fn))
+        path = getattr(src, "path", None)
+        if not path:
+            return
+        stores = self.ctx.project.parameter_stores(path, fn.lineno)
+        if not stores:
+            return
+        a = fn.args
+        params = [p.arg for p in a.posonlyargs + a.args]
+        given: dict = {}
+        for i, name in enumerate(params):
+            if i < len(args):
+                given[name] = args[i]
+            elif name in kwargs:
+                given[name] = kwargs[name]
+        for p in a.kwonlyargs:
+            if p.arg in kwargs:
+                given[p.arg] = kwargs[p.arg]
+        inst = args[0]
+        for attr, param in stores:
+            if param in given:  # a default is an expression of the other file: not evaluated
+                set_attr(inst, attr, given[param])
 
     def _run_function_in_file(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool,
                               closure: Frame | None = None) -> AV:
@@ -1799,6 +1995,11 @@ class Interpreter(Statements, PythonValues):
     def instantiate(self, info: Any, args: list, kwargs: dict, node: ast.AST | None, frame: Frame, site: Origin | None = None) -> AV:
         inst = InstanceV(info, node=node, site=site, built_here=self.local)
         init = self._method_of(info, "__init__")
+        if init is None and not info.is_module:
+            fields = _data_class_fields(self.model, info)
+            if fields is not None:
+                self._fill_data_instance(inst, info, fields, args, kwargs, node, frame)
+            return inst
         if init is None:
             layers = [b for b in info.torch_bases if b in L.SUPPORTED]
             if len(layers) == 1 and isinstance(node, ast.Call) and "*" not in kwargs:
@@ -1820,6 +2021,58 @@ class Interpreter(Statements, PythonValues):
             self.epoch = epoch  # (as in _run_function)
             if entering:
                 self.entries.pop()
+
+    def _fill_data_instance(self, inst: "InstanceV", info: Any, fields: "list[DataField]", args: list, kwargs: dict,
+                            node: ast.AST | None, frame: Frame) -> None:
+        """A data class built (``@dataclass``, a ``dataclass_transform`` base such as
+        transformers' configs, a ``NamedTuple``): its generated ``__init__`` stores each
+        field from the arguments or its default, then ``__post_init__`` runs. Anything
+        the generated ``__init__`` would not accept as written (an unknown keyword, a
+        ``**`` splat, a missing field, positional arguments where fields are
+        keyword-only) leaves every field unknown."""
+        if "**" in kwargs or "*" in kwargs:
+            return
+        names = {f.name for f in fields}
+        if any(k not in names for k in kwargs):
+            return  # a keyword that is no field: a base's __setattr__ may map it anywhere
+        positional = [f for f in fields if not f.kw_only]
+        if len(args) > len(positional):
+            return
+        values: dict = {}
+        for f, value in zip(positional, args):
+            values[f.name] = value
+        for f in fields:
+            if f.name in values:
+                continue
+            if f.name in kwargs:
+                values[f.name] = kwargs[f.name]
+            elif f.default is None:
+                return  # a required field not given: the call raises
+            else:
+                values[f.name] = self._field_default(f)
+        for name, value in values.items():
+            set_attr(inst, name, value)
+        post = self._method_of(info, "__post_init__")
+        if post is not None and isinstance(node, ast.Call):
+            self.call(FuncV(post, inst), [], {}, node, frame)
+
+    def _field_default(self, f: "DataField") -> AV:
+        """A field's default: a literal anywhere; any expression of this file's own
+        classes; anything else (``field(default_factory=...)``, names of another file)
+        unknown."""
+        d = f.default
+        if f.path == self.ctx.summary.path and not (isinstance(d, ast.Call) and _decorator_name(d) == "field"):
+            v = self.eval(d, self.module_frame())
+            return v if v is not None or (isinstance(d, ast.Constant) and d.value is None) else UNKNOWN
+        try:
+            v = ast.literal_eval(d)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            return UNKNOWN
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            return v
+        if isinstance(v, tuple) and all(isinstance(x, (int, float, str, bool)) for x in v):
+            return TupleV(v)
+        return UNKNOWN
 
     def _instantiate_in_file(self, inst: "InstanceV", info: Any, init: ast.FunctionDef, args: list, kwargs: dict,
                              frame: Frame, site: Origin | None) -> AV:
@@ -1906,6 +2159,11 @@ class Interpreter(Statements, PythonValues):
     def _call_forward(self, inst: InstanceV, args: list, kwargs: dict, node: ast.AST | None, frame: Frame | None = None) -> AV:
         fwd = self._method_of(inst.cls, "forward")
         if fwd is None:
+            if _SEQUENTIAL in inst.attrs:
+                items = _sequential_items(inst)
+                if items is None or len(args) != 1 or kwargs or not isinstance(node, ast.Call) or frame is None:
+                    return UNKNOWN
+                return self.call_module(SeqV("sequential", items, inst.node, inst.label), args, {}, node, frame)
             layer = inst.attrs.get(_TORCH_LAYER)
             if isinstance(layer, LayerV) and isinstance(node, ast.Call) and frame is not None:
                 return self._call_layer(_as_instance(layer, inst), args, kwargs, node, frame)  # `class Norm(nn.LayerNorm)` without forward
@@ -2511,6 +2769,27 @@ def _merge_out(sym_out: Any, conc_out: Any) -> Any:
 
 # The torch layer a Module class extends, as its `super().__init__(...)` built it.
 _TORCH_LAYER = "<torch layer>"
+# The items an `nn.Sequential` subclass's `super().__init__(...)` was given (a SeqV).
+_SEQUENTIAL = "<sequential items>"
+
+
+def _sequential_items(inst: InstanceV) -> list | None:
+    """What an instance of an ``nn.Sequential`` subclass without a ``forward`` of its
+    own runs, in order: the modules given to ``super().__init__``, then the modules
+    assigned to its attributes (torch's ``_modules`` order). None when a value that
+    may be a module is not known."""
+    first = inst.attrs.get(_SEQUENTIAL)
+    if not isinstance(first, SeqV) or first.items is None:
+        return None
+    items = list(first.items)
+    for key, v in inst.attrs.items():
+        if key.startswith("<"):
+            continue
+        if isinstance(v, (LayerV, SeqV, UnionV)) or (type(v) is InstanceV and v.cls.is_module):
+            items.append(v)
+        elif not (v is None or isinstance(v, (int, float, str, bool, TensorV, TupleV, FuncV))):
+            return None  # an unknown value may be a module
+    return items
 
 
 @dataclass(eq=False)

@@ -108,6 +108,8 @@ class Project:
         self._dir_cache: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         self._is_file: dict[str, bool] = {}
+        self._installed_dirs: dict[str, str | None] = {}
+        self._stores: dict[tuple[str, int], tuple[tuple, list]] = {}  # see parameter_stores  # top-level package -> its directory (or .py file)
 
     @classmethod
     def default(cls) -> "Project":
@@ -290,6 +292,40 @@ class Project:
             self.followed_classes = {k: v for k, v in self.followed_classes.items() if v is None}  # keep the misses
         return self._read_summary(path, self._full, SourceFile.from_bytes)
 
+    def parameter_stores(self, path: str, lineno: int) -> list[tuple[str, str]]:
+        """What the function defined at ``lineno`` of ``path`` surely stores on its first
+        parameter from another parameter, unchanged: ``self.config = config`` at the
+        top level of the body of a base class's ``__init__`` that is not run (another
+        file's, read as an outline). Only stores no ``return`` can skip, of a parameter
+        the function never rebinds, to an attribute it stores nowhere else. Read from a
+        parse of the whole file, kept per file version (the parse is not)."""
+        key = self._key(path)
+        try:
+            st = os.stat(key)
+        except OSError:
+            return []
+        stamp = (st.st_size, st.st_mtime_ns, key in self._overlays)
+        hit = self._stores.get((key, lineno))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        out: list[tuple[str, str]] = []
+        try:
+            text = self._overlays.get(key)
+            if text is None:
+                with open(key, "rb") as fh:
+                    text = fh.read().decode("utf-8", "replace")
+            tree = ast.parse(text)
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+        fn = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.lineno == lineno),
+                  None) if tree is not None else None
+        if fn is not None:
+            out = _parameter_stores(fn)
+        if len(self._stores) > 256:
+            self._stores.clear()
+        self._stores[(key, lineno)] = (stamp, out)
+        return out
+
     def find_module(self, dotted: str, near: FileSummary) -> str | None:
         """The file that defines module ``dotted``, searched from ``near``'s import root
         and the project roots."""
@@ -312,6 +348,28 @@ class Project:
             for cand in (os.path.join(root, rel + ".py"), os.path.join(root, rel, "__init__.py")):
                 if self._isfile(cand):
                     return cand
+        return self._find_installed(dotted)
+
+    def _find_installed(self, dotted: str) -> str | None:
+        """The file of module ``dotted`` of an installed package (the environment
+        torch-lsp runs in, as the editor's selected interpreter): its top-level package
+        is located without importing anything, the rest is a path under it."""
+        top, _, rest = dotted.partition(".")
+        if top in NOT_PROJECT_MODULES:
+            return None
+        if top not in self._installed_dirs:
+            self._installed_dirs[top] = _installed_location(top)
+        where = self._installed_dirs[top]
+        if where is None:
+            return None
+        if not rest:
+            return where if where.endswith(".py") else os.path.join(where, "__init__.py")
+        if where.endswith(".py"):
+            return None  # a single-file module has no submodules
+        rel = os.path.join(where, rest.replace(".", os.sep))
+        for cand in (rel + ".py", os.path.join(rel, "__init__.py")):
+            if self._isfile(cand):
+                return cand
         return None
 
     # ------------------------------------------------------------ resolution
@@ -445,6 +503,60 @@ def _installed(top: str) -> bool:
         return importlib.util.find_spec(top) is not None
     except (ImportError, ValueError):
         return False
+
+
+def _parameter_stores(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, str]]:
+    """(attribute, parameter) of the top-level ``self.attr = param`` statements of
+    ``fn`` that always run when it completes (see ``Project.parameter_stores``)."""
+    params = [p.arg for p in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    if not params:
+        return []
+    me = params[0]
+    rebound: set[str] = set()
+    stored: dict[str, int] = {}
+    first_return = None
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            rebound.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)) and \
+                isinstance(node.value, ast.Name) and node.value.id == me:
+            stored[node.attr] = stored.get(node.attr, 0) + 1
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) and node is not fn:
+            rebound.add("*")  # nested code may rebind anything (nonlocal): keep it simple
+        elif isinstance(node, ast.Return):
+            first_return = node.lineno if first_return is None else min(first_return, node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr", "vars"):
+            rebound.add("*")
+    if "*" in rebound or me in rebound:
+        return []
+    out = []
+    for stmt in fn.body:
+        if first_return is not None and stmt.lineno >= first_return:
+            break
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Attribute)
+                and isinstance(stmt.targets[0].value, ast.Name) and stmt.targets[0].value.id == me
+                and isinstance(stmt.value, ast.Name) and stmt.value.id in params[1:] and stmt.value.id not in rebound
+                and stored.get(stmt.targets[0].attr) == 1):
+            out.append((stmt.targets[0].attr, stmt.value.id))
+    return out
+
+
+def _installed_location(top: str) -> str | None:
+    """Where top-level module ``top`` is installed (a package directory, or a .py
+    file), found without importing it; None when absent or not plain Python source."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or [])
+    if locations:
+        return locations[0] if os.path.isfile(os.path.join(locations[0], "__init__.py")) else None
+    origin = spec.origin
+    return origin if isinstance(origin, str) and origin.endswith(".py") else None
 
 
 def _dependency_source(data: bytes, path: str) -> SourceFile:

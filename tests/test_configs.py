@@ -1,0 +1,240 @@
+"""Builders with configuration objects: data classes (PEP 557, PEP 681
+``dataclass_transform`` bases as transformers' configs, NamedTuple) are built from
+their fields and ``__post_init__``; their classes are found in other project files
+and in installed packages (located without importing them); a base class's
+``__init__`` of another file that is not run still stores what it surely stores
+(``self.config = config``). Every case was run under torch (2.13): the comments
+say what it did."""
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import pytest
+
+from torch_lsp.analysis.engine import check_source
+from torch_lsp.analysis.project import Project
+
+CONFIGURATION_UTILS = """
+from dataclasses import dataclass
+from typing import ClassVar
+
+try:
+    from typing import dataclass_transform
+except ImportError:  # Python < 3.11
+    from typing_extensions import dataclass_transform
+
+
+@dataclass_transform(kw_only_default=True)
+@dataclass(kw_only=True)
+class BaseConfig:
+    model_type: ClassVar[str] = ""
+    return_dict: bool = True
+
+    def __post_init__(self):
+        self.ready = True
+"""
+
+CONFIGURATION_TINY = """
+from dataclasses import dataclass
+
+from .configuration_utils import BaseConfig
+
+
+@dataclass(kw_only=True)
+class TinyConfig(BaseConfig):
+    model_type = "tiny"
+    hidden_size: int = 768
+    num_attention_heads: int = 12
+    num_hidden_layers: int = 12
+    head_dim: int | None = None
+
+    def __post_init__(self):
+        if self.head_dim is None:
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        super().__post_init__()
+"""
+
+MODELING_UTILS = """
+import torch.nn as nn
+
+from .configuration_utils import BaseConfig
+
+
+class PreTrained(nn.Module):
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__()
+        if not isinstance(config, BaseConfig):
+            raise TypeError("config must be a BaseConfig")
+        self.config = config
+        self.name = type(self).__name__
+"""
+
+# Run for real (fakepkg on the path): build()(torch.randint(0, 99, (2, 5))) raises
+# "The size of tensor a (32) must match the size of tensor b (64) at non-singleton
+# dimension 2" at `x + self.mlp(x)`.
+MODEL = """
+import torch
+import torch.nn as nn
+from fakepkg.configuration_tiny import TinyConfig
+from fakepkg.modeling_utils import PreTrained
+
+
+class Attention(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.head_dim = config.head_dim
+        self.q = nn.Linear(config.hidden_size, config.num_attention_heads * config.head_dim)
+        self.o = nn.Linear(config.num_attention_heads * config.head_dim, config.hidden_size)
+
+    def forward(self, x):
+        return self.o(self.q(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.attn = Attention(config)
+        self.mlp = nn.Linear(config.hidden_size, config.hidden_size * 2)
+
+    def forward(self, x):
+        x = x + self.attn(x)
+        return x + self.mlp(x)
+
+
+class Model(PreTrained):
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = nn.Embedding(99, config.hidden_size)
+        self.layers = nn.ModuleList([Layer(config) for _ in range(config.num_hidden_layers)])
+
+    def forward(self, input_ids: torch.LongTensor | None = None, mask: torch.Tensor | None = None):
+        x = self.embed(input_ids)
+        for layer in self.layers[: self.config.num_hidden_layers]:
+            x = layer(x)
+        return x
+
+
+def build():
+    return Model(TinyConfig(hidden_size=32, num_attention_heads=4, num_hidden_layers=2))
+"""
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """``fakepkg`` installed in a site directory of its own (on sys.path, as pip would
+    put it), and a project directory for the checked files."""
+    site = tmp_path / "site"
+    pkg = site / "fakepkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for name, text in (("configuration_utils.py", CONFIGURATION_UTILS), ("configuration_tiny.py", CONFIGURATION_TINY),
+                       ("modeling_utils.py", MODELING_UTILS)):
+        (pkg / name).write_text(text.lstrip())
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text('[project]\nname = "proj"\n')
+    yield proj
+    sys.modules.pop("fakepkg", None)
+
+
+def check(proj, text: str, name: str = "model.py") -> list[tuple[str, int]]:
+    path = proj / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    result = check_source(path.read_bytes(), str(path), project=Project([str(proj)], use_jedi=False))
+    return [(d.code, d.range.start.line + 1) for d in result.diagnostics if d.code.startswith(("TL1", "TL2", "TL3"))]
+
+
+def test_an_installed_config_class_gives_the_builder_its_sizes(installed):
+    assert check(installed, MODEL) == [("TL206", 26)]
+    # Run for real: with `hidden_size` out of the MLP the model runs.
+    assert check(installed, MODEL.replace("config.hidden_size * 2", "config.hidden_size")) == []
+
+
+def test_post_init_computes_a_field(installed):
+    # head_dim is None by default; TinyConfig.__post_init__ makes it 32 // 4 = 8. Run for
+    # real: `self.o` taking 8 * 8 = 64 features of a 4 * 8 = 32-feature q raises "mat1 and
+    # mat2 shapes cannot be multiplied (10x32 and 64x32)".
+    text = MODEL.replace("config.hidden_size * 2", "config.hidden_size").replace(
+        "nn.Linear(config.num_attention_heads * config.head_dim, config.hidden_size)",
+        "nn.Linear(config.head_dim * 8, config.hidden_size)")
+    assert check(installed, text) == [("TL201", 12)]
+    # Without the builder's values (a splat of unknown options) nothing is provable:
+    # num_attention_heads may be 8.
+    assert check(installed, text.replace("TinyConfig(hidden_size=32, num_attention_heads=4, num_hidden_layers=2)",
+                                         "TinyConfig(**OPTIONS)")) == []
+    # Run for real: with num_attention_heads=8 (head_dim 4) the model runs.
+    assert check(installed, text.replace("num_attention_heads=4", "num_attention_heads=8")) == []
+
+
+@pytest.mark.parametrize("call", [
+    "TinyConfig(hidden=32, num_attention_heads=4, num_hidden_layers=2)",  # TypeError: unexpected keyword
+    "TinyConfig(32, 4, 2)",  # TypeError: keyword-only fields
+    "TinyConfig(**OPTIONS)",  # a splat of a dict not known here
+])
+def test_a_config_call_not_modelled_leaves_every_field_unknown(installed, call):
+    text = MODEL.replace("TinyConfig(hidden_size=32, num_attention_heads=4, num_hidden_layers=2)", call)
+    assert call in text
+    assert check(installed, text) == []
+
+
+def test_without_the_base_init_stores_the_loop_bound_is_unknown(installed, tmp_path):
+    # The store summary of PreTrained.__init__ is what makes `self.config` known: a base
+    # that may return before storing it (or stores it twice) gives nothing.
+    pkg = tmp_path / "site" / "fakepkg" / "modeling_utils.py"
+    pkg.write_text(MODELING_UTILS.lstrip().replace("        self.config = config",
+                                                   "        if kwargs:\n            return\n        self.config = config"))
+    assert check(installed, MODEL) == []
+
+
+SAME_FILE = """
+import typing
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class Cfg:
+    dim: int = 64
+    hidden: int = 128
+    tags: list = field(default_factory=list)
+
+
+class Point(typing.NamedTuple):
+    dim: int
+    hidden: int = 128
+
+
+class Mlp(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.up = nn.Linear(cfg.dim, cfg.hidden)
+        self.down = nn.Linear(64, cfg.dim)
+
+    def forward(self, x):
+        return self.down(self.up(x))
+
+
+def build():
+    return Mlp(Cfg(dim=16))
+"""
+
+
+def test_a_dataclass_of_the_same_file(tmp_path):
+    # Run for real: build()(torch.randn(2, 16)) raises "mat1 and mat2 shapes cannot be
+    # multiplied (2x128 and 64x16)"; so do Mlp(Cfg(16, 32)) (2x32 and 64x16) and
+    # Mlp(Point(16)). Without the builder's values nothing is provable (hidden may be 64).
+    assert check(tmp_path, SAME_FILE) == [("TL201", 24)]
+    assert check(tmp_path, SAME_FILE.replace("Cfg(dim=16)", "Cfg(16, 32)")) == [("TL201", 24)]
+    assert check(tmp_path, SAME_FILE.replace("Cfg(dim=16)", "Point(16)")) == [("TL201", 24)]
+    # Point() misses a required field (TypeError); Cfg(16, 32, [], 5) has one argument
+    # too many (TypeError): neither is modelled, nothing is known.
+    assert check(tmp_path, SAME_FILE.replace("Cfg(dim=16)", "Point()")) == []
+    assert check(tmp_path, SAME_FILE.replace("Cfg(dim=16)", "Cfg(16, 32, [], 5)")) == []
+    # Run for real: with hidden=64 the model runs.
+    assert check(tmp_path, SAME_FILE.replace("Cfg(dim=16)", "Cfg(dim=16, hidden=64)")) == []
