@@ -238,3 +238,108 @@ def test_a_dataclass_of_the_same_file(tmp_path):
     assert check(tmp_path, SAME_FILE.replace("Cfg(dim=16)", "Cfg(16, 32, [], 5)")) == []
     # Run for real: with hidden=64 the model runs.
     assert check(tmp_path, SAME_FILE.replace("Cfg(dim=16)", "Cfg(dim=16, hidden=64)")) == []
+
+
+PROPERTY = """
+import torch
+import torch.nn as nn
+
+
+class Cfg:
+    def __init__(self, dim):
+        self.dim = dim
+
+    @property
+    def hidden(self):
+        return self.dim * 2
+
+
+class Net(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.a = nn.Linear(cfg.dim, cfg.hidden)
+        self.b = nn.Linear(cfg.dim * 3, 4)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def build():
+    return Net(Cfg(8))
+"""
+
+
+def test_a_property_read_runs_its_getter(tmp_path):
+    # Run for real: build()(torch.randn(2, 8)) raises "mat1 and mat2 shapes cannot be
+    # multiplied (2x16 and 24x4)" (cfg.hidden is 16). A property was read as a bound
+    # method before (a truthy function, no size).
+    assert check(tmp_path, PROPERTY) == [("TL201", 18)]
+    assert check(tmp_path, PROPERTY.replace("cfg.dim * 3", "cfg.dim * 2")) == []
+
+
+KWARGS = """
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def forward(self, x, groups=4, **kwargs):
+        return x.view(-1, groups, 2).flatten(1)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(3, 8)
+        self.block = Block()
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x, **kwargs):
+        return self.head(self.block(self.inp(x), **kwargs))
+
+
+def build():
+    return Net()
+"""
+
+
+def test_a_kwargs_parameter_holds_the_calls_extra_keywords(tmp_path):
+    # The builder calls model(x): its **kwargs is empty, so Block gets groups=4. Run for
+    # real: build()(torch.randn(5, 3)) raises "mat1 and mat2 shapes cannot be multiplied
+    # (5x8 and 16x2)". Net analysed on its own (any call, any keywords) proves nothing.
+    assert check(tmp_path, KWARGS) == [("TL203", 15)]
+    assert check(tmp_path, KWARGS.replace("def build():\n    return Net()\n", "")) == []
+
+
+SIZE_OF = """
+import torch
+import torch.nn as nn
+
+
+class Embed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.words = nn.Embedding(99, 32)
+        self.types = nn.Embedding(2, 16)
+
+    def forward(self, input_ids: torch.LongTensor | None = None, token_type_ids=None):
+        input_shape = input_ids.size()
+        batch_size, seq_length = input_shape
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(input_shape, dtype=torch.long)
+        return self.words(input_ids) + self.types(token_type_ids)
+
+
+def build():
+    return Embed()
+"""
+
+
+def test_sizes_of_a_tensor_whose_rank_becomes_known(tmp_path):
+    # BERT's embeddings: `input_shape = input_ids.size()`, unpacked into two names (the
+    # rank is 2 from then on), then `torch.zeros(input_shape)`. The builder calls
+    # model(input_ids) (annotated as a tensor, defaulting to None). Run for real:
+    # build()(torch.randint(0, 99, (2, 5))) raises "The size of tensor a (32) must match
+    # the size of tensor b (16) at non-singleton dimension 2".
+    assert check(tmp_path, SIZE_OF) == [("TL206", 16)]
+    assert check(tmp_path, SIZE_OF.replace("nn.Embedding(2, 16)", "nn.Embedding(2, 32)")) == []

@@ -64,6 +64,8 @@ ARGS = {
     **{f"adaptive_{k}_pool{n}d": "1" for k in ("avg", "max") for n in (1, 2, 3)},
     "pixel_shuffle": "2", "pixel_unshuffle": "2", "embedding": "torch.randn(10, 6)",
     "instance_norm": "", "batch_norm": "torch.zeros(3), torch.ones(3)",
+    "gather": "1, torch.zeros(2, 2, 4, dtype=torch.long)",
+    "take_along_dim": "torch.zeros(2, 2, 4, dtype=torch.long), 1",
 }
 # Whole calls, for entries whose arguments do not start with one tensor.
 CALLS = {

@@ -298,7 +298,7 @@ def _tensor_annotation(ann: ast.expr | None) -> bool:
     if ann is None:
         return False
     text = ann.value if isinstance(ann, ast.Constant) and isinstance(ann.value, str) else ast.unparse(ann)
-    return re.search(r"\b(?:torch\.)?[A-Z][A-Za-z]*Tensor\b", text) is not None
+    return re.search(r"\b(?:[A-Z][A-Za-z]*)?Tensor\b", text) is not None
 
 MAX_DEPTH = 12
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -681,13 +681,14 @@ class Interpreter(Statements, PythonValues):
                 args[p.arg] = value
         prev = self.generic
         self.generic = True
+        args["**"] = UNKNOWN  # any construction: its extra keywords are not known
         try:
             inst = self.instantiate(info, [], args, None, Frame(self.module_env))
             fwd = info.method("forward")
             if fwd is not None and isinstance(inst, InstanceV):
                 n = len(fwd.args.posonlyargs + fwd.args.args) - 1
                 inputs = [self._argument_tensor(p, fwd) for p in (fwd.args.posonlyargs + fwd.args.args)[1:]]
-                self._call_forward(inst, inputs[:n], {}, None)
+                self._call_forward(inst, inputs[:n], {"**": UNKNOWN}, None)  # any call: its extra keywords are not known
         except RecursionError:
             pass
         finally:
@@ -1030,6 +1031,15 @@ class Interpreter(Statements, PythonValues):
                 return base.attrs[attr]
             fn = self._method_of(base.cls, attr)
             if fn is not None:
+                kinds = {_decorator_name(d) for d in fn.decorator_list}
+                if kinds & {"property", "cached_property", "getter", "setter", "deleter"}:
+                    # a property: its getter runs (another file's is not run: unknown);
+                    # the last definition may be its setter, which gives nothing here
+                    if kinds & {"setter", "deleter"}:
+                        return UNKNOWN
+                    return self._run_function(fn, [base], {}, frame)
+                if kinds & {"staticmethod", "classmethod"}:
+                    return UNKNOWN  # not bound to the instance as a method is
                 return FuncV(fn, base)
             if attr in T.MODULE_METHODS:  # nn.Module's own: register_buffer, add_module, to, ...
                 return BoundMethodV(base, attr)
@@ -1839,7 +1849,7 @@ class Interpreter(Statements, PythonValues):
             else:
                 env[p.arg] = self._default(d, generic) if d is not None else UNKNOWN
         if a.kwarg:
-            env[a.kwarg.arg] = UNKNOWN
+            env[a.kwarg.arg] = UNKNOWN if generic else _extra_keywords(a, kwargs)
         if generic:
             for k, v in list(env.items()):
                 if v is UNKNOWN:
@@ -2097,7 +2107,7 @@ class Interpreter(Statements, PythonValues):
         if a.vararg:
             env[a.vararg.arg] = TupleV(tuple(args[len(params) - 1:])) if len(args) >= len(params) - 1 else UNKNOWN
         if a.kwarg:
-            env[a.kwarg.arg] = UNKNOWN
+            env[a.kwarg.arg] = _extra_keywords(a, kwargs)
         inner = Frame(env, init, subst, site or frame.site)
         flow = self.new_flow(inner)
         self.depth += 1
@@ -2371,7 +2381,7 @@ class Interpreter(Statements, PythonValues):
                 continue  # a function of the module (`eager_attention_forward` as a default): no layers of its own
             a = v.node.args
             params = (a.posonlyargs + a.args)[1 if v.self_value is not None else 0:len(a.posonlyargs + a.args) - len(a.defaults)]
-            self.call(v, [TensorV(None, Origin("argument", p, f"`{p.arg}`")) for p in params], {}, node, frame)
+            self.call(v, [TensorV(None, Origin("argument", p, f"`{p.arg}`")) for p in params], {"**": UNKNOWN}, node, frame)
 
     def _construct_layer(self, cls: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
         if cls == "torch.nn.Sequential":
@@ -2799,6 +2809,16 @@ class _DictV:
     it is forgotten."""
 
     items: dict
+
+
+def _extra_keywords(a: ast.arguments, kwargs: dict) -> AV:
+    """What a ``**kwargs`` parameter holds: the keywords of the call that name no
+    other parameter (a dict with known keys), unknown after a ``**`` splat of an unknown
+    dict."""
+    if "**" in kwargs:
+        return UNKNOWN
+    named = {p.arg for p in a.args + a.kwonlyargs}
+    return _DictV({k: v for k, v in kwargs.items() if k not in named and k != "*"})
 
 
 def _known_keywords(v: Any) -> dict | None:

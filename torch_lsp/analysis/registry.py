@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from torch_lsp.analysis import ops as O
 from torch_lsp.analysis.shapes import Shape, _Unknown, is_dim
-from torch_lsp.analysis.values import UNKNOWN, TensorV, TupleV
+from torch_lsp.analysis.values import UNKNOWN, TensorV, TupleV, _ShapeOf
 
 # How a call binds: "method" (x.view(...): the tensor is the receiver), "first" (a
 # function whose first argument is the tensor, as the method: torch.flatten(x, 1)),
@@ -66,6 +66,12 @@ def _flat_sizes(args: list) -> list | None:
     A lone unknown argument may be a whole tuple (``x.view(shape)``): None."""
     if len(args) == 1 and isinstance(args[0], TupleV):
         args = list(args[0].items)
+    elif len(args) == 1 and type(args[0]) is _ShapeOf:
+        # `torch.zeros(input_shape)` with `input_shape = x.size()`, x's rank known since
+        known = args[0].tensor.shape
+        if known is None or known.prefix:
+            return None
+        args = list(known.dims)
     elif len(args) == 1 and isinstance(args[0], _Unknown):
         return None
     out = []
@@ -345,6 +351,22 @@ def _broadcast_shapes(ix, x, args, kwargs, node, frame, short):
 
 
 _add(_broadcast_shapes, "", "where", binds=ARGS, needs_shape=False)
+
+
+def _gather(ix, x: TensorV | None, args, kwargs, node, frame, short):
+    """``x.gather(dim, index)``, ``torch.gather(x, dim, index)``,
+    ``torch.take_along_dim(x, index, dim)``: the index's shape (a run that succeeds)."""
+    rest = list(args) if x is not None else list(args[1:])  # the arguments after the input
+    if short == "gather":
+        index = kwargs.get("index", rest[1] if len(rest) > 1 else None)
+    else:
+        index = kwargs.get("indices", rest[0] if rest else None)
+        if kwargs.get("dim", rest[1] if len(rest) > 1 else None) is None:
+            return TensorV(None)  # no dim: the result is flat
+    return TensorV(index.shape if isinstance(index, TensorV) else None)
+
+
+_add(_gather, "gather take_along_dim", "gather take_along_dim", binds=ARGS, needs_shape=False)
 
 # ------------------------------------------------------------------ new tensors
 
