@@ -343,3 +343,41 @@ def test_sizes_of_a_tensor_whose_rank_becomes_known(tmp_path):
     # the size of tensor b (16) at non-singleton dimension 2".
     assert check(tmp_path, SIZE_OF) == [("TL206", 16)]
     assert check(tmp_path, SIZE_OF.replace("nn.Embedding(2, 16)", "nn.Embedding(2, 32)")) == []
+
+
+GETATTR = """
+import torch
+import torch.nn as nn
+from dataclasses import dataclass
+
+
+@dataclass
+class Cfg:
+    hidden_size: int = 32
+    num_attention_heads: int = 4
+    head_dim: int = 16
+
+
+class Attention(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.head_dim = getattr(config, "head_dim", config.hidden_size // config.num_attention_heads)
+        self.q = nn.Linear(config.hidden_size, config.num_attention_heads * self.head_dim)
+        self.o = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, x):
+        return self.o(self.q(x))
+
+
+def build():
+    return Attention(Cfg())
+"""
+
+
+def test_getattr_of_a_configuration_field(tmp_path):
+    # Llama's `getattr(config, "head_dim", hidden // heads)`: the field is there (16), so
+    # q gives 4 * 16 = 64 features to o, which takes 32. Run for real: build()(torch.randn(2,
+    # 32)) raises "mat1 and mat2 shapes cannot be multiplied (2x64 and 32x32)"; with
+    # head_dim 8 it runs.
+    assert check(tmp_path, GETATTR) == [("TL201", 18)]
+    assert check(tmp_path, GETATTR.replace("head_dim: int = 16", "head_dim: int = 8")) == []

@@ -222,3 +222,79 @@ def test_a_helper_function_of_another_file_is_run_with_the_callers_values(tmp_pa
     assert [c for c, _ in found] == ["TL203"]
     assert check(tmp_path, {"helpers.py": HELPERS, "main.py": USES_HELPER.replace("width=0.5)\n", "width=1.0)\n")},
                  "main.py") == []
+
+
+FACTORIES = """
+import collections.abc
+import functools
+import types
+from itertools import repeat
+
+
+def _ntuple(n):
+    def parse(x):
+        if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return tuple(repeat(x, n))
+    return parse
+
+
+to_ntuple = _ntuple
+
+
+def get_norm_layer(norm_layer):
+    if norm_layer is None:
+        return None
+    assert isinstance(norm_layer, (type, str, types.FunctionType, functools.partial))
+    norm_kwargs = {}
+    if isinstance(norm_layer, functools.partial):
+        norm_kwargs.update(norm_layer.keywords)
+        norm_layer = norm_layer.func
+    if norm_kwargs:
+        norm_layer = functools.partial(norm_layer, **norm_kwargs)
+    return norm_layer
+"""
+
+USES_FACTORIES = """
+import torch
+import torch.nn as nn
+from helpers import get_norm_layer, to_ntuple
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, norm_layer):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm = norm_layer(cout)
+
+    def forward(self, x):
+        return self.norm(self.conv(x))
+
+
+class Net(nn.Module):
+    def __init__(self, block=Block, widths=(8, 16), norm_layer=nn.BatchNorm2d):
+        super().__init__()
+        norm_layer = get_norm_layer(norm_layer)
+        blocks = to_ntuple(len(widths))(block)
+        self.stem = nn.Conv2d(3, widths[0], 3)
+        self.b1 = blocks[0](widths[0], widths[1], norm_layer)
+        self.b2 = blocks[1](widths[0], widths[1], norm_layer)
+
+    def forward(self, x):
+        return self.b2(self.b1(self.stem(x)))
+
+
+def build():
+    return Net()
+"""
+
+
+def test_timm_style_factories_of_another_file(tmp_path):
+    # timm's get_norm_layer (isinstance of a class against type, str, partial) and
+    # to_ntuple (an alias of a function returning a nested function that reads `n`). Run
+    # for real: build()(torch.randn(2, 3, 16, 16)) raises "expected input[2, 16, 14, 14]
+    # to have 8 channels, but got 16 channels instead"; with widths[1] into b2 it runs.
+    files = {"helpers.py": FACTORIES}
+    assert [c for c, _ in check(tmp_path, {**files, "main.py": USES_FACTORIES}, "main.py")] == ["TL202"]
+    fixed = USES_FACTORIES.replace("blocks[1](widths[0], widths[1]", "blocks[1](widths[1], widths[1]")
+    assert check(tmp_path, {**files, "main.py": fixed}, "main.py") == []

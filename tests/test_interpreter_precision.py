@@ -256,3 +256,51 @@ def test_methods_inherited_from_another_file_are_not_run(tmp_path):
     assert [d.code for d in result.diagnostics if d.code.startswith("TL2")] == []
     base = check_source((tmp_path / "base.py").read_bytes(), str(tmp_path / "base.py"), project=Project([str(tmp_path)]))
     assert [d.code for d in base.diagnostics if d.code.startswith("TL2")] == []  # unknown input: silent
+
+
+ZIGZAG = """
+def zigzag(rows, cols):
+    dia = [[] for _ in range(rows + cols - 1)]
+    order = []
+    for i in range(rows):
+        for j in range(cols):
+            s = i + j
+            if s % 2 == 0:
+                dia[s].insert(0, i * cols + j)
+            else:
+                dia[s].append(i * cols + j)
+    for d in dia:
+        order.extend(d)
+    return order
+
+
+class Stem(nn.Module):
+    def __init__(self, k=4):
+        super().__init__()
+        self.permutation = zigzag(k, k)
+        self.register_buffer("mean", torch.zeros(3, k * k))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        x = x.reshape(b, c, -1)
+        x = x[:, :, self.permutation]
+        return x - self.mean
+
+
+def build():
+    return Stem(4)
+"""
+
+
+def test_a_list_changed_by_insert_inside_a_list_of_lists():
+    # timm's csatv2 zigzag permutation: `dia[s].insert(0, ...)` on lists held in a list.
+    # The inner lists were read unchanged (only the appends counted: 8 of 16 indices), a
+    # false TL206. Run for real: build()(torch.randn(2, 3, 4, 4)) gives [2, 3, 16]; with a
+    # mean of 17 columns it raises "The size of tensor a (16) must match the size of
+    # tensor b (17) at non-singleton dimension 2".
+    assert codes(ZIGZAG) == []
+    assert [c for c, _ in codes(ZIGZAG.replace("torch.zeros(3, k * k)", "torch.zeros(3, k * k + 1)"))] == ["TL206"]
+    # an insert that may not run (an undecided condition) leaves the lists unknown: silent
+    undecided = ZIGZAG.replace("if s % 2 == 0:", "if torch.rand(1).item() > 0.5:")
+    assert codes(undecided) == []
+    assert codes(undecided.replace("torch.zeros(3, k * k)", "torch.zeros(3, k * k + 1)")) == []

@@ -49,7 +49,7 @@ from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
 from torch_lsp.analysis.statements import Statements, _is_generator, _truthiness
 from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules and queries import them from here)
     AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, PartialV, SeqV, TensorV, TupleV, _OrderedDictV,
-    UnionV, _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
+    UnionV, _DictV, _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
 )
 
 try:  # the transfer functions (layers, ops) live in their own modules
@@ -285,11 +285,27 @@ def _data_class_fields(model: Any, info: Any) -> "list[DataField] | None":
 
 
 
+class _Held:
+    """A strong reference with the interface of a weak one (``ref()``): the frame a
+    returned nested function reads its free names in."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: "Frame") -> None:
+        self.frame = frame
+
+    def __call__(self) -> "Frame":
+        return self.frame
+
+
 def _concrete(v: Any) -> bool:
-    """A known Python value: a number, string, bool, None, or a tuple of them."""
-    if v is None or type(v) in (int, float, str, bool):
+    """A known Python value: a number, string, bool, None, a class (``nn.BatchNorm2d``,
+    a class of the code, a partial of one), or a tuple of them."""
+    if v is None or type(v) in (int, float, str, bool, ClassV, PartialV):
         return True
-    return type(v) is TupleV and all(v2 is None or type(v2) in (int, float, str, bool) for v2 in v.items)
+    if type(v) is BoundMethodV:
+        return v.base is None and v.name is not None and T.is_torch_module_class(v.name)
+    return type(v) is TupleV and all(_concrete(v2) for v2 in v.items)
 
 
 def _tensor_annotation(ann: ast.expr | None) -> bool:
@@ -841,13 +857,20 @@ class Interpreter(Statements, PythonValues):
     def _forget(self, value: AV, frame: Frame) -> None:
         """A Python list was changed in place (``append``, ``x[i] = ...``): every name
         and attribute that holds it now holds an unknown list."""
+        held = {id(value)}
+        # A list that holds it (`dia[s].insert(0, i)` with `dia` a list of lists) has
+        # changed too: its holders forget it as well.
+        for env in (frame.env, self.module_env):
+            for v in env.values():
+                if type(v) is TupleV and any(id(x) in held for x in v.items):
+                    held.add(id(v))
         for env in (frame.env, self.module_env):
             for k, v in list(env.items()):
-                if v is value:
+                if id(v) in held:
                     env[k] = UNKNOWN
         for inst in self.instance_stack + [v for v in frame.env.values() if isinstance(v, InstanceV)]:
             for k, v in list(inst.attrs.items()):
-                if v is value:
+                if id(v) in held:
                     set_attr(inst, k, UNKNOWN)
 
     # ------------------------------------------------------------------ expressions
@@ -972,6 +995,7 @@ class Interpreter(Statements, PythonValues):
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return self._comprehension(node, frame)
         if isinstance(node, ast.Lambda):
+            self._same_file(node, frame)
             return FuncV(node, closure=weakref.ref(frame))  # type: ignore[arg-type]
         if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)):
             self.eval(node.value, frame)
@@ -1038,8 +1062,10 @@ class Interpreter(Statements, PythonValues):
                     if kinds & {"setter", "deleter"}:
                         return UNKNOWN
                     return self._run_function(fn, [base], {}, frame)
-                if kinds & {"staticmethod", "classmethod"}:
-                    return UNKNOWN  # not bound to the instance as a method is
+                if "staticmethod" in kinds:
+                    return FuncV(fn)  # not bound: `self.depthwise_conv(i, o, 3)`
+                if "classmethod" in kinds:
+                    return FuncV(fn, ClassV(base.cls))
                 return FuncV(fn, base)
             if attr in T.MODULE_METHODS:  # nn.Module's own: register_buffer, add_module, to, ...
                 return BoundMethodV(base, attr)
@@ -1297,6 +1323,11 @@ class Interpreter(Statements, PythonValues):
         if outline is None or outline is self.ctx.summary or outline.source is None:
             return None
         if name not in outline.functions:
+            alias = outline.aliases.get(name)  # `to_ntuple = _ntuple`
+            if isinstance(alias, ast.Name) and alias.id in outline.functions and alias.id != name:
+                found = self._imported_function(f"{module}.{alias.id}", depth + 1)
+                self._imported_functions[memo] = found
+                return found
             target = outline.imports.names.get(name)  # a re-export: `from ._utils import _make_divisible`
             found = self._imported_function(target, depth + 1) if target else None
             self._imported_functions[memo] = found
@@ -1532,10 +1563,48 @@ class Interpreter(Statements, PythonValues):
             func = BoundMethodV(None, q) if q is not None else UNKNOWN
             if q is None and isinstance(node.func, ast.Name) and node.func.id in BUILTIN_CALLS:
                 builtin = node.func.id
+            elif q is None and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr", "dict") \
+                    and node.func.id not in self.module_env and node.func.id not in frame.env:
+                builtin = node.func.id
         args, kwargs = self._call_arguments(node, frame)
+        if builtin == "getattr":
+            return self._getattr(args, kwargs)
+        if builtin == "setattr":
+            return self._setattr(args, kwargs, frame)
+        if builtin == "dict":
+            # `dict(reduce_first=1, **kwargs)`: keywords known (a `**` splat of a known dict
+            # spread out already); `dict(d)` of such a dict: a copy
+            if "**" in kwargs or "*" in kwargs or len(args) > 1 or (args and type(args[0]) is not _DictV):
+                return UNKNOWN
+            return _DictV({**(args[0].items if args else {}), **kwargs})
         if builtin is not None:
             return self.builtin(builtin, args, kwargs, node, frame)
         return self.call(func, args, kwargs, node, frame)
+
+    @staticmethod
+    def _getattr(args: list, kwargs: dict) -> AV:
+        """``getattr(obj, "name"[, default])``: an attribute an instance of the code
+        holds (``getattr(config, "head_dim", ...)`` of a configuration built here); else
+        unknown (the attribute may be set where the engine does not see)."""
+        if kwargs or len(args) not in (2, 3) or not isinstance(args[1], str) or type(args[0]) is not InstanceV:
+            return UNKNOWN
+        return args[0].attrs.get(args[1], UNKNOWN)
+
+    def _setattr(self, args: list, kwargs: dict, frame: Frame) -> AV:
+        """``setattr(self, name, module)`` (torchvision's ShuffleNet stages, named in a
+        loop): an attribute set as ``self.<name> = module`` would; under a name not known,
+        any attribute may have changed."""
+        if not args or type(args[0]) is not InstanceV:
+            return None
+        inst = args[0]
+        if kwargs or len(args) != 3 or not isinstance(args[1], str):
+            inst.attrs = {k: v2 for k, v2 in inst.attrs.items() if k.startswith("<")}  # (a new dict, as set_attr)
+            return None
+        _, name, v = args
+        if isinstance(v, (LayerV, SeqV, InstanceV, UnionV)) and not v.label:
+            _set_label(v, f"self.{name}")
+        set_attr(inst, name, v)
+        return None
 
     def _super_call(self, node: ast.Call, name: str, frame: Frame) -> AV:
         """``super().__init__(...)`` / ``super().forward(x)`` in a method of a Module
@@ -1694,6 +1763,8 @@ class Interpreter(Statements, PythonValues):
                 name = func.name
                 if name == "collections.OrderedDict":
                     return self._ordered_dict(args, kwargs)
+                if name == "itertools.repeat" and len(args) == 2 and not kwargs and type(args[1]) is int and 0 <= args[1] <= 64:
+                    return TupleV((args[0],) * args[1])
                 if name == "functools.partial":
                     if not args or "**" in kwargs or args[0] is UNKNOWN:
                         return UNKNOWN
@@ -1719,13 +1790,18 @@ class Interpreter(Statements, PythonValues):
                 return UNKNOWN
             if isinstance(func.base, TupleV) and func.name in _LIST_MUTATORS:
                 base = func.base
-                if (func.name in ("append", "extend") and len(args) == 1 and not kwargs and base.region == self.region
+                if (func.name in ("append", "extend", "insert") and len(args) == (2 if func.name == "insert" else 1)
+                        and not kwargs and base.region == self.region
                         and base.epoch == self.epoch
                         and all(base is not v for v in self.module_env.values())
-                        and (func.name == "append" or isinstance(args[0], TupleV))):
+                        and (func.name != "extend" or isinstance(args[0], TupleV))
+                        and (func.name != "insert" or (type(args[0]) is int and 0 <= args[0] <= len(base.items)))):
                     # A list built step by step where every step surely runs (`layers.append(...)`
                     # then `nn.Sequential(*layers)`): changed in place, so every name holding it sees it.
-                    base.items = base.items + ((args[0],) if func.name == "append" else tuple(args[0].items))
+                    if func.name == "insert":
+                        base.items = base.items[:args[0]] + (args[1],) + base.items[args[0]:]
+                    else:
+                        base.items = base.items + ((args[0],) if func.name == "append" else tuple(args[0].items))
                     return None
                 self._forget(base, frame)
                 return UNKNOWN
@@ -1796,6 +1872,15 @@ class Interpreter(Statements, PythonValues):
             # caller's lists are still changed in place (`layers.append(block(...))`
             # with a helper that returns inside `block`). Its own lists are not.
             self.epoch = epoch
+
+    def _same_file(self, node: ast.AST, frame: Frame) -> None:
+        """A function or lambda defined inside a function of another file runs on that
+        file's names too."""
+        outer = id(frame.fn) if frame.fn is not None else None
+        if outer in self.imported:
+            self.imported[id(node)] = self.imported[outer]
+        elif outer in self.foreign:
+            self.foreign[id(node)] = self.foreign[outer]
 
     def _foreign_init_stores(self, fn: ast.FunctionDef, args: list, kwargs: dict) -> None:
         """A base class's ``__init__`` of another file, not run (framework plumbing):
@@ -1871,7 +1956,13 @@ class Interpreter(Statements, PythonValues):
             self.flows.pop()
             self.depth -= 1
             self.active.discard(id(fn))
-        return self._function_result(flow)
+        out = self._function_result(flow)
+        if type(out) is FuncV and out.closure is not None and out.closure() is inner:
+            # a nested function returned (`def _ntuple(n): def parse(x): ...; return parse`):
+            # its frame ends here, the names it reads are kept
+            out = FuncV(out.node, out.self_value, _Held(Frame({k: v for k, v in inner.env.items() if type(v) is not FuncV},
+                                                              inner.fn, dict(inner.subst), inner.site, closure=inner.closure)))
+        return out
 
     # ------------------------------------------------------------------ memoised runs
     def _memo_begin(self) -> "_MemoRun":
@@ -2800,15 +2891,6 @@ def _sequential_items(inst: InstanceV) -> list | None:
         elif not (v is None or isinstance(v, (int, float, str, bool, TensorV, TupleV, FuncV))):
             return None  # an unknown value may be a module
     return items
-
-
-@dataclass(eq=False)
-class _DictV:
-    """A dict display with string keys (``dd = {"device": device, "dtype": dtype}``):
-    what a ``**dd`` splat passes. Changed in place (``dd[k] = v``, ``dd.update(...)``),
-    it is forgotten."""
-
-    items: dict
 
 
 def _extra_keywords(a: ast.arguments, kwargs: dict) -> AV:

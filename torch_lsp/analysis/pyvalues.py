@@ -25,6 +25,23 @@ _PY_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "tuple": tupl
              "type(None)": type(None)}
 
 
+_ITERABLE_ABCS = frozenset({"collections.abc.Iterable", "typing.Iterable", "collections.abc.Sequence", "typing.Sequence"})
+
+
+def _class_value(v: Any) -> str | None:
+    """"class" for a class value (of the code, or a torch module class), "partial" for
+    ``functools.partial`` of something, else None."""
+    if type(v) is ClassV:
+        return "class"
+    if type(v) is PartialV:
+        return "partial"
+    if type(v) is BoundMethodV and v.base is None and v.name is not None and v.name.startswith("torch.nn."):
+        from torch_lsp.analysis import torch_api as T
+
+        return "class" if T.is_torch_module_class(v.name) else None
+    return None
+
+
 def _plain(v: Any) -> bool:
     """A Python constant the engine knows exactly (not a symbolic size)."""
     return v is None or type(v) in (int, float, str, bool)
@@ -205,6 +222,30 @@ class PythonValues:
         return answer
 
     def _isinstance_one(self, v: Any, t: ast.AST, frame: Any) -> bool | None:
+        klass = _class_value(v)
+        if klass is not None:
+            # a class (`nn.BatchNorm2d`, a class of the code) or a partial of one, as
+            # timm's get_norm_layer asks: a type, a partial, never a str or a function
+            if isinstance(t, ast.Name) and t.id not in frame.env and t.id not in self.module_env:
+                if t.id == "type":
+                    return klass == "class"
+                if t.id in _PY_TYPES:
+                    return False
+            q = self._qualify(t)
+            if q in ("functools.partial",):
+                return klass == "partial"
+            if q in _ITERABLE_ABCS and (klass == "partial" or type(v) is BoundMethodV or v.info.is_module):
+                return False  # a Module class (type is its metaclass) is not iterable
+            if q in ("types.FunctionType", "types.LambdaType", "types.MethodType", "types.BuiltinFunctionType"):
+                return False
+            return None
+        q0 = self._qualify(t) if isinstance(t, ast.Attribute) else None
+        if q0 in _ITERABLE_ABCS:
+            if type(v) in (int, float, bool) or v is None:
+                return False
+            if type(v) in (str, TupleV):
+                return True
+            return None
         if isinstance(t, ast.Name) and t.id in _PY_TYPES and t.id not in frame.env and t.id not in self.module_env:
             py = _PY_TYPES[t.id]
             if _plain(v) and not isinstance(v, Sym):

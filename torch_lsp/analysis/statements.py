@@ -25,6 +25,7 @@ from torch_lsp.analysis.values import (
     SeqV,
     TensorV,
     TupleV,
+    _DictV,
     _same_value,
     _widen,
     _widen_changed,
@@ -289,6 +290,7 @@ class Statements:
             return  # module functions are in the module environment already
         if all(_decorator_word(d) in _TRANSPARENT_DECORATORS for d in stmt.decorator_list):
             frame.env[stmt.name] = FuncV(stmt, closure=weakref.ref(frame))  # type: ignore[arg-type]
+            self._same_file(stmt, frame)
         else:
             frame.env[stmt.name] = UNKNOWN
 
@@ -599,6 +601,10 @@ def _truthiness(v: Any) -> bool | None:
         return bool(v)
     if isinstance(v, str):
         return bool(v)
+    if type(v) is _DictV:
+        return bool(v.items)  # a dict whose keys are known
+    if type(v) is InstanceV and v.cls.torch_bases & {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}:
+        return None  # a container subclass: its length decides
     if isinstance(v, (FuncV, ClassV, InstanceV, LayerV)):
         return True  # no __bool__ or __len__ (containers have a length: not known)
     return None

@@ -256,3 +256,12 @@ def del_attr(inst: "InstanceV", name: str) -> None:
         attrs = dict(inst.attrs)
         del attrs[name]
         inst.attrs = attrs
+
+
+@dataclass(eq=False)
+class _DictV:
+    """A dict display with string keys (``dd = {"device": device, "dtype": dtype}``):
+    what a ``**dd`` splat passes. Changed in place (``dd[k] = v``, ``dd.update(...)``),
+    it is forgotten."""
+
+    items: dict
