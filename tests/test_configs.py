@@ -69,6 +69,11 @@ class PreTrained(nn.Module):
             raise TypeError("config must be a BaseConfig")
         self.config = config
         self.name = type(self).__name__
+
+    def post_init(self):
+        out, inp = getattr(self, "lm_head", None), getattr(self, "embed", None)
+        if out is not None and inp is not None:
+            out.weight = inp.weight  # tied, as transformers ties output to input embeddings
 """
 
 # Run for real (fakepkg on the path): build()(torch.randint(0, 99, (2, 5))) raises
@@ -181,9 +186,11 @@ def test_a_config_call_not_modelled_leaves_every_field_unknown(installed, call):
     assert check(installed, text) == []
 
 
-def test_without_the_base_init_stores_the_loop_bound_is_unknown(installed, tmp_path):
-    # The store summary of PreTrained.__init__ is what makes `self.config` known: a base
-    # that may return before storing it (or stores it twice) gives nothing.
+def test_a_base_init_not_run_stores_what_it_surely_stores(installed, tmp_path):
+    # A base class's __init__ of another file is not run (transformers' PreTrainedModel);
+    # what it surely stores from its parameters (`self.config = config`) is stored all the
+    # same, which is what makes `self.config.num_hidden_layers` known (the model above).
+    # A base that may return before storing it gives nothing.
     pkg = tmp_path / "site" / "fakepkg" / "modeling_utils.py"
     pkg.write_text(MODELING_UTILS.lstrip().replace("        self.config = config",
                                                    "        if kwargs:\n            return\n        self.config = config"))
@@ -381,3 +388,37 @@ def test_getattr_of_a_configuration_field(tmp_path):
     # head_dim 8 it runs.
     assert check(tmp_path, GETATTR) == [("TL201", 18)]
     assert check(tmp_path, GETATTR.replace("head_dim: int = 16", "head_dim: int = 8")) == []
+
+
+TIED = """
+import torch
+import torch.nn as nn
+from fakepkg.configuration_tiny import TinyConfig
+from fakepkg.modeling_utils import PreTrained
+
+
+class LM(PreTrained):
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = nn.Embedding(99, config.hidden_size)
+        self.lm_head = nn.Linear(config.hidden_size, 100, bias=False)
+        self.register_buffer("bias", torch.zeros(1, 99))
+        self.post_init()
+
+    def forward(self, input_ids: torch.LongTensor | None = None):
+        return self.lm_head(self.embed(input_ids)) + self.bias
+
+
+def build():
+    return LM(TinyConfig(hidden_size=32))
+"""
+
+
+def test_a_method_not_seen_in_init_may_tie_an_output_linear(installed):
+    # PreTrained.post_init (another file's, not run) gives lm_head the embedding's weight
+    # [99, 32]: the Linear declared with 100 outputs gives 99. Run for real:
+    # build()(torch.randint(0, 99, (2, 5))) runs. Without the post_init call it raises
+    # "The size of tensor a (100) must match the size of tensor b (99) at non-singleton
+    # dimension 2".
+    assert check(installed, TIED) == []
+    assert check(installed, TIED.replace("        self.post_init()\n", "")) == [("TL206", 15)]

@@ -298,3 +298,53 @@ def test_timm_style_factories_of_another_file(tmp_path):
     assert [c for c, _ in check(tmp_path, {**files, "main.py": USES_FACTORIES}, "main.py")] == ["TL202"]
     fixed = USES_FACTORIES.replace("blocks[1](widths[0], widths[1]", "blocks[1](widths[1], widths[1]")
     assert check(tmp_path, {**files, "main.py": fixed}, "main.py") == []
+
+
+MLP_BASE = """
+import torch.nn as nn
+
+
+class MLP(nn.Sequential):
+    def __init__(self, in_channels, hidden_channels, activation_layer=nn.ReLU):
+        layers = []
+        in_dim = in_channels
+        for hidden_dim in hidden_channels[:-1]:
+            layers.append(nn.Linear(in_dim, hidden_dim))
+            layers.append(activation_layer())
+            in_dim = hidden_dim
+        layers.append(nn.Linear(in_dim, hidden_channels[-1]))
+        super().__init__(*layers)
+"""
+
+MLP_BLOCK = """
+import torch
+import torch.nn as nn
+from mlp import MLP
+
+
+class MLPBlock(MLP):
+    def __init__(self, in_dim, mlp_dim):
+        super().__init__(in_dim, [mlp_dim, in_dim], activation_layer=nn.GELU)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = nn.LayerNorm(32)
+        self.mlp = MLPBlock(32, 64)
+        self.head = nn.Linear(64, 5)
+
+    def forward(self, x):
+        return self.head(self.mlp(self.ln(x)))
+"""
+
+
+def test_a_method_inherited_from_a_small_file_runs(tmp_path):
+    # torchvision's MLPBlock(MLP): the base's __init__ (another file, 14 lines) builds the
+    # layers and hands them to nn.Sequential. Run for real: Net()(torch.randn(2, 32))
+    # raises "mat1 and mat2 shapes cannot be multiplied (2x32 and 64x5)"; with
+    # nn.Linear(32, 5) it runs.
+    files = {"mlp.py": MLP_BASE}
+    assert [c for c, _ in check(tmp_path, {**files, "main.py": MLP_BLOCK}, "main.py")] == ["TL201"]
+    fixed = MLP_BLOCK.replace("nn.Linear(64, 5)", "nn.Linear(32, 5)")
+    assert check(tmp_path, {**files, "main.py": fixed}, "main.py") == []

@@ -228,6 +228,8 @@ def test_functional_pools_give_shapes():
 # ----------------------------------------------------------------------------- other files
 
 def test_methods_inherited_from_another_file_are_not_run(tmp_path):
+    # (Only the constructor of a container base of a small file is run: see
+    # test_cross_file.test_a_method_inherited_from_a_small_file_runs.)
     (tmp_path / "base.py").write_text(textwrap.dedent("""
         import torch
         import torch.nn as nn

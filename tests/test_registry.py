@@ -64,7 +64,7 @@ ARGS = {
     **{f"adaptive_{k}_pool{n}d": "1" for k in ("avg", "max") for n in (1, 2, 3)},
     "pixel_shuffle": "2", "pixel_unshuffle": "2", "embedding": "torch.randn(10, 6)",
     "instance_norm": "", "batch_norm": "torch.zeros(3), torch.ones(3)",
-    "gather": "1, torch.zeros(2, 2, 4, dtype=torch.long)",
+    "gather": "1, torch.zeros(2, 2, 4, dtype=torch.long)", "type": "torch.float16",
     "take_along_dim": "torch.zeros(2, 2, 4, dtype=torch.long), 1",
 }
 # Whole calls, for entries whose arguments do not start with one tensor.
@@ -81,6 +81,8 @@ CALLS = {
         "huber_loss", "kl_div")},
     "torch.nn.functional.cross_entropy": "F.cross_entropy(x, torch.tensor([0, 2]))",
     "torch.nn.functional.nll_loss": "F.nll_loss(x, torch.tensor([0, 2]))",
+    "torch.nn.functional.scaled_dot_product_attention":
+        "F.scaled_dot_product_attention(x, torch.randn(2, 5, 4), torch.randn(2, 5, 6))",
 }
 # What the example yields when the op gives a tuple or a Python value: a tensor built from it.
 WRAP = {

@@ -1235,3 +1235,83 @@ def test_stages_set_with_setattr_and_a_static_method_called_on_self():
     assert codes(STAGES.replace("nn.Linear(16, 5)", "nn.Linear(32, 5)")) == []
     # an attribute set under a name not known may be any attribute: nothing is known
     assert codes(STAGES.replace("setattr(self, name,", "setattr(self, name.upper(),")) == []
+
+
+SIZES_REUSED = """
+class Attn(nn.Module):
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.head_dim = dim // heads
+        self.q = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        x = self.q(x.reshape(-1, 7, 32))
+        input_shape = x.shape[:-1]
+        return x.view(*input_shape, -1, self.head_dim + 1)
+"""
+
+
+def test_sizes_read_from_a_shape_are_the_same_when_reused():
+    # transformers' `hidden_states.view(*hidden_states.shape[:-1], -1, head_dim)`: the
+    # batch size is not known, but it is the same on both sides, so -1 must be 32 / 9.
+    # Run for real: Attn()(torch.randn(2, 7, 32)) raises "shape '[2, 7, -1, 9]' is
+    # invalid for input of size 448"; with head_dim it runs.
+    assert [c for c, _ in codes(SIZES_REUSED)] == ["TL207"]
+    assert codes(SIZES_REUSED.replace("self.head_dim + 1", "self.head_dim")) == []
+
+
+SUBCLASSED_LAYERS = """
+import torch.nn.functional as F
+
+
+class Linear(nn.Linear):
+    def forward(self, x):
+        return F.linear(x, self.weight.to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+
+
+class LayerNorm(nn.LayerNorm):
+    def forward(self, x):
+        return super().forward(x.float()).type(x.dtype)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = LayerNorm(32)
+        self.a = Linear(32, 64)
+        self.b = Linear(32, 8)
+
+    def forward(self, x):
+        return self.b(self.a(self.ln(x)))
+"""
+
+
+def test_torch_layer_subclasses_read_their_own_weight():
+    # openai/whisper's Linear and LayerNorm (fp16-friendly forwards). Run for real:
+    # Net()(torch.randn(2, 32)) raises "mat1 and mat2 shapes cannot be multiplied (2x64
+    # and 32x8)"; with Linear(64, 8) it runs.
+    assert [c for c, _ in codes(SUBCLASSED_LAYERS)] == ["TL205"]
+    assert codes(SUBCLASSED_LAYERS.replace("Linear(32, 8)", "Linear(64, 8)")) == []
+
+
+TIED_IN_INIT = """
+class LM(nn.Module):
+    def __init__(self, vocab=99, dim=32):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.lm_head = nn.Linear(dim, vocab + 1, bias=False)
+        self.lm_head.weight = self.embed.weight
+        self.register_buffer("bias", torch.zeros(1, vocab))
+
+    def forward(self, ids):
+        return self.lm_head(self.embed(ids)) + self.bias
+"""
+
+
+def test_a_tied_weight_gives_the_linear_its_shape():
+    # Weight tying: the Linear declared with 100 outputs takes the embedding's [99, 32]
+    # weight. Run for real: LM()(torch.randint(0, 99, (2, 5))) gives [2, 5, 99]; without
+    # the tying line it raises "The size of tensor a (100) must match the size of tensor b
+    # (99) at non-singleton dimension 2".
+    assert codes(TIED_IN_INIT) == []
+    assert [c for c, _ in codes(TIED_IN_INIT.replace("        self.lm_head.weight = self.embed.weight\n", ""))] == ["TL206"]

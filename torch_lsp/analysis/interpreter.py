@@ -298,6 +298,22 @@ class _Held:
         return self.frame
 
 
+def _scalar_math() -> dict:
+    import math
+
+    table: dict = {}
+    for n in ("log", "log2", "log10", "exp", "sqrt", "sin", "cos", "tan", "floor", "ceil", "log1p", "expm1"):
+        table[f"math.{n}"] = getattr(math, n)
+        table[f"numpy.{n}"] = lambda *a, _f=getattr(math, n): float(_f(*a))  # numpy gives a float64
+    return table
+
+
+_MODULE_CONSTANTS = {"numpy.newaxis": None, "math.pi": 3.141592653589793, "numpy.pi": 3.141592653589793,
+                     "math.e": 2.718281828459045, "numpy.e": 2.718281828459045}
+# Functions of numbers that give a number (the standard library's and numpy's on scalars).
+_SCALAR_MATH = _scalar_math()
+
+
 def _concrete(v: Any) -> bool:
     """A known Python value: a number, string, bool, None, a class (``nn.BatchNorm2d``,
     a class of the code, a partial of one), or a tuple of them."""
@@ -433,6 +449,7 @@ class Interpreter(Statements, PythonValues):
         self.imported: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
         self._imported_classes: dict[str, Any] = {}
         self._imported_functions: dict[tuple, Any] = {}
+        self._size_names: dict[str, Any] = {}  # a symbol made for an unknown size -> its tensor (weakly; see _named_sizes)
         self._followed_paths: set[str] = set()
         self._suppressed = 0  # findings in followed code of other files (not reported here)
         self._followed_summaries: dict[str, Any] = {}  # path -> whole-parse FileSummary
@@ -776,6 +793,10 @@ class Interpreter(Statements, PythonValues):
             n = len(target.elts)
             if isinstance(v, _ShapeOf):
                 v = self._name_dims(v.tensor, target, frame)
+            elif type(v) is TupleV and v.shape_of is not None and len(v.items) == n:
+                # `n_batch, n_ctx, n_state = q.shape` with a size of q unknown: named now,
+                # in q too (`q.view(n_batch, n_ctx, h, -1)` then divides exactly)
+                v = self._name_dims(v.shape_of, target, frame)
             items = list(v.items) if isinstance(v, TupleV) else None
             for i, t in enumerate(target.elts):
                 if isinstance(t, ast.Starred):
@@ -785,6 +806,8 @@ class Interpreter(Statements, PythonValues):
                 self._assign(t, items[i] if items is not None and len(items) == n else UNKNOWN, frame)
         elif isinstance(target, ast.Attribute):
             obj = self.eval(target.value, frame)
+            if type(obj) is LayerV and target.attr in ("weight", "bias"):
+                self._set_layer_weight(obj, target.attr, v, frame)
             if isinstance(obj, InstanceV):
                 if isinstance(v, (LayerV, SeqV, InstanceV, UnionV)) and not v.label:
                     _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
@@ -1048,6 +1071,8 @@ class Interpreter(Statements, PythonValues):
         q = self._qualify(node)
         if q is not None and q.startswith("torch."):
             return BoundMethodV(None, q)
+        if q in _MODULE_CONSTANTS:
+            return _MODULE_CONSTANTS[q]  # `np.newaxis` (None), `math.pi`
         base = self.eval(node.value, frame)
         attr = node.attr
         if isinstance(base, InstanceV):
@@ -1067,6 +1092,15 @@ class Interpreter(Statements, PythonValues):
                 if "classmethod" in kinds:
                     return FuncV(fn, ClassV(base.cls))
                 return FuncV(fn, base)
+            layer = base.attrs.get(_TORCH_LAYER)
+            if isinstance(layer, LayerV):
+                # `class Linear(nn.Linear)` reading `self.weight` in its own forward
+                if attr in layer.layer.params:
+                    return layer.layer.params[attr]
+                if attr in ("weight", "bias"):
+                    shapes = L.param_shapes(layer.layer)
+                    if attr in shapes:
+                        return TensorV(shapes[attr], Origin("layer", node, f"{base.label or layer.layer.short}.{attr}", layer.node))
             if attr in T.MODULE_METHODS:  # nn.Module's own: register_buffer, add_module, to, ...
                 return BoundMethodV(base, attr)
             return UNKNOWN
@@ -1227,6 +1261,9 @@ class Interpreter(Statements, PythonValues):
         fn = info.method(name)
         if fn is not None:
             if info.ref.summary is not self.ctx.summary:
+                whole = self._whole_method(info, name, fn) if FOLLOW_IMPORTED else None
+                if whole is not None:
+                    return whole
                 self._note_file_of(fn, info.ref.summary)
             return fn
         for base in info.user_bases:
@@ -1235,6 +1272,36 @@ class Interpreter(Statements, PythonValues):
             if fn is not None:
                 return fn
         return None
+
+    def _whole_method(self, info: Any, name: str, fn: ast.FunctionDef) -> ast.FunctionDef | None:
+        """The constructor inherited from a container Module class (``nn.Sequential``...)
+        of another small file (torchvision's ``MLP`` under ``MLPBlock``), read from a
+        whole parse of that file and run on its names as a followed class's are; None
+        otherwise (a large file's framework plumbing such as transformers'
+        ``PreTrainedModel`` is not run)."""
+        summary = info.ref.summary
+        if summary.path is None or summary.path in self._followed_paths and id(fn) in self.imported:
+            return None
+        if not info.is_module or summary.source is None or len(summary.source.lines) > MAX_FOLLOWED_FILE_LINES:
+            return None
+        if name != "__init__" or not info.torch_bases & {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}:
+            # Only the constructor of a container base: it decides the items, without which
+            # the container is unknown. Running every inherited method of every small file
+            # cost a fifth of the batch time (transformers' modular files) for no finding.
+            return None
+        full = self.ctx.project.full_summary(summary.path)
+        node = full.classes.get(info.node.name) if full is not None else None
+        if node is None or node.lineno != info.node.lineno or full is summary:
+            return None
+        from torch_lsp.analysis.project import ClassRef
+
+        whole = self.model.info(ClassRef(full, node)).method(name)
+        if whole is None or whole.lineno != fn.lineno:
+            return None
+        self._followed_paths.add(full.path)
+        self._followed_summaries[full.path] = full
+        self.imported[id(whole)] = full.source
+        return whole
 
     def _note_file_of(self, fn: ast.AST, summary: Any) -> None:
         """Remember which file a method of another file comes from (followed, or
@@ -1394,8 +1461,8 @@ class Interpreter(Statements, PythonValues):
         dims = []
         for i, e in enumerate(target.elts):
             j = i - (n - len(known))
-            if j >= 0:
-                dims.append(known[j])
+            if j >= 0 and not (known[j] is UNKNOWN and isinstance(e, ast.Name) and e.id != "_"):
+                dims.append(known[j])  # (an unknown one gets the name it is unpacked into, below)
             elif isinstance(e, ast.Name) and e.id != "_":
                 name = e.id if e.id not in taken else f"{e.id}_"
                 dims.append(sym(name))
@@ -1404,10 +1471,39 @@ class Interpreter(Statements, PythonValues):
         t.shape = Shape(tuple(dims))
         return TupleV(tuple(dims))
 
+    def _named_sizes(self, t: TensorV, expr: ast.AST) -> TupleV:
+        """``x.shape[:-1]`` of a tensor of known rank with sizes not known: each unknown
+        size becomes a symbol of its own (``x.shape[1]``), in ``x`` too, so that the same
+        size read twice is the same (``x.view(*x.shape[:-1], h, -1)`` divides exactly).
+        A name already given to another tensor's size gets a mark."""
+        if t.shape is None or t.shape.prefix:
+            return TupleV(tuple(t.shape.dims) if t.shape is not None else ())
+        if isinstance(expr, ast.Attribute) and expr.attr == "shape":
+            expr = expr.value
+        label = self.seg(expr) if isinstance(expr, (ast.Name, ast.Attribute)) else "x"
+        label = label if len(label) < 40 else "x"
+        dims = []
+        for i, d in enumerate(t.shape.dims):
+            if d is UNKNOWN:
+                name, k = f"{label}.shape[{i}]", 0
+                while True:
+                    owner = self._size_names.get(name)
+                    if owner is None:  # (a name is never given twice: shapes made from its tensor outlive it)
+                        self._size_names[name] = weakref.ref(t)
+                        break
+                    if owner() is t:
+                        break
+                    k += 1
+                    name = f"{label}.shape[{i}]{chr(39) * k}"
+                d = sym(name)
+            dims.append(d)
+        t.shape = Shape(tuple(dims))
+        return TupleV(tuple(dims))
+
     def _shape_tuple(self, t: TensorV) -> AV:
         if t.shape is None or t.shape.prefix:
             return _ShapeOf(t)
-        return TupleV(tuple(t.shape.dims))
+        return TupleV(tuple(t.shape.dims), shape_of=t if any(d is UNKNOWN for d in t.shape.dims) else None)
 
     def _binop(self, op: ast.operator, a: AV, b: AV, node: ast.AST, frame: Frame) -> AV:
         if (type(a) is TensorV and a.failed) or (type(b) is TensorV and b.failed):
@@ -1496,6 +1592,8 @@ class Interpreter(Statements, PythonValues):
                 return sym(f"{name}[{key}]")
             return UNKNOWN
         if isinstance(base, TupleV):
+            if base.shape_of is not None:
+                base = self._named_sizes(base.shape_of, node.value)
             if isinstance(key, int) and not isinstance(key, bool) and -len(base.items) <= key < len(base.items):
                 return base.items[key]
             if isinstance(node.slice, ast.Slice):
@@ -1648,8 +1746,11 @@ class Interpreter(Statements, PythonValues):
         return UNKNOWN
 
     def _owner_of(self, info: Any, fn: ast.FunctionDef, depth: int = 0) -> Any:
-        """The class among ``info`` and its project bases whose body defines ``fn``."""
-        if fn in info.node.body:
+        """The class among ``info`` and its project bases whose body defines ``fn`` (for a
+        method of another file read from its whole parse, the class whose outline has it
+        at the same line)."""
+        if fn in info.node.body or (id(fn) in self.imported and any(
+                isinstance(b, ast.FunctionDef) and b.lineno == fn.lineno and b.name == fn.name for b in info.node.body)):
             return info
         if depth > 20:
             return None
@@ -1763,6 +1864,13 @@ class Interpreter(Statements, PythonValues):
                 name = func.name
                 if name == "collections.OrderedDict":
                     return self._ordered_dict(args, kwargs)
+                if name in _SCALAR_MATH and args and not kwargs and all(type(a) in (int, float) for a in args):
+                    # `np.log(10000) / (channels // 2 - 1)`: numbers in, a number out
+                    try:
+                        out = _SCALAR_MATH[name](*args)
+                    except (ValueError, TypeError, OverflowError, ZeroDivisionError):
+                        return UNKNOWN
+                    return out if type(out) in (int, float) else UNKNOWN
                 if name == "itertools.repeat" and len(args) == 2 and not kwargs and type(args[1]) is int and 0 <= args[1] <= 64:
                     return TupleV((args[0],) * args[1])
                 if name == "functools.partial":
@@ -1858,8 +1966,12 @@ class Interpreter(Statements, PythonValues):
 
     def _run_function(self, fn: ast.FunctionDef, args: list, kwargs: dict, frame: Frame, generic: bool = False,
                       closure: Frame | None = None) -> AV:
-        if id(fn) in self.foreign and not FOLLOW_OTHER_FILES and fn.name == "__init__" and args and type(args[0]) is InstanceV:
-            self._foreign_init_stores(fn, args, kwargs)
+        if id(fn) in self.foreign and not FOLLOW_OTHER_FILES and args and type(args[0]) is InstanceV:
+            if fn.name == "__init__":
+                self._foreign_init_stores(fn, args, kwargs)
+            elif isinstance(frame.fn, ast.FunctionDef) and frame.fn.name == "__init__" and \
+                    any(v is args[0] for v in frame.env.values()):
+                self._unseen_method_in_init(args[0])
         if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES) or id(fn) in self.active:
             return UNKNOWN  # too deep, another file's, or recursive (its result is what is being computed)
         saved = self._enter(fn)
@@ -1881,6 +1993,35 @@ class Interpreter(Statements, PythonValues):
             self.imported[id(node)] = self.imported[outer]
         elif outer in self.foreign:
             self.foreign[id(node)] = self.foreign[outer]
+
+    def _set_layer_weight(self, layer: LayerV, attr: str, v: AV, frame: Frame) -> None:
+        """``self.lm_head.weight = self.embed.weight`` (weight tying): a ``Linear`` given a
+        weight of known shape ``[out, in]`` has those sizes from now on; any other change
+        of a layer's parameters makes it one of itself and an unknown module wherever the
+        instances at hand hold it."""
+        if layer.layer.cls == "torch.nn.Linear" and attr == "weight" and type(v) is TensorV and v.shape is not None \
+                and not v.shape.prefix and len(v.shape.dims) == 2:
+            out, inp = v.shape.dims
+            layer.layer = Layer(layer.layer.cls, {**layer.layer.params, "in_features": inp, "out_features": out})
+            return
+        if attr == "bias" and (v is None or (type(v) is TensorV and v.shape is not None and v.shape == L.param_shapes(layer.layer).get("bias"))):
+            return  # no bias, or one of the same shape
+        for inst in self.instance_stack + [x for x in frame.env.values() if type(x) is InstanceV]:
+            for k, x in list(inst.attrs.items()):
+                if x is layer:
+                    set_attr(inst, k, UnionV((layer, UNKNOWN), layer.label))
+
+    @staticmethod
+    def _unseen_method_in_init(inst: InstanceV) -> None:
+        """A method of another file, not run, called on the instance its ``__init__`` is
+        building (transformers' ``self.post_init()``): it may tie weights, giving an
+        output ``Linear`` of this instance the weight of an input ``Embedding`` (the
+        sizes it was declared with then no longer hold). Each such ``Linear`` is one of
+        itself and an unknown module from now on (a call through it reports nothing and
+        gives an unknown result)."""
+        for k, v in inst.attrs.items():
+            if type(v) is LayerV and not k.startswith("<") and v.layer.cls == "torch.nn.Linear":
+                set_attr(inst, k, UnionV((v, UNKNOWN), v.label))
 
     def _foreign_init_stores(self, fn: ast.FunctionDef, args: list, kwargs: dict) -> None:
         """A base class's ``__init__`` of another file, not run (framework plumbing):

@@ -109,7 +109,7 @@ class Project:
         self._keys: dict[str, str] = {}
         self._is_file: dict[str, bool] = {}
         self._installed_dirs: dict[str, str | None] = {}
-        self._stores: dict[tuple[str, int], tuple[tuple, list]] = {}  # see parameter_stores  # top-level package -> its directory (or .py file)
+        self._stores: dict[tuple[str, int], tuple[tuple, list]] = {}  # (path, line) -> (version, stores)  # top-level package -> its directory (or .py file)
 
     @classmethod
     def default(cls) -> "Project":
@@ -297,14 +297,15 @@ class Project:
         parameter from another parameter, unchanged: ``self.config = config`` at the
         top level of the body of a base class's ``__init__`` that is not run (another
         file's, read as an outline). Only stores no ``return`` can skip, of a parameter
-        the function never rebinds, to an attribute it stores nowhere else. Read from a
-        parse of the whole file, kept per file version (the parse is not)."""
+        the function never rebinds, to an attribute it stores nowhere else. Only that
+        function's lines are parsed (found with the tokenizer, as ``inspect.getblock``),
+        once per file version."""
         key = self._key(path)
         try:
             st = os.stat(key)
         except OSError:
             return []
-        stamp = (st.st_size, st.st_mtime_ns, key in self._overlays)
+        stamp = (st.st_size, st.st_mtime_ns, hash(self._overlays.get(key)))
         hit = self._stores.get((key, lineno))
         if hit is not None and hit[0] == stamp:
             return hit[1]
@@ -314,14 +315,18 @@ class Project:
             if text is None:
                 with open(key, "rb") as fh:
                     text = fh.read().decode("utf-8", "replace")
-            tree = ast.parse(text)
-        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
-            tree = None
-        fn = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.lineno == lineno),
-                  None) if tree is not None else None
-        if fn is not None:
-            out = _parameter_stores(fn)
-        if len(self._stores) > 256:
+            lines = text.splitlines(True)[lineno - 1:]
+            import inspect
+            import textwrap
+
+            block = inspect.getblock(lines)  # the decorators come before lineno: not included
+            tree = ast.parse(textwrap.dedent("".join(block)))
+            fn = tree.body[0] if tree.body else None
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out = _parameter_stores(fn)
+        except (OSError, SyntaxError, ValueError, IndexError, RecursionError, MemoryError, Exception):
+            out = []
+        if len(self._stores) > 1024:
             self._stores.clear()
         self._stores[(key, lineno)] = (stamp, out)
         return out

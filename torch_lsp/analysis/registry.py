@@ -157,6 +157,30 @@ def _same(ix, x: TensorV, args, kwargs, node, frame, short):
 _add(_same, _SAME_METHODS, _SAME_FUNCTIONS, _SAME_FUNCTIONAL, needs_shape=False)
 
 
+def _type(ix, x: TensorV, args, kwargs, node, frame, short):
+    """``x.type(torch.float16)``: the same shape; ``x.type()`` is a string."""
+    if not args and "dtype" not in kwargs:
+        return UNKNOWN
+    return TensorV(x.shape, x.origin)
+
+
+_add(_type, "type", needs_shape=False)
+
+
+def _sdpa(ix, x: TensorV | None, args, kwargs, node, frame, short):
+    """``F.scaled_dot_product_attention(q, k, v)``: ``[..., L, Ev]`` (the query's
+    shape with the value's last dimension), for a run that succeeds."""
+    q = kwargs.get("query", args[0] if args else None)
+    v = kwargs.get("value", args[2] if len(args) > 2 else None)
+    if not (isinstance(q, TensorV) and isinstance(v, TensorV) and q.shape is not None and v.shape is not None
+            and len(q.shape.dims) >= 2 and v.shape.dims):
+        return TensorV(None)
+    return TensorV(Shape(q.shape.dims[:-1] + (v.shape.dims[-1],), q.shape.prefix))
+
+
+_add(_sdpa, "", "", "scaled_dot_product_attention", binds=ARGS, needs_shape=False)
+
+
 def _along_dim(ix, x: TensorV, args, kwargs, node, frame, short):
     """softmax, log_softmax, softmin, cumsum, cumprod, normalize: the shape, with the
     dim in range."""
@@ -179,6 +203,12 @@ def _reshape(ix, x: TensorV, args, kwargs, node, frame, short):
     sizes = _flat_sizes(args) if args else _flat_sizes([kwargs["shape"]]) if "shape" in kwargs else None
     if not sizes:
         return TensorV(None)
+    if x.shape is None:
+        # the input's shape is not known: a run that succeeds has the sizes asked for
+        # (-1: not known), and no more than one -1
+        if sum(1 for d in sizes if type(d) is int and d == -1) > 1 or any(type(d) is int and d < -1 for d in sizes):
+            return TensorV(None, x.origin)
+        return TensorV(Shape(tuple(UNKNOWN if type(d) is int and d == -1 else d for d in sizes)), x.origin)
     return ix._tensor_op("view", O.reshape, (x.shape, sizes), [x], node, frame, "TL207", flatten_sizes=sizes)
 
 
@@ -241,7 +271,7 @@ def _split(ix, x: TensorV, args, kwargs, node, frame, short):
     return ix._op_result(O.split, (x.shape, n, _arg(args, kwargs, 1, "dim", 0)), node, x.origin, frame)
 
 
-_add(_reshape, "view reshape", "reshape")
+_add(_reshape, "view reshape", "reshape", needs_shape=False)
 _add(_flatten, "flatten", "flatten")
 _add(_unflatten, "unflatten", "unflatten")
 _add(_permute, "permute", "permute")

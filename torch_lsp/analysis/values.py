@@ -58,6 +58,7 @@ class TupleV:
     # are not) the list is forgotten. None: a tuple or any other value (never changed).
     region: int | None = None
     epoch: int = 0  # Interpreter.epoch when it was made: a path ended since, it is not changed in place
+    shape_of: Any = None  # `x.shape` of a tensor of known rank: that TensorV (unknown sizes get names when unpacked)
 
 
 @dataclass(eq=False)
