@@ -1315,3 +1315,16 @@ def test_a_tied_weight_gives_the_linear_its_shape():
     # (99) at non-singleton dimension 2".
     assert codes(TIED_IN_INIT) == []
     assert [c for c, _ in codes(TIED_IN_INIT.replace("        self.lm_head.weight = self.embed.weight\n", ""))] == ["TL206"]
+
+
+def test_a_call_over_several_lines_is_quoted_on_one():
+    _, diags = run("""
+    x = torch.randn(4, 10)
+    y = torch.matmul(
+        x,
+        torch.randn(3, 5),
+    )
+    """)
+    # Run for real: "mat1 and mat2 shapes cannot be multiplied (4x10 and 3x5)".
+    assert [d.code for d in diags] == ["TL205"]
+    assert "\n" not in diags[0].message and "torch.matmul( x, torch.randn(3, 5), )" in diags[0].message

@@ -280,7 +280,7 @@ _OP_WORD = {"TL205": "matrix product", "TL206": "elementwise operation", "TL207"
 def op_error(interp: Interpreter, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
     if err.kind in ("rank",) and code not in ("TL205",):
         return None
-    seg = interp.seg(node)
+    seg = " ".join(interp.seg(node).split())  # a call over several lines, quoted on one
     seg = seg if len(seg) <= 50 else seg[:47] + "..."
     site = next((_site_text(o.origin) for o in operands if isinstance(o, TensorV) and _site_text(o.origin)), "")
     msg = f"`{seg}` fails at run time: {err.message}{site}"
