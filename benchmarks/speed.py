@@ -26,6 +26,12 @@ Usage (from the repository root):
     python benchmarks/speed.py
     python benchmarks/speed.py --repeat 5 --jobs 1 --json speed.json
     python benchmarks/speed.py --limit-transformers 40 --cmd "python -m torch_lsp"
+    python benchmarks/speed.py --rev 3dc9dcc          # torch_lsp as committed at a revision
+
+The default --cmd is the installed `torch-lsp` console script: with an editable install
+it runs this checkout whatever the current directory, so a baseline revision must be
+measured with --rev (git archive of torch_lsp/ put first on PYTHONPATH), not by running
+this script from another worktree.
 """
 
 from __future__ import annotations
@@ -111,7 +117,8 @@ def byte_compile(identity: str, cmd: str) -> str:
     code = ("import compileall, os, torch_lsp; d = os.path.dirname(torch_lsp.__file__); "
             "compileall.compile_dir(d, quiet=1) or print('errors'); print(d)")
     try:
-        proc = subprocess.run(shlex.split(python) + ["-c", code], capture_output=True, text=True, timeout=300)
+        extra = ["-P"] if "-P" in argv[1:2] else []  # (--rev: not the current directory's package)
+        proc = subprocess.run(shlex.split(python) + extra + ["-c", code], capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"byte-compile: failed ({exc})"
     if proc.returncode != 0:
@@ -131,9 +138,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before one checker run is stopped (default: %(default)s)")
     ap.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the measurements to OUT")
     ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the checker's package before timing")
+    ap.add_argument("--rev", default=None, metavar="REV",
+                    help="measure torch_lsp as committed at REV (git archive into <cache-dir>/lsp/rev-<sha>/, run as "
+                         "`python -m torch_lsp` with that folder first on PYTHONPATH); --cmd is then ignored")
     args = ap.parse_args(argv)
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
+    if args.rev:
+        from lsp_speed import ToolFailure, snapshot_rev
+
+        try:
+            sha, snapshot = snapshot_rev(args.rev, args.cache_dir / "lsp")
+        except ToolFailure as exc:
+            print(f"--rev {args.rev}: {exc}", file=sys.stderr)
+            return realworld.EXIT_SETUP_FAILED
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(snapshot)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        args.cmd = f"{shlex.quote(sys.executable)} -P -m torch_lsp"  # -P: not the current directory first
+        print(f"measuring torch_lsp as committed at {args.rev} ({sha}), from {snapshot}")
 
     try:
         parts = realworld.prepare_corpus(args.cache_dir, args.limit_transformers,
