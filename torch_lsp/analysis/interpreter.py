@@ -809,9 +809,7 @@ class Interpreter(Statements, PythonValues):
             if type(obj) is LayerV and target.attr in ("weight", "bias"):
                 self._set_layer_weight(obj, target.attr, v, frame)
             if isinstance(obj, InstanceV):
-                if isinstance(v, (LayerV, SeqV, InstanceV, UnionV)) and not v.label:
-                    _set_label(v, f"self.{target.attr}" if isinstance(target.value, ast.Name) and target.value.id == "self" else target.attr)
-                set_attr(obj, target.attr, v)
+                _store_attr(obj, target.attr, v, isinstance(target.value, ast.Name) and target.value.id == "self")
             if self.record and self.recording:
                 self.index.record(target, v, self.generic)
         elif isinstance(target, ast.Subscript):
@@ -1093,14 +1091,10 @@ class Interpreter(Statements, PythonValues):
                     return FuncV(fn, ClassV(base.cls))
                 return FuncV(fn, base)
             layer = base.attrs.get(_TORCH_LAYER)
-            if isinstance(layer, LayerV):
-                # `class Linear(nn.Linear)` reading `self.weight` in its own forward
-                if attr in layer.layer.params:
-                    return layer.layer.params[attr]
-                if attr in ("weight", "bias"):
-                    shapes = L.param_shapes(layer.layer)
-                    if attr in shapes:
-                        return TensorV(shapes[attr], Origin("layer", node, f"{base.label or layer.layer.short}.{attr}", layer.node))
+            if isinstance(layer, LayerV):  # `class Linear(nn.Linear)` reading `self.weight` in its own forward
+                found = _layer_attribute(layer, attr, node, base.label)
+                if found is not _NOT_FOUND:
+                    return found
             if attr in T.MODULE_METHODS:  # nn.Module's own: register_buffer, add_module, to, ...
                 return BoundMethodV(base, attr)
             return UNKNOWN
@@ -1119,13 +1113,8 @@ class Interpreter(Statements, PythonValues):
                 return base.shape.rank if base.shape is not None and base.shape.rank is not None else UNKNOWN
             return BoundMethodV(base, attr)
         if isinstance(base, LayerV):
-            if attr in base.layer.params:
-                return base.layer.params[attr]
-            if attr in ("weight", "bias"):
-                shapes = L.param_shapes(base.layer)
-                if attr in shapes:
-                    return TensorV(shapes[attr], Origin("layer", node, f"{base.label or base.layer.short}.{attr}", base.node))
-            return BoundMethodV(base, attr)
+            found = _layer_attribute(base, attr, node, base.label)
+            return found if found is not _NOT_FOUND else BoundMethodV(base, attr)
         if isinstance(base, ClassV):
             return self._class_attribute(base.info, attr)
         if isinstance(base, (SeqV, InstanceV)):
@@ -1298,8 +1287,7 @@ class Interpreter(Statements, PythonValues):
         whole = self.model.info(ClassRef(full, node)).method(name)
         if whole is None or whole.lineno != fn.lineno:
             return None
-        self._followed_paths.add(full.path)
-        self._followed_summaries[full.path] = full
+        self._follow_file(full)
         self.imported[id(whole)] = full.source
         return whole
 
@@ -1313,12 +1301,23 @@ class Interpreter(Statements, PythonValues):
         else:
             self.foreign[id(fn)] = summary.source
 
+    def _near_summary(self) -> Any:
+        """The summary of the file whose code is running: names are resolved from it."""
+        if self.local:
+            return self.ctx.summary
+        return self._followed_summaries.get(getattr(self.src, "path", None), self.ctx.summary)
+
+    def _follow_file(self, full: Any) -> None:
+        """A whole parse of another file whose code runs here (its names, its source)."""
+        self._followed_paths.add(full.path)
+        self._followed_summaries[full.path] = full
+
     def _imported_class(self, qualified: str) -> Any:
         """The ClassInfo of a Module class of another project file named ``qualified``
         (from a whole parse of that file), or None."""
         if not qualified.rpartition(".")[2][:1].isupper():
             return None  # classes are CapWords; a call of anything else is not followed
-        near = self.ctx.summary if self.local else self._followed_summaries.get(getattr(self.src, "path", None), self.ctx.summary)
+        near = self._near_summary()
         project = self.ctx.project
         memo = (qualified, near.import_root, project.project_root(near.path) if near.path else None)
         if memo in self._imported_classes:
@@ -1329,8 +1328,7 @@ class Interpreter(Statements, PythonValues):
             if shared is not None:
                 full = shared.ref.summary
                 if full.path not in self._followed_paths:
-                    self._followed_paths.add(full.path)
-                    self._followed_summaries[full.path] = full
+                    self._follow_file(full)
                 self.followed_nodes.append(shared.ref.node)
             return shared
         self._imported_classes[memo] = None
@@ -1359,8 +1357,7 @@ class Interpreter(Statements, PythonValues):
         info = self.model.info(ClassRef(full, node))
         if not info.is_module and _data_class_fields(self.model, info) is None:
             return None
-        self._followed_paths.add(full.path)
-        self._followed_summaries[full.path] = full
+        self._follow_file(full)
         self.followed_nodes.append(node)
         self._imported_classes[memo] = info
         project.followed_classes[memo] = info
@@ -1375,7 +1372,7 @@ class Interpreter(Statements, PythonValues):
         module, _, name = qualified.rpartition(".")
         if not module or module.split(".")[0] in _NOT_FOLLOWED_MODULES or depth > 4:
             return None
-        near = self.ctx.summary if self.local else self._followed_summaries.get(getattr(self.src, "path", None), self.ctx.summary)
+        near = self._near_summary()
         memo = (qualified, near.import_root)
         hit = self._imported_functions.get(memo, _NOT_FOUND)
         if hit is not _NOT_FOUND:
@@ -1406,8 +1403,7 @@ class Interpreter(Statements, PythonValues):
         fn = next((s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == name), None) if tree else None
         if fn is None or (fn.end_lineno or fn.lineno) - fn.lineno > MAX_FOLLOWED_FUNCTION_LINES or fn.decorator_list:
             return None
-        self._followed_paths.add(full.path)
-        self._followed_summaries[full.path] = full
+        self._follow_file(full)
         self.imported[id(fn)] = full.source
         out = self._imported_functions[memo] = FuncV(fn)
         return out
@@ -1698,10 +1694,7 @@ class Interpreter(Statements, PythonValues):
         if kwargs or len(args) != 3 or not isinstance(args[1], str):
             inst.attrs = {k: v2 for k, v2 in inst.attrs.items() if k.startswith("<")}  # (a new dict, as set_attr)
             return None
-        _, name, v = args
-        if isinstance(v, (LayerV, SeqV, InstanceV, UnionV)) and not v.label:
-            _set_label(v, f"self.{name}")
-        set_attr(inst, name, v)
+        _store_attr(inst, args[1], args[2], True)
         return None
 
     def _super_call(self, node: ast.Call, name: str, frame: Frame) -> AV:
@@ -3051,6 +3044,26 @@ def _known_keywords(v: Any) -> dict | None:
     if isinstance(v, SeqV) and v.kind == "dict" and v.items is not None and all(isinstance(k, str) for k, _ in v.items):
         return dict(v.items)
     return None
+
+
+def _store_attr(inst: InstanceV, name: str, v: Any, on_self: bool) -> None:
+    """``obj.name = v`` (or ``setattr(obj, "name", v)``) on an instance; a module stored
+    gets the label it is shown by (``self.fc``)."""
+    if isinstance(v, (LayerV, SeqV, InstanceV, UnionV)) and not v.label:
+        _set_label(v, f"self.{name}" if on_self else name)
+    set_attr(inst, name, v)
+
+
+def _layer_attribute(layer: LayerV, attr: str, node: ast.AST, label: str) -> Any:
+    """A torch layer's constructor argument (``conv.out_channels``) or its ``weight`` /
+    ``bias`` tensor; _NOT_FOUND for anything else."""
+    if attr in layer.layer.params:
+        return layer.layer.params[attr]
+    if attr in ("weight", "bias"):
+        shapes = L.param_shapes(layer.layer)
+        if attr in shapes:
+            return TensorV(shapes[attr], Origin("layer", node, f"{label or layer.layer.short}.{attr}", layer.node))
+    return _NOT_FOUND
 
 
 def _as_instance(layer: LayerV, inst: InstanceV) -> LayerV:

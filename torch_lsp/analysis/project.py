@@ -309,6 +309,10 @@ class Project:
         hit = self._stores.get((key, lineno))
         if hit is not None and hit[0] == stamp:
             return hit[1]
+        import inspect
+        import textwrap
+        import tokenize
+
         out: list[tuple[str, str]] = []
         try:
             text = self._overlays.get(key)
@@ -316,16 +320,14 @@ class Project:
                 with open(key, "rb") as fh:
                     text = fh.read().decode("utf-8", "replace")
             lines = text.splitlines(True)[lineno - 1:]
-            import inspect
-            import textwrap
 
             block = inspect.getblock(lines)  # the decorators come before lineno: not included
             tree = ast.parse(textwrap.dedent("".join(block)))
             fn = tree.body[0] if tree.body else None
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 out = _parameter_stores(fn)
-        except (OSError, SyntaxError, ValueError, IndexError, RecursionError, MemoryError, Exception):
-            out = []
+        except (OSError, SyntaxError, ValueError, IndexError, RecursionError, MemoryError, tokenize.TokenError):
+            out = []  # (a function the tokenizer cannot delimit: nothing is stored)
         if len(self._stores) > 1024:
             self._stores.clear()
         self._stores[(key, lineno)] = (stamp, out)
