@@ -56,6 +56,72 @@ class TinyConfig(BaseConfig):
         super().__post_init__()
 """
 
+# huggingface_hub's `@strict(accept_kwargs=True)` and transformers' config base, in
+# small: keywords that are no field go to `__post_init__`, which stores them through
+# `__setattr__` (renamed by `attribute_map`); `num_labels` is a property with a setter.
+CONFIGURATION_LOOSE = """
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+try:
+    from typing import dataclass_transform
+except ImportError:  # Python < 3.11
+    from typing_extensions import dataclass_transform
+
+
+def strict(cls=None, *, accept_kwargs=False):
+    def wrap(cls):
+        if accept_kwargs:
+            def __init__(self, **kwargs):
+                fields = dataclasses.fields(cls)
+                for f in fields:
+                    setattr(self, f.name, kwargs.get(f.name, f.default))
+                names = {f.name for f in fields}
+                self.__post_init__(**{k: v for k, v in kwargs.items() if k not in names})
+            cls.__init__ = __init__
+        return cls
+    return wrap if cls is None else wrap(cls)
+
+
+@dataclass_transform(kw_only_default=True)
+@strict(accept_kwargs=True)
+@dataclass(kw_only=True)
+class LooseConfig:
+    attribute_map: ClassVar[dict] = {}
+    id2label: dict | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        strict(dataclass(kw_only=True)(cls), accept_kwargs=True)  # as transformers' configs are made
+
+    def __post_init__(self, **kwargs):
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def __setattr__(self, key, value):
+        super().__setattr__(type(self).attribute_map.get(key, key), value)
+
+    def __getattribute__(self, key):
+        if key != "attribute_map" and key in type(self).attribute_map:
+            key = type(self).attribute_map[key]
+        return super().__getattribute__(key)
+
+    @property
+    def num_labels(self):
+        return len(self.id2label) if self.id2label is not None else None
+
+    @num_labels.setter
+    def num_labels(self, n):
+        self.id2label = {i: f"LABEL_{i}" for i in range(n)}
+
+
+class GptConfig(LooseConfig):
+    attribute_map = {"hidden_size": "n_embd"}
+    n_embd: int = 768
+    n_layer: int = 12
+"""
+
 MODELING_UTILS = """
 import torch.nn as nn
 
@@ -135,7 +201,7 @@ def installed(tmp_path, monkeypatch):
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     for name, text in (("configuration_utils.py", CONFIGURATION_UTILS), ("configuration_tiny.py", CONFIGURATION_TINY),
-                       ("modeling_utils.py", MODELING_UTILS)):
+                       ("modeling_utils.py", MODELING_UTILS), ("configuration_loose.py", CONFIGURATION_LOOSE)):
         (pkg / name).write_text(text.lstrip())
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
@@ -422,3 +488,49 @@ def test_a_method_not_seen_in_init_may_tie_an_output_linear(installed):
     # dimension 2".
     assert check(installed, TIED) == []
     assert check(installed, TIED.replace("        self.post_init()\n", "")) == [("TL206", 15)]
+
+
+LOOSE_MODEL = """
+import torch
+import torch.nn as nn
+from fakepkg.configuration_loose import GptConfig
+
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(99, config.hidden_size)
+        self.head = nn.Linear(64, config.num_labels)
+
+    def forward(self, input_ids: torch.LongTensor | None = None):
+        return self.head(self.embed(input_ids))
+
+
+def build():
+    return Model(GptConfig(n_embd=32, num_labels=3))
+"""
+
+
+@pytest.mark.parametrize("call, expected", [
+    # Run for real (fakepkg on the path) on randint(0, 99, (2, 5)): "mat1 and mat2 shapes
+    # cannot be multiplied (10x32 and 64x3)"; `num_labels` is no field, the config
+    # stores it (its setter fills id2label) and reads it back: 3.
+    ("GptConfig(n_embd=32, num_labels=3)", [("TL201", 10)]),
+    # `hidden_size` is no field either: `__setattr__` renames it to `n_embd` (same error).
+    ("GptConfig(hidden_size=32, num_labels=3)", [("TL201", 10)]),
+    # n_embd 64: runs.
+    ("GptConfig(hidden_size=64, num_labels=3)", []),
+    ("GptConfig(n_embd=64, id2label={0: \"a\", 1: \"b\"})", []),
+])
+def test_keywords_that_are_no_fields_go_where_the_config_stores_them(installed, call, expected):
+    assert check(installed, LOOSE_MODEL.replace("GptConfig(n_embd=32, num_labels=3)", call)) == expected
+
+
+def test_a_config_that_renames_attributes_in_a_way_not_read_leaves_them_unknown(installed, tmp_path):
+    # The same config whose attribute_map is computed: where `hidden_size` goes is not
+    # known, so nothing is (the run still raises with n_embd=32).
+    pkg = tmp_path / "site" / "fakepkg" / "configuration_loose.py"
+    pkg.write_text(CONFIGURATION_LOOSE.lstrip().replace('attribute_map = {"hidden_size": "n_embd"}',
+                                                        'attribute_map = dict(hidden_size="n_embd")'))
+    assert check(installed, LOOSE_MODEL.replace("GptConfig(n_embd=32, num_labels=3)",
+                                                "GptConfig(hidden_size=32, num_labels=3)")) == []

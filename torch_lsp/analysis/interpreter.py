@@ -49,7 +49,7 @@ from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
 from torch_lsp.analysis.statements import Statements, _is_generator, _truthiness
 from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules and queries import them from here)
     AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, PartialV, SeqV, TensorV, TupleV, _OrderedDictV,
-    UnionV, _DictV, _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
+    StarSizesV, UnionV, _DictV, _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
 )
 
 try:  # the transfer functions (layers, ops) live in their own modules
@@ -223,6 +223,25 @@ def _keyword_true(d: ast.expr, names: tuple[str, ...]) -> bool:
         k.arg in names and isinstance(k.value, ast.Constant) and k.value.value is True for k in d.keywords)
 
 
+def _class_mro(model: Any, info: Any) -> list:
+    """The class and its bases of this code (followed files included), depth first,
+    left to right: the MRO of the single-inheritance chains real code has."""
+    mro: list = []
+    todo = [info]
+    while todo and len(mro) < 32:
+        c = todo.pop()
+        if all(c is not m for m in mro):
+            mro.append(c)
+            todo.extend(model.info(b) for b in reversed(c.user_bases))
+    return mro
+
+
+def _accepts_other_keywords(model: Any, info: Any) -> bool:
+    """Does the generated ``__init__`` of a data class take keywords that are no
+    fields (a class of its MRO decorated ``@strict(accept_kwargs=True)``)?"""
+    return any(_keyword_true(d, ("accept_kwargs",)) for c in _class_mro(model, info) for d in c.node.decorator_list)
+
+
 def _data_class_fields(model: Any, info: Any) -> "list[DataField] | None":
     """The fields of a class whose ``__init__`` is generated from its annotated class
     attributes (PEP 557 dataclasses, subclasses of a PEP 681 ``dataclass_transform``
@@ -233,13 +252,7 @@ def _data_class_fields(model: Any, info: Any) -> "list[DataField] | None":
     if hit is not _NOT_FOUND:
         return hit
     info._data_fields = None  # (while it is computed: an inheritance cycle is no data class)
-    mro: list = []  # depth first, left to right (the MRO of the single-inheritance chains real code has)
-    todo = [info]
-    while todo and len(mro) < 32:
-        c = todo.pop()
-        if all(c is not m for m in mro):
-            mro.append(c)
-            todo.extend(model.info(b) for b in reversed(c.user_bases))
+    mro = _class_mro(model, info)
     if any(c.is_module for c in mro):
         return None
     transform = any(_decorator_name(d) == "dataclass_transform" for c in mro for d in c.node.decorator_list)
@@ -935,10 +948,14 @@ class Interpreter(Statements, PythonValues):
             return self._call(node, frame)  # type: ignore[arg-type]
         if isinstance(node, ast.Tuple) or isinstance(node, ast.List):
             items = []
+            lead = None
             for e in node.elts:
                 if isinstance(e, ast.Starred):
                     inner = self.eval(e.value, frame)
-                    if isinstance(inner, TupleV):
+                    if type(inner) is StarSizesV and not items and lead is None and kind is ast.Tuple:
+                        lead = inner.lead  # `(*x.shape[:-1], -1, d)`
+                        items.extend(inner.items)
+                    elif isinstance(inner, TupleV):
                         items.extend(inner.items)
                     elif isinstance(inner, SeqV) and inner.kind != "dict":
                         items.extend(inner.items)
@@ -946,6 +963,8 @@ class Interpreter(Statements, PythonValues):
                         return UNKNOWN
                 else:
                     items.append(self.eval(e, frame))
+            if lead is not None:
+                return StarSizesV(lead, tuple(items))
             return TupleV(tuple(items), self.region if kind is ast.List else None, self.epoch)
         if isinstance(node, ast.Dict):
             items: dict | None = {}
@@ -1001,9 +1020,13 @@ class Interpreter(Statements, PythonValues):
                     return v  # the last operand is the value, whatever its truth
                 truth = _truthiness(v)
                 if truth is None:
+                    decided = False
                     for rest in node.values[i + 1:]:
-                        self._undecided(rest, frame)  # may run or not
-                    return UNKNOWN
+                        w = self._undecided(rest, frame)  # may run or not
+                        decided = decided or (type(w) is bool and w is not is_and)
+                    # `self.training and self.layerdrop > 0.0` with the second False is
+                    # False whatever the first is (a bool: `training`, a comparison)
+                    return (not is_and) if decided else UNKNOWN
                 if truth is not is_and:
                     return v
             return v
@@ -1076,6 +1099,10 @@ class Interpreter(Statements, PythonValues):
         if isinstance(base, InstanceV):
             if attr in base.attrs:
                 return base.attrs[attr]
+            if not base.cls.is_module:
+                amap = self._attribute_map(base.cls)
+                if amap and amap.get(attr) in base.attrs:
+                    return base.attrs[amap[attr]]  # GPT-2's `config.hidden_size` is `n_embd`
             fn = self._method_of(base.cls, attr)
             if fn is not None:
                 kinds = {_decorator_name(d) for d in fn.decorator_list}
@@ -1476,25 +1503,53 @@ class Interpreter(Statements, PythonValues):
             return TupleV(tuple(t.shape.dims) if t.shape is not None else ())
         if isinstance(expr, ast.Attribute) and expr.attr == "shape":
             expr = expr.value
+        label = self._size_label(expr)
+        dims = tuple(self._size_symbol(f"{label}.shape[{i}]", t) if d is UNKNOWN else d for i, d in enumerate(t.shape.dims))
+        t.shape = Shape(dims)
+        return TupleV(dims)
+
+    def _size_label(self, expr: ast.AST) -> str:
+        if isinstance(expr, ast.Attribute) and expr.attr == "shape":
+            expr = expr.value
         label = self.seg(expr) if isinstance(expr, (ast.Name, ast.Attribute)) else "x"
-        label = label if len(label) < 40 else "x"
-        dims = []
-        for i, d in enumerate(t.shape.dims):
-            if d is UNKNOWN:
-                name, k = f"{label}.shape[{i}]", 0
-                while True:
-                    owner = self._size_names.get(name)
-                    if owner is None:  # (a name is never given twice: shapes made from its tensor outlive it)
-                        self._size_names[name] = weakref.ref(t)
-                        break
-                    if owner() is t:
-                        break
-                    k += 1
-                    name = f"{label}.shape[{i}]{chr(39) * k}"
-                d = sym(name)
-            dims.append(d)
-        t.shape = Shape(tuple(dims))
-        return TupleV(tuple(dims))
+        return label if len(label) < 40 else "x"
+
+    def _size_symbol(self, name: str, t: TensorV) -> Sym:
+        """A symbol for a size of ``t`` not known, named after where it was read
+        (``x.shape[1]``); a name already given to another tensor's size gets a mark."""
+        base, k = name, 0
+        while True:
+            owner = self._size_names.get(name)
+            if owner is None:  # (a name is never given twice: shapes made from its tensor outlive it)
+                self._size_names[name] = weakref.ref(t)
+                return sym(name)
+            if owner() is t:
+                return sym(name)
+            k += 1
+            name = base + chr(39) * k
+
+    def _leading_sizes(self, t: TensorV, k: int, expr: ast.AST) -> AV:
+        """``x.shape[:-k]`` of a tensor of unknown rank: the sizes before its last ``k``,
+        as a ``StarSizesV`` whose leading part is a symbol kept in ``x``'s shape too
+        (``Shape.lead``), so that ``x.view(*x.shape[:-1], -1, d)`` (or the same view of a
+        ``Linear`` of x) divides what is known of the rest exactly. Of an unknown shape,
+        the symbol is kept in the tensor (``TensorV.lead``) for the layer that pins it."""
+        s = t.shape
+        label = self._size_label(expr)
+        if s is None:
+            if k != 1:
+                return UNKNOWN
+            if t.lead is None:  # (the shape stays unknown: a layer that takes x still pins it)
+                t.lead = self._size_symbol(f"{label}.shape[:-1]", t)
+            return StarSizesV(t.lead, ())
+        if not s.prefix or len(s.dims) < k:
+            return UNKNOWN
+        n = len(s.dims)
+        dims = tuple(self._size_symbol(f"{label}.shape[{i - n}]", t) if d is UNKNOWN and i < n - k else d
+                     for i, d in enumerate(s.dims))
+        lead = s.lead if s.lead is not None else self._size_symbol(f"{label}.shape[:-{n}]", t)
+        t.shape = Shape(dims, True, lead)
+        return StarSizesV(lead, dims[:n - k])
 
     def _shape_tuple(self, t: TensorV) -> AV:
         if t.shape is None or t.shape.prefix:
@@ -1520,6 +1575,8 @@ class Interpreter(Statements, PythonValues):
             return TensorV(None, t.origin)
         if isinstance(a, TupleV) and isinstance(b, TupleV) and isinstance(op, ast.Add):
             return TupleV(a.items + b.items)
+        if type(a) is StarSizesV and isinstance(b, TupleV) and isinstance(op, ast.Add):
+            return StarSizesV(a.lead, a.items + b.items)  # `x.shape[:-1] + (h, d)`
         if (is_dim(a) or isinstance(a, float)) and (is_dim(b) or isinstance(b, float)):
             out = self._arith(op, a, b)
             if isinstance(out, _Unknown) and frame.subst and (isinstance(a, Sym) or isinstance(b, Sym)):
@@ -1600,6 +1657,15 @@ class Interpreter(Statements, PythonValues):
         if isinstance(base, _ShapeOf):
             if isinstance(key, int) and not isinstance(key, bool):
                 return base.tensor.shape.dim(key) if base.tensor.shape is not None else UNKNOWN
+            sl = node.slice
+            if (isinstance(sl, ast.Slice) and sl.lower is None and sl.step is None and isinstance(sl.upper, ast.UnaryOp)
+                    and isinstance(sl.upper.op, ast.USub) and isinstance(sl.upper.operand, ast.Constant)
+                    and type(sl.upper.operand.value) is int and sl.upper.operand.value > 0):
+                return self._leading_sizes(base.tensor, sl.upper.operand.value, node.value)  # x.shape[:-1]
+            return UNKNOWN
+        if type(base) is StarSizesV:
+            if isinstance(key, int) and not isinstance(key, bool) and -len(base.items) <= key < 0:
+                return base.items[key]
             return UNKNOWN
         if isinstance(base, SeqV):
             if base.kind == "dict":
@@ -1759,10 +1825,14 @@ class Interpreter(Statements, PythonValues):
         ``kwargs["**"]``."""
         args: list = []
         star = False
+        lead = None
         for a in node.args:
             if isinstance(a, ast.Starred):
                 inner = self.eval(a.value, frame)
-                if isinstance(inner, TupleV):
+                if type(inner) is StarSizesV and not args and lead is None and not star:
+                    lead = inner.lead  # `x.view(*x.shape[:-1], -1, d)`: one sizes argument
+                    args.extend(inner.items)
+                elif isinstance(inner, TupleV):
                     args.extend(inner.items)
                 elif isinstance(inner, SeqV) and inner.kind != "dict":
                     args.extend(inner.items)
@@ -1781,6 +1851,11 @@ class Interpreter(Statements, PythonValues):
                     kwargs.update(known)
             else:
                 kwargs[k.arg] = v
+        if lead is not None:
+            # one value for the sizes (only views read it); to any other callee the
+            # number of arguments is not known
+            args = [StarSizesV(lead, tuple(args))]
+            star = True
         if star:
             kwargs["*"] = UNKNOWN
         return args, kwargs
@@ -1848,7 +1923,9 @@ class Interpreter(Statements, PythonValues):
         if isinstance(func, LossV):
             return self._loss(func.name, func.reduction, args, kwargs, node)
         if isinstance(func, BoundMethodV):
-            if "*" in kwargs and (func.base is None or isinstance(func.base, TensorV)):
+            if ("*" in kwargs and (func.base is None or isinstance(func.base, TensorV))
+                    and not (len(args) == 1 and type(args[0]) is StarSizesV and isinstance(func.base, TensorV)
+                             and func.name in _STAR_SIZES_METHODS)):
                 # `x.view(b, *rest)`: arguments not known, nor how many.
                 if func.base is None and func.name is not None and (T.is_torch_module_class(func.name) or func.name in T.MODULE_CONTAINERS):
                     return UNKNOWN
@@ -2268,8 +2345,16 @@ class Interpreter(Statements, PythonValues):
         if "**" in kwargs or "*" in kwargs:
             return
         names = {f.name for f in fields}
-        if any(k not in names for k in kwargs):
-            return  # a keyword that is no field: a base's __setattr__ may map it anywhere
+        extra = {k: v for k, v in kwargs.items() if k not in names}
+        amap: dict | None = {}
+        if extra:
+            # Only a class that accepts other keywords (huggingface's `@strict(accept_kwargs=
+            # True)`, transformers' configs) hands them to `__post_init__`, which stores
+            # them as attributes, through the class's `attribute_map` when its
+            # `__setattr__` maps names; anything else raises, or maps them in a way not read.
+            amap = self._attribute_map(info)
+            if amap is None or not _accepts_other_keywords(self.model, info):
+                return
         positional = [f for f in fields if not f.kw_only]
         if len(args) > len(positional):
             return
@@ -2289,7 +2374,72 @@ class Interpreter(Statements, PythonValues):
             set_attr(inst, name, value)
         post = self._method_of(info, "__post_init__")
         if post is not None and isinstance(node, ast.Call):
-            self.call(FuncV(post, inst), [], {}, node, frame)
+            self.call(FuncV(post, inst), [], dict(extra), node, frame)
+        for k, v in extra.items():
+            setter = self._property_setter(info, k)
+            if setter is not None:
+                # `num_labels=5`: a property's setter runs; what it stores is not known
+                # (`id2label`), what the property reads back is the value set
+                for attr in self._attributes_stored(setter):
+                    set_attr(inst, attr, UNKNOWN)
+            set_attr(inst, amap.get(k, k), v)
+
+    def _attribute_map(self, info: Any) -> dict | None:
+        """How a class renames attributes: ``{}`` when no class of its MRO defines
+        ``__setattr__`` or ``__getattribute__``; else the nearest ``attribute_map``
+        class attribute written as a dict of strings (transformers' configs:
+        ``{"hidden_size": "n_embd"}``), which those methods read; None when they
+        exist and no such dict is found. Cached on the ClassInfo."""
+        hit = getattr(info, "_attribute_map", _NOT_FOUND)
+        if hit is not _NOT_FOUND:
+            return hit
+        info._attribute_map = None
+        mro = _class_mro(self.model, info)
+        out: dict | None = {}
+        if any(c.method("__setattr__") is not None or c.method("__getattribute__") is not None for c in mro):
+            out = None
+            found = False
+            for c in mro:  # the nearest definition is the one read
+                for stmt in c.node.body:
+                    target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
+                        stmt.target if isinstance(stmt, ast.AnnAssign) else None
+                    if isinstance(target, ast.Name) and target.id == "attribute_map" and stmt.value is not None:
+                        found = True
+                        try:
+                            d = ast.literal_eval(stmt.value)
+                        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                            d = None
+                        ok = isinstance(d, dict) and all(isinstance(a, str) and isinstance(b, str) for a, b in d.items())
+                        out = d if ok else None
+                if found:
+                    break
+        info._attribute_map = out
+        return out
+
+    def _property_setter(self, info: Any, name: str) -> ast.FunctionDef | None:
+        """The setter of property ``name`` of the class or a base (``@name.setter``)."""
+        for c in _class_mro(self.model, info):
+            for stmt in c.node.body:
+                if isinstance(stmt, ast.FunctionDef) and stmt.name == name and any(
+                        isinstance(d, ast.Attribute) and d.attr == "setter" for d in stmt.decorator_list):
+                    return stmt
+        return None
+
+    def _attributes_stored(self, fn: ast.FunctionDef) -> set:
+        """The attributes a method stores on its first parameter anywhere in its body
+        (another file's is read from its lines: outlines have no bodies)."""
+        src = self.foreign.get(id(fn))
+        path = getattr(src, "path", None)
+        if path:
+            whole = self.ctx.project.function_at(path, fn.lineno)
+            fn = whole if whole is not None else fn
+        params = fn.args.posonlyargs + fn.args.args
+        if not params:
+            return set()
+        me = params[0].arg
+        return {t.attr for n in ast.walk(fn) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == me}
 
     def _field_default(self, f: "DataField") -> AV:
         """A field's default: a literal anywhere; any expression of this file's own
@@ -2495,27 +2645,35 @@ class Interpreter(Statements, PythonValues):
         else:
             self._record_layer_call(mod, inputs[0] if inputs else None, res.out, frame)
             if inputs and inputs[0] is None:
-                self._pin(args[0], node.args[0] if node.args else None, mod, frame)
+                lead = self._pin(args[0], node.args[0] if node.args else None, mod, frame)
+                if lead is not None and isinstance(res.out, Shape) and res.out.prefix:
+                    res = Result(Shape(res.out.dims, True, lead))  # a Linear keeps its input's leading sizes
         origin_in = args[0].origin
         preserving = layer.cls in T.STATELESS_LAYERS or layer.short.startswith("Dropout")
         origin = origin_in if preserving and origin_in is not None else Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None, chain=mod.chain)
         return self._wrap_output(res.out, origin)
 
-    def _pin(self, x: AV, arg: ast.AST | None, mod: LayerV, frame: Frame) -> None:
+    def _pin(self, x: AV, arg: ast.AST | None, mod: LayerV, frame: Frame) -> Any:
         """A tensor of unknown shape that a layer accepted has the shape the layer
         takes (or the run stopped there): ``self.qkv(x)`` makes ``x`` ``[*, dim]`` for
         what follows, in every running frame that holds it (the caller's ``residual``
         is the same tensor), on this path only (the names are rebound, not the value
-        changed). Not where alternatives share the names (see ``shared_paths``)."""
+        changed). Not where alternatives share the names (see ``shared_paths``).
+        For a ``Linear``, whose output has its input's leading sizes, returns the
+        symbol now standing for them in both (``Shape.lead``); else None."""
         if type(x) is not TensorV or x.shape is not None or x.failed or self.shared_paths:
-            return
+            return None
         layer = mod.layer
         want = L.expected_input(layer)
         if want is None or not any(d is not UNKNOWN for d in want.dims):
-            return
+            return None
         seg = self.seg(arg) if arg is not None else "the input"
         origin = Origin("pinned", arg, mod.label or layer.short, mod.node, site=x.origin.site if x.origin else None,
                         chain=mod.chain, factors=(seg if len(seg) <= 40 else "the input",))
+        lead = None
+        if layer.cls == "torch.nn.Linear" and want.prefix and len(want.dims) == 1 and arg is not None:
+            lead = x.lead if x.lead is not None else self._size_symbol(f"{self._size_label(arg)}.shape[:-1]", x)
+            want = Shape(want.dims, True, lead)
         pinned = TensorV(want, origin, x.parameter)
         for flow in self.flows:
             running = getattr(flow.ops, "frame", None)
@@ -2525,6 +2683,7 @@ class Interpreter(Statements, PythonValues):
             for k, v in env.items():
                 if v is x:
                     env[k] = pinned
+        return lead
 
     def _as_if_fixed(self, layer: Layer, err: ShapeError, inputs: list, kwargs: dict, frame: Frame) -> Result | None:
         """The layer's output as if the fix were applied (its size argument set to what
@@ -2586,6 +2745,9 @@ class Interpreter(Statements, PythonValues):
             return self.call(args[0], list(args[1:]), passed, node, frame)
         if name.startswith("torch.nn.functional.") or name.startswith("torch."):
             return self._function(short, name, args, kwargs, node, frame)
+        if name in T.DEFAULT_STANDS_FOR:
+            i, key = T.DEFAULT_STANDS_FOR[name]
+            return args[i] if len(args) > i else kwargs.get(key, UNKNOWN)
         if name in T.ACTIVATION_FACTORIES or name == T.ACTIVATION_CLASS:
             return LayerV(Layer(L.ACTIVATION, {}), node)
         if name in T.ACTIVATION_CLASS_FACTORIES:
@@ -2816,7 +2978,7 @@ class Interpreter(Statements, PythonValues):
             return v if c == v else c
         if isinstance(v, Shape):
             dims = self._conc_deep(v.dims, frame)
-            return v if dims is v.dims else Shape(dims, v.prefix)
+            return v if dims is v.dims else Shape(dims, v.prefix, v.lead)
         if isinstance(v, (tuple, list)):
             items = [self._conc_deep(x, frame) for x in v]
             if all(a is b for a, b in zip(items, v)):
@@ -2997,10 +3159,14 @@ def _merge_out(sym_out: Any, conc_out: Any) -> Any:
         return tuple(_merge_out(a, b) for a, b in zip(sym_out, conc_out))
     if isinstance(sym_out, Shape) and isinstance(conc_out, Shape):
         if sym_out.prefix == conc_out.prefix and len(sym_out.dims) == len(conc_out.dims):
-            return Shape(tuple(c if isinstance(d, _Unknown) else d for d, c in zip(sym_out.dims, conc_out.dims)), sym_out.prefix)
+            return Shape(tuple(c if isinstance(d, _Unknown) else d for d, c in zip(sym_out.dims, conc_out.dims)), sym_out.prefix,
+                         sym_out.lead if sym_out.lead == conc_out.lead else None)
         return conc_out if not conc_out.prefix else sym_out
     return sym_out
 
+
+# Tensor methods that take `(*y.shape[:-1], ...)` as their sizes (a StarSizesV).
+_STAR_SIZES_METHODS = frozenset({"view", "reshape"})
 
 # The torch layer a Module class extends, as its `super().__init__(...)` built it.
 _TORCH_LAYER = "<torch layer>"

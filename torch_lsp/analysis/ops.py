@@ -489,7 +489,7 @@ def linear(x: Shape | None, weight: Shape | None, bias: Shape | None = None) -> 
             got=x.dims[-1], want=k_in,
         )
     if weight.rank == 2:
-        out = _mk(x.dims[:-1] + (weight.dims[0],), x.prefix)
+        out = x.replace_last(weight.dims[0])  # the leading dims (and what they are: lead) stay
     elif weight.rank == 1:
         out = _mk(x.dims[:-1], x.prefix)
     else:
@@ -654,6 +654,38 @@ def reshape(shape: Shape | None, sizes: Any) -> Result:
 
 
 view = reshape
+
+
+def reshape_star(shape: Shape | None, lead: Any, items: tuple) -> Result:
+    """``x.view(*y.shape[:-k], *items)``: the output keeps ``y``'s leading sizes (a
+    product, ``lead``) and takes ``items`` after them. When ``x``'s own leading sizes
+    are ``y``'s (the same ``lead``), its known suffix is what ``items`` must hold:
+    ``[*, 32]`` viewed as ``(*lead, -1, 9)`` fails, 32 is not divisible by 9 (and
+    with no element at all, the -1 is ambiguous: it fails too). Sizes that only
+    differ in count with no -1 are not an error (an empty batch views fine)."""
+    if not all(is_dim(d) for d in items):
+        return Result(None)
+    out = tuple(UNKNOWN if _is_int(d) and d == -1 else d for d in items)
+    s = _clean(shape)
+    if s is None or not s.prefix or s.lead is None or s.lead != lead:
+        if sum(1 for d in items if _is_int(d) and d == -1) > 1 or any(_is_int(d) and d < -1 for d in items):
+            return Result(None)
+        return Result(Shape(out, True, lead) if out else None)
+    j = 0  # sizes both start with after the leading ones (`x.shape[:-1]` of a [*, n, 32]) count as leading
+    while j < min(len(s.dims), len(items)) - 1 and dim_eq(s.dims[j], items[j]) is True and not _is_int(items[j]):
+        j += 1
+    same, items, s = items[:j], items[j:], Shape(s.dims[j:], True, lead)
+    res = reshape(Shape(s.dims), items)
+    if res.error is not None:
+        if not any(_is_int(d) and d < 0 for d in items):
+            return Result(None)  # the counts differ: fine when the leading sizes hold no element
+        suffix = Shape(s.dims)
+        msg = (res.error.message.replace(f"input of size {dim_str(suffix.numel())} (input {suffix})", f"input {s}")
+               .replace("shape '[", "shape '[*, ", 1).replace(" into shape [", " into shape [*, ", 1))
+        return _fail(res.error.kind, msg + " (`*`: the same leading sizes in both)", got=res.error.got, want=res.error.want)
+    if isinstance(res.out, Shape):
+        return Result(Shape(same + res.out.dims, True, lead) if same + res.out.dims else None)
+    return Result(None)
 
 
 def flatten(shape: Shape | None, start_dim: Any = 0, end_dim: Any = -1) -> Result:

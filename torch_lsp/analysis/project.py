@@ -300,11 +300,19 @@ class Project:
         the function never rebinds, to an attribute it stores nowhere else. Only that
         function's lines are parsed (found with the tokenizer, as ``inspect.getblock``),
         once per file version."""
+        fn = self.function_at(path, lineno)
+        return _parameter_stores(fn) if fn is not None else []
+
+    def function_at(self, path: str, lineno: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The function defined at ``lineno`` of ``path``, body included, where a file
+        is known only as an outline: only that function's lines are parsed (found with
+        the tokenizer, as ``inspect.getblock``), once per file version. None when it
+        cannot be read."""
         key = self._key(path)
         try:
             st = os.stat(key)
         except OSError:
-            return []
+            return None
         stamp = (st.st_size, st.st_mtime_ns, hash(self._overlays.get(key)))
         hit = self._stores.get((key, lineno))
         if hit is not None and hit[0] == stamp:
@@ -313,7 +321,7 @@ class Project:
         import textwrap
         import tokenize
 
-        out: list[tuple[str, str]] = []
+        out = None
         try:
             text = self._overlays.get(key)
             if text is None:
@@ -325,9 +333,9 @@ class Project:
             tree = ast.parse(textwrap.dedent("".join(block)))
             fn = tree.body[0] if tree.body else None
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                out = _parameter_stores(fn)
+                out = fn
         except (OSError, SyntaxError, ValueError, IndexError, RecursionError, MemoryError, tokenize.TokenError):
-            out = []  # (a function the tokenizer cannot delimit: nothing is stored)
+            out = None  # (a function the tokenizer cannot delimit)
         if len(self._stores) > 1024:
             self._stores.clear()
         self._stores[(key, lineno)] = (stamp, out)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from torch_lsp.analysis import ops as O
 from torch_lsp.analysis.shapes import Shape, _Unknown, is_dim
-from torch_lsp.analysis.values import UNKNOWN, TensorV, TupleV, _ShapeOf
+from torch_lsp.analysis.values import UNKNOWN, StarSizesV, TensorV, TupleV, _ShapeOf
 
 # How a call binds: "method" (x.view(...): the tensor is the receiver), "first" (a
 # function whose first argument is the tensor, as the method: torch.flatten(x, 1)),
@@ -200,6 +200,12 @@ OPS["torch.nn.functional.normalize"] = Op("torch.nn.functional.normalize", FIRST
 
 
 def _reshape(ix, x: TensorV, args, kwargs, node, frame, short):
+    star = args[0] if len(args) == 1 else kwargs.get("shape") if not args else None
+    if type(star) is StarSizesV:  # `x.view(*y.shape[:-1], -1, d)`
+        if x.shape is None:
+            return ix._wrap_output(O.reshape_star(None, star.lead, star.items).out, x.origin)
+        return ix._tensor_op("view", O.reshape_star, (x.shape, star.lead, star.items), [x], node, frame, "TL207",
+                             flatten_sizes=star.items)
     sizes = _flat_sizes(args) if args else _flat_sizes([kwargs["shape"]]) if "shape" in kwargs else None
     if not sizes:
         return TensorV(None)

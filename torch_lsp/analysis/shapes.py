@@ -24,7 +24,7 @@ in ``[*, in_features]``. A shape that is not known at all is ``None``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Any, Iterable, Union
 
 
 class _Unknown:
@@ -367,10 +367,16 @@ def dim_product(dims: Iterable[Dim]) -> Dim:
 @dataclass(frozen=True)
 class Shape:
     """A tensor shape: ``dims`` of known rank, or with ``prefix`` a known suffix
-    after any number (>= 0) of unknown leading dimensions (``[*, 10]``)."""
+    after any number (>= 0) of unknown leading dimensions (``[*, 10]``).
+
+    ``lead`` (prefix shapes only): a symbol standing for the product of those leading
+    dimensions, when they are known to be the leading dimensions of another shape too
+    (``x.shape[:-1]`` of a tensor of unknown rank names them; ``x.view(*x.shape[:-1],
+    -1, d)`` then divides the known suffix by ``d``). None: not related to any."""
 
     dims: tuple = ()
     prefix: bool = False
+    lead: Any = None
 
     @staticmethod
     def of(*dims: Dim) -> "Shape":
@@ -403,7 +409,7 @@ class Shape:
     def replace_last(self, d: Dim) -> "Shape":
         if not self.dims:
             return self
-        return Shape(self.dims[:-1] + (d,), self.prefix)
+        return Shape(self.dims[:-1] + (d,), self.prefix, self.lead)
 
     def is_fully_known(self) -> bool:
         return not self.prefix and all(isinstance(d, int) for d in self.dims)

@@ -68,6 +68,16 @@ ACTIVATION_CLASS_FACTORIES = frozenset({
     "timm.layers.get_act_layer", "timm.layers.create_act.get_act_layer",
 })
 ACTIVATION_CLASS = "<an activation class>"  # the value they return (interpreter's stand-in)
+# Registries of interchangeable implementations looked up at run time with a default:
+# `ALL_ATTENTION_FUNCTIONS.get_interface(config._attn_implementation, eager_attention_forward)`
+# (transformers 5). Every function registered there keeps the default's contract (query,
+# key and value as [batch, heads, seq, head_dim], the output as [batch, seq, heads,
+# head_dim]; eager, sdpa and flash attention reject the same mismatched query/key/value,
+# checked with torch 2.13 on sdpa), so the default stands for whichever one runs.
+# Qualified name -> (position, keyword) of the default argument.
+DEFAULT_STANDS_FOR = {
+    "transformers.modeling_utils.ALL_ATTENTION_FUNCTIONS.get_interface": (1, "default"),
+}
 MODULE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
 PARAM_CONTAINERS = frozenset({"torch.nn.ParameterList", "torch.nn.ParameterDict"})
 PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.UninitializedParameter"})

@@ -30,6 +30,9 @@ class TensorV:
     # What an operation already found failing would return (a run never has it):
     # nothing is derived from it, so no second diagnostic comes from the first.
     failed: bool = False
+    # Shape not known, `x.shape[:-1]` taken: the symbol standing for those sizes
+    # (Shape.lead), which a Linear that accepts x gives its input and output.
+    lead: Any = None
 
 
 def failed_tensor() -> "TensorV":
@@ -136,6 +139,17 @@ class _ShapeOf:
     """``x.shape`` / ``x.size()`` of a tensor whose rank is not known."""
 
     tensor: TensorV
+
+
+@dataclass(eq=False)
+class StarSizesV:
+    """Sizes that start with the leading sizes of a tensor of unknown rank:
+    ``x.shape[:-1]`` (``items`` empty) or ``(*x.shape[:-1], -1, d)``. ``lead`` is the
+    symbol of ``Shape.lead`` standing for the product of those leading sizes. Only
+    views and reshapes use it; anything else takes it as unknown."""
+
+    lead: Any
+    items: tuple
 
 
 @dataclass(eq=False)
