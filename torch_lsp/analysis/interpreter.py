@@ -827,6 +827,8 @@ class Interpreter(Statements, PythonValues):
                 self.index.record(target, v, self.generic)
         elif isinstance(target, ast.Subscript):
             base = self.eval(target.value, frame)
+            if type(base) is InstanceV and _SEQUENTIAL in base.attrs:
+                base.attrs = {**base.attrs, _SEQUENTIAL: UNKNOWN}  # `self[name] = m` in a container subclass
             if type(base) is _OrderedDictV:
                 key = self.eval(target.slice, frame)
                 if isinstance(key, str) and self.flows and self.flows[-1].certain:
@@ -1124,6 +1126,11 @@ class Interpreter(Statements, PythonValues):
                     return found
             if attr in T.MODULE_METHODS:  # nn.Module's own: register_buffer, add_module, to, ...
                 return BoundMethodV(base, attr)
+            if _SEQUENTIAL in base.attrs:
+                if attr in _CONTAINER_VIEWS:
+                    return BoundMethodV(base, attr)  # `self.items()` of a ModuleDict subclass
+                if attr in _CONTAINER_CHANGES:  # `self.append(m)`: its list of modules is not known any more
+                    base.attrs = {**base.attrs, _SEQUENTIAL: UNKNOWN}
             return UNKNOWN
         if isinstance(base, TensorV):
             if attr == "shape":
@@ -1572,6 +1579,11 @@ class Interpreter(Statements, PythonValues):
             other = b if ta is not None else a
             if isinstance(other, (int, float, bool, Sym)):  # a Python number: the shape stays
                 return TensorV(t.shape, t.origin)
+            if isinstance(other, _Unknown) and t.shape is not None and not t.failed:
+                # `attn_weights + attention_mask` with the mask not known (a number or a
+                # tensor): the sizes that cannot be 1 stay where they are
+                out = O.broadcast(t.shape, None).out
+                return TensorV(out if isinstance(out, Shape) else None, t.origin)
             return TensorV(None, t.origin)
         if isinstance(a, TupleV) and isinstance(b, TupleV) and isinstance(op, ast.Add):
             return TupleV(a.items + b.items)
@@ -1586,6 +1598,14 @@ class Interpreter(Statements, PythonValues):
             return out
         if isinstance(a, str) and isinstance(b, str) and isinstance(op, ast.Add):
             return a + b
+        if isinstance(a, str) and isinstance(op, ast.Mod):
+            # `"denselayer%d" % (i + 1)`: printf-style formatting of known values
+            vals = b.items if isinstance(b, TupleV) else (b,)
+            if all(type(v) in (int, float, str, bool) for v in vals):
+                try:
+                    return a % tuple(vals)
+                except (TypeError, ValueError, KeyError, OverflowError):
+                    return UNKNOWN
         return UNKNOWN
 
     @staticmethod
@@ -1758,7 +1778,7 @@ class Interpreter(Statements, PythonValues):
             return None
         inst = args[0]
         if kwargs or len(args) != 3 or not isinstance(args[1], str):
-            inst.attrs = {k: v2 for k, v2 in inst.attrs.items() if k.startswith("<")}  # (a new dict, as set_attr)
+            _forget_attributes(inst)
             return None
         _store_attr(inst, args[1], args[2], True)
         return None
@@ -1781,6 +1801,12 @@ class Interpreter(Statements, PythonValues):
             # layers its first items (unknown when the layers are)
             built = UNKNOWN if "*" in kwargs else self._construct_layer("torch.nn.Sequential", args, {}, node, frame)
             set_attr(inst, _SEQUENTIAL, built if isinstance(built, SeqV) else UNKNOWN)
+            return None
+        if (name == "__init__" and owner is not None and not owner.user_bases and not args and not kwargs
+                and owner.torch_bases & {"torch.nn.ModuleDict", "torch.nn.ModuleList"}):
+            # `class DenseBlock(nn.ModuleDict)` with `super().__init__()`: no items yet; its
+            # modules are what `__init__` registers, in order (`self.add_module(...)`)
+            set_attr(inst, _SEQUENTIAL, SeqV("sequential", [], node))
             return None
         if owner is None or "*" in kwargs:
             return UNKNOWN
@@ -1878,7 +1904,13 @@ class Interpreter(Statements, PythonValues):
             return self.call(func.func, list(func.args) + list(args), {**func.kwargs, **kwargs}, node, frame)
         if (args or kwargs) and (has_failed(args) or has_failed(kwargs.values())) or (
                 type(func) is BoundMethodV and type(func.base) is TensorV and func.base.failed):
-            return failed_tensor()  # a run never gets here (an argument's operation raised)
+            # A run never gets here (an argument's operation raised), unless that failure
+            # was on some paths only: what the call would change in place (a list it
+            # appends to, or is handed) is not known then.
+            for v in ([func.base] if type(func) is BoundMethodV else []) + list(args) + list(kwargs.values()):
+                if type(v) is TupleV and v.region is not None:
+                    self._forget(v, frame)
+            return failed_tensor()
         if isinstance(func, ClassV):
             if "*" in kwargs:
                 return UNKNOWN
@@ -2020,6 +2052,17 @@ class Interpreter(Statements, PythonValues):
                 if func.name == "keys":
                     return TupleV(tuple(k for k, _ in func.base.items))
                 return TupleV(tuple(TupleV((k, v)) for k, v in func.base.items))
+            if isinstance(func.base, InstanceV) and func.name in _CONTAINER_VIEWS and not args and not kwargs:
+                entries = _container_entries(func.base)
+                if entries is None:
+                    return UNKNOWN
+                if func.name == "values":
+                    return TupleV(tuple(v for _, v in entries))
+                if func.name == "keys":
+                    return TupleV(tuple(k for k, _ in entries))
+                if func.name == "children":
+                    return TupleV(tuple(v for _, v in entries))
+                return TupleV(tuple(TupleV((k, v)) for k, v in entries))  # items, named_children
             if isinstance(func.base, InstanceV) and func.name in ("register_buffer", "register_parameter", "add_module", "register_module"):
                 key = args[0] if args else kwargs.get("name")
                 value = args[1] if len(args) > 1 else kwargs.get("tensor", kwargs.get("param", kwargs.get("module", UNKNOWN)))
@@ -2027,6 +2070,8 @@ class Interpreter(Statements, PythonValues):
                     if isinstance(value, (LayerV, SeqV, InstanceV)) and not value.label:
                         _set_label(value, f"self.{key}")
                     set_attr(func.base, key, value)
+                else:
+                    _forget_attributes(func.base)  # under a name not known: any of them
                 return None
             if isinstance(func.base, (LayerV, SeqV, InstanceV)) and func.name in ("to", "cuda", "cpu", "eval", "train", "float", "double", "half", "requires_grad_"):
                 return func.base
@@ -3170,8 +3215,14 @@ _STAR_SIZES_METHODS = frozenset({"view", "reshape"})
 
 # The torch layer a Module class extends, as its `super().__init__(...)` built it.
 _TORCH_LAYER = "<torch layer>"
-# The items an `nn.Sequential` subclass's `super().__init__(...)` was given (a SeqV).
+# The items an `nn.Sequential` subclass's `super().__init__(...)` was given (a SeqV);
+# for a ModuleDict or ModuleList subclass built with `super().__init__()`, none.
 _SEQUENTIAL = "<sequential items>"
+# What a container subclass lists of its modules (its `_modules` in order).
+_CONTAINER_VIEWS = frozenset({"items", "values", "keys", "children", "named_children"})
+# ... and what changes it other than attributes (not modelled: the list is then unknown).
+_CONTAINER_CHANGES = frozenset({"append", "extend", "insert", "update", "pop", "popitem", "clear", "setdefault",
+                                "__setitem__", "__delitem__", "__iadd__"})
 
 
 def _sequential_items(inst: InstanceV) -> list | None:
@@ -3179,18 +3230,28 @@ def _sequential_items(inst: InstanceV) -> list | None:
     own runs, in order: the modules given to ``super().__init__``, then the modules
     assigned to its attributes (torch's ``_modules`` order). None when a value that
     may be a module is not known."""
+    entries = _container_entries(inst)
+    return [v for _, v in entries] if entries is not None else None
+
+
+def _container_entries(inst: InstanceV) -> list | None:
+    """The (name, module) pairs of an instance of a container subclass (Sequential,
+    ModuleList, ModuleDict), in torch's ``_modules`` order: those given to
+    ``super().__init__`` (named "0", "1", ...), then those its methods registered
+    (`self.x = ...`, `self.add_module(name, ...)`). None when that is not known: no
+    items recorded, or a value that may be a module is not known."""
     first = inst.attrs.get(_SEQUENTIAL)
     if not isinstance(first, SeqV) or first.items is None:
         return None
-    items = list(first.items)
+    entries = [(str(i), v) for i, v in enumerate(first.items)]
     for key, v in inst.attrs.items():
         if key.startswith("<"):
             continue
         if isinstance(v, (LayerV, SeqV, UnionV)) or (type(v) is InstanceV and v.cls.is_module):
-            items.append(v)
+            entries.append((key, v))
         elif not (v is None or isinstance(v, (int, float, str, bool, TensorV, TupleV, FuncV))):
             return None  # an unknown value may be a module
-    return items
+    return entries
 
 
 def _extra_keywords(a: ast.arguments, kwargs: dict) -> AV:
@@ -3210,6 +3271,15 @@ def _known_keywords(v: Any) -> dict | None:
     if isinstance(v, SeqV) and v.kind == "dict" and v.items is not None and all(isinstance(k, str) for k, _ in v.items):
         return dict(v.items)
     return None
+
+
+def _forget_attributes(inst: InstanceV) -> None:
+    """An attribute stored under a name not known: any attribute may be it, and a
+    container subclass's list of modules is not known any more."""
+    attrs = {k: v for k, v in inst.attrs.items() if k.startswith("<")}
+    if _SEQUENTIAL in attrs:
+        attrs[_SEQUENTIAL] = UNKNOWN
+    inst.attrs = attrs  # (a new dict, as set_attr makes)
 
 
 def _store_attr(inst: InstanceV, name: str, v: Any, on_self: bool) -> None:
