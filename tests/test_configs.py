@@ -122,6 +122,27 @@ class GptConfig(LooseConfig):
     n_layer: int = 12
 """
 
+# transformers' model outputs, in small: a data class whose base writes its own
+# __init__ (the generated one of the subclass wins), in a file too large to follow
+# whole (padded past the 800-line limit below).
+MODELING_OUTPUTS = """
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+
+
+class ModelOutput(OrderedDict):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+@dataclass
+class BaseOutput(ModelOutput):
+    last_hidden_state: torch.Tensor | None = None
+    pooler_output: torch.Tensor | None = None
+""" + "\n# (padding: a large file)" * 820
+
 MODELING_UTILS = """
 import torch.nn as nn
 
@@ -201,7 +222,7 @@ def installed(tmp_path, monkeypatch):
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     for name, text in (("configuration_utils.py", CONFIGURATION_UTILS), ("configuration_tiny.py", CONFIGURATION_TINY),
-                       ("modeling_utils.py", MODELING_UTILS), ("configuration_loose.py", CONFIGURATION_LOOSE)):
+                       ("modeling_utils.py", MODELING_UTILS), ("configuration_loose.py", CONFIGURATION_LOOSE), ("modeling_outputs.py", MODELING_OUTPUTS)):
         (pkg / name).write_text(text.lstrip())
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
@@ -534,3 +555,53 @@ def test_a_config_that_renames_attributes_in_a_way_not_read_leaves_them_unknown(
                                                         'attribute_map = dict(hidden_size="n_embd")'))
     assert check(installed, LOOSE_MODEL.replace("GptConfig(n_embd=32, num_labels=3)",
                                                 "GptConfig(hidden_size=32, num_labels=3)")) == []
+
+
+OUTPUTS_MODEL = """
+import torch
+import torch.nn as nn
+from fakepkg.modeling_outputs import BaseOutput
+from fakepkg.configuration_tiny import TinyConfig
+from fakepkg.modeling_utils import PreTrained
+
+
+class Encoder(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.patch = nn.Conv2d(3, config.hidden_size, 8, stride=8)
+        self.norm = nn.LayerNorm(config.hidden_size)
+
+    def forward(self, pixel_values):
+        x = self.patch(pixel_values).flatten(2).transpose(1, 2)
+        return BaseOutput(last_hidden_state=self.norm(x))
+
+
+class Classifier(PreTrained):
+    def __init__(self, config):
+        super().__init__(config)
+        self.encoder = Encoder(config)
+        self.classifier = nn.Linear(config.hidden_size * 2, 5)
+        self.post_init()
+
+    def forward(self, pixel_values: torch.Tensor | None = None):
+        outputs = self.encoder(pixel_values)
+        return self.classifier(outputs.last_hidden_state[:, 0, :])
+
+
+def build():
+    return Classifier(TinyConfig(hidden_size=32, num_attention_heads=4, num_hidden_layers=2))
+"""
+
+
+def test_a_model_output_of_a_large_file_holds_its_fields(installed):
+    # Run for real (fakepkg on the path): build()(torch.randn(2, 3, 32, 32)) raises "mat1
+    # and mat2 shapes cannot be multiplied (2x32 and 64x5)". The output class is a data
+    # class of a file too large to follow (its fields are read from the outline); the
+    # post_init this file does not run cannot tie the classifier to anything: the model
+    # has no Embedding.
+    assert check(installed, OUTPUTS_MODEL) == [("TL201", 23)]
+    assert check(installed, OUTPUTS_MODEL.replace("config.hidden_size * 2, 5", "config.hidden_size, 5")) == []
+    # With an Embedding in the model, post_init may tie the classifier to it: not proven.
+    with_embedding = OUTPUTS_MODEL.replace("        self.post_init()",
+                                           "        self.embed = nn.Embedding(99, 32)\n        self.post_init()")
+    assert check(installed, with_embedding) == []

@@ -132,3 +132,30 @@ def test_an_and_whose_later_operand_is_false_is_false():
     # With a layerdrop, a training run may skip the layer (and an eval run takes it):
     # not an error every run meets.
     assert codes(LAYERDROP.replace("Encoder()(", "Encoder(0.5)(")) == []
+
+
+POOLED = """
+import torch
+from torch import nn
+
+
+class Head(nn.Module):
+    def __init__(self, dim: int = 32, classes: int = 5):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, classes)
+
+    def forward(self, tokens):
+        cls = self.norm(tokens)[:, 0, :]
+        return self.fc(cls)
+"""
+
+
+def test_an_index_ending_in_full_slices_keeps_the_last_sizes():
+    # `tokens` of unknown rank: after the norm it is [*, 32]; `[:, 0, :]` keeps its last
+    # size whatever the rank. Run for real on randn(2, 17, 32): [2, 5].
+    assert codes(POOLED) == []
+    # fc reading 64 features: "mat1 and mat2 shapes cannot be multiplied (2x32 and 64x5)".
+    assert codes(POOLED.replace("nn.Linear(dim, classes)", "nn.Linear(dim * 2, classes)")) == [("TL201", 9)]
+    # `[:, 0]` of a rank-2 tensor is [2]: the last size is not known to stay.
+    assert codes(POOLED.replace("[:, 0, :]", "[:, 0]").replace("nn.Linear(dim, classes)", "nn.Linear(dim * 2, classes)")) == []

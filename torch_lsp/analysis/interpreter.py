@@ -1375,12 +1375,19 @@ class Interpreter(Statements, PythonValues):
             return None
         try:
             outline_info = self.model.info(ref)
-            if not outline_info.is_module and _data_class_fields(self.model, outline_info) is None:
+            data = not outline_info.is_module and _data_class_fields(self.model, outline_info) is not None
+            if not outline_info.is_module and not data:
                 return None  # decided on the outline: no whole parse
         except RecursionError:
             return None
         outline = ref.summary.source
         if outline is None or len(outline.lines) > MAX_FOLLOWED_FILE_LINES:
+            if data:
+                # a data class of a large file (transformers' model outputs): its fields
+                # and defaults are in the outline; its methods are not run
+                self._imported_classes[memo] = outline_info
+                project.followed_classes[memo] = outline_info
+                return outline_info
             return None  # following parses the whole file: not for the largest ones
         full = project.full_summary(ref.summary.path)
         node = full.classes.get(ref.node.name) if full is not None else None
@@ -2133,7 +2140,10 @@ class Interpreter(Statements, PythonValues):
         output ``Linear`` of this instance the weight of an input ``Embedding`` (the
         sizes it was declared with then no longer hold). Each such ``Linear`` is one of
         itself and an unknown module from now on (a call through it reports nothing and
-        gives an unknown result)."""
+        gives an unknown result). A model with no ``Embedding`` (a vision model) has no
+        input embedding to tie: nothing changes."""
+        if not _holds_embedding(inst, set()):
+            return
         for k, v in inst.attrs.items():
             if type(v) is LayerV and not k.startswith("<") and v.layer.cls == "torch.nn.Linear":
                 set_attr(inst, k, UnionV((v, UNKNOWN), v.label))
@@ -2352,11 +2362,15 @@ class Interpreter(Statements, PythonValues):
     def instantiate(self, info: Any, args: list, kwargs: dict, node: ast.AST | None, frame: Frame, site: Origin | None = None) -> AV:
         inst = InstanceV(info, node=node, site=site, built_here=self.local)
         init = self._method_of(info, "__init__")
-        if init is None and not info.is_module:
+        if not info.is_module:
+            # a data class's generated __init__ wins over a base's written one
+            # (transformers' ModelOutput subclasses)
             fields = _data_class_fields(self.model, info)
             if fields is not None:
                 self._fill_data_instance(inst, info, fields, args, kwargs, node, frame)
-            return inst
+                return inst
+            if init is None:
+                return inst
         if init is None:
             layers = [b for b in info.torch_bases if b in L.SUPPORTED]
             if len(layers) == 1 and isinstance(node, ast.Call) and "*" not in kwargs:
@@ -3271,6 +3285,31 @@ def _known_keywords(v: Any) -> dict | None:
     if isinstance(v, SeqV) and v.kind == "dict" and v.items is not None and all(isinstance(k, str) for k, _ in v.items):
         return dict(v.items)
     return None
+
+
+def _holds_embedding(v: Any, seen: set) -> bool:
+    """Does a module (or a container of modules) hold an ``nn.Embedding`` (or a
+    subclass) that a foreign ``tie_weights`` could tie a ``Linear`` to? A module list
+    not known may; an attribute whose value is not known is taken as what it almost
+    always is in model code (a size, an option), not an embedding."""
+    if id(v) in seen:
+        return False
+    seen.add(id(v))
+    if type(v) is LayerV:
+        return v.layer.cls in ("torch.nn.Embedding", "torch.nn.EmbeddingBag")
+    if type(v) is InstanceV:
+        if not v.cls.is_module:
+            return False
+        if v.cls.torch_bases & {"torch.nn.Embedding", "torch.nn.EmbeddingBag"}:
+            return True
+        return any(_holds_embedding(x, seen) for k, x in v.attrs.items() if not k.startswith("<") or k == _SEQUENTIAL)
+    if type(v) is SeqV:
+        if v.items is None:
+            return True
+        return any(_holds_embedding(x[1] if v.kind == "dict" else x, seen) for x in v.items)
+    if type(v) is UnionV:
+        return any(isinstance(x, _Unknown) or _holds_embedding(x, seen) for x in v.alternatives)
+    return False
 
 
 def _forget_attributes(inst: InstanceV) -> None:

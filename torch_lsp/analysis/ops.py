@@ -1592,6 +1592,16 @@ def index(shape: Shape | None, index_items: Any) -> Result:
     items = [_classify(v) for v in raw]
     if sum(1 for it in items if it.kind == "ell") > 1:
         return Result(None)  # torch accepts several, with its own placement rules
+    if s.prefix and items and all(it.kind in ("int", "slice") for it in items):
+        # `x[:, 0, :]` of a [*, 32]: where the k items fall is not known (the rank r is at
+        # least k and at least the m known dims), but the result ends with the dims the
+        # trailing full slices keep (t) and all after the k items: x's last t + r - k dims,
+        # so at least the last min(m, max(t, t + m - k)) of the known ones: [*, 32]
+        k, m, t = len(items), len(s.dims), 0
+        while t < k and items[-1 - t].kind == "slice" and items[-1 - t].value == slice(None):
+            t += 1
+        c = min(m, max(t, t + m - k))
+        return Result(_mk(s.dims[m - c:], True))
     if not any(it.kind == "ell" for it in items):
         items.append(_Item("ell", 0))
     e = next(i for i, it in enumerate(items) if it.kind == "ell")
