@@ -1098,6 +1098,13 @@ class Interpreter(Statements, PythonValues):
             return _MODULE_CONSTANTS[q]  # `np.newaxis` (None), `math.pi`
         base = self.eval(node.value, frame)
         attr = node.attr
+        if type(base) is BoundMethodV and base.base is None and base.name and not base.name.startswith("<"):
+            # a module imported inside the function (`F.relu`, `np.pi`): what the
+            # module-level import would give
+            q = T.canonical(f"{base.name}.{attr}")
+            if q in _MODULE_CONSTANTS:
+                return _MODULE_CONSTANTS[q]
+            return BoundMethodV(None, q)
         if isinstance(base, InstanceV):
             if attr in base.attrs:
                 return base.attrs[attr]

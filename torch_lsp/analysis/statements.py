@@ -17,7 +17,9 @@ from typing import Any, Callable
 
 from torch_lsp.analysis.flow import Flow, assigned_names, may_catch, raised_name
 from torch_lsp.analysis.shapes import UNKNOWN, NotGiven
+from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.values import (
+    BoundMethodV,
     ClassV,
     FuncV,
     InstanceV,
@@ -281,9 +283,19 @@ class Statements:
         frame.declared = declared
 
     def _s_import(self, stmt: ast.Import | ast.ImportFrom, frame: Any, top: bool) -> None:
-        if not top:
-            for alias in stmt.names:
-                frame.env[(alias.asname or alias.name).split(".")[0]] = UNKNOWN
+        """An import inside a function binds its names there: to what they name
+        (`from collections import OrderedDict`, `import torch.nn.functional as F`: the
+        same value a module-level import gives), unknown when that is not known."""
+        if top:
+            return
+        for alias in stmt.names:
+            local = (alias.asname or alias.name).split(".")[0]
+            if isinstance(stmt, ast.ImportFrom):
+                base = self.imports.absolute_module(stmt.module, stmt.level)
+                q = f"{base}.{alias.name}" if base and alias.name != "*" and not base.startswith(".") else None
+            else:
+                q = alias.name if alias.asname else local
+            frame.env[local] = BoundMethodV(None, T.canonical(q)) if q else UNKNOWN
 
     def _s_def(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef, frame: Any, top: bool) -> None:
         if top:
