@@ -85,3 +85,49 @@ def test_a_list_a_possibly_failing_call_appends_to_is_not_known_after_it():
     result = check_source(path.read_bytes(), str(path))
     found = [(d.code, d.range.start.line + 1) for d in result.diagnostics if d.code.startswith(("TL1", "TL2", "TL3"))]
     assert found == [("TL202", 18)]
+
+
+POPPED = """
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 16)
+        self.solo = nn.Linear(32, 16)
+
+    def forward(self, x, encoder_states=None, **kwargs):
+        x = self.fc(x)
+        if encoder_states is None:
+            x = self.solo(x)
+        return x
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+
+    def forward(self, x: torch.Tensor | None = None, **kwargs):
+        kwargs.pop("output_attentions", None)
+        return self.block(x, **kwargs)
+
+
+def build():
+    return Model()
+"""
+
+
+def test_a_keyword_popped_from_known_keywords():
+    # Run for real: build()(randn(2, 16)) raises "mat1 and mat2 shapes cannot be
+    # multiplied (2x16 and 32x16)" at `self.solo`: called with x only, kwargs is empty
+    # once `output_attentions` is popped, so encoder_states is None.
+    assert codes(POPPED) == [("TL201", 9)]
+    # Popped on some paths only: the engine forgets what kwargs holds after it (a change
+    # on some paths), so it claims nothing about the branch. (torch still raises here:
+    # kwargs is empty either way; a miss, not a false alarm.)
+    some_paths = POPPED.replace('        kwargs.pop("output_attentions", None)',
+                                '        if x.requires_grad:\n            kwargs.pop("output_attentions", None)')
+    assert codes(some_paths) == []

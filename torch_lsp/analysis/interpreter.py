@@ -2009,8 +2009,19 @@ class Interpreter(Statements, PythonValues):
             if isinstance(func.base, TensorV):
                 return self._tensor_method(func.base, func.name, args, kwargs, node, frame)
             if type(func.base) is _DictV:
+                d = func.base
+                key = args[0] if args else None
+                if func.name in ("get", "pop") and isinstance(key, str) and len(args) <= 2 and not kwargs:
+                    # `kwargs.pop("output_attentions", None)`: the keys are known
+                    found = d.items.get(key, args[1] if len(args) == 2 else (None if func.name == "get" else _NOT_FOUND))
+                    if func.name == "pop":
+                        if not (self.flows and all(f.certain for f in self.flows)):
+                            self._forget(d, frame)  # on some paths only: not known after it
+                            return UNKNOWN
+                        d.items = {k: v for k, v in d.items.items() if k != key}  # every holder sees it, as in Python
+                    return UNKNOWN if found is _NOT_FOUND else found
                 if func.name not in ("get", "keys", "values", "items", "copy", "__contains__"):
-                    self._forget(func.base, frame)  # update, pop, setdefault, clear...
+                    self._forget(d, frame)  # update, setdefault, clear...
                 return UNKNOWN
             if isinstance(func.base, TupleV) and func.name in _LIST_MUTATORS:
                 base = func.base
