@@ -348,3 +348,43 @@ def test_a_method_inherited_from_a_small_file_runs(tmp_path):
     assert [c for c, _ in check(tmp_path, {**files, "main.py": MLP_BLOCK}, "main.py")] == ["TL201"]
     fixed = MLP_BLOCK.replace("nn.Linear(64, 5)", "nn.Linear(32, 5)")
     assert check(tmp_path, {**files, "main.py": fixed}, "main.py") == []
+
+
+MLP = """
+import torch.nn as nn
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x))
+"""
+
+MIXER = """
+import torch
+import torch.nn as nn
+from mlp import Mlp
+
+
+class Block(nn.Module):
+    def __init__(self, dim=32, mlp_layer=Mlp):
+        super().__init__()
+        self.mlp = mlp_layer(dim, dim * 4)
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.head(self.mlp(x))
+"""
+
+
+def test_an_imported_class_used_as_a_value(tmp_path):
+    # `mlp_layer=Mlp`, the class of another file, called later: followed as a call of
+    # `Mlp` is. Run for real on randn(2, 32): [2, 10]; with the head reading 64 features:
+    # "mat1 and mat2 shapes cannot be multiplied (2x32 and 64x10)".
+    assert check(tmp_path, {"mlp.py": MLP, "mixer.py": MIXER}, "mixer.py") == []
+    bad = MIXER.replace("nn.Linear(32, 10)", "nn.Linear(64, 10)")
+    assert check(tmp_path, {"mlp.py": MLP, "mixer.py": bad}, "mixer.py") == [("TL201", 11)]

@@ -461,6 +461,7 @@ class Interpreter(Statements, PythonValues):
         # inside them belongs to their file (reported when it is checked).
         self.imported: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
         self._imported_classes: dict[str, Any] = {}
+        self._class_values: dict[str, Any] = {}  # imported class names used as values (see _imported_class_value)
         self._imported_functions: dict[tuple, Any] = {}
         self._size_names: dict[str, Any] = {}  # a symbol made for an unknown size -> its tensor (weakly; see _named_sizes)
         self._followed_paths: set[str] = set()
@@ -922,6 +923,8 @@ class Interpreter(Statements, PythonValues):
             env = frame.env
             v = env[name] if name in env else (self.module_env.get(name, UNKNOWN) if frame.closure is None
                                                else self._lookup_outer(name, frame))
+            if v is UNKNOWN and name[:1].isupper() and name not in env:
+                v = self._imported_class_value(node)  # type: ignore[arg-type]
         elif kind is _CONSTANT:
             return node.value  # type: ignore[attr-defined]
         elif kind is _CALL:
@@ -1352,6 +1355,24 @@ class Interpreter(Statements, PythonValues):
         """A whole parse of another file whose code runs here (its names, its source)."""
         self._followed_paths.add(full.path)
         self._followed_summaries[full.path] = full
+
+    def _imported_class_value(self, node: ast.Name) -> AV:
+        """An imported class used as a value (``mlp_layer: Type[nn.Module] = Mlp``, then
+        ``mlp_layer(dim, hidden)``): the class of another file, as a call of it would
+        follow it; unknown otherwise."""
+        name = node.id
+        hit = self._class_values.get(name, _NOT_FOUND)
+        if hit is not _NOT_FOUND:
+            return hit
+        out: AV = UNKNOWN
+        if FOLLOW_IMPORTED and name in self.imports.names and name not in self.module_env:
+            q = self._qualify(node)
+            if q is not None and not q.startswith("torch."):
+                info = self._imported_class(q)
+                if info is not None:
+                    out = ClassV(info)
+        self._class_values[name] = out
+        return out
 
     def _imported_class(self, qualified: str) -> Any:
         """The ClassInfo of a Module class of another project file named ``qualified``
