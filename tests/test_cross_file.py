@@ -388,3 +388,47 @@ def test_an_imported_class_used_as_a_value(tmp_path):
     assert check(tmp_path, {"mlp.py": MLP, "mixer.py": MIXER}, "mixer.py") == []
     bad = MIXER.replace("nn.Linear(32, 10)", "nn.Linear(64, 10)")
     assert check(tmp_path, {"mlp.py": MLP, "mixer.py": bad}, "mixer.py") == [("TL201", 11)]
+
+
+HELPERS = """
+import collections.abc
+from itertools import repeat
+
+
+def _ntuple(n):
+    def parse(x):
+        if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return tuple(repeat(x, n))
+    return parse
+
+
+to_2tuple = _ntuple(2)
+"""
+
+TOKENS = """
+import torch
+import torch.nn as nn
+from helpers import to_2tuple
+
+
+class Mixer(nn.Module):
+    def __init__(self, dim=32, ratio=(0.5, 4.0)):
+        super().__init__()
+        tokens_dim, channels_dim = [int(r * dim) for r in to_2tuple(ratio)]
+        self.tokens = nn.Linear(dim, tokens_dim)
+        self.channels = nn.Linear(tokens_dim, channels_dim)
+
+    def forward(self, x):
+        return self.channels(self.tokens(x))
+"""
+
+
+def test_a_function_made_by_a_factory_of_another_file(tmp_path):
+    # `to_2tuple = _ntuple(2)` (timm's helpers): the nested `parse` it returns is followed
+    # with its closure. Run for real on randn(2, 32): [2, 128]; with `channels` reading
+    # 32 features: "mat1 and mat2 shapes cannot be multiplied (2x16 and 32x128)".
+    files = {"helpers.py": HELPERS, "tokens.py": TOKENS}
+    assert check(tmp_path, files, "tokens.py") == []
+    bad = {**files, "tokens.py": TOKENS.replace("nn.Linear(tokens_dim, channels_dim)", "nn.Linear(dim, channels_dim)")}
+    assert check(tmp_path, bad, "tokens.py") == [("TL201", 12)]

@@ -1461,6 +1461,19 @@ class Interpreter(Statements, PythonValues):
                 found = self._imported_function(f"{module}.{alias.id}", depth + 1)
                 self._imported_functions[memo] = found
                 return found
+            if (isinstance(alias, ast.Call) and isinstance(alias.func, ast.Name) and alias.func.id in outline.functions
+                    and alias.func.id != name):
+                # `to_2tuple = _ntuple(2)`: the function the factory returns (a nested def
+                # keeping its closure), made once with those literal arguments
+                factory = self._imported_function(f"{module}.{alias.func.id}", depth + 1)
+                found = None
+                if factory is not None:
+                    made = self.call(factory, [a.value for a in alias.args],  # type: ignore[attr-defined]
+                                     {k.arg: k.value.value for k in alias.keywords}, alias,  # type: ignore[attr-defined]
+                                     Frame(dict(self.module_env)))
+                    found = made if type(made) is FuncV else None
+                self._imported_functions[memo] = found
+                return found
             target = outline.imports.names.get(name)  # a re-export: `from ._utils import _make_divisible`
             found = self._imported_function(target, depth + 1) if target else None
             self._imported_functions[memo] = found

@@ -32,6 +32,14 @@ NOT_PROJECT_MODULES = frozenset(
 )
 
 
+def _factory_call(v: ast.expr) -> bool:
+    """``_ntuple(2)``: a call of a name with literal arguments only (what a module-level
+    ``to_2tuple = _ntuple(2)`` makes is a function, followed as one)."""
+    return (isinstance(v, ast.Call) and isinstance(v.func, ast.Name)
+            and all(isinstance(a, ast.Constant) for a in v.args)
+            and all(k.arg is not None and isinstance(k.value, ast.Constant) for k in v.keywords))
+
+
 @dataclass
 class FileSummary:
     """What other files need to know of one file: its classes and imports."""
@@ -61,8 +69,8 @@ class FileSummary:
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 functions.add(stmt.name)
             elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                  and isinstance(stmt.value, (ast.Name, ast.Attribute))):
-                aliases[stmt.targets[0].id] = stmt.value
+                  and (isinstance(stmt.value, (ast.Name, ast.Attribute)) or _factory_call(stmt.value))):
+                aliases[stmt.targets[0].id] = stmt.value  # `Alias = some.Name`, `to_2tuple = _ntuple(2)`
         return cls(src.path, module_name, imports, classes, functions, aliases, import_root, src)
 
 
