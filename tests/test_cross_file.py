@@ -390,7 +390,7 @@ def test_an_imported_class_used_as_a_value(tmp_path):
     assert check(tmp_path, {"mlp.py": MLP, "mixer.py": bad}, "mixer.py") == [("TL201", 11)]
 
 
-HELPERS = """
+NTUPLE_HELPERS = """
 import collections.abc
 from itertools import repeat
 
@@ -428,7 +428,7 @@ def test_a_function_made_by_a_factory_of_another_file(tmp_path):
     # `to_2tuple = _ntuple(2)` (timm's helpers): the nested `parse` it returns is followed
     # with its closure. Run for real on randn(2, 32): [2, 128]; with `channels` reading
     # 32 features: "mat1 and mat2 shapes cannot be multiplied (2x16 and 32x128)".
-    files = {"helpers.py": HELPERS, "tokens.py": TOKENS}
+    files = {"helpers.py": NTUPLE_HELPERS, "tokens.py": TOKENS}
     assert check(tmp_path, files, "tokens.py") == []
     bad = {**files, "tokens.py": TOKENS.replace("nn.Linear(tokens_dim, channels_dim)", "nn.Linear(dim, channels_dim)")}
     assert check(tmp_path, bad, "tokens.py") == [("TL201", 12)]
