@@ -116,8 +116,9 @@ class Project:
         self._dir_cache: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         self._is_file: dict[str, bool] = {}
-        self._installed_dirs: dict[str, str | None] = {}
-        self._stores: dict[tuple[str, int], tuple[tuple, list]] = {}  # (path, line) -> (version, stores)  # top-level package -> its directory (or .py file)
+        self._installed_dirs: dict[str, str | None] = {}  # top-level package -> its directory (or .py file)
+        self._stores: dict[tuple[str, int], tuple[tuple, Any]] = {}  # (path, line) -> (version, its function parsed)
+        self._param_stores: dict[int, tuple[Any, list]] = {}  # id(function) -> (function, parameter_stores)
 
     @classmethod
     def default(cls) -> "Project":
@@ -309,7 +310,14 @@ class Project:
         function's lines are parsed (found with the tokenizer, as ``inspect.getblock``),
         once per file version."""
         fn = self.function_at(path, lineno)
-        return _parameter_stores(fn) if fn is not None else []
+        if fn is None:
+            return []
+        hit = self._param_stores.get(id(fn))
+        if hit is None or hit[0] is not fn:
+            if len(self._param_stores) > 1024:
+                self._param_stores.clear()
+            hit = self._param_stores[id(fn)] = (fn, _parameter_stores(fn))  # (the node kept: its id stays its own)
+        return hit[1]
 
     def function_at(self, path: str, lineno: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         """The function defined at ``lineno`` of ``path``, body included, where a file
