@@ -141,6 +141,33 @@ def test_lenet_flatten_size_from_the_call_site():
     assert "nn.Linear(400, 120)" in fixed and only([(x.code, 0) for x in after]) == []
 
 
+def test_a_reshape_names_the_dims_its_minus_one_takes():
+    # Run for real: M()(torch.randn(2, 5, 4, 8)) raises "mat1 and mat2 shapes cannot be
+    # multiplied (10x32 and 16x4)": the -1 of reshape(b, n, -1) takes h and d, 4 × 8 (not
+    # the 5 × 4 × 8 after the first dim, which is not 32).
+    snippet = """
+    import torch
+    import torch.nn as nn
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.o = nn.Linear(16, 4)
+
+        def forward(self, x):
+            b, n, h, d = x.shape
+            return self.o(x.reshape(b, n, -1))
+
+    out = M()(torch.randn(2, 5, 4, 8))
+    """
+    _, diags = run(snippet)
+    d = next(d for d in diags if d.code == "TL203")
+    assert "32 = 4 × 8" in d.message, d.message
+    # A view whose -1 does not follow dims kept as they were names no factors.
+    _, diags = run(snippet.replace("x.reshape(b, n, -1)", "x.reshape(b * n, -1)"))
+    assert all("×" not in d.message for d in diags if d.code in ("TL201", "TL203")), [d.message for d in diags]
+
+
 def test_view_flatten_correct_and_unknown_input_are_quiet():
     assert only(codes("""
     class LeNet(nn.Module):

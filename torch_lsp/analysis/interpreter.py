@@ -42,7 +42,7 @@ from typing import Any, Callable
 from torch_lsp.analysis import registry as R
 from torch_lsp.analysis.registry import _flat_sizes
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, is_dim, join_shapes, not_given, sym
+from torch_lsp.analysis.shapes import UNKNOWN, FloorDiv, Shape, Sym, _Unknown, dim_eq, is_dim, join_shapes, not_given, sym
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
 from torch_lsp.analysis.flow import may_catch
 from torch_lsp.analysis.pyvalues import BUILTIN_CALLS, PythonValues
@@ -3118,6 +3118,14 @@ class Interpreter(Statements, PythonValues):
         if flatten_sizes is not None:
             first = operands[0]
             factors = tuple(first.shape.dims[1:]) if first.shape is not None and not first.shape.prefix else ()
+            if factors and isinstance(flatten_sizes, (tuple, list)) and flatten_sizes[:1] != ("flatten",):
+                # `x.reshape(b, n, -1)`: the -1 takes the dims after the sizes kept as they were
+                sizes = tuple(flatten_sizes)
+                k = len(sizes) - 1
+                dims = first.shape.dims
+                kept = (k >= 1 and type(sizes[-1]) is int and sizes[-1] == -1 and k < len(dims)
+                        and all(dim_eq(a, b) is True for a, b in zip(sizes[:k], dims[:k])))
+                factors = tuple(dims[k:]) if kept else ()
             if factors and isinstance(flatten_sizes, tuple) and flatten_sizes[:1] == ("flatten",):
                 n = len(first.shape.dims)
                 start, end = flatten_sizes[1], flatten_sizes[2]

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch_lsp.analysis.interpreter import Finding, Frame, Interpreter, LayerV, Origin, TensorV, quote_line
 from torch_lsp.analysis.shape_types import Layer, ShapeError
-from torch_lsp.analysis.shapes import Sym, dim_str, shape_str
+from torch_lsp.analysis.shapes import Sym, dim_eq, dim_product, dim_str, shape_str
 
 _PARAM_WORD = {
     "in_features": "input features",
@@ -204,8 +204,8 @@ def _flatten_formula(t: TensorV) -> str:
         return ""
     dims = [dim_str(d) for d in o.factors]
     total = t.shape.dims[-1] if t.shape is not None and t.shape.dims else None
-    if len(dims) < 2 or total is None:
-        return ""
+    if len(dims) < 2 or total is None or dim_eq(dim_product(o.factors), total) is not True:
+        return ""  # (a view whose -1 covers other dims than the ones after the first)
     return f" = {' × '.join(dims)}"
 
 
