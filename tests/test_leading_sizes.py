@@ -159,3 +159,67 @@ def test_an_index_ending_in_full_slices_keeps_the_last_sizes():
     assert codes(POOLED.replace("nn.Linear(dim, classes)", "nn.Linear(dim * 2, classes)")) == [("TL201", 9)]
     # `[:, 0]` of a rank-2 tensor is [2]: the last size is not known to stay.
     assert codes(POOLED.replace("[:, 0, :]", "[:, 0]").replace("nn.Linear(dim, classes)", "nn.Linear(dim * 2, classes)")) == []
+
+
+BOTH_ARMS = """
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+try:
+    from flash_attn import flash_attn_func
+    FLASH = True
+except ImportError:
+    FLASH = False
+
+
+class Attn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(32, 32)
+        self.k = nn.Linear(32, 32)
+
+    def forward(self, x):
+        q = self.q(x).view(2, 5, 4, 8).transpose(1, 2)
+        k = self.k(x).view(2, 5, 4, 8).transpose(1, 3)
+        if FLASH:
+            out = F.scaled_dot_product_attention(q, k, k)
+        else:
+            out = torch.softmax(q @ k.transpose(-1, -2), dim=-1) @ k
+        return out
+"""
+
+
+def test_an_error_on_both_arms_of_an_undecided_if():
+    # Whether flash_attn is installed is not known here; k is transposed (1, 3) by
+    # mistake: [2, 8, 4, 5] against q [2, 4, 5, 8]. Run for real (randn(2, 5, 32)), both
+    # arms raise "The size of tensor a (4) must match the size of tensor b (8) at
+    # non-singleton dimension 1" (sdpa, and the matmul). The statement fails whichever
+    # runs: reported (the first arm's error).
+    assert codes(BOTH_ARMS) == [("TL205", 22)]
+    # k transposed (1, 2) as q: both arms run.
+    assert codes(BOTH_ARMS.replace("self.k(x).view(2, 5, 4, 8).transpose(1, 3)", "self.k(x).view(2, 5, 4, 8).transpose(1, 2)")) == []
+    # Only one arm fails (the other does not touch k): not every run fails, no claim.
+    one_arm = BOTH_ARMS.replace("torch.softmax(q @ k.transpose(-1, -2), dim=-1) @ k", "q")
+    assert codes(one_arm) == []
+
+
+SDPA = """
+import torch
+import torch.nn.functional as F
+
+q = torch.zeros(2, 4, 5, 8)
+k = torch.zeros(2, 8, 5, 4)
+out = F.scaled_dot_product_attention(q, k.transpose(1, 3), k.transpose(1, 3))
+"""
+
+
+def test_scaled_dot_product_attention_checks_its_query_and_key():
+    # Run for real: k.transpose(1, 3) is [2, 4, 5, 8], as q: [2, 4, 5, 8].
+    assert codes(SDPA) == []
+    # Without the transposes: "The size of tensor a (4) must match the size of tensor b
+    # (8) at non-singleton dimension 1".
+    assert codes(SDPA.replace("k.transpose(1, 3), k.transpose(1, 3)", "k, k")) == [("TL205", 6)]
+    # With enable_gqa the heads may differ: not checked (here torch still raises, on the
+    # head dim: a miss, not a false alarm).
+    assert codes(SDPA.replace("k.transpose(1, 3), k.transpose(1, 3))", "k, k, enable_gqa=True)")) == []

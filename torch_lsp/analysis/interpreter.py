@@ -461,7 +461,8 @@ class Interpreter(Statements, PythonValues):
         # inside them belongs to their file (reported when it is checked).
         self.imported: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
         self._imported_classes: dict[str, Any] = {}
-        self._class_values: dict[str, Any] = {}  # imported class names used as values (see _imported_class_value)
+        self._class_values: dict[str, Any] = {}
+        self._arm_stack: list[dict] = []  # the if/else statements whose arms' errors are collected (_arms_begin)  # imported class names used as values (see _imported_class_value)
         self._imported_functions: dict[tuple, Any] = {}
         self._size_names: dict[str, Any] = {}  # a symbol made for an unknown size -> its tensor (weakly; see _named_sizes)
         self._followed_paths: set[str] = set()
@@ -1198,6 +1199,13 @@ class Interpreter(Statements, PythonValues):
             if run.raised is False and all(f.certain for f in self.flows[run.flows:]) \
                     and not any(may_catch(hs, exc) for hs in self.catching[run.catching:]):
                 run.raised = exc
+        if self._arm_stack:
+            arms = self._arm_stack[-1]
+            flow = arms["flow"]
+            if (self.flows and self.flows[-1] is flow and flow.doubt == arms["doubt"] + 1 and not flow.scarred
+                    and not any(fr.scarred for fr in flow._frames) and all(f.certain for f in self.flows[:-1])
+                    and not any(may_catch(hs, exc) for hs in self.catching) and not arms["found"][arms["arm"]]):
+                arms["found"][arms["arm"]].append((finding, exc))  # this arm surely raises, if it runs
         outcome = self._raised_here(exc)
         if outcome == "caught":
             self.caught += 1
@@ -1210,6 +1218,48 @@ class Interpreter(Statements, PythonValues):
         if outcome != "new":
             self._left_out(outcome, exc)
         elif self.local:  # not from the code of a followed class of another file
+            finding.unit = self.unit_class
+            self.reporter.add(finding)
+        else:
+            self._foreign_finding(finding)
+
+    def _arms_begin(self, frame: Frame) -> Any:
+        """An `if`/`else` on a condition not known is entered: its arms' errors are
+        collected (see ``_report``) when the statement itself surely runs."""
+        flow = frame.flow
+        if flow is None or self.dead or not all(f.certain for f in self.flows) or not self.flows or self.flows[-1] is not flow:
+            return None
+        arms = {"flow": flow, "doubt": flow.doubt, "scarred": flow.scarred, "found": [[], []], "arm": 0, "scars": []}
+        self._arm_stack.append(arms)
+        return arms
+
+    def _arm(self, arms: Any, i: int) -> None:
+        """Arm ``i`` starts: the scar an earlier arm left (its own `return` or error
+        ending some paths) is not this arm's; each arm's is kept for the join."""
+        if arms is not None:
+            flow = arms["flow"]
+            if i:
+                arms["scars"].append(flow.scarred)
+            flow.scarred = arms["scarred"]
+            arms["arm"] = i
+
+    def _arms_end(self, arms: Any, frame: Frame) -> None:
+        """Both arms surely raised (each at its own level, nothing else undecided): the
+        statement raises whichever runs. The first arm's error is reported, as an error
+        any run meets (``if SDPA_AVAILABLE: sdpa(q, k, v) else: q @ k.T`` with q and k
+        that neither takes)."""
+        if arms is None:
+            return
+        self._arm_stack.pop()
+        flow = arms["flow"]
+        arms["scars"].append(flow.scarred)
+        flow.scarred = arms["scarred"] or any(arms["scars"])  # paths some arm ended: the rest runs on the others
+        if not all(arms["found"]) or self.dead:
+            return
+        finding, exc = arms["found"][0][0]
+        arms["flow"].scarred = arms["scarred"]  # every path raised: no path went on with a scar
+        self._raised_here(exc)  # the unit's run stops here (dead), as for any certain error
+        if self.local:
             finding.unit = self.unit_class
             self.reporter.add(finding)
         else:

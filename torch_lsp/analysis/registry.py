@@ -171,7 +171,21 @@ def _sdpa(ix, x: TensorV | None, args, kwargs, node, frame, short):
     """``F.scaled_dot_product_attention(q, k, v)``: ``[..., L, Ev]`` (the query's
     shape with the value's last dimension), for a run that succeeds."""
     q = kwargs.get("query", args[0] if args else None)
+    k = kwargs.get("key", args[1] if len(args) > 1 else None)
     v = kwargs.get("value", args[2] if len(args) > 2 else None)
+    if (isinstance(q, TensorV) and isinstance(k, TensorV) and isinstance(v, TensorV) and kwargs.get("enable_gqa") in (None, False)
+            and q.shape is not None and k.shape is not None and v.shape is not None):
+        # what every backend computes: (q @ k^T) @ v, with matmul's broadcasting of the
+        # batch dims; where that fails, sdpa fails too (checked on torch 2.13). With
+        # enable_gqa the heads may differ: not checked.
+        kt = O.transpose(k.shape, -2, -1).out
+        scores = ix._tensor_op("matmul", O.matmul, (q.shape, kt), [q, k], node, frame, "TL205")
+        if type(scores) is TensorV and scores.failed:
+            return scores
+        if type(scores) is TensorV and scores.shape is not None:
+            out = ix._tensor_op("matmul", O.matmul, (scores.shape, v.shape), [scores, v], node, frame, "TL205")
+            if type(out) is TensorV and out.failed:
+                return out
     if not (isinstance(q, TensorV) and isinstance(v, TensorV) and q.shape is not None and v.shape is not None
             and len(q.shape.dims) >= 2 and v.shape.dims):
         return TensorV(None)

@@ -340,6 +340,17 @@ class Statements:
         self.region = self._regions
         return outer
 
+    # An `if`/`else` whose condition is not known, each of whose arms surely raises: the
+    # statement raises on every path (the interpreter reports the first arm's error).
+    def _arms_begin(self, frame: Any) -> Any:
+        return None
+
+    def _arm(self, arms: Any, i: int) -> None:
+        pass
+
+    def _arms_end(self, arms: Any, frame: Any) -> None:
+        pass
+
     def _branches(self, bodies: list[Callable[[], None]], frame: Any) -> None:
         outer = self._enter_region()
         try:
@@ -354,7 +365,12 @@ class Statements:
         elif test is False:
             self._block(stmt.orelse, frame, top)
         elif stmt.orelse:
-            self._branches([lambda: self._block(stmt.body, frame, top), lambda: self._block(stmt.orelse, frame, top)], frame)
+            arms = self._arms_begin(frame)
+            try:
+                self._branches([lambda: (self._arm(arms, 0), self._block(stmt.body, frame, top)),
+                                lambda: (self._arm(arms, 1), self._block(stmt.orelse, frame, top))], frame)
+            finally:
+                self._arms_end(arms, frame)
         else:
             self._branches([lambda: self._block(stmt.body, frame, top), None], frame)
 
