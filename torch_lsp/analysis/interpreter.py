@@ -461,8 +461,8 @@ class Interpreter(Statements, PythonValues):
         # inside them belongs to their file (reported when it is checked).
         self.imported: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
         self._imported_classes: dict[str, Any] = {}
-        self._class_values: dict[str, Any] = {}
-        self._arm_stack: list[dict] = []  # the if/else statements whose arms' errors are collected (_arms_begin)  # imported class names used as values (see _imported_class_value)
+        self._class_values: dict[tuple, Any] = {}  # (import table, name) -> an imported class used as a value
+        self._arm_stack: list[dict] = []  # the if/else statements whose arms' errors are collected (_arms_begin)
         self._imported_functions: dict[tuple, Any] = {}
         self._size_names: dict[str, Any] = {}  # a symbol made for an unknown size -> its tensor (weakly; see _named_sizes)
         self._followed_paths: set[str] = set()
@@ -1257,7 +1257,7 @@ class Interpreter(Statements, PythonValues):
         if not all(arms["found"]) or self.dead:
             return
         finding, exc = arms["found"][0][0]
-        arms["flow"].scarred = arms["scarred"]  # every path raised: no path went on with a scar
+        flow.scarred = arms["scarred"]  # every path raised: no path went on with a scar
         self._raised_here(exc)  # the unit's run stops here (dead), as for any certain error
         if self.local:
             finding.unit = self.unit_class
@@ -1411,7 +1411,8 @@ class Interpreter(Statements, PythonValues):
         ``mlp_layer(dim, hidden)``): the class of another file, as a call of it would
         follow it; unknown otherwise."""
         name = node.id
-        hit = self._class_values.get(name, _NOT_FOUND)
+        key = (id(self.imports), name)  # the running file's names: a followed file has its own
+        hit = self._class_values.get(key, _NOT_FOUND)
         if hit is not _NOT_FOUND:
             return hit
         out: AV = UNKNOWN
@@ -1421,7 +1422,7 @@ class Interpreter(Statements, PythonValues):
                 info = self._imported_class(q)
                 if info is not None:
                     out = ClassV(info)
-        self._class_values[name] = out
+        self._class_values[key] = out
         return out
 
     def _imported_class(self, qualified: str) -> Any:
@@ -1606,8 +1607,6 @@ class Interpreter(Statements, PythonValues):
         A name already given to another tensor's size gets a mark."""
         if t.shape is None or t.shape.prefix:
             return TupleV(tuple(t.shape.dims) if t.shape is not None else ())
-        if isinstance(expr, ast.Attribute) and expr.attr == "shape":
-            expr = expr.value
         label = self._size_label(expr)
         dims = tuple(self._size_symbol(f"{label}.shape[{i}]", t) if d is UNKNOWN else d for i, d in enumerate(t.shape.dims))
         t.shape = Shape(dims)

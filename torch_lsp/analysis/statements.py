@@ -366,9 +366,15 @@ class Statements:
             self._block(stmt.orelse, frame, top)
         elif stmt.orelse:
             arms = self._arms_begin(frame)
+
+            def arm(i: int, body: list[ast.stmt]) -> Callable[[], None]:
+                def run() -> None:
+                    self._arm(arms, i)
+                    self._block(body, frame, top)
+                return run
+
             try:
-                self._branches([lambda: (self._arm(arms, 0), self._block(stmt.body, frame, top)),
-                                lambda: (self._arm(arms, 1), self._block(stmt.orelse, frame, top))], frame)
+                self._branches([arm(0, stmt.body), arm(1, stmt.orelse)], frame)
             finally:
                 self._arms_end(arms, frame)
         else:
