@@ -624,6 +624,76 @@ out = model(torch.randn(4, 10))
 """)
 
 
+# ----------------------------------------------------------------------------- narrowing
+# A test the path passes only one way tells the code after it a size: past
+# `if c != self.channels: raise`, c is self.channels. The input's sizes come from a
+# string here, so the engine knows only what the guards say.
+PATCH = """
+class Patch(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.channels = channels
+        self.proj = nn.Conv2d(channels + 1, 8, 3)
+"""
+UNKNOWN_INPUT = """
+model = Patch(3)
+out = model(torch.randn(*[int(s) for s in "2 3 8 8".split()]))
+"""
+
+case("raise_guard_fixes_the_size_after_it", "expected input[2, 3, 8, 8] to have 4 channels", [("TL202", 5)], PATCH + """
+    def forward(self, x):
+        b, c, h, w = x.shape
+        if c != self.channels:
+            raise ValueError("wrong channel count")
+        return self.proj(x)
+""" + UNKNOWN_INPUT)
+
+case("assert_fixes_the_size_after_it", "expected input[2, 3, 8, 8] to have 4 channels", [("TL202", 5)], PATCH + """
+    def forward(self, x):
+        b, c, h, w = x.shape
+        assert x.shape[1] == self.channels, "wrong channel count"
+        return self.proj(x)
+""" + UNKNOWN_INPUT)
+
+case("else_raise_fixes_the_size_in_the_arm_that_goes_on", "expected input[2, 3, 8, 8] to have 4 channels", [("TL202", 5)], PATCH + """
+    def forward(self, x):
+        n, c, h, w = x.shape
+        if not (x.size(1) != self.channels or x.dim() != 4):
+            return self.proj(x)
+        else:
+            raise ValueError("wrong input")
+""" + UNKNOWN_INPUT)
+
+case("guard_in_a_branch_not_taken_fixes_nothing", RUNS, [], """
+import sys
+
+class Patch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        if len(sys.argv) > 99:
+            if c != 4:
+                raise ValueError("four channels only")
+        return self.proj(x)
+
+model = Patch()
+out = model(torch.randn(*[int(s) for s in "2 3 8 8".split()]))
+""")
+
+case("guard_that_does_not_end_the_path_fixes_nothing", RUNS, [], PATCH + """
+        self.adapt = nn.Conv2d(channels, channels + 1, 1)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        if c != self.channels + 1:
+            x = self.adapt(x)
+        return self.proj(x)
+""" + UNKNOWN_INPUT)
+
+
 def _only_shapes(found):
     return [c for c in found if c[0].startswith(("TL2", "TL3"))]
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import ast
 import weakref
+from dataclasses import replace
 from typing import Any, Callable
 
 from torch_lsp.analysis.flow import Flow, assigned_names, may_catch, raised_name
-from torch_lsp.analysis.shapes import UNKNOWN, NotGiven
+from torch_lsp.analysis.shapes import UNKNOWN, NotGiven, Sym
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.values import (
     BoundMethodV,
@@ -235,11 +236,14 @@ class Statements:
         frame.flow.raise_(raised_name(stmt) if stmt.exc is not None else "?")
 
     def _s_assert(self, stmt: ast.Assert, frame: Any, top: bool) -> None:
-        if self._truth(stmt.test, frame) is False:
+        truth = self._truth(stmt.test, frame)
+        if truth is False:
             self.eval(stmt.msg, frame)
             if frame.flow.in_try:
                 self._path_ends()
             frame.flow.raise_("AssertionError")
+        elif truth is None:
+            self._narrow(stmt.test, True, frame)  # past it, the test held
 
     def _s_break(self, stmt: ast.stmt, frame: Any, top: bool) -> None:
         self._path_ends()
@@ -364,12 +368,24 @@ class Statements:
             self._block(stmt.body, frame, top)
         elif test is False:
             self._block(stmt.orelse, frame, top)
+        elif stmt.orelse and _guard_arm(stmt) is not None:
+            # one arm ends the path (`if ok: y = f(x) else: raise ...`): the statement is
+            # `if not ok: raise ...` followed by the other arm, which every run that goes
+            # on takes
+            ends = _guard_arm(stmt)
+            goes_on = stmt.body if ends is stmt.orelse else stmt.orelse
+            self._branches([lambda: self._block(ends, frame, top), None], frame)
+            self._narrow(stmt.test, goes_on is stmt.body, frame)
+            self._block(goes_on, frame, top)
         elif stmt.orelse:
             arms = self._arms_begin(frame)
 
             def arm(i: int, body: list[ast.stmt]) -> Callable[[], None]:
                 def run() -> None:
                     self._arm(arms, i)
+                    if _ends_path(stmt.orelse if i == 0 else stmt.body):
+                        # `if a == b: ... else: raise`: the arm that goes on runs with its test's answer
+                        self._narrow(stmt.test, i == 0, frame)
                     self._block(body, frame, top)
                 return run
 
@@ -379,6 +395,49 @@ class Statements:
                 self._arms_end(arms, frame)
         else:
             self._branches([lambda: self._block(stmt.body, frame, top), None], frame)
+            if _ends_path(stmt.body):
+                self._narrow(stmt.test, False, frame)  # `if c != d: raise ...`: past it, c == d
+
+    # ------------------------------------------------------------------ narrowing
+    def _narrow(self, test: ast.expr, holds: bool, frame: Any) -> None:
+        """The path goes on only where ``test`` is ``holds``: an equality of sizes it
+        then implies (``if num_channels != self.num_channels: raise``, ``assert H ==
+        self.img_size[0]``) rewrites the symbol in the values the frame holds
+        (``pixel_values: [B, num_channels, H, W]`` becomes ``[B, 3, H, W]``)."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            self._narrow(test.operand, not holds, frame)
+            return
+        if isinstance(test, ast.BoolOp):
+            if isinstance(test.op, ast.And) is holds:  # `a and b` held, `a or b` did not: each did
+                for v in test.values:
+                    self._narrow(v, holds, frame)
+            return
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+            return
+        op = test.ops[0]
+        if not ((isinstance(op, (ast.Eq, ast.Is)) and holds) or (isinstance(op, (ast.NotEq, ast.IsNot)) and not holds)):
+            return
+        left, right = test.left, test.comparators[0]
+        if not (_plain(left) and _plain(right)):
+            return
+        a, b = self.eval(left, frame), self.eval(right, frame)
+        for x, y in ((a, b), (b, a)):
+            atom = _size_atom(x)
+            if atom is not None and (type(y) is int or type(y) is Sym) and not (type(y) is Sym and y == x) \
+                    and self._rewrite_env(frame, atom, y):
+                return
+
+    def _rewrite_env(self, frame: Any, atom: str, value: Any) -> bool:
+        """Every value of the frame's environment with ``atom`` replaced by ``value``;
+        whether one changed."""
+        sub = type(frame)({}, None, {atom: value})
+        changed = False
+        for name, v in list(frame.env.items()):
+            w = _rewritten(self, v, sub)
+            if w is not v:
+                frame.env[name] = w
+                changed = True
+        return changed
 
     # ------------------------------------------------------------------ match
     def _s_match(self, stmt: ast.Match, frame: Any, top: bool) -> None:
@@ -623,6 +682,63 @@ class Statements:
             frame.flow.try_(run_body, handlers, orelse, final, names)
         finally:
             self.region = outer
+
+
+def _ends_path(body: list[ast.stmt]) -> bool:
+    """Does a block surely end its path (its last statement raises, returns, breaks
+    or continues)?"""
+    return bool(body) and isinstance(body[-1], (ast.Raise, ast.Return, ast.Break, ast.Continue))
+
+
+def _guard_arm(stmt: ast.If) -> list[ast.stmt] | None:
+    """The arm of an ``if``/``else`` that only turns runs away: the one that raises when
+    the other does not (``if ok: return f(x) else: raise ...``), else the one that ends
+    its path when the other goes on."""
+    for test in (lambda b: bool(b) and isinstance(b[-1], ast.Raise), _ends_path):
+        body, orelse = test(stmt.body), test(stmt.orelse)
+        if body is not orelse:
+            return stmt.body if body else stmt.orelse
+    return None
+
+
+def _plain(node: ast.expr) -> bool:
+    """An expression read again without effects: names, attributes, constant
+    subscripts (``x.shape[1]``, ``self.img_size[0]``), ``x.size(1)``."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _plain(node.value)
+    if isinstance(node, ast.Subscript):
+        return _plain(node.value) and isinstance(node.slice, (ast.Constant, ast.UnaryOp))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return isinstance(node.operand, ast.Constant)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size":
+        return _plain(node.func.value) and not node.keywords and all(_plain(a) for a in node.args)
+    return False
+
+
+def _size_atom(v: Any) -> str | None:
+    """The name of a size symbol that is one atom (``num_channels``), else None."""
+    if type(v) is not Sym or len(v.terms) != 1:
+        return None
+    mono, coeff = v.terms[0]
+    return mono[0] if coeff == 1 and len(mono) == 1 and isinstance(mono[0], str) else None
+
+
+def _rewritten(interp: Any, v: Any, sub: Any) -> Any:
+    """``v`` with the substitution of ``sub`` applied to its sizes (tensors' shapes,
+    sizes, tuples of them); ``v`` itself when nothing changes."""
+    t = type(v)
+    if t is Sym:
+        w = interp.concrete(v, sub)
+        return v if w == v else w
+    if t is TensorV and v.shape is not None:
+        shape = interp._conc_deep(v.shape, sub)
+        return v if shape is v.shape else replace(v, shape=shape)
+    if t is TupleV and v.region is None:
+        items = tuple(_rewritten(interp, x, sub) for x in v.items)
+        return v if all(x is y for x, y in zip(items, v.items)) else replace(v, items=items, shape_of=None)
+    return v
 
 
 def _truthiness(v: Any) -> bool | None:
