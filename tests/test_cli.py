@@ -799,6 +799,9 @@ def test_permission_denied_for_real(work, capsys):
 
 def test_internal_error_in_one_file(work, capsys, monkeypatch):
     import torch_lsp.analysis.engine as engine
+    import torch_lsp.strict as strict
+
+    monkeypatch.setattr(strict, "_ON", False)  # what users get: the file's error, the rest checked
 
     real = engine.check_source
 
@@ -818,9 +821,12 @@ def test_internal_error_in_one_file(work, capsys, monkeypatch):
         rc, _, err = run(capsys, *argv)
         assert rc == 2
         assert "Traceback" in err and "RuntimeError: boom" in err
+    monkeypatch.setattr(strict, "_ON", True)  # strict mode: the error is raised
+    with pytest.raises(RuntimeError, match="boom"):
+        run(capsys, "check", ".")
 
 
-def test_internal_error_outside_the_analysis(work, capsys, monkeypatch):
+def test_internal_error_outside_the_analysis(work, capsys, monkeypatch, lenient):
     def broken(*a, **kw):
         raise KeyError("oops")
 

@@ -30,6 +30,7 @@ from torch_lsp import __version__
 from torch_lsp.analysis import engine, fixes
 from torch_lsp.analysis.diagnostics import Fix, TextEdit
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
+from torch_lsp.strict import swallowed
 from torch_lsp.output import (
     FORMATTERS,
     FORMATS,
@@ -353,6 +354,7 @@ def process(task: Task) -> FileOutcome:
     try:
         return _process(task)
     except Exception as exc:  # a bug in torch-lsp: report it for this file and go on
+        swallowed()
         first = (str(exc).strip().splitlines() or [""])[0]
         detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
         return FileOutcome(
@@ -827,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 1
     except Exception as exc:
+        swallowed()
         if getattr(args, "debug", False):
             traceback.print_exc()
         first = (str(exc).strip().splitlines() or [""])[0]

@@ -40,6 +40,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from torch_lsp import __version__
 from torch_lsp.analysis import engine
+from torch_lsp.strict import swallowed
 from torch_lsp.analysis.context import AnalysisCancelled, FileContext
 from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Position, Range, Severity
 from torch_lsp.analysis.project import Project
@@ -637,6 +638,7 @@ class TorchLanguageServer(LanguageServer):
                     result = self._job(state, serial)
                 except Exception as exc:  # a bug in torch-lsp: log it, keep serving
                     self._to_loop(self.log, "error", f"analysis of {uri} failed: {type(exc).__name__}: {exc}")
+                    swallowed()
                 else:
                     if result is not None:
                         self._to_loop(self._analysed, uri, state, result)

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from torch_lsp.strict import swallowed
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.flow import Flow, assigned_names, raised_name
 from torch_lsp.analysis.modules import MODULE_KINDS, Assignment, ClassInfo, Kind
@@ -179,6 +180,7 @@ class _Scope:
         try:
             return ast.unparse(arg.annotation)
         except Exception:  # pragma: no cover - unparse of a valid tree
+            swallowed()
             return None
 
     def scalar_kind(self, node: ast.AST, depth: int = 0) -> str | None:

@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from torch_lsp.strict import swallowed
 from torch_lsp.analysis import registry as R
 from torch_lsp.analysis.registry import _flat_sizes
 from torch_lsp.analysis import torch_api as T
@@ -2793,6 +2794,7 @@ class Interpreter(Statements, PythonValues):
         try:
             res = self.dual(L.forward, (layer, inputs, kwargs), frame)
         except Exception:  # a transfer function must never break the analysis
+            swallowed()
             return TensorV(None)
         if res.error is not None:
             self._layer_error(mod, args[0], res.error, node, frame)
@@ -2855,6 +2857,7 @@ class Interpreter(Statements, PythonValues):
         try:
             res = self.dual(L.forward, (fixed, inputs, kwargs), frame)
         except Exception:
+            swallowed()
             return None
         return res if res.error is None else None
 
@@ -2948,12 +2951,14 @@ class Interpreter(Statements, PythonValues):
         try:
             layer = L.bind(cls, args, kwargs)
         except Exception:
+            swallowed()
             layer = None
         if layer is None:
             return UNKNOWN
         try:
             errors = L.config_errors(self._conc_deep(layer, frame))
         except Exception:
+            swallowed()
             errors = []
         for err in errors:
             self._config_error(layer, err, node, frame)
@@ -2993,6 +2998,7 @@ class Interpreter(Statements, PythonValues):
                 if isinstance(size, TupleV) and all(is_dim(d) for d in size.items):
                     return TensorV(Shape(tuple(size.items)), origin)
         except Exception:
+            swallowed()
             pass
         return TensorV(None, origin)
 
@@ -3033,6 +3039,7 @@ class Interpreter(Statements, PythonValues):
         try:
             return op.handler(self, x, args, kwargs, node, frame, op.name.rsplit(".", 1)[1])
         except Exception:  # a shape function must never break the analysis
+            swallowed()
             return TensorV(None)
 
     def _functional_layer(self, t: TensorV, name: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
@@ -3064,6 +3071,7 @@ class Interpreter(Statements, PythonValues):
         try:
             res = self.dual(L.forward, (layer, [t.shape], {}), frame)
         except Exception:
+            swallowed()
             return TensorV(None)
         if res.error is not None:
             return TensorV(None)
@@ -3074,6 +3082,7 @@ class Interpreter(Statements, PythonValues):
         try:
             res = self.dual(fn, fn_args, frame)
         except Exception:
+            swallowed()
             return TensorV(None)
         if res.error is not None:
             return TensorV(None)
@@ -3096,6 +3105,7 @@ class Interpreter(Statements, PythonValues):
         try:
             res_s = fn(*fn_args)
         except Exception:
+            swallowed()
             return res_c
         if res_s.error is not None:
             return res_c
@@ -3158,6 +3168,7 @@ class Interpreter(Statements, PythonValues):
         try:
             res = self.dual(fn, fn_args, frame)
         except Exception:
+            swallowed()
             return TensorV(None)
         if res.error is not None:
             if code is not None:
@@ -3198,6 +3209,7 @@ class Interpreter(Statements, PythonValues):
         try:
             res = O.loss_output_for(name, args[0].shape, target, red)
         except Exception:
+            swallowed()
             return TensorV(None)
         origin = Origin("op", node, self.seg(node) if len(self.seg(node)) < 60 else f"{name}(...)")
         return self._wrap_output(res.out if res.error is None else None, origin)

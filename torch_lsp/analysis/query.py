@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from torch_lsp.strict import swallowed
 from torch_lsp.analysis.interpreter import LayerV, Origin, TensorV
 from torch_lsp.analysis.shapes import shape_str
 from torch_lsp.analysis.summary import _out_str
@@ -114,6 +115,7 @@ class ShapeQuery:
             params = {k: shape_str(v) for k, v in L.param_shapes(mod.layer).items()}
             expected = L.expected_input(mod.layer)
         except Exception:
+            swallowed()
             signature, params, expected = mod.layer.short, {}, None
         r = self.ctx.src.range_of(best[2])
         return LayerInfo(mod.label or f"nn.{mod.layer.short}", signature, params,

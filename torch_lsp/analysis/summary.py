@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from torch_lsp.strict import swallowed
 from torch_lsp.analysis.shapes import Shape, dim_str, shape_str
 
 
@@ -65,6 +66,7 @@ def summarise(ctx: Any, only: str | None = None) -> list[ModelSummary]:
                 count = _at_site(interp, L.param_count(layer), call.subst)
                 kind = L.signature(layer)
             except Exception:
+                swallowed()
                 count, kind = "?", layer.short
             # a call site: its values, not the symbols
             shape_in, shape_out = _at_site(interp, (call.shape_in, call.out), call.subst)
@@ -155,6 +157,7 @@ def _module_params(interp: Any, inst: Any, ctx: Any, seen: set) -> Any:
             try:
                 return L.param_count(v.layer)
             except Exception:
+                swallowed()
                 return "?"
         if isinstance(v, SeqV):
             if id(v) in seen:
