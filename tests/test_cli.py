@@ -504,7 +504,7 @@ def test_fix_rounds_stop(work, capsys, monkeypatch):
     monkeypatch.setattr(fixes, "apply_fixes", grow)
     put(work, "net.py", "super_init.py")
     run(capsys, "check", "--fix", "net.py")
-    assert len(calls) == cli.MAX_FIX_ROUNDS
+    assert len(calls) == fixes.MAX_FIX_ROUNDS
 
 
 def test_diff_writes_nothing(work, capsys):

@@ -215,7 +215,8 @@ def apply(text: str, edits: list[lsp.TextEdit]) -> str:
     def off(p: lsp.Position) -> int:
         if p.line >= len(lines):
             return len(text)
-        return min(offsets[p.line] + p.character, offsets[p.line + 1] - (1 if lines[p.line].endswith("\n") else 0))
+        line = lines[p.line]
+        return min(offsets[p.line] + p.character, offsets[p.line] + len(line.rstrip("\r\n")))
 
     for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
         a, b = off(e.range.start), off(e.range.end)
@@ -257,6 +258,20 @@ async def test_fix_all(vscode: LanguageClient, tmp_path):
         content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=fixed)]))
     left = await diagnostics_for(vscode, uri, 2)
     assert not [d for d in left if d.code == "TL104"]
+
+
+async def test_fix_all_keeps_crlf_line_endings(vscode: LanguageClient, tmp_path):
+    """The inserted `super().__init__()` line ends as the file's lines do (the server's
+    Fix all used to insert a bare newline into a CRLF file)."""
+    text = BUGGY.replace("        super().__init__()\n", "").replace("\n", "\r\n")
+    uri = await open_doc(vscode, tmp_path / "net.py", text)
+    assert {d.code for d in await diagnostics_for(vscode, uri, 1)} >= {"TL104"}
+    actions = await vscode.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri), range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
+        context=lsp.CodeActionContext(diagnostics=[], only=["source.fixAll"])))
+    fixed = apply(text, edits_of(actions[0], uri))
+    assert "super().__init__()\r\n" in fixed
+    assert "\n" not in fixed.replace("\r\n", "")
 
 
 # ----------------------------------------------------------------------------- inlay hints

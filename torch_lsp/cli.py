@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import argparse
 import gc
-import ast
 import difflib
 import io
 import os
-import re
 import stat
 import sys
 import tempfile
 import time
 import tokenize
 import traceback
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TextIO
 
 from torch_lsp import __version__
 from torch_lsp.analysis import engine, fixes
-from torch_lsp.analysis.diagnostics import Fix, TextEdit
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
 from torch_lsp.strict import swallowed
 from torch_lsp.output import (
@@ -46,10 +42,8 @@ from torch_lsp.output import (
 PROG = "torch-lsp"
 MAX_FILE_BYTES = 10 * 1024 * 1024  # bigger files are generated data, not models: skipped with a warning
 PARALLEL_MIN_FILES = 32  # below this, worker processes cost more than they save
-MAX_FIX_ROUNDS = 10
 PROGRESS_AFTER_SECONDS = 1.0
 PROGRESS_MIN_FILES = 200
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 # =============================================================================== arguments
@@ -437,55 +431,22 @@ def _runtime_hook(task: Task):
     return evaluate
 
 
-def _parses(text: str) -> str | None:
-    """None when ``text`` is valid Python, else why not."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
-        return None
-    except SyntaxError as exc:
-        return f"{exc.msg} at line {exc.lineno}"
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return type(exc).__name__
-
-
-def _newline_of(text: str) -> str:
-    found = _NEWLINE.search(text)
-    return found.group(0) if found else "\n"
-
-
-def _with_newline(chosen: list[Fix], newline: str) -> list[Fix]:
-    """Fixes whose inserted line breaks match the file's (a CRLF file stays CRLF)."""
-    if newline == "\n":
-        return chosen
-
-    def convert(text: str) -> str:
-        return text.replace("\r\n", "\n").replace("\n", newline)
-
-    return [Fix(f.title, tuple(TextEdit(e.range, convert(e.new_text)) for e in f.edits), f.applicability) for f in chosen]
-
-
 def _fix(task: Task, data: bytes, st: os.stat_result, result, outcome: FileOutcome):
     """Apply fixes round after round; write (``fix``) or diff (``diff``) the result."""
     first = result
-    original = text = result.source
-    newline = _newline_of(text)
-    for _ in range(MAX_FIX_ROUNDS):
-        chosen = fixes.select_fixes(result.diagnostics, unsafe=task.unsafe)
-        if not chosen:
-            break
-        new = fixes.apply_fixes(text, _with_newline(chosen, newline))
-        if new == text:
-            break
-        problem = _parses(new)
-        if problem is not None:
-            titles = "; ".join(f.title for f in chosen)
-            outcome.error = f"a fix would leave invalid Python ({problem}); not applied: {titles}. This is a bug in torch-lsp, please report it"
-            break
-        text = new
-        outcome.fixed += len(chosen)
-        result = engine.check_source(text, task.display, enabled=task.enabled)
+    original = result.source
+    results = {original: result}
+
+    def recheck(text: str) -> list:
+        results[text] = engine.check_source(text, task.display, enabled=task.enabled)
+        return results[text].diagnostics
+
+    run = fixes.fix_all(original, result.diagnostics, recheck, unsafe=task.unsafe)
+    if run.problem is not None:
+        titles = "; ".join(run.refused)
+        outcome.error = f"a fix would leave invalid Python ({run.problem}); not applied: {titles}. This is a bug in torch-lsp, please report it"
+    text, result = run.text, results[run.text]
+    outcome.fixed += run.applied
     if text == original:
         return result
     if task.mode == "diff":

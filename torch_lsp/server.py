@@ -58,7 +58,6 @@ log = logging.getLogger("torch_lsp.server")
 FIX_ALL_KIND = "source.fixAll.torch-lsp"
 DOCUMENT_TEXT = "torch-lsp/documentText"
 SETTINGS_SECTION = "torch-lsp"
-MAX_FIX_ROUNDS = 10
 RESULT_WAIT_SECONDS = 5.0  # a hover/pull waits this long for the current version's analysis
 RUNTIME_DEBOUNCE_SECONDS = 0.3  # runtime evaluation starts after this long without a newer version
 # A document is analysed only up to these sizes (settings `maxFileSize`, `maxFileLines`;
@@ -1312,24 +1311,16 @@ def _suppression_edit(lines: Lines, line: int, code: str) -> lsp.TextEdit | None
 
 
 def _fix_all_text(ls: TorchLanguageServer, state: DocState, result: Result) -> str | None:
-    """Apply every (safe) fix, round after round, as ``check --fix`` does."""
+    """Apply every (safe) fix, round after round: the loop ``check --fix`` runs."""
     from torch_lsp.analysis import fixes
 
-    text = result.src.text
-    diags = result.diagnostics
     enabled = ls.enabled_for(state.path)
-    for _ in range(MAX_FIX_ROUNDS):
-        chosen = fixes.select_fixes(diags, unsafe=ls.settings.unsafe_fixes)
-        if not chosen:
-            break
-        new = fixes.apply_fixes(text, chosen)
-        if new == text:
-            break
-        check = engine.check_source(new, state.path, enabled=enabled, project=ls.project)
-        if any(d.code == "TL000" for d in check.diagnostics) or SourceFile.parse(new).tree is None:
-            break
-        text, diags = new, check.diagnostics
-    return text
+    run = fixes.fix_all(result.src.text, result.diagnostics,
+                        lambda text: engine.check_source(text, state.path, enabled=enabled, project=ls.project).diagnostics,
+                        unsafe=ls.settings.unsafe_fixes)
+    if run.problem is not None:
+        ls.log("error", f"a fix would leave invalid Python ({run.problem}); not applied: {'; '.join(run.refused)}")
+    return run.text
 
 
 # =============================================================================== entry point
