@@ -387,6 +387,21 @@ async def test_changed_configuration_applies_at_once(vscode: LanguageClient, tmp
     await asyncio.wait_for(quiet(), 10)
 
 
+async def test_a_bad_setting_is_shown_and_the_others_apply(vscode: LanguageClient, tmp_path):
+    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
+    assert [d.code for d in await diagnostics_for(vscode, uri, 1)] == ["TL201"]
+    published.clear()
+    vscode.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
+        settings={"torch-lsp": {"ignore": ["TL2"], "maxFileSize": "2 MB"}}))
+
+    async def quiet():
+        while not (published and published[-1][2] == 0):
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(quiet(), 10)  # `ignore` applied
+    shown = [m.message for m in vscode.messages if m.type == lsp.MessageType.Warning]
+    assert shown == ["torch-lsp: 1 setting(s) ignored: `maxFileSize` must be an integer, not a string; ignored"]
+
+
 async def test_pyproject_settings_are_reloaded_when_it_changes(vscode: LanguageClient, tmp_path):
     uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
     assert [d.code for d in await diagnostics_for(vscode, uri, 1)] == ["TL201"]

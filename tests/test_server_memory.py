@@ -72,7 +72,7 @@ def _server(tmp_path: Path, full: int) -> TorchLanguageServer:
 
 def _open(ls: TorchLanguageServer, path: Path, text: str) -> DocState:
     path.write_text(text, encoding="utf-8")
-    state = DocState(path.as_uri(), str(path), 1, text)
+    state = DocState.open(path.as_uri(), str(path), 1, text)
     ls.docs[state.uri] = state
     ls._counter += 1
     state.touched = state.used = ls._counter
@@ -82,7 +82,7 @@ def _open(ls: TorchLanguageServer, path: Path, text: str) -> DocState:
 def _analyse(ls: TorchLanguageServer, state: DocState, text: str | None = None) -> None:
     """What an edit and its analysis do (the event loop's part without a client)."""
     if text is not None:
-        state.text, state.version = text, state.version + 1
+        state.update(text, state.version + 1)
         ls._counter += 1
         state.touched = state.used = ls._counter
     state.serial += 1

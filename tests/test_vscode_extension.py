@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from torch_lsp.lsp.settings import RuntimeSettings
 from torch_lsp.server import ClientSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,13 +129,13 @@ def test_the_server_reads_what_the_extension_sends(npm_ready):
     d = ClientSettings.from_json(defaults, [])
     assert d.select is None and d.ignore is None  # the project's pyproject decides
     assert d.inlay_hints is True and d.runtime_enabled is False and d.workspace_trusted is True
-    assert d.runtime == {"enabled": False}  # the limits stay with [tool.torch-lsp.runtime]
+    assert d.runtime == RuntimeSettings(enabled=False)  # the limits stay with [tool.torch-lsp.runtime]
 
     c = ClientSettings.from_json(custom, [])
     assert c.select == ["TL1"] and c.extend_ignore == ["TL902"] and c.inlay_hints is False
     assert c.log_level == "debug" and c.unsafe_fixes is True
     assert c.runtime_enabled is True
-    assert c.runtime == {"enabled": True, "timeout": 3, "memoryMb": 512, "reportSkipped": True}
+    assert c.runtime == RuntimeSettings(enabled=True, timeout=3, memory_mb=512, report_skipped=True)
 
     u = ClientSettings.from_json(untrusted, [])
     assert u.workspace_trusted is False and u.runtime_enabled is False

@@ -1,0 +1,37 @@
+"""The LSP methods the server answers, one module each (as ruff's
+``server/api/requests/*.rs``): a module's ``FEATURES`` lists its handlers with the
+method name and the options the server announces for it. A handler gets the server
+(``TorchLanguageServer``) and the method's parameters; what it needs of a document it
+reads from the document's current state or result, never from another handler.
+
+To answer a new method: add a module here with its handler(s) and ``FEATURES``, and
+list the module in ``MODULES``; ``torch_lsp.server.create_server`` registers them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Feature:
+    method: str
+    options: Any
+    handler: Callable[..., Any]
+
+    def __init__(self, method: str, options_or_handler: Any, handler: Callable[..., Any] | None = None) -> None:
+        if handler is None:  # Feature(method, handler)
+            options_or_handler, handler = None, options_or_handler
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "options", options_or_handler)
+        object.__setattr__(self, "handler", handler)
+
+
+MODULES = ("lifecycle", "configuration", "sync", "diagnostics", "hover", "inlay_hints", "code_actions",
+           "document_text")
+
+
+def all_features() -> list[Feature]:
+    import importlib
+
+    return [f for name in MODULES for f in importlib.import_module(f"{__name__}.{name}").FEATURES]

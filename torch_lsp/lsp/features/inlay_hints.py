@@ -1,0 +1,49 @@
+"""``textDocument/inlayHint``: the shape of each assignment's value at the end of its line."""
+from __future__ import annotations
+
+from lsprotocol import types as lsp
+
+from torch_lsp.analysis.diagnostics import Position
+from torch_lsp.lsp.features import Feature
+from torch_lsp.lsp.language_server import TorchLanguageServer
+
+
+async def inlay_hints(ls: TorchLanguageServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint] | None:
+    if not ls.settings.inlay_hints:
+        return []
+    result = await ls.latest_result(params.text_document.uri)
+    if result is None or result.query is None:
+        return []
+    lines = ls.lines_of(result)
+    lo, hi = params.range.start.line, params.range.end.line
+    out = []
+    seen = set()
+    state = ls.docs.get(params.text_document.uri)
+    if state is not None:
+        ls.mark_used(state)
+    rt = state.runtime if state is not None and state.runtime is not None and state.runtime.serial == result.serial else None
+    from torch_lsp.lsp.hover import shape_list_text
+
+    evaluated = {line: shape_list_text(shape) for line, shape in rt.assignment_shapes(result.source().tree).items()} if rt is not None else {}
+    same = ls.unchanged_lines(state, result, lo, hi) if state is not None else range(lo, hi + 1)
+    for line, _col, text in result.query.assignment_hints():
+        if not lo <= line <= hi or line in seen or line not in same:
+            continue
+        seen.add(line)
+        if line in evaluated and evaluated[line] != text:
+            text = evaluated[line] + " (evaluated)"  # the static shape was partly unknown
+        end = len(result.lines[line].rstrip()) if line < len(result.lines) else 0
+        out.append(lsp.InlayHint(position=lines.to_client(Position(line, end)), label=f"⟶ {text}",
+                                 kind=lsp.InlayHintKind.Type, padding_left=True))
+    for line, text in sorted(evaluated.items()):  # lines only the evaluation saw
+        if lo <= line <= hi and line not in seen and line in same:
+            seen.add(line)
+            end = len(result.lines[line].rstrip()) if line < len(result.lines) else 0
+            out.append(lsp.InlayHint(position=lines.to_client(Position(line, end)), label=f"⟶ {text} (evaluated)",
+                                     kind=lsp.InlayHintKind.Type, padding_left=True))
+    return out
+
+
+FEATURES = [
+    Feature(lsp.TEXT_DOCUMENT_INLAY_HINT, lsp.InlayHintOptions(resolve_provider=False), inlay_hints),
+]
