@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import weakref
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from torch_lsp.analysis.flow import Flow, assigned_names, may_catch, raised_name
 from torch_lsp.analysis.shapes import UNKNOWN, NotGiven, Sym
@@ -160,6 +160,26 @@ def _is_generator(fn: ast.AST) -> bool:
 
 class Statements:
     """Statements and control flow of the shape interpreter."""
+
+    if TYPE_CHECKING:  # what the interpreter this is a part of provides
+        steps: int
+        max_steps: int
+        cancel: Callable[[], bool] | None
+        epoch: int
+        region: int
+        _regions: int
+        loop_depth: int
+        catching: list[list]
+        raising: str | None
+        imports: Any
+        eval: Callable[..., Any]
+        _assign: Callable[..., None]
+        _binop: Callable[..., Any]
+        _equal: Callable[..., bool | None]
+        _forget: Callable[..., None]
+        _same_file: Callable[..., None]
+        module_frame: Callable[[], Any]
+        match_class: Callable[..., bool | None]
 
     # ------------------------------------------------------------------ blocks
     def new_flow(self, frame: Any) -> Flow:

@@ -111,5 +111,5 @@ def _fix_all_text(ls: TorchLanguageServer, state: DocState, result: Result) -> s
 
 FEATURES = [
     Feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
-    code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.SourceFixAll, FIX_ALL_KIND], resolve_provider=False), code_action),
+        code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.SourceFixAll, FIX_ALL_KIND], resolve_provider=False), code_action),
 ]
