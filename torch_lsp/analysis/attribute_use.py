@@ -31,12 +31,15 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from torch_lsp.strict import swallowed
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.flow import Flow, assigned_names, raised_name
 from torch_lsp.analysis.modules import MODULE_KINDS, Assignment, ClassInfo, Kind
+
+if TYPE_CHECKING:
+    from torch_lsp.analysis.project import FileSummary
 
 # ---------------------------------------------------------------------------------- tables
 
@@ -148,7 +151,7 @@ class _Scope:
         self.fn = fn
         self.params: dict[str, ast.arg] = {}
         self.defaults: dict[str, ast.expr] = {}
-        self.locals: dict[str, list[ast.expr]] = {}
+        self.locals: dict[str, list[ast.AST]] = {}  # expressions, or the AnnAssign/For/comprehension that binds
         self.self_values = self_values
         if fn is None:
             return
@@ -156,6 +159,7 @@ class _Scope:
         positional = a.posonlyargs + a.args
         for arg in positional + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
             self.params[arg.arg] = arg
+        d: ast.expr | None
         for arg, d in zip(positional[len(positional) - len(a.defaults):], a.defaults):
             self.defaults[arg.arg] = d
         for arg, d in zip(a.kwonlyargs, a.kw_defaults):
@@ -415,6 +419,7 @@ def _dtype(ctx, scope: _Scope, node: ast.AST, depth: int) -> str | None:
         if "dtype" in kw:
             return _dtype_of_name(ctx, kw["dtype"])
         if q in T.LEGACY_CONSTRUCTORS:
+            d: str | None
             d = T.LEGACY_DTYPES[q.rsplit(".", 1)[1]]
             return "bool" if d == "bool" else "float" if d.startswith(("float", "bfloat")) else "int"
         if q in ("torch.tensor", "torch.as_tensor", "torch.asarray"):
@@ -560,7 +565,7 @@ class FileFacts:
         self.optimizer_names: dict[str, ast.AST] = {}  # attribute name -> the optimizer call
         self.apply_names: set[str] = set()  # names converted in an `_apply`/`to` override of any class
         self.external_reads: set[str] = set()  # `obj.NAME` loads with obj not `self`
-        self._subclasses: dict[str, list[ClassInfo]] | None = None
+        self._subclasses: dict[tuple[str | None, str, int], list[ClassInfo]] | None = None  # ClassRef.key -> subclasses
 
     def _scan(self) -> None:
         if self._done:
@@ -606,6 +611,7 @@ class FileFacts:
                 yield arg
 
         apply_methods: list[ast.FunctionDef] = []
+        c: str | None
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 for stmt in node.body:
@@ -635,11 +641,12 @@ class FileFacts:
                     for arg in list(args) + [k.value for k in node.keywords]:
                         for item in registered_items(arg):
                             c = built(item)
-                            if c is None and isinstance(item, ast.Name) and item.id in instances and (q in _REGISTERING or func.attr in ("add_module", "register_module")):
+                            # `registering` with q not in _REGISTERING: func is an ast.Attribute
+                            if c is None and isinstance(item, ast.Name) and item.id in instances and (q in _REGISTERING or func.attr in ("add_module", "register_module")):  # type: ignore[attr-defined]
                                 for c2 in instances[item.id]:
                                     mark(c2, node)
-                            elif c is not None and (q in _REGISTERING or func.attr in ("add_module", "register_module")
-                                                    or (isinstance(func.value, ast.Attribute) and _is_self(func.value.value))):
+                            elif c is not None and (q in _REGISTERING or func.attr in ("add_module", "register_module")  # type: ignore[attr-defined]
+                                                    or (isinstance(func.value, ast.Attribute) and _is_self(func.value.value))):  # type: ignore[attr-defined]
                                 mark(c, node)
                 if q is not None and q.startswith("torch.optim.") and q.count(".") == 2:
                     params = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "params"]
@@ -693,7 +700,7 @@ class FileFacts:
 
     def subclasses(self, info: ClassInfo) -> list[ClassInfo]:
         if self._subclasses is None:
-            table: dict[str, list[ClassInfo]] = {}
+            table: dict[tuple[str | None, str, int], list[ClassInfo]] = {}
             for c in self.ctx.model.module_classes():
                 for b in _all_bases(self.ctx, c):
                     table.setdefault(b.ref.key, []).append(c)
@@ -843,7 +850,7 @@ class Site:
     partner: str | None = None  # what it meets (`the input `x``, `the output of `self.proj``)
     rank: int | None = None  # the rank of the attribute-derived operand there, when known
     pinned: bool = False
-    summary: object | None = None  # the file's summary, when not the checked file
+    summary: FileSummary | None = None  # the file's summary, when not the checked file
 
 
 @dataclass
@@ -900,7 +907,7 @@ class _FrameOps:
         env = {n: join([e[n] for e in envs if n in e]) for n in set().union(*envs)}
         out_attrs = {}
         for n in set().union(*attrs):
-            vals = [a.get(n) for a in attrs]
+            vals: list[Any] = [a.get(n) for a in attrs]
             if any(v is None for v in vals):  # not stored on some path: the value it came in with
                 vals = [v for v in vals if v is not None] + [self.frame.initial(n)]
             out_attrs[n] = join(vals)
@@ -1133,20 +1140,24 @@ class ClassUses:
                     self._bind(item_.optional_vars, v if v.tensorish and (v.attrs or v.device) else _UNKNOWN, frame, stmt)
             self._block(stmt.body, frame)
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            handlers = []
-            for h in stmt.handlers:
+            # A Try or (3.11+) a TryStar, named so that 3.10 runs it: mypy does not narrow
+            # through the name test, hence the attr-defined ignores on the fields both have.
+            handlers: list[tuple[ast.ExceptHandler, Callable[[], None]]] = []
+            for h in stmt.handlers:  # type: ignore[attr-defined]
                 def run(h=h) -> None:
                     if h.name:
                         frame.env[h.name] = _UNKNOWN
                     self._block(h.body, frame)
                 handlers.append((h, run))
-            flow.try_(lambda: self._block(stmt.body, frame), handlers,
-                      (lambda: self._block(stmt.orelse, frame)) if stmt.orelse else None,
-                      (lambda: self._block(stmt.finalbody, frame)) if stmt.finalbody else None,
-                      assigned_names(stmt.finalbody))
+            flow.try_(lambda: self._block(stmt.body, frame), handlers,  # type: ignore[attr-defined]
+                      (lambda: self._block(stmt.orelse, frame)) if stmt.orelse else None,  # type: ignore[attr-defined]
+                      (lambda: self._block(stmt.finalbody, frame)) if stmt.finalbody else None,  # type: ignore[attr-defined]
+                      assigned_names(stmt.finalbody))  # type: ignore[attr-defined]
         elif isinstance(stmt, ast.Match):
             self.eval(stmt.subject, frame)
-            flow.branches([lambda: None] + [(lambda c=c: self._block(c.body, frame)) for c in stmt.cases])
+            # `c=c` binds each case; mypy cannot infer a lambda with a parameter where a
+            # Callable[[], None] is expected
+            flow.branches([lambda: None] + [(lambda c=c: self._block(c.body, frame)) for c in stmt.cases])  # type: ignore[misc]
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # A closure (e.g. for checkpointing): analysed in place, its parameters standing for inputs.
             env = dict(frame.env)
@@ -1245,12 +1256,15 @@ class ClassUses:
             if all(u.py or not u.tensorish for u in ops) or any(isinstance(o, (ast.Is, ast.IsNot, ast.In, ast.NotIn)) for o in node.ops):
                 return _PY
             return self._meet(node, ops, frame, arith=False)
+        v: U | ast.expr
         if isinstance(node, ast.UnaryOp):
             v = self.eval(node.operand, frame)
             return _PY if isinstance(node.op, ast.Not) else v
         if isinstance(node, ast.BoolOp):
             # `x.device == self.c.device and torch.equal(x, self.c)`: the later operands run only
             # on the device the earlier ones checked.
+            values: list[U]
+            guarded: set[str]
             values, guarded = [], set()
             for v in node.values:
                 before = set(self._guarded)
@@ -1338,7 +1352,7 @@ class ClassUses:
                     return self._helper(hit[0], hit[1], node, args, kwargs, frame, bound=True)
             return self._module_call(name, node, args, kwargs, frame)
         if isinstance(func, ast.Subscript):
-            base = func.value
+            base: ast.expr | U = func.value
             while isinstance(base, ast.Subscript):
                 base = base.value
             if isinstance(base, ast.Attribute) and _is_self(base.value) and base.attr in self.module_names:

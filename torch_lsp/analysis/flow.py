@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import builtins
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Protocol, TypeVar
+from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
 
 S = TypeVar("S")
 
@@ -233,7 +233,7 @@ class Flow(Generic[S]):
         else:
             self.reachable = False
 
-    def branches(self, bodies: list[Callable[[], None] | None], undecided: bool = True) -> None:
+    def branches(self, bodies: Sequence[Callable[[], None] | None], undecided: bool = True) -> None:
         """Run each body from the current state (``undecided``: which one runs is not
         known, so none of them surely runs); go on from the join of those that complete.
         A None body is empty: the start state is one of the joined."""
@@ -263,7 +263,7 @@ class Flow(Generic[S]):
         self._settle(outs)
 
     # ------------------------------------------------------------------ loops
-    def unrolled(self, steps, orelse: Callable[[], None] | None, rest: Callable[[list], None] | None = None) -> None:
+    def unrolled(self, steps, orelse: Callable[[], None] | None, rest: Callable[[list, bool], None] | None = None) -> None:
         """A loop whose iterations are known one by one: ``steps`` yields a callable
         per iteration (binding the target and running the body), the string "stop"
         for the normal exit (a ``while`` condition found false), or "unknown" when
@@ -342,7 +342,9 @@ class Flow(Generic[S]):
                 head = self.ops.join([start] + ends) if (skippable or n) else (
                     self.ops.join(ends) if ends else None)
                 if head is None:  # every path of the first iteration left the loop
-                    start = None
+                    # None only on the way out (the break below), read by the `start is not None`
+                    # after the loop; typed S for the passes, which never see it.
+                    start = None  # type: ignore[assignment]
                     break
                 start, again = settle(start, head, n)
                 n += 1
@@ -361,7 +363,7 @@ class Flow(Generic[S]):
         self._settle(outs + frame.breaks)
 
     # ------------------------------------------------------------------ try
-    def try_(self, body: Callable[[], None], handlers: list[tuple[ast.ExceptHandler, Callable[[], None]]],
+    def try_(self, body: Callable[[], None], handlers: Sequence[tuple[ast.ExceptHandler, Callable[[], None]]],
              orelse: Callable[[], None] | None, finalbody: Callable[[], None] | None,
              final_names: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         """``try``/``except``/``else``/``finally`` (and ``except*``). Each handler starts

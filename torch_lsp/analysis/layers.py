@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, overload
 
 from torch_lsp.analysis import ops as O
 from torch_lsp.analysis.shape_types import Layer, Result, ShapeError
@@ -510,7 +510,7 @@ def _conv_config(layer: Layer) -> list[ShapeError]:
     short = layer.short
     n = _rank_of(layer.cls)
     out: list[ShapeError] = []
-    groups = p.get("groups")
+    groups: Any = p.get("groups")
     if _int(groups) is not None and groups <= 0:
         return [_cfg(f"groups must be a positive integer, but is {groups}", "groups")]
     for name in ("in_channels", "out_channels"):
@@ -1572,6 +1572,7 @@ def _transformer_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     short = layer.short
     d_model, _bf = _d_model(layer)
     decoder = "Decoder" in short
+    names: tuple[tuple[str, int], ...]
     if short == "Transformer":
         names = (("src", 0), ("tgt", 1))
     elif decoder:
@@ -1882,6 +1883,10 @@ def expected_input(layer: Layer) -> Shape | None:
 _Entry = tuple  # (name, Shape, is_parameter)
 
 
+@overload
+def _prefixed(prefix: str, entries: list[_Entry]) -> list[_Entry]: ...
+@overload
+def _prefixed(prefix: str, entries: list[_Entry] | None) -> list[_Entry] | None: ...
 def _prefixed(prefix: str, entries: list[_Entry] | None) -> list[_Entry] | None:
     if entries is None:
         return None
@@ -1918,7 +1923,7 @@ def _mha_entries(E: Dim, kdim: Dim, vdim: Dim, bias: Any, bias_kv: Any) -> list[
         e.append(("in_proj_bias", Shape.of(3 * E), True))  # type: ignore[operator]
     if bias_kv is True:
         e += [("bias_k", Shape.of(1, 1, E), True), ("bias_v", Shape.of(1, 1, E), True)]
-    e += _prefixed("out_proj.", _linear_entries(E, E, bias))  # type: ignore[operator]
+    e += _prefixed("out_proj.", _linear_entries(E, E, bias))
     return e
 
 
@@ -1943,6 +1948,7 @@ def _rnn_entries(layer: Layer, num_layers: int) -> list[_Entry] | None:
     gates = {"LSTM": 4, "GRU": 3, "RNN": 1, "LSTMCell": 4, "GRUCell": 3, "RNNCell": 1}[short]
     G = gates * H  # type: ignore[operator]
     bias = p.get("bias")
+    e: list[_Entry]
     if short.endswith("Cell"):
         e = [("weight_ih", Shape.of(G, in_size), True), ("weight_hh", Shape.of(G, H), True)]
         if bias is not False:
@@ -1959,7 +1965,7 @@ def _rnn_entries(layer: Layer, num_layers: int) -> list[_Entry] | None:
         real, has_proj = proj, True
     else:
         return None
-    e: list[_Entry] = []
+    e = []
     for layer_i in range(num_layers):
         for direction in range(D):
             sfx = f"_l{layer_i}" + ("_reverse" if direction else "")
@@ -1985,6 +1991,7 @@ def _entries(layer: Layer) -> list[_Entry] | None:
         if p.get("bias") is not False:
             e.append(("bias", Shape.of(_d(p["out_features"])), True))
         return e
+    n: int | None
     if "Conv" in short:
         n = _rank_of(layer.cls)
         in_c, out_c, g = _d(p.get("in_channels", U)), _d(p["out_channels"]), _d(p["groups"])

@@ -133,7 +133,7 @@ class ClassInfo:
     init_calls_unseen: bool = False
     analysed: bool = False
     _method_uses: dict[str, set[str]] | None = field(default=None, repr=False)
-    _methods: dict[str, ast.FunctionDef] | None = field(default=None, repr=False)
+    _methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -251,7 +251,7 @@ class ModuleModel:
             if isinstance(target, str):
                 if T.is_torch_module_class(target):
                     info.is_module = True
-                    info.torch_bases.add(T.canonical(target))
+                    info.torch_bases.add(T.canonical(target))  # type: ignore[arg-type]  # canonical of a str is a str
                 else:
                     info.unresolved_bases.append(base)
             elif isinstance(target, ClassRef):
@@ -345,6 +345,7 @@ class ModuleModel:
         returns: list[ast.expr | None] = []
         assigned: dict[str, list[ast.expr]] = {}
         stack: list[ast.AST] = list(fn.body)
+        t: ast.AST
         while stack:
             node = stack.pop()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
@@ -399,7 +400,7 @@ def _class_defs(body: list[ast.stmt]):
             yield stmt
             yield from _class_defs(stmt.body)
         elif isinstance(stmt, (ast.If, ast.Try)) or type(stmt).__name__ == "TryStar":
-            yield from _class_defs(stmt.body)
+            yield from _class_defs(stmt.body)  # type: ignore[attr-defined]  # a TryStar, tested by name for 3.10
             yield from _class_defs(getattr(stmt, "orelse", []))
             for h in getattr(stmt, "handlers", []):
                 yield from _class_defs(h.body)
@@ -446,7 +447,7 @@ def _join_states(a: _State, b: _State) -> _State:
         out.env[name] = _join_values(a.env.get(name), b.env.get(name))
     for name in a.attrs.keys() | b.attrs.keys():
         va, vb = a.attrs.get(name), b.attrs.get(name)
-        out.attrs[name] = va if vb is None else vb if va is None else _join_values(va, vb)
+        out.attrs[name] = va if vb is None else vb if va is None else _join_values(va, vb)  # type: ignore[assignment]  # name is in one of the two
     return out
 
 
@@ -497,7 +498,8 @@ class _InitWalker:
         self.method_stack: list[str] = []
         self.cond_depth = 0
         self._helpers_done: set[str] = set()
-        self.flow: Flow | None = None
+        # None only between walks: every reader runs inside _walk_function, which sets it
+        self.flow: Flow = None  # type: ignore[assignment]
 
     def run(self) -> None:
         info = self.info
@@ -638,12 +640,13 @@ class _InitWalker:
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             self._loop_registers(stmt, state)
             iterable = self.eval(stmt.iter, state)
+            item: Value | ast.withitem  # (the with-branch below reuses the name)
             item = Value(Kind.UNKNOWN)
             if iterable.kind is Kind.PLAIN_CONTAINER and len(iterable.items) == 1:
                 item = iterable.items[0].value
 
             def body() -> None:
-                self._assign(stmt.target, item, None, stmt, state, "loop")
+                self._assign(stmt.target, item, None, stmt, state, "loop")  # type: ignore[arg-type]  # the loop's Value
                 self._block(stmt.body, state)
             orelse = self._conditional(lambda: self._block(stmt.orelse, state)) if stmt.orelse else None
             flow.loop(self._conditional(body), orelse, _one_pass)
@@ -665,10 +668,11 @@ class _InitWalker:
                         state.env[h.name] = Value(Kind.UNKNOWN)
                     self._block(h.body, state)
                 return self._conditional(run)
-            flow.try_(self._conditional(lambda: self._block(stmt.body, state)), [(h, handler(h)) for h in stmt.handlers],
-                      (lambda: self._block(stmt.orelse, state)) if stmt.orelse else None,
-                      (lambda: self._block(stmt.finalbody, state)) if stmt.finalbody else None,
-                      assigned_names(stmt.finalbody) if stmt.finalbody else set())
+            # (a Try, or a TryStar tested by name for 3.10: mypy does not narrow through the name)
+            flow.try_(self._conditional(lambda: self._block(stmt.body, state)), [(h, handler(h)) for h in stmt.handlers],  # type: ignore[attr-defined]
+                      (lambda: self._block(stmt.orelse, state)) if stmt.orelse else None,  # type: ignore[attr-defined]
+                      (lambda: self._block(stmt.finalbody, state)) if stmt.finalbody else None,  # type: ignore[attr-defined]
+                      assigned_names(stmt.finalbody) if stmt.finalbody else set())  # type: ignore[attr-defined]
         elif isinstance(stmt, ast.Match):
             self.eval(stmt.subject, state)
             flow.branches([self._conditional(lambda case=case: self._block(case.body, state)) for case in stmt.cases]
@@ -712,7 +716,7 @@ class _InitWalker:
                 else:
                     state.env[n] = Value(Kind.UNKNOWN)
 
-    def _loop_registers(self, stmt: ast.For, state: _State) -> None:
+    def _loop_registers(self, stmt: ast.For | ast.AsyncFor, state: _State) -> None:
         """``for i, m in enumerate(self.blocks): self.add_module(str(i), m)``: the
         iterated containers are registered through the loop body."""
         if not any(
@@ -794,6 +798,8 @@ class _InitWalker:
 
     # ------------------------------------------------------------------ expressions
     def eval(self, node: ast.AST | None, state: _State, stmt: ast.stmt | None = None) -> Value:
+        v: Value | ast.expr | None
+        inner: Value | _State
         if node is None:
             return Value(Kind.UNKNOWN)
         if isinstance(node, ast.Constant):
@@ -909,6 +915,7 @@ class _InitWalker:
         if isinstance(func, ast.Attribute) and func.attr == "__init__":
             for a in node.args:
                 self.eval(a, state)
+            k: ast.keyword | Kind
             for k in node.keywords:
                 self.eval(k.value, state)
             if self.info.super_init is None:

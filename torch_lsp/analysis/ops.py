@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, TypeGuard
 
 from torch_lsp.analysis.shape_types import Result, ShapeError
 from torch_lsp.analysis.shapes import (
@@ -49,7 +49,7 @@ __all__ = [
 # =============================================================================== helpers
 
 
-def _is_int(x: Any) -> bool:
+def _is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -190,7 +190,7 @@ def _locate(s: Shape, d: Any, extra: int = 0, scalar_ok: bool = True) -> tuple[_
             return _Pos(None, None), err
         if n == 0:  # a scalar wrapped as 1-D
             return _Pos(0, None), None
-        return _Pos(i, i - n), None
+        return _Pos(i, i - n), None  # type: ignore[operator]  # an int d wraps to an int when no error
     if d < 0 and -d <= n:
         return _Pos(None, d), None
     if d >= 0:
@@ -204,12 +204,13 @@ def normalize_dim(d: Any, rank: int | None, scalar_ok: bool = True) -> Result:
     provably out of range, as torch says it."""
     if not _is_int(d):
         return Result(None)
+    # (this Result's out is an int index, which shape_types.Output does not list)
     if rank is None:
-        return Result(d if d >= 0 else None)
+        return Result(d if d >= 0 else None)  # type: ignore[arg-type]
     i, err = _wrap(d, rank, scalar_ok)
     if err is not None:
         return Result(None, err)
-    return Result(i)
+    return Result(i)  # type: ignore[arg-type]
 
 
 def size(shape: Shape | None, dim: Any = None) -> Any:
@@ -283,8 +284,8 @@ def _broadcast_raw(a: Shape, b: Shape) -> tuple[tuple, bool, tuple[int, Dim, Dim
         elif x is not None:
             # b has no dim here: absent (known rank) or unknown (prefix)
             d = x if (not b.prefix or _not_one(x)) else UNKNOWN
-        else:
-            d = y if (not a.prefix or _not_one(y)) else UNKNOWN
+        else:  # x is None, so y is not (k <= max(na, nb))
+            d = y if (not a.prefix or _not_one(y)) else UNKNOWN  # type: ignore[assignment, arg-type]
         out.append(d)
     return tuple(reversed(out)), a.prefix or b.prefix, None
 
@@ -330,7 +331,7 @@ def broadcast_shapes(shapes: Sequence[Shape | None]) -> Result:
         r = broadcast(out, s)
         if r.error is not None or r.out is None:
             return r
-        out = r.out
+        out = r.out  # type: ignore[assignment]  # broadcast's out is a Shape
     return Result(out)
 
 
@@ -488,6 +489,7 @@ def linear(x: Shape | None, weight: Shape | None, bias: Shape | None = None) -> 
             f"input {x}, weight {weight}{tail}",
             got=x.dims[-1], want=k_in,
         )
+    out: Shape | None
     if weight.rank == 2:
         out = x.replace_last(weight.dims[0])  # the leading dims (and what they are: lead) stay
     elif weight.rank == 1:
@@ -880,7 +882,7 @@ def squeeze(shape: Shape | None, dim: Any = None) -> Result:
             if s.rank == 0:
                 if p.left in targets:
                     return _fail("rank", f"dim {p.left} appears multiple times in the list of dims")
-                targets.add(p.left)
+                targets.add(p.left)  # type: ignore[arg-type]  # rank 0: _locate gives left 0
                 continue
             if p.right is not None:
                 if n + p.right in targets:
@@ -1086,13 +1088,14 @@ def cat(shapes: Sequence[Shape | None], dim: Any = 0) -> Result:
     if not idx:
         return Result(Shape.of(0))
     for i in idx:
-        if sh[i] is not None and sh[i].rank == 0:
+        if sh[i] is not None and sh[i].rank == 0:  # type: ignore[union-attr]  # (mypy does not narrow sh[i])
             return _fail("concat", f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     # a 1-D tensor that might be empty could be skipped: ranks are then not comparable
-    maybe_skipped = {i for i in idx if sh[i] is None or (sh[i].rank == 1 and dim_eq(sh[i].dims[0], 0) is None)}
-    known = [(i, sh[i]) for i in idx if sh[i] is not None and i not in maybe_skipped]
+    maybe_skipped = {i for i in idx if sh[i] is None or (sh[i].rank == 1 and dim_eq(sh[i].dims[0], 0) is None)}  # type: ignore[union-attr]
+    known: list[tuple[int, Shape]] = [(i, sh[i]) for i in idx if sh[i] is not None and i not in maybe_skipped]  # type: ignore[misc]
     rank: int | None = None
     first: tuple[int, Shape] | None = None
+    x: Shape | None
     for i, x in known:
         if x.rank is not None:
             if rank is not None and x.rank != rank:
@@ -1112,7 +1115,7 @@ def cat(shapes: Sequence[Shape | None], dim: Any = 0) -> Result:
     # the common frame: the known rank, or a suffix as long as the shortest prefix shape
     if rank is not None:
         n = rank
-        rows = {}
+        rows: dict[int, tuple | None] = {}
         for i in idx:
             x = sh[i]
             if x is None or i in maybe_skipped:
@@ -1133,6 +1136,7 @@ def cat(shapes: Sequence[Shape | None], dim: Any = 0) -> Result:
         return Result(None, err)
     cd = n + p.right if p.right is not None else None
     out: list = []
+    ref: Dim
     for j in range(n):
         if j == cd:
             total: Dim = 0
@@ -1234,6 +1238,8 @@ def _parse_term(term: str, where: str) -> tuple[list[str], ShapeError | None]:
 def einsum(subscripts: Any, shapes: Sequence[Shape | None]) -> Result:
     """``torch.einsum(equation, *operands)`` with explicit or implicit output, ``...``
     and size-1 broadcasting of repeated subscripts (as torch allows)."""
+    x: str | Dim  # a subscript label, or (reporting a bad broadcast) a size
+    bad: tuple[int, Dim, Dim] | bool | None
     if not isinstance(subscripts, str):
         return Result(None)
     ops = _items(shapes)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch_lsp.analysis.names import ImportTable, _top_level_statements
 from torch_lsp.analysis.source import SourceFile, decode_source
+
+if TYPE_CHECKING:
+    from torch_lsp.analysis.modules import ModuleModel
 
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -52,7 +55,7 @@ class FileSummary:
     aliases: dict[str, ast.expr] = field(default_factory=dict)  # `Alias = some.Name` at top level
     import_root: str | None = None  # the directory absolute imports resolve against
     source: SourceFile | None = None
-    model: object | None = field(default=None, repr=False)  # its ModuleModel, made on first use
+    model: ModuleModel | None = field(default=None, repr=False)  # its ModuleModel, made on first use
     bindings_key: int | None = field(default=None, repr=False)  # see _bindings_key
     followed_env: Any = field(default=None, repr=False)  # the interpreter's env of this file, when followed
 

@@ -12,7 +12,7 @@ symbol is bound to it).
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch_lsp.analysis.shapes import UNKNOWN, NotGiven, Sym, dim_eq, is_dim
 from torch_lsp.analysis.values import BoundMethodV, ClassV, FuncV, InstanceV, LayerV, PartialV, SeqV, TensorV, TupleV
@@ -57,6 +57,16 @@ def _items(v: Any) -> list | None:
 
 class PythonValues:
     """Comparisons and builtins of the shape interpreter."""
+
+    # What the mixin uses of the Interpreter. (Not `region`: declared here, mypy would
+    # compare it with the Statements mixin's, whose type it cannot determine.)
+    if TYPE_CHECKING:
+        epoch: int
+        module_env: dict
+
+        def eval(self, node: ast.AST | None, frame: Any) -> Any: ...
+        def concrete(self, d: Any, frame: Any) -> Any: ...
+        def _qualify(self, node: ast.AST) -> str | None: ...
 
     # ------------------------------------------------------------------ comparisons
     def compare(self, node: ast.Compare, frame: Any, left: Any = _NOT_EVALUATED) -> Any:
@@ -181,11 +191,11 @@ class PythonValues:
             return TupleV(tuple(reversed(items))) if items is not None else UNKNOWN
         if name in ("list", "tuple") and len(args) <= 1 and not kwargs:
             if not args:
-                return TupleV((), self.region if name == "list" else None, self.epoch)
+                return TupleV((), self.region if name == "list" else None, self.epoch)  # type: ignore[attr-defined]  # the Interpreter's
             items = _items(args[0])
             if items is None:
                 return UNKNOWN
-            return TupleV(tuple(items), self.region if name == "list" else None, self.epoch)
+            return TupleV(tuple(items), self.region if name == "list" else None, self.epoch)  # type: ignore[attr-defined]  # the Interpreter's
         if name == "isinstance" and len(args) == 2 and not kwargs:
             return self._isinstance(args[0], node.args[1], frame)
         if name in ("min", "max") and args and not kwargs:

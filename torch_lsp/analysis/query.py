@@ -54,7 +54,7 @@ class ShapeQuery:
 
     def _recorded(self, kind: type) -> list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]]:
         """(start, end, node, value) of the recorded expressions of one value type, by start."""
-        out = []
+        out: list[tuple[tuple[int, int], tuple[int, int], ast.AST, Any]] = []
         if self.interp is None:
             return out
         for node, value in self.interp.shape_index().by_node.values():

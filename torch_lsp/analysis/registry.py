@@ -426,7 +426,8 @@ def _new(ix, x: TensorV, args, kwargs, node, frame, short):
     if sizes is None or not all(is_dim(d) for d in sizes):
         return TensorV(None)
     res = O.new_shape(tuple(sizes))
-    return TensorV(res.out if res.error is None else None)
+    # new_shape's Result holds a Shape or None (a tuple output is only for ops with several outputs)
+    return TensorV(res.out if res.error is None else None)  # type: ignore[arg-type]
 
 
 _add(_new, "new_zeros new_ones new_empty new_full", needs_shape=False)

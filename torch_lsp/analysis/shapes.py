@@ -191,7 +191,7 @@ class Sym:
         return f"Sym({self})"
 
     def __str__(self) -> str:
-        parts: list[str] = []
+        parts: list[tuple[str, str]] = []
         for m, c in sorted(self.terms, key=lambda mc: (mc[0] == (), -len(mc[0]))):
             if m == ():
                 body, coeff = str(abs(c)), 1
@@ -204,9 +204,9 @@ class Sym:
                 if coeff != 1:
                     body = f"{body} * {coeff}"
             sign = "-" if c < 0 else "+"
-            parts.append((sign, body))  # type: ignore[arg-type]
+            parts.append((sign, body))
         text = ""
-        for i, (sign, body) in enumerate(parts):  # type: ignore[misc]
+        for i, (sign, body) in enumerate(parts):
             if i == 0:
                 text = f"-{body}" if sign == "-" else body
             else:

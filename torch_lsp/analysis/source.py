@@ -188,31 +188,33 @@ class SourceFile:
             data = self._line_bytes[line] = text.encode("utf-8")
         return len(data[:byte_col].decode("utf-8", errors="replace"))
 
+    # The methods below take any positioned node (stmt, expr, arg, keyword, ...); ast.AST
+    # itself declares no position, hence their attr-defined ignores.
     def range_of(self, node: ast.AST, end_node: ast.AST | None = None) -> Range:
         end_node = end_node or node
-        line = node.lineno - 1
-        end_line = (end_node.end_lineno or node.lineno) - 1
-        end_col = end_node.end_col_offset if end_node.end_col_offset is not None else node.col_offset
+        line = node.lineno - 1  # type: ignore[attr-defined]
+        end_line = (end_node.end_lineno or node.lineno) - 1  # type: ignore[attr-defined]
+        end_col = end_node.end_col_offset if end_node.end_col_offset is not None else node.col_offset  # type: ignore[attr-defined]
         return Range(
-            Position(line, self.char_col(line, node.col_offset)),
+            Position(line, self.char_col(line, node.col_offset)),  # type: ignore[attr-defined]
             Position(end_line, self.char_col(end_line, end_col)),
         )
 
     def start_of(self, node: ast.AST) -> Position:
-        line = node.lineno - 1
-        return Position(line, self.char_col(line, node.col_offset))
+        line = node.lineno - 1  # type: ignore[attr-defined]
+        return Position(line, self.char_col(line, node.col_offset))  # type: ignore[attr-defined]
 
     def end_of(self, node: ast.AST) -> Position:
-        line = (node.end_lineno or node.lineno) - 1
-        return Position(line, self.char_col(line, node.end_col_offset or 0))
+        line = (node.end_lineno or node.lineno) - 1  # type: ignore[attr-defined]
+        return Position(line, self.char_col(line, node.end_col_offset or 0))  # type: ignore[attr-defined]
 
     def segment(self, node: ast.AST) -> str:
         """The exact source text of a node."""
-        line = node.lineno - 1
-        if node.end_lineno == node.lineno:  # the common case: one line, often ASCII
+        line = node.lineno - 1  # type: ignore[attr-defined]
+        if node.end_lineno == node.lineno:  # type: ignore[attr-defined]  # the common case: one line, often ASCII
             text = self.line_text(line)
             if text.isascii():
-                return text[node.col_offset : node.end_col_offset]
+                return text[node.col_offset : node.end_col_offset]  # type: ignore[attr-defined]
         r = self.range_of(node)
         return self.text_in(r)
 
@@ -254,8 +256,9 @@ def _error_range(text: str, exc: SyntaxError) -> Range:
         return Range.point(0, 0)
     line = max((exc.lineno or 1) - 1, 0)
     col = max((exc.offset or 1) - 1, 0)
-    end_line = (exc.end_lineno - 1) if getattr(exc, "end_lineno", None) else line
-    end_col = (exc.end_offset - 1) if getattr(exc, "end_offset", None) and exc.end_offset > 0 else col + 1
+    # (the getattr tests rule out None; mypy does not narrow through getattr)
+    end_line = (exc.end_lineno - 1) if getattr(exc, "end_lineno", None) else line  # type: ignore[operator]
+    end_col = (exc.end_offset - 1) if getattr(exc, "end_offset", None) and exc.end_offset > 0 else col + 1  # type: ignore[operator]
     if (end_line, end_col) < (line, col):
         end_line, end_col = line, col + 1
     if line >= len(lines):  # past the last line: the end of the file

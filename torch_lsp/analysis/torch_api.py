@@ -190,7 +190,8 @@ def canonical(qualified: str | None) -> str | None:
 def is_torch_module_class(qualified: str | None) -> bool:
     """A class exported by torch.nn that is an nn.Module (Module itself included)."""
     q = canonical(qualified)
-    return bool(q) and q.startswith("torch.nn.") and q.count(".") == 2 and q.rsplit(".", 1)[1] in TORCH_NN_MODULES
+    # bool(q) rules out None, which mypy does not narrow through
+    return bool(q) and q.startswith("torch.nn.") and q.count(".") == 2 and q.rsplit(".", 1)[1] in TORCH_NN_MODULES  # type: ignore[union-attr]
 
 
 def is_torch_owned_name(name: str) -> bool:

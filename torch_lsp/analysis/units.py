@@ -149,7 +149,7 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
             todo.extend(refs_of(name))
         return tuple(sorted((n, defs[n][0], defs[n][1]) for n in seen))
 
-    keys = []
+    keys: list[tuple] = []
     for kind, obj, _ in units:
         if kind == "top":
             keys.append(("top", reach(context_words), common))

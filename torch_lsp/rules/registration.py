@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from torch_lsp.analysis import attribute_use as U
 from torch_lsp.analysis import torch_api as T
@@ -467,7 +467,7 @@ def _never_calls_super(ctx: FileContext, info: ClassInfo, early: list[Assignment
             f"`self.{first.name}` raises `AttributeError: cannot assign {action} before Module.__init__() call`"
         )
         rng = _assignment_range(ctx, first)
-        related = (RelatedInformation(_def_name_range(ctx, init), "`__init__` without `super().__init__()`"),)
+        related: tuple[RelatedInformation, ...] = (RelatedInformation(_def_name_range(ctx, init), "`__init__` without `super().__init__()`"),)
     else:
         msg = (
             f"`{info.name}.__init__` never calls `super().__init__()`: the module is never initialised, so calling it "
@@ -591,7 +591,8 @@ def _site_related(ctx: FileContext, site: U.Site, text: str) -> RelatedInformati
 def _at(site: U.Site) -> str:
     where = f"`{site.function}`"
     if site.summary is not None and getattr(site.summary, "path", None):
-        where += f" ({site.summary.path.rsplit('/', 1)[-1]})"
+        # the getattr above found a path (mypy does not narrow through getattr)
+        where += f" ({site.summary.path.rsplit('/', 1)[-1]})"  # type: ignore[union-attr]
     return f"{where} (line {_line(site)})"
 
 
@@ -766,7 +767,7 @@ def _tensor_fixes(ctx: FileContext, a: Assignment, tf: U.TensorFacts, use: U.Att
         param_ok = False
     if param is not None and param_ok:
         node = a.value_node
-        targets = [node]
+        targets: Sequence[ast.AST] = [node]
         if isinstance(node, ast.IfExp):  # keep a `None` arm out of the wrap
             arms = [arm for arm in (node.body, node.orelse) if not (isinstance(arm, ast.Constant) and arm.value is None)]
             if len(arms) < 2:
@@ -785,7 +786,9 @@ def _tensor_fixes(ctx: FileContext, a: Assignment, tf: U.TensorFacts, use: U.Att
         elif a.how == "setattr":
             whole = ctx.src.range_of(a.target)
         if whole is not None:
-            value_text = _modernised(ctx, a.value_node)
+            # not None (checked on entry); mypy reads the `a.stmt.value is a.value_node` test above as
+            # widening it to the statement's `expr | None`
+            value_text = _modernised(ctx, a.value_node)  # type: ignore[arg-type]
             if persistent is None:
                 persistent = not (tf.from_args and not tf.random)
             if persistent:
@@ -818,7 +821,7 @@ def _modernised(ctx: FileContext, node: ast.AST) -> str:
     for call in ast.walk(node):
         legacy = _legacy_of(ctx, call) if isinstance(call, ast.Call) else None
         if legacy is not None:
-            for fix in _legacy_fixes(ctx, call, *legacy)[:1]:
+            for fix in _legacy_fixes(ctx, call, *legacy)[:1]:  # type: ignore[arg-type]  # legacy is set only for an ast.Call
                 edits += [TextEdit(Range(relative(e.range.start), relative(e.range.end)), e.new_text) for e in fix.edits]
     if not edits:
         return text
@@ -933,7 +936,7 @@ def _only_in_other_branches(info: ClassInfo, a: Any) -> bool:
         return any(n is target for st in stmts for n in ast.walk(st))
 
     def exclusive(x: ast.AST, y: ast.AST) -> bool:
-        for node in ast.walk(info.init):
+        for node in ast.walk(info.init):  # type: ignore[arg-type]  # not None (checked above; a nested function loses the narrowing)
             if isinstance(node, ast.If) and node.orelse:
                 if (contains(node.body, x) and contains(node.orelse, y)) or (contains(node.orelse, x) and contains(node.body, y)):
                     return True

@@ -9,7 +9,7 @@ A mismatch of the very input a module is called with is TL204 at that call.
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, Sequence
 
 from torch_lsp.analysis.interpreter import Finding, Frame, Interpreter, LayerV, Origin, TensorV, quote_line
 from torch_lsp.analysis.shape_types import Layer, ShapeError
@@ -73,7 +73,7 @@ def _rebound(fn: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
 
 
-def _lift(arg: ast.AST, chain: tuple, producer_chain: tuple) -> ast.AST:
+def _lift(arg: ast.AST, chain: Sequence[Any], producer_chain: tuple) -> ast.AST:
     """A layer built inside a helper (``conv_block(c_in, c_out)``) from the helper's
     parameter: the size to change is the argument its caller passed, unless the
     producer was built in the same helper call (then the helper itself is wrong)."""
@@ -217,7 +217,7 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
     kind = err.kind
     name = _layer_name(mod)
     if kind in ("features", "channels", "rank") and from_call_site:
-        site = o.site if o.site is not None else o
+        site = o.site if o.site is not None else o  # type: ignore[union-attr]  # from_call_site: o is not None
         target = site.node if site is not None and site.node is not None else node
         msg = f"{name} cannot take the input {shape_str(inp.shape)} given at line {_line(target)}: {err.message}"
         rel = []
@@ -240,7 +240,8 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
         got = f"{dim_str(err.got)}" if err.got is not None else shape_str(inp.shape)
         word = _PARAM_WORD.get(err.param or "", "size")
         if code == "TL203":
-            msg = f"{name} expects {dim_str(err.want)} {word}, but receives {got}{formula} from `{o.label}`{_site_text(o)}"
+            # TL203 needs a flatten formula, which needs an origin: o is not None
+            msg = f"{name} expects {dim_str(err.want)} {word}, but receives {got}{formula} from `{o.label}`{_site_text(o)}"  # type: ignore[union-attr]
         else:
             msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
         fixes = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Iterator
+from typing import Callable, Iterator
 
 from torch_lsp.analysis.context import FileContext
 from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, RelatedInformation, Severity, TextEdit
@@ -227,6 +227,7 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
     # unit cache for unchanged code: same positions), and walking the tree is skipped.
     from torch_lsp.analysis.interpreter import FOLLOW_OTHER_FILES
 
+    local: Callable[[int], bool]
     if FOLLOW_OTHER_FILES:
         ids = {id(n) for n in ast.walk(ctx.src.tree)} if ctx.src.tree is not None else set()
         local = ids.__contains__

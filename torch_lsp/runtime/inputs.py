@@ -91,7 +91,8 @@ def _layer_pattern(mod: Any) -> tuple[str, list[list]] | None:
     if isinstance(mod, (nn.Embedding, nn.EmbeddingBag)):
         return "long", [["B", "T"]]
     if isinstance(mod, (nn.LayerNorm, getattr(nn, "RMSNorm", nn.LayerNorm))):
-        shape = tuple(mod.normalized_shape) if mod.normalized_shape is not None else ()
+        # (the getattr keeps torches without RMSNorm working; mypy then widens `mod` to object)
+        shape = tuple(mod.normalized_shape) if mod.normalized_shape is not None else ()  # type: ignore[union-attr]
         if shape and ints(*shape):
             return "float", [["B", "T", *shape], ["B", *shape]]
         return None
@@ -121,10 +122,10 @@ def _layer_pattern(mod: Any) -> tuple[str, list[list]] | None:
 
 
 # ============================================================================ source of forward
-_TREES: dict[Any, ast.FunctionDef | None] = {}
+_TREES: dict[Any, ast.FunctionDef | ast.AsyncFunctionDef | None] = {}
 
 
-def _function_tree(fn: Any) -> ast.FunctionDef | None:
+def _function_tree(fn: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     """The parsed definition of a function (its decorators' wrappers removed)."""
     try:
         fn = inspect.unwrap(getattr(fn, "__func__", fn))
@@ -152,7 +153,7 @@ def forget_sources() -> None:
     _TREES.clear()
 
 
-def _param_names(fn_tree: ast.FunctionDef) -> list[str]:
+def _param_names(fn_tree: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     a = fn_tree.args
     return [p.arg for p in a.posonlyargs + a.args]
 
@@ -292,6 +293,7 @@ class _Finder:
 
     def _inserting(self, value: ast.expr, names: set[str]) -> tuple[str, int] | None:
         """``x[:, None]``, ``x[None]``, ``x.unsqueeze(k)`` of a tracked name: (name, where the new dim is)."""
+        k: object
         if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name) and value.value.id in names:
             items = value.slice.elts if isinstance(value.slice, ast.Tuple) else [value.slice]
             nones = [i for i, e in enumerate(items) if isinstance(e, ast.Constant) and e.value is None]
@@ -311,8 +313,9 @@ class _Finder:
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "unsqueeze" \
                 and isinstance(value.func.value, ast.Name) and value.func.value.id in names and len(value.args) == 1:
             arg = value.args[0]
-            k = arg.value if isinstance(arg, ast.Constant) else -arg.operand.value if isinstance(arg, ast.UnaryOp) and \
-                isinstance(arg.op, ast.USub) and isinstance(arg.operand, ast.Constant) else None
+            # (`-` of any constant's value: mypy sees str, bytes, None among its types)
+            k = (arg.value if isinstance(arg, ast.Constant) else -arg.operand.value  # type: ignore[operator]
+                 if isinstance(arg, ast.UnaryOp) and isinstance(arg.op, ast.USub) and isinstance(arg.operand, ast.Constant) else None)
             if isinstance(k, int) and not isinstance(k, bool):
                 return value.func.value.id, k
         return None
@@ -335,6 +338,7 @@ class _Finder:
 
     def _expr(self, node: ast.expr, names: set[str], self_name: str, owner: Any, depth: int) -> Pattern | str | None:
         """The first consuming call in an expression (inner calls first), or None."""
+        found: Pattern | str | None
         if not self._uses(node, names):
             return None
         if isinstance(node, ast.Attribute) and node.attr in _INSPECTIONS:
@@ -535,6 +539,7 @@ def infer(model: Any) -> Inferred:
     params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     required = [p for p in params if p.default is p.empty]
     finder = _Finder()
+    found: Pattern | str
     if not required:  # forward(input_ids=None, ...): the first argument is the input
         nones = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is None]
         if not nones:
@@ -546,7 +551,6 @@ def infer(model: Any) -> Inferred:
             if isinstance(found, Pattern) and len(out.optional) < 3:
                 out.optional.append((p.name, found))
     for i, p in enumerate(required):
-        found: Pattern | str
         if isinstance(model, nn.Sequential) or _layer_pattern(model) is not None:
             found = module_pattern(model, type(model).__name__, i, None, 0, finder)
         else:

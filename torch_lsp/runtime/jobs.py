@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any
+from typing import AbstractSet, Any
 
 from torch_lsp.analysis.names import ImportTable
 
@@ -386,7 +386,7 @@ def _evaluation(call: ast.Call, scope: Scope, classes: set[str], ev: _Evaluator)
 
 
 # ============================================================================ configured inputs
-def configured(tree: ast.Module, inputs: Any, already: set[str] = frozenset()) -> tuple[list[Evaluation], list[str]]:
+def configured(tree: ast.Module, inputs: Any, already: AbstractSet[str] = frozenset()) -> tuple[list[Evaluation], list[str]]:
     """Evaluations asked for in ``[tool.torch-lsp.runtime.inputs]`` for this file's
     classes (those without a call site of their own), and problems with the table.
 
@@ -408,7 +408,7 @@ def configured(tree: ast.Module, inputs: Any, already: set[str] = frozenset()) -
         kwargs: dict = {}
         if isinstance(spec, dict):
             args, kwargs, spec = spec.get("args", []), spec.get("kwargs", {}), spec.get("inputs")
-        tensors = []
+        tensors: list[dict[str, Any]] = []
         ok = isinstance(spec, list) and isinstance(args, list) and isinstance(kwargs, dict)
         for item in spec if isinstance(spec, list) else []:
             shape, dtype = (item.get("shape"), item.get("dtype")) if isinstance(item, dict) else (item, None)
@@ -453,7 +453,7 @@ def _annotated_input(ann: ast.expr | None) -> dict | None:
     return None
 
 
-def annotated(tree: ast.Module, already: set[str] = frozenset()) -> list[Evaluation]:
+def annotated(tree: ast.Module, already: AbstractSet[str] = frozenset()) -> list[Evaluation]:
     """Classes whose ``forward`` states every input's shape with numbers in a jaxtyping
     annotation, and whose constructor needs no argument: built with the defaults."""
     out = []
@@ -520,7 +520,7 @@ def _called_name(node: ast.expr) -> str | None:
     return None
 
 
-def entry_points(tree: ast.Module, already: set[str] = frozenset()) -> list[EntryPoint]:
+def entry_points(tree: ast.Module, already: AbstractSet[str] = frozenset()) -> list[EntryPoint]:
     """The document's entry points, builders first (see ``runtime.entry``).
 
     A *builder* is a module-level function without required arguments that returns

@@ -83,7 +83,7 @@ def stat(pid: int) -> Stat | None:
 
 
 def _table() -> dict[int, Stat]:
-    table = {}
+    table: dict[int, Stat] = {}
     try:
         names = os.listdir("/proc")
     except OSError:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from torch_lsp.analysis.diagnostics import Diagnostic, Position, Range, RelatedInformation, Severity
 from torch_lsp.analysis.source import SourceFile
@@ -71,7 +71,7 @@ class Evaluated:
 
 
 def job_for(src: SourceFile, path: str, evaluations: list[Evaluation], project: Any = None,
-            entries: list[EntryPoint] = (), options: Options | None = None) -> dict:
+            entries: Sequence[EntryPoint] = (), options: Options | None = None) -> dict:
     """The worker's job: the document's text, where its imports resolve from, and what to evaluate."""
     abspath = os.path.abspath(path)
     sys_path: list[str] = []

@@ -283,7 +283,7 @@ class _Recording(ast.NodeTransformer):
             else:
                 names = []
             if names:
-                pairs = [ast.Tuple([ast.Constant(n), ast.Name(n, ast.Load())], ast.Load()) for n in dict.fromkeys(names)]
+                pairs: list[ast.expr] = [ast.Tuple([ast.Constant(n), ast.Name(n, ast.Load())], ast.Load()) for n in dict.fromkeys(names)]
                 call = ast.Expr(ast.Call(ast.Name(RECORD, ast.Load()), [ast.Constant(stmt.lineno)] + pairs, []))
                 out.append(ast.copy_location(call, stmt))
         return out
@@ -598,6 +598,7 @@ def run_job(job: dict) -> dict:
     sys.modules[name] = module
     # inspect.getsource (which the input inference reads) sees the document's text, saved or not
     linecache.cache[path] = (len(job["source"]), None, job["source"].splitlines(True), path)
+    kept: ast.Module | tuple[int, int] | None  # the module's definitions, then (in finally) a module file's stamp
     try:
         try:
             tree = ast.parse(job["source"], filename=path)
