@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from torch_lsp.analysis import engine
+from torch_lsp import engine
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.source import SourceFile

@@ -61,9 +61,9 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from torch_lsp.analysis import engine
+    import flow_fuzz_gen
 
-    engine.preload()
+    flow_fuzz_gen.engine_module().preload()
 
 
 def _one(args: tuple) -> dict:

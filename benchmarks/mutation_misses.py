@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch_lsp.analysis.interpreter as I  # noqa: E402
-from torch_lsp.analysis.engine import analyse  # noqa: E402
+from torch_lsp.engine import analyse  # noqa: E402
 from torch_lsp.analysis.source import SourceFile  # noqa: E402
 
 SHAPE_KINDS = ("dim", "view-size", "layer-size")

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import realworld  # noqa: E402
 import wild  # noqa: E402
 
-from torch_lsp.analysis import engine  # noqa: E402
+from torch_lsp import engine  # noqa: E402
 from torch_lsp.analysis.project import Project  # noqa: E402
 from torch_lsp.runtime.client import RuntimeClient  # noqa: E402
 from torch_lsp.runtime.report import Options, evaluate_source  # noqa: E402

@@ -8,7 +8,7 @@ os.environ.setdefault("TORCH_LSP_STRICT", "1")
 
 import pytest  # noqa: E402
 
-from torch_lsp.analysis.engine import check_source  # noqa: E402
+from torch_lsp.engine import check_source  # noqa: E402
 from torch_lsp.analysis.fixes import apply_fixes  # noqa: E402
 from torch_lsp.analysis.project import Project  # noqa: E402
 

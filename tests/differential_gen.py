@@ -1555,7 +1555,7 @@ def _shape_at(q, line: int, col: int, end_col: int):
 
 
 def run_engine(prog: Program, project=None, path: str = "gen.py") -> EngineResult:
-    from torch_lsp.analysis.engine import analyse, finish
+    from torch_lsp.engine import analyse, finish
     from torch_lsp.analysis.query import ShapeQuery
     from torch_lsp.analysis.source import SourceFile
 

@@ -3056,8 +3056,18 @@ def _project():
     return shared()
 
 
+def engine_module():
+    """The check engine (``torch_lsp.engine``; ``torch_lsp.analysis.engine`` in trees
+    before it moved, for ``--engine-src`` runs of older commits)."""
+    try:
+        from torch_lsp import engine
+    except ImportError:
+        from torch_lsp.analysis import engine  # type: ignore[no-redef]
+    return engine
+
+
 def run_engine(prog: Program) -> EngineRun:
-    from torch_lsp.analysis.engine import check_source
+    check_source = engine_module().check_source
 
     try:
         res = check_source(prog.source, ENGINE_PATH, project=_project())

@@ -455,7 +455,7 @@ class Reference:
         self.report_syntax_errors = report_syntax_errors
 
     def diagnostics(self, text: str, path: str) -> list:
-        from torch_lsp.analysis import engine
+        from torch_lsp import engine
         from torch_lsp.analysis.project import Project
         from torch_lsp.analysis.recovery import parse_recovering
         from torch_lsp.analysis.source import SourceFile

@@ -798,7 +798,7 @@ def test_permission_denied_for_real(work, capsys):
 
 
 def test_internal_error_in_one_file(work, capsys, monkeypatch):
-    import torch_lsp.analysis.engine as engine
+    import torch_lsp.engine as engine
     import torch_lsp.strict as strict
 
     monkeypatch.setattr(strict, "_ON", False)  # what users get: the file's error, the rest checked

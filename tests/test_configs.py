@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from torch_lsp.analysis.engine import check_source
+from torch_lsp.engine import check_source
 from torch_lsp.analysis.project import Project
 
 CONFIGURATION_UTILS = """

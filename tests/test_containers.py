@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from torch_lsp.analysis.engine import check_source
+from torch_lsp.engine import check_source
 
 DENSE = """
 import torch

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import textwrap
 
-from torch_lsp.analysis.engine import check_source
+from torch_lsp.engine import check_source
 from torch_lsp.analysis.project import Project
 
 

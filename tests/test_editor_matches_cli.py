@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from torch_lsp.analysis.engine import analyse, check_source, finish
+from torch_lsp.engine import analyse, check_source, finish
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.units import UnitCache

@@ -5,7 +5,7 @@ buggy ones raise there, the quiet ones run)."""
 import textwrap
 
 from conftest import codes, fix_and_recheck, run
-from torch_lsp.analysis.engine import check_source
+from torch_lsp.engine import check_source
 from torch_lsp.analysis.project import Project
 
 

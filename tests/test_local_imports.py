@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
-from torch_lsp.analysis.engine import check_source
+from torch_lsp.engine import check_source
 
 
 def codes(text: str) -> list[tuple[str, int]]:

@@ -171,7 +171,7 @@ def test_cross_file_bases(project_tree, imports, base):
 
 
 def test_cross_file_base_registered_names_are_known(project_tree):
-    from torch_lsp.analysis.engine import check_source
+    from torch_lsp.engine import check_source
 
     path = write(project_tree, "pkg/model.py", """
     import torch

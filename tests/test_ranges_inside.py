@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import TWO_LINEARS
-from torch_lsp.analysis import engine
+from torch_lsp import engine
 from torch_lsp.analysis.recovery import parse_recovering
 from torch_lsp.analysis.source import SourceFile
 

@@ -736,7 +736,7 @@ def test_tl101_fix_also_modernises_a_legacy_constructor():
 
 
 def test_tl104_on_a_conditional_parameter_says_when_torch_raises():
-    from torch_lsp.analysis.engine import check_source
+    from torch_lsp.engine import check_source
 
     text = (
         "import torch\nimport torch.nn as nn\n\n\nclass Block(nn.Module):\n"
@@ -751,7 +751,7 @@ def test_tl102_a_plain_list_in_one_arm_is_not_registered_by_a_module_in_the_othe
     # Stage(4, 8) has 0 parameters (the list's LayerNorm and Conv2d are not registered);
     # the `else` arm's Identity registers `down` only on the runs that take it
     # (transformers' ConvNeXt stage, the plant of the mutation benchmark).
-    from torch_lsp.analysis.engine import check_source
+    from torch_lsp.engine import check_source
 
     text = ("import torch.nn as nn\n\n\nclass Stage(nn.Module):\n"
             "    def __init__(self, cin, cout, stride=2):\n        super().__init__()\n"
@@ -770,7 +770,7 @@ def test_tl102_a_plain_list_of_layers_built_on_every_branch_is_reported():
     # transformers' Wav2Vec2FeatureEncoder: `conv_layers` is a list of layers on each
     # branch (the last raises), then `self.conv_layers = list(conv_layers)`. For real,
     # Enc() has 0 parameters.
-    from torch_lsp.analysis.engine import check_source
+    from torch_lsp.engine import check_source
 
     text = ("import torch.nn as nn\n\n\nclass Enc(nn.Module):\n"
             "    def __init__(self, norm='group', n=3):\n        super().__init__()\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from torch_lsp.analysis import project as project_mod
-from torch_lsp.analysis.engine import check_source
+from torch_lsp.engine import check_source
 from torch_lsp.analysis.project import Project
 
 MODEL = textwrap.dedent(

@@ -261,7 +261,7 @@ def test_a_correct_model_is_quiet_and_its_shapes_are_recorded(client, tmp_path):
 
 @needs_torch
 def test_tl901_stays_silent_where_a_static_rule_reports(client, tmp_path):
-    from torch_lsp.analysis import engine
+    from torch_lsp import engine
 
     text = CHANNELS_FROM_A_STRING.replace("self.body = nn.Sequential(*layers)",
                                           "self.body = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(32, 8, 3))")
@@ -481,7 +481,7 @@ def test_a_tensor_made_on_the_cpu_meeting_meta_ones_is_a_skip_not_a_bug(client, 
 
 @needs_torch
 def test_tl901_stays_silent_where_a_registration_rule_reports(client, tmp_path):
-    from torch_lsp.analysis import engine
+    from torch_lsp import engine
 
     text = _hostile().replace("        super().__init__()\n", "").replace(
         "        self.fc = nn.Linear(4, 2)\n", "        self.fc = nn.Linear(4, 2)\n        super().__init__()\n")

@@ -18,7 +18,7 @@ import pytest
 from lsprotocol import types as lsp
 
 from test_server_bad_input import BUGGY, Raw, hover, open_doc
-from torch_lsp.analysis import engine
+from torch_lsp import engine
 from torch_lsp.analysis.diagnostics import Position
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.project import Project

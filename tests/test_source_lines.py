@@ -36,7 +36,7 @@ def test_a_form_feed_does_not_start_a_line_for_python():
 def test_recovery_keeps_lines_after_a_lone_carriage_return():
     """A syntax error is blanked out; a blanked line next to a lone \\r must not merge
     two line ends into one \\r\\n (every statement below would move up a line)."""
-    from torch_lsp.analysis.engine import check_source
+    from torch_lsp.engine import check_source
     from torch_lsp.analysis.recovery import parse_recovering
 
     assert [n.lineno for n in parse_recovering("\r s\npass").tree.body] == [3]
@@ -44,7 +44,7 @@ def test_recovery_keeps_lines_after_a_lone_carriage_return():
             "        self.fc = nn.Linear(1, 2)\n        super().__init__()\n")
     from torch_lsp.analysis.incremental import IncrementalParser
 
-    from torch_lsp.analysis.engine import analyse, finish
+    from torch_lsp.engine import analyse, finish
     from torch_lsp.analysis.source import SourceFile
 
     src = IncrementalParser("b.py").parse(text)

@@ -6,7 +6,7 @@ import pytest
 
 import torch_lsp.analysis.ops as O
 import torch_lsp.strict as strict
-from torch_lsp.analysis.engine import check_source
+from torch_lsp.engine import check_source
 
 TRANSPOSED = b"import torch\nx = torch.randn(2, 3)\ny = x.T\n"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from torch_lsp.analysis import engine
+from torch_lsp import engine
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.source import SourceFile

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TextIO
 
 from torch_lsp import __version__
-from torch_lsp.analysis import engine, fixes
+from torch_lsp import engine
+from torch_lsp.analysis import fixes
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
 from torch_lsp.strict import swallowed
 from torch_lsp.output import (

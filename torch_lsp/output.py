@@ -371,6 +371,8 @@ def summary(outcomes: list[FileOutcome], *, unsafe: bool = False, fixed: int | N
 
 
 def statistics(outcomes: list[FileOutcome], *, as_json: bool = False, unsafe: bool = False) -> str:
+    from torch_lsp.rules import rule_name
+
     counts: Counter[str] = Counter()
     fixable: Counter[str] = Counter()
     names: dict[str, str] = {}
@@ -378,7 +380,7 @@ def statistics(outcomes: list[FileOutcome], *, as_json: bool = False, unsafe: bo
         for d in o.diagnostics:
             counts[d.code] += 1
             fixable[d.code] += fix_for(d, unsafe) is not None
-            names[d.code] = d.name
+            names[d.code] = rule_name(d.code)
     rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     if as_json:
         data = [{"code": code, "name": names[code], "count": n, "fixable": fixable[code]} for code, n in rows]

@@ -1,6 +1,6 @@
 """The language server: a thin pygls 2.x shell over the analysis library.
 
-Every open Python document is analysed by ``torch_lsp.analysis.engine`` (the same
+Every open Python document is analysed by ``torch_lsp.engine`` (the same
 code ``torch-lsp check`` runs, so editor and CI agree) on one background thread,
 so the message loop keeps answering while an analysis runs. An analysis is for one
 document version: a newer version cancels it, and a result is only ever published

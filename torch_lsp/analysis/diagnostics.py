@@ -92,13 +92,6 @@ class Diagnostic:
     related: tuple[RelatedInformation, ...] = ()
     fixes: tuple[Fix, ...] = ()  # the first one is the preferred fix
 
-    @property
-    def name(self) -> str:
-        from torch_lsp.rules import RULES
-
-        rule = RULES.get(self.code)
-        return rule.name if rule else self.code
-
     def sort_key(self) -> tuple:
         return (self.range.start.line, self.range.start.character, self.code)
 

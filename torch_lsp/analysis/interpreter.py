@@ -111,6 +111,9 @@ class Finding:
     elsewhere: list = field(default_factory=list)  # (SourceFile, node, message): related places in other files
     exc: str | None = "RuntimeError"  # what torch raises (None: a shape error of some class)
     unit: str | None = None  # the class whose analysis on its own found it (None: a call site's run)
+    # Findings of one group at one place are one problem: the first is kept (set by
+    # whoever makes the finding; empty: its code is its group)
+    group: str = ""
 
     def text(self, message: str | None = None, files: dict[int, str] | None = None) -> str:
         """The message (or a related message) with the quoted lines as they are now."""
@@ -131,7 +134,7 @@ class Reporter:
         self.findings: dict[tuple, Finding] = {}
 
     def add(self, f: Finding) -> None:
-        key = (f.code[:3] if f.code != "TL209" else f.code, getattr(f.node, "lineno", 0), getattr(f.node, "col_offset", 0))
+        key = (f.group or f.code, getattr(f.node, "lineno", 0), getattr(f.node, "col_offset", 0))
         if key not in self.findings:
             if not f.quoted:
                 f.take_quoted()
@@ -1667,12 +1670,12 @@ class Interpreter(Statements, PythonValues):
         if isinstance(a, TensorV) or isinstance(b, TensorV):
             if isinstance(op, ast.MatMult):
                 if isinstance(a, TensorV) and isinstance(b, TensorV):
-                    return self._tensor_op("matmul", O.matmul, (a.shape, b.shape), [a, b], node, frame, "TL205")
+                    return self._tensor_op("matmul", O.matmul, (a.shape, b.shape), [a, b], node, frame, "matmul")
                 return TensorV(None)
             ta = a if isinstance(a, TensorV) else None
             tb = b if isinstance(b, TensorV) else None
             if ta is not None and tb is not None:
-                return self._tensor_op("broadcast", O.broadcast, (ta.shape, tb.shape), [ta, tb], node, frame, "TL206")
+                return self._tensor_op("broadcast", O.broadcast, (ta.shape, tb.shape), [ta, tb], node, frame, "broadcast")
             t = ta or tb
             other = b if ta is not None else a
             if isinstance(other, (int, float, bool, Sym)):  # a Python number: the shape stays
@@ -3162,7 +3165,9 @@ class Interpreter(Statements, PythonValues):
             return v if all(params[k] is v.params[k] for k in params) else Layer(v.cls, params)
         return v
 
-    def _tensor_op(self, name: str, fn: Callable[..., Result], fn_args: tuple, operands: list, node: ast.AST, frame: Frame, code: str | None, flatten_sizes: Any = None) -> AV:
+    def _tensor_op(self, name: str, fn: Callable[..., Result], fn_args: tuple, operands: list, node: ast.AST, frame: Frame, family: str | None, flatten_sizes: Any = None) -> AV:
+        """``family``: what kind of operation fails when it fails (matmul, broadcast,
+        reshape, concat: the rules say which rule that is); None: not reported."""
         if any(isinstance(o, TensorV) and o.shape is None for o in operands) and name not in ("cat", "stack", "concat", "concatenate", "broadcast", "matmul"):
             return TensorV(None)
         try:
@@ -3171,8 +3176,8 @@ class Interpreter(Statements, PythonValues):
             swallowed()
             return TensorV(None)
         if res.error is not None:
-            if code is not None:
-                self._op_error(code, res.error, operands, node, frame)
+            if family is not None:
+                self._op_error(family, res.error, operands, node, frame)
             return failed_tensor()
         origin = None
         if flatten_sizes is not None:
@@ -3238,10 +3243,10 @@ class Interpreter(Statements, PythonValues):
             f.exc = None  # ValueError, AssertionError or RuntimeError, by layer
             self._report(f)
 
-    def _op_error(self, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
+    def _op_error(self, family: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
         from torch_lsp.rules.shape_findings import op_error
 
-        f = op_error(self, code, err, operands, node, frame)
+        f = op_error(self, family, err, operands, node, frame)
         if f is not None:
             self._report(f)
 

@@ -179,11 +179,11 @@ def _sdpa(ix, x: TensorV | None, args, kwargs, node, frame, short):
         # batch dims; where that fails, sdpa fails too (checked on torch 2.13). With
         # enable_gqa the heads may differ: not checked.
         kt = O.transpose(k.shape, -2, -1).out
-        scores = ix._tensor_op("matmul", O.matmul, (q.shape, kt), [q, k], node, frame, "TL205")
+        scores = ix._tensor_op("matmul", O.matmul, (q.shape, kt), [q, k], node, frame, "matmul")
         if type(scores) is TensorV and scores.failed:
             return scores
         if type(scores) is TensorV and scores.shape is not None:
-            out = ix._tensor_op("matmul", O.matmul, (scores.shape, v.shape), [scores, v], node, frame, "TL205")
+            out = ix._tensor_op("matmul", O.matmul, (scores.shape, v.shape), [scores, v], node, frame, "matmul")
             if type(out) is TensorV and out.failed:
                 return out
     if not (isinstance(q, TensorV) and isinstance(v, TensorV) and q.shape is not None and v.shape is not None
@@ -218,7 +218,7 @@ def _reshape(ix, x: TensorV, args, kwargs, node, frame, short):
     if type(star) is StarSizesV:  # `x.view(*y.shape[:-1], -1, d)`
         if x.shape is None:
             return ix._wrap_output(O.reshape_star(None, star.lead, star.items).out, x.origin)
-        return ix._tensor_op("view", O.reshape_star, (x.shape, star.lead, star.items), [x], node, frame, "TL207",
+        return ix._tensor_op("view", O.reshape_star, (x.shape, star.lead, star.items), [x], node, frame, "reshape",
                              flatten_sizes=star.items)
     sizes = _flat_sizes(args) if args else _flat_sizes([kwargs["shape"]]) if "shape" in kwargs else None
     if not sizes:
@@ -229,7 +229,7 @@ def _reshape(ix, x: TensorV, args, kwargs, node, frame, short):
         if sum(1 for d in sizes if type(d) is int and d == -1) > 1 or any(type(d) is int and d < -1 for d in sizes):
             return TensorV(None, x.origin)
         return TensorV(Shape(tuple(UNKNOWN if type(d) is int and d == -1 else d for d in sizes)), x.origin)
-    return ix._tensor_op("view", O.reshape, (x.shape, sizes), [x], node, frame, "TL207", flatten_sizes=sizes)
+    return ix._tensor_op("view", O.reshape, (x.shape, sizes), [x], node, frame, "reshape", flatten_sizes=sizes)
 
 
 def _flatten(ix, x: TensorV, args, kwargs, node, frame, short):
@@ -244,7 +244,7 @@ def _unflatten(ix, x: TensorV, args, kwargs, node, frame, short):
     sizes = _items(_arg(args, kwargs, 1, "sizes"))
     if dim is None or sizes is None:
         return TensorV(None)
-    return ix._tensor_op("unflatten", O.unflatten, (x.shape, dim, sizes), [x], node, frame, "TL207")
+    return ix._tensor_op("unflatten", O.unflatten, (x.shape, dim, sizes), [x], node, frame, "reshape")
 
 
 def _permute(ix, x: TensorV, args, kwargs, node, frame, short):
@@ -333,7 +333,7 @@ _add(_argmax, "argmax argmin", "argmax argmin")
 def _elementwise(ix, x: TensorV, args, kwargs, node, frame, short):
     other = _arg(args, kwargs, 0, "other")
     if isinstance(other, TensorV):
-        return ix._tensor_op("broadcast", O.broadcast, (x.shape, other.shape), [x, other], node, frame, "TL206")
+        return ix._tensor_op("broadcast", O.broadcast, (x.shape, other.shape), [x, other], node, frame, "broadcast")
     return TensorV(x.shape, x.origin)
 
 
@@ -349,7 +349,7 @@ def _product(fn: Callable) -> Handler:
         other = _arg(args, kwargs, 0, "other", kwargs.get("mat2"))
         if not isinstance(other, TensorV):
             return TensorV(None)
-        return ix._tensor_op(short, fn, (x.shape, other.shape), [x, other], node, frame, "TL205")
+        return ix._tensor_op(short, fn, (x.shape, other.shape), [x, other], node, frame, "matmul")
     return handler
 
 
@@ -368,7 +368,7 @@ def _cat(fn: Callable, name: str) -> Handler:
         if not items or not all(isinstance(t, TensorV) for t in items):
             return TensorV(None)  # an empty list literal is usually filled later
         dim = _arg(args, kwargs, 1, "dim", 0)
-        return ix._tensor_op(name, fn, ([t.shape for t in items], dim), list(items), node, frame, "TL208")
+        return ix._tensor_op(name, fn, ([t.shape for t in items], dim), list(items), node, frame, "concat")
     return handler
 
 
@@ -384,7 +384,7 @@ def _einsum(ix, x, args, kwargs, node, frame, short):
         operands = list(operands[0].items)
     if not all(isinstance(t, TensorV) for t in operands):
         return TensorV(None)
-    return ix._tensor_op("einsum", O.einsum, (args[0], [t.shape for t in operands]), operands, node, frame, "TL205")
+    return ix._tensor_op("einsum", O.einsum, (args[0], [t.shape for t in operands]), operands, node, frame, "matmul")
 
 
 _add(_einsum, "", "einsum", binds=ARGS, needs_shape=False)

@@ -16,7 +16,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
 from torch_lsp import __version__
-from torch_lsp.analysis import engine
+from torch_lsp import engine
 from torch_lsp.analysis.context import AnalysisCancelled
 from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Range, Severity
 from torch_lsp.analysis.incremental import IncrementalParser

@@ -46,6 +46,12 @@ def rule(code: str, name: str, summary: str, severity: Severity, doc: str, fixab
     return r
 
 
+def rule_name(code: str) -> str:
+    """A code's rule name (``unregistered-tensor``); the code itself when no rule has it."""
+    r = RULES.get(code)
+    return r.name if r else code
+
+
 def lookup(code_or_name: str) -> Rule | None:
     key = code_or_name.strip()
     if key.upper() in RULES:

@@ -27,6 +27,15 @@ _PARAM_WORD = {
 }
 
 
+def _finding(code: str, node: ast.AST, message: str, related: list, fixes: list | None = None) -> Finding:
+    """A finding of rule ``code``. Shape findings at one place are one problem (the
+    first one found is kept): every TL2xx one, every TL3xx one; TL209 (a layer that
+    can never run) beside them."""
+    f = Finding(code, node, message, related, fixes=fixes or [])
+    f.group = code if code == "TL209" else code[:3]
+    return f
+
+
 def _line(node: ast.AST | None) -> str:
     """A line number quoted in a message (rendered when the finding is reported)."""
     return quote_line(node)
@@ -225,7 +234,7 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
             rel.append((mod.node, f"{name} is built here"))
         if node is not None and node is not target:
             rel.append((node, "the input reaches it here"))
-        return Finding("TL204", target, msg, rel)
+        return _finding("TL204", target, msg, rel)
     if kind == "rank":
         return None  # a rank mismatch deep inside a chain: no rule claims it (yet)
     if kind in ("features", "channels"):
@@ -250,16 +259,16 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
             if text is not None and text != interp.seg(arg):
                 title = f"Set {err.param} to {text}" + (f" (= {formula[3:]})" if code == "TL203" and formula else "")
                 fixes.append((title, [(arg, text)]))
-        return Finding(code, where, msg, _related(interp, inp, node, mod), fixes=fixes)
+        return _finding(code, where, msg, _related(interp, inp, node, mod), fixes=fixes)
     if kind == "reshape":  # nn.Unflatten(dim, sizes) whose sizes do not multiply to the dimension
         arg = _arg_node(interp, mod, "unflattened_size")
         where = arg or mod.node or node
         msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
-        return Finding("TL207", where, msg, _related(interp, inp, node, mod))
+        return _finding("TL207", where, msg, _related(interp, inp, node, mod))
     if kind == "spatial":
         where = mod.node or node
         msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
-        return Finding("TL209", where, msg, _related(interp, inp, node, mod))
+        return _finding("TL209", where, msg, _related(interp, inp, node, mod))
     if kind == "config":
         return None  # reported once at construction (config_errors)
     return None
@@ -272,13 +281,15 @@ def config_error(interp: Interpreter, layer: Layer, err: ShapeError, node: ast.C
     rel = []
     if frame.site is not None and frame.site.node is not None:
         rel.append((frame.site.node, "constructed with these arguments here"))
-    return Finding("TL209", node, msg, rel)
+    return _finding("TL209", node, msg, rel)
 
 
-_OP_WORD = {"TL205": "matrix product", "TL206": "elementwise operation", "TL207": "reshape", "TL208": "concatenation"}
+# The interpreter's families of tensor operations, and their rules.
+_OP_CODE = {"matmul": "TL205", "broadcast": "TL206", "reshape": "TL207", "concat": "TL208"}
 
 
-def op_error(interp: Interpreter, code: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
+def op_error(interp: Interpreter, family: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
+    code = _OP_CODE[family]
     if err.kind in ("rank",) and code not in ("TL205",):
         return None
     seg = " ".join(interp.seg(node).split())  # a call over several lines, quoted on one
@@ -289,7 +300,7 @@ def op_error(interp: Interpreter, code: str, err: ShapeError, operands: list, no
     for o in operands:
         if isinstance(o, TensorV) and o.origin is not None and o.origin.node is not None and o.origin.node is not node:
             rel.append((o.origin.node, f"{shape_str(o.shape)} comes from here"))
-    return Finding(code, node, msg, rel[:4])
+    return _finding(code, node, msg, rel[:4])
 
 
 def backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding:
@@ -312,7 +323,7 @@ def backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding
     rel = []
     if t.origin is not None and t.origin.node is not None:
         rel.append((t.origin.node, f"{shape_str(t.shape)} comes from here"))
-    return Finding("TL301", node, msg, rel, fixes=fixes)
+    return _finding("TL301", node, msg, rel, fixes=fixes)
 
 
 def foreign_finding(interp: Interpreter, f: Finding, entry: ast.AST, target: Any) -> Finding | None:
@@ -326,6 +337,6 @@ def foreign_finding(interp: Interpreter, f: Finding, entry: ast.AST, target: Any
     what = getattr(target, "name", None) or getattr(getattr(target, "node", None), "name", "it")
     msg = (f"`{interp.ctx.src.segment(entry)}`: with what this file passes, `{what}` fails at line "
            f"{_line(f.node)}: {f.message}")
-    out = Finding(f.code, entry, msg, [])
+    out = _finding(f.code, entry, msg, [])
     out.elsewhere = [(src, f.node, f"{f.code}: it fails here")] + [(src, n, m) for n, m in f.related if n is not None][:3]
     return out

@@ -113,7 +113,7 @@ def _inputs_from_static(src: SourceFile, project: Any, evaluations: list[Evaluat
     pending = [e for e in evaluations if e.from_static and not e.skip]
     if not pending:
         return
-    from torch_lsp.analysis import engine
+    from torch_lsp import engine
 
     ctx = None
     try:

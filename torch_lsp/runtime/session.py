@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from torch_lsp.analysis import engine
+from torch_lsp import engine
 from torch_lsp.analysis.diagnostics import Diagnostic
 from torch_lsp.analysis.source import SourceFile
 from torch_lsp.runtime.report import Options, evaluate_source

@@ -6,7 +6,7 @@ import asyncio
 
 from lsprotocol import types as lsp
 
-from torch_lsp.analysis import engine
+from torch_lsp import engine
 from torch_lsp.analysis.diagnostics import Position, Range
 from torch_lsp.analysis.source import split_lines
 from torch_lsp.lsp.convert import Lines
