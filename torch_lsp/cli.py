@@ -21,7 +21,7 @@ import time
 import tokenize
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from torch_lsp import __version__
 from torch_lsp import engine
@@ -67,7 +67,7 @@ def _jobs(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, then exit 2 (argparse's own status)
+    def error(self, message: str) -> NoReturn:  # one line, then exit 2 (argparse's own status)
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog=PROG, description="Find PyTorch model bugs without running the model.", parents=[common])
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # (its parsers are _Parser; declared as ArgumentParser, which `parents` must be)
+    sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = sub.add_parser(
         "check",

@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+    import tomli as tomllib  # type: ignore[no-redef, import-not-found]
 
 SECTION = "torch-lsp"
 ALL = "ALL"
@@ -132,7 +132,7 @@ class Overrides:
     unsafe_fixes: bool | None = None
 
     def warnings(self) -> list[str]:
-        out = []
+        out: list[str] = []
         for flag, values in (
             ("--select", self.select or ()),
             ("--ignore", self.ignore or ()),

@@ -12,6 +12,7 @@ import os
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import quote
 
 from torch_lsp import __version__
@@ -337,7 +338,7 @@ def format_sarif(outcomes: list[FileOutcome], *, successful: bool = True, **_: o
     return json.dumps(sarif_log(outcomes, successful=successful), indent=2) + "\n"
 
 
-FORMATTERS = {
+FORMATTERS: dict[str, Callable[..., str]] = {
     "full": format_full,
     "concise": format_concise,
     "json": format_json,

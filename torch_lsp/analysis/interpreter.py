@@ -80,7 +80,7 @@ def quote_line(node: ast.AST | None) -> str:
     """The line of ``node`` for a message (see ``_QUOTED``)."""
     if getattr(node, "lineno", None) is None:
         return "0"
-    _QUOTED[id(node)] = node  # type: ignore[index]
+    _QUOTED[id(node)] = node  # type: ignore[assignment]  # not None: it has a line
     return f"\x00{id(node)}\x00"
 
 
@@ -252,7 +252,7 @@ def _data_class_fields(model: Any, info: Any) -> "list[DataField] | None":
     base such as transformers' configs, ``typing.NamedTuple``), bases' fields first;
     None for any other class (one whose ``__init__`` is written, a Module). Cached on
     the ClassInfo."""
-    hit = getattr(info, "_data_fields", _NOT_FOUND)
+    hit: Any = getattr(info, "_data_fields", _NOT_FOUND)
     if hit is not _NOT_FOUND:
         return hit
     info._data_fields = None  # (while it is computed: an inheritance cycle is no data class)
@@ -464,14 +464,14 @@ class Interpreter(Statements, PythonValues):
         # whole parse of their file, so chains through them are checked. What is found
         # inside them belongs to their file (reported when it is checked).
         self.imported: dict[int, Any] = {}  # id(FunctionDef) -> SourceFile
-        self._imported_classes: dict[str, Any] = {}
+        self._imported_classes: dict[tuple, Any] = {}
         self._class_values: dict[tuple, Any] = {}  # (import table, name) -> an imported class used as a value
         self._arm_stack: list[dict] = []  # the if/else statements whose arms' errors are collected (_arms_begin)
         self._imported_functions: dict[tuple, Any] = {}
         self._size_names: dict[str, Any] = {}  # a symbol made for an unknown size -> its tensor (weakly; see _named_sizes)
         self._followed_paths: set[str] = set()
         self._suppressed = 0  # findings in followed code of other files (not reported here)
-        self._followed_summaries: dict[str, Any] = {}  # path -> whole-parse FileSummary
+        self._followed_summaries: dict[str | None, Any] = {}  # path -> whole-parse FileSummary
         self._file_envs: dict[int, tuple[dict, Any]] = {}
         self._local_env: dict = self.module_env
         self.followed_nodes: list[ast.AST] = []  # the ClassDefs followed (for shapes.check)
@@ -501,13 +501,14 @@ class Interpreter(Statements, PythonValues):
         frame = Frame(self.module_env)
         # 1. top-level code, 2. module functions, 3. each Module class on its own
         units: list[tuple[str, Any, Callable[[], Any]]] = [("top", None, lambda: self._top(tree.body, frame))]
+        # (type: ignore[misc] below: mypy cannot infer the type of a lambda with a default)
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name in relevant:
-                units.append(("function", stmt, lambda stmt=stmt: self._function_unit(stmt)))
+                units.append(("function", stmt, lambda stmt=stmt: self._function_unit(stmt)))  # type: ignore[misc]
         for info in self.model.module_classes():
             if info.ref.summary is not self.ctx.summary:
                 continue
-            units.append(("class", info, lambda info=info: self._class_unit(info)))
+            units.append(("class", info, lambda info=info: self._class_unit(info)))  # type: ignore[misc]
         cache = getattr(self.ctx, "unit_cache", None)
         if cache is None:
             for _, _, work in units:
@@ -598,9 +599,9 @@ class Interpreter(Statements, PythonValues):
             for key, calls in runs.items():
                 mine.setdefault(key, []).extend(calls)
         for cls, insts in result.summary_instances.items():
-            mine = self.summary_instances.setdefault(cls, {})
+            mine_insts = self.summary_instances.setdefault(cls, {})
             for key, inst in insts.items():
-                mine.setdefault(key, inst)
+                mine_insts.setdefault(key, inst)
         if result.env:
             self.module_env.update(result.env)
         for node in result.followed:
@@ -758,7 +759,7 @@ class Interpreter(Statements, PythonValues):
         if isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Tuple) and len(ann.slice.elts) == 2:
             spec = ann.slice.elts[1]
             if isinstance(spec, ast.Constant) and isinstance(spec.value, str):
-                dims = []
+                dims: list[int | Sym | _Unknown] = []
                 prefix = False
                 for tok in spec.value.split():
                     if tok in ("...", "*batch", "#*batch") or tok.startswith("*"):
@@ -957,7 +958,7 @@ class Interpreter(Statements, PythonValues):
         if kind is ast.Call:
             return self._call(node, frame)  # type: ignore[arg-type]
         if isinstance(node, ast.Tuple) or isinstance(node, ast.List):
-            items = []
+            items: list[AV] = []
             lead = None
             for e in node.elts:
                 if isinstance(e, ast.Starred):
@@ -977,17 +978,17 @@ class Interpreter(Statements, PythonValues):
                 return StarSizesV(lead, tuple(items))
             return TupleV(tuple(items), self.region if kind is ast.List else None, self.epoch)
         if isinstance(node, ast.Dict):
-            items: dict | None = {}
-            for k, v in zip(node.keys, node.values):
-                value = self.eval(v, frame)
+            entries: dict | None = {}
+            for k, value_node in zip(node.keys, node.values):
+                value = self.eval(value_node, frame)
                 if k is None:  # {**other, ...}
                     known = _known_keywords(value)
-                    items = {**items, **known} if items is not None and known is not None else None
-                elif items is not None and isinstance(k, ast.Constant) and isinstance(k.value, str):
-                    items[k.value] = value
+                    entries = {**entries, **known} if entries is not None and known is not None else None
+                elif entries is not None and isinstance(k, ast.Constant) and isinstance(k.value, str):
+                    entries[k.value] = value
                 else:
-                    items = None
-            return _DictV(items) if items is not None else UNKNOWN
+                    entries = None
+            return _DictV(entries) if entries is not None else UNKNOWN
         if isinstance(node, ast.Attribute):
             return self._attribute(node, frame)
         if isinstance(node, ast.BinOp):
@@ -1023,7 +1024,7 @@ class Interpreter(Statements, PythonValues):
             # `a and b`, `a or b`: evaluated left to right while the outcome is open; the
             # value is the operand that decided it (`dim or 64`), when its truth is known.
             is_and = isinstance(node.op, ast.And)
-            v: AV = UNKNOWN
+            v = UNKNOWN
             for i, operand in enumerate(node.values):
                 v = self.eval(operand, frame)
                 if i == len(node.values) - 1:
@@ -1055,6 +1056,7 @@ class Interpreter(Statements, PythonValues):
             self.eval(node.value, frame)
             return UNKNOWN
         if type(node) is ast.JoinedStr:  # f"layer_{i}" with i known: the string
+            parts: list[str] | None
             parts = []
             for part in node.values:
                 if type(part) is ast.Constant and isinstance(part.value, str):
@@ -1112,7 +1114,8 @@ class Interpreter(Statements, PythonValues):
             q = T.canonical(f"{base.name}.{attr}")
             if q in _MODULE_CONSTANTS:
                 return _MODULE_CONSTANTS[q]
-            return BoundMethodV(None, q)
+            # (canonical of a str is a str: its signature, in torch_api.py, says str | None)
+            return BoundMethodV(None, q)  # type: ignore[arg-type]
         if isinstance(base, InstanceV):
             if attr in base.attrs:
                 return base.attrs[attr]
@@ -1328,6 +1331,7 @@ class Interpreter(Statements, PythonValues):
         self._forward_cache, self._instance_cache, self.instance_stack, self.chain, self.entries = {}, {}, [], [], []
         self.catching, self.depth, self.active, self.steps, self.flows, self.raising = [], 0, set(), 0, [], None
         self.dead, self._memo_runs = False, []
+        found: list[Finding]
         self._collecting = found = []
         try:
             if isinstance(target, FuncV):
@@ -1676,7 +1680,7 @@ class Interpreter(Statements, PythonValues):
             tb = b if isinstance(b, TensorV) else None
             if ta is not None and tb is not None:
                 return self._tensor_op("broadcast", O.broadcast, (ta.shape, tb.shape), [ta, tb], node, frame, "broadcast")
-            t = ta or tb
+            t: TensorV = ta or tb  # type: ignore[assignment]  # a or b is a tensor here
             other = b if ta is not None else a
             if isinstance(other, (int, float, bool, Sym)):  # a Python number: the shape stays
                 return TensorV(t.shape, t.origin)
@@ -1805,7 +1809,7 @@ class Interpreter(Statements, PythonValues):
 
     def _index_items(self, sl: ast.AST, frame: Frame) -> list | None:
         elts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
-        out = []
+        out: list[Any] = []
         for e in elts:
             if isinstance(e, ast.Slice):
                 lo, hi, st = (self.eval(x, frame) if x is not None else None for x in (e.lower, e.upper, e.step))
@@ -2294,7 +2298,7 @@ class Interpreter(Statements, PythonValues):
             elif p.arg in kwargs:
                 env[p.arg] = kwargs[p.arg]
             elif defaults[i] is not None and "**" not in kwargs:
-                env[p.arg] = self._default(defaults[i], generic)
+                env[p.arg] = self._default(defaults[i], generic)  # type: ignore[arg-type]  # not None: tested
             else:
                 env[p.arg] = UNKNOWN if not generic else TensorV(None, Origin("argument", p, f"`{p.arg}`"))
         if a.vararg:
@@ -2487,7 +2491,7 @@ class Interpreter(Statements, PythonValues):
             return inst
         entering = node is not None and self.local and id(init) in self.imported
         if entering:
-            self.entries.append((node, info))
+            self.entries.append((node, info))  # type: ignore[arg-type]  # entering: node is not None
         saved = self._enter(init)
         epoch = self.epoch
         try:
@@ -2510,7 +2514,8 @@ class Interpreter(Statements, PythonValues):
             return
         names = {f.name for f in fields}
         extra = {k: v for k, v in kwargs.items() if k not in names}
-        amap: dict | None = {}
+        amap: dict | None
+        amap = {}
         if extra:
             # Only a class that accepts other keywords (huggingface's `@strict(accept_kwargs=
             # True)`, transformers' configs) hands them to `__post_init__`, which stores
@@ -2554,7 +2559,7 @@ class Interpreter(Statements, PythonValues):
         class attribute written as a dict of strings (transformers' configs:
         ``{"hidden_size": "n_embd"}``), which those methods read; None when they
         exist and no such dict is found. Cached on the ClassInfo."""
-        hit = getattr(info, "_attribute_map", _NOT_FOUND)
+        hit: Any = getattr(info, "_attribute_map", _NOT_FOUND)
         if hit is not _NOT_FOUND:
             return hit
         info._attribute_map = None
@@ -2614,7 +2619,7 @@ class Interpreter(Statements, PythonValues):
             v = self.eval(d, self.module_frame())
             return v if v is not None or (isinstance(d, ast.Constant) and d.value is None) else UNKNOWN
         try:
-            v = ast.literal_eval(d)
+            v = ast.literal_eval(d)  # type: ignore[arg-type]  # not None: only fields with a default come here
         except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
             return UNKNOWN
         if isinstance(v, (int, float, str, bool)) or v is None:
@@ -2750,7 +2755,8 @@ class Interpreter(Statements, PythonValues):
             entering = self.local and id(fwd) in self.imported and (node is not None or inst.node is not None)
             if entering:  # the line to change is where it is built here, else where it is called
                 built_here = inst.node is not None and inst.built_here
-                self.entries.append((inst.node if built_here else node, inst.cls))
+                # (entering: inst.node or node is not None; see the report on the case where it may be None)
+                self.entries.append((inst.node if built_here else node, inst.cls))  # type: ignore[arg-type]
             try:
                 out = self._run_function(fwd, [inst] + list(args), kwargs, outer)
             finally:
@@ -2938,6 +2944,7 @@ class Interpreter(Statements, PythonValues):
 
     def _construct_layer(self, cls: str, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
         if cls == "torch.nn.Sequential":
+            items: list | None
             items = list(args)
             if len(items) == 1 and isinstance(items[0], _OrderedDictV):
                 items = [v for _, v in items[0].items]
@@ -2949,6 +2956,7 @@ class Interpreter(Statements, PythonValues):
         if cls == "torch.nn.ModuleDict":
             return UNKNOWN
         if cls in _LOSS_CLASSES:
+            layer: Layer | None
             layer = Layer(cls, {"reduction": kwargs.get("reduction", "mean")})
             return LayerV(layer, node)
         try:
@@ -2976,11 +2984,12 @@ class Interpreter(Statements, PythonValues):
                 base = args[0] if args else None
                 return TensorV(base.shape if isinstance(base, TensorV) else None, origin)
             if short == "arange":
-                return TensorV(O.arange_shape(*args[:3]).out if args else None, origin)
+                # (ops.arange_shape and eye_shape give a Shape or None; Result.out, in shape_types.py, may also be a tuple)
+                return TensorV(O.arange_shape(*args[:3]).out if args else None, origin)  # type: ignore[arg-type]
             if short == "eye":
-                return TensorV(O.eye_shape(*args[:2]).out if args else None, origin)
+                return TensorV(O.eye_shape(*args[:2]).out if args else None, origin)  # type: ignore[arg-type]
             if short in ("linspace", "logspace", "randperm"):  # 1-D: `steps` (`n`) elements
-                steps = kwargs.get("steps", args[2] if len(args) > 2 else None) if short != "randperm" else \
+                steps: AV = kwargs.get("steps", args[2] if len(args) > 2 else None) if short != "randperm" else \
                     kwargs.get("n", args[0] if args else None)
                 known = is_dim(steps) and not isinstance(steps, bool) and not (isinstance(steps, int) and steps < 0)
                 return TensorV(Shape.of(steps) if known else None, origin)
@@ -3139,7 +3148,8 @@ class Interpreter(Statements, PythonValues):
         new = found.pop()
         from dataclasses import replace
 
-        return Result(res.out, replace(err, expected=new if isinstance(want, tuple) else new[0]), res.notes)
+        # (err is not None: want is not None)
+        return Result(res.out, replace(err, expected=new if isinstance(want, tuple) else new[0]), res.notes)  # type: ignore[type-var]
 
     def _conc_deep(self, v: Any, frame: Frame) -> Any:
         """``v`` with the call site's values substituted for constructor symbols;

@@ -319,7 +319,8 @@ class Statements:
                 q = f"{base}.{alias.name}" if base and alias.name != "*" and not base.startswith(".") else None
             else:
                 q = alias.name if alias.asname else local
-            frame.env[local] = BoundMethodV(None, T.canonical(q)) if q else UNKNOWN
+            # (canonical of a str is a str: its signature, in torch_api.py, says str | None)
+            frame.env[local] = BoundMethodV(None, T.canonical(q)) if q else UNKNOWN  # type: ignore[arg-type]
 
     def _s_def(self, stmt: ast.FunctionDef | ast.AsyncFunctionDef, frame: Any, top: bool) -> None:
         if top:
@@ -375,7 +376,7 @@ class Statements:
     def _arms_end(self, arms: Any, frame: Any) -> None:
         pass
 
-    def _branches(self, bodies: list[Callable[[], None]], frame: Any) -> None:
+    def _branches(self, bodies: list[Callable[[], None] | None], frame: Any) -> None:
         outer = self._enter_region()
         try:
             frame.flow.branches(bodies)
@@ -394,7 +395,8 @@ class Statements:
             # on takes
             ends = _guard_arm(stmt)
             goes_on = stmt.body if ends is stmt.orelse else stmt.orelse
-            self._branches([lambda: self._block(ends, frame, top), None], frame)
+            # (ends is not None: the test above)
+            self._branches([lambda: self._block(ends, frame, top), None], frame)  # type: ignore[arg-type]
             self._narrow(stmt.test, goes_on is stmt.body, frame)
             self._block(goes_on, frame, top)
         elif stmt.orelse:
@@ -462,7 +464,7 @@ class Statements:
     # ------------------------------------------------------------------ match
     def _s_match(self, stmt: ast.Match, frame: Any, top: bool) -> None:
         subject = self.eval(stmt.subject, frame)
-        bodies: list[Callable[[], None]] = []
+        bodies: list[Callable[[], None] | None] = []
         captured: set[str] = set()
         certain = False
         for case in stmt.cases:
@@ -526,7 +528,7 @@ class Statements:
                 return (subject is p.value), []
             return None, []
         if isinstance(p, ast.MatchOr):
-            verdicts = []
+            verdicts: list[bool | None] = []
             names: set[str] = set()
             for alt in p.patterns:
                 v, b = self._pattern(alt, subject, frame)
@@ -554,8 +556,8 @@ class Statements:
                          + list(zip(p.patterns[k + 1:], items[len(items) - tail:])))
             elif len(items) != len(p.patterns):
                 return False, []
-            verdict: bool | None = True
-            binds: list = []
+            verdict = True
+            binds = []
             for q, item in pairs:
                 if isinstance(q, ast.MatchStar):
                     if q.name:

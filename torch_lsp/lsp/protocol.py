@@ -123,7 +123,7 @@ class TorchLspProtocol(LanguageServerProtocol):
 def _first_error(exc: BaseException) -> str:
     """The innermost reason of a structuring error (cattrs nests them in groups)."""
     while getattr(exc, "exceptions", None):  # an exception group (cattrs; Python 3.11+ or the backport)
-        exc = exc.exceptions[0]
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]  # an exception group: tested above
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -148,7 +148,8 @@ def _converter() -> cattrs.Converter:
     for cls in (RuntimeSettings, ClientSettings):  # inner first: the outer's function uses the inner's hook
         renames = {f.name: override(rename=camel(f.name)) if f.metadata.get("json", True) else override(omit=True)
                    for f in fields(cls)}
-        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **renames))
+        # (the renames are keyed by field names, never by make_dict_structure_fn's own _cattrs_* parameters)
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **renames))  # type: ignore[arg-type]
     return conv
 
 
@@ -201,7 +202,7 @@ def _failures(exc: ClassValidationError, prefix: tuple[str, ...]):
 
 def _drop(data: dict, path: tuple[str, ...]) -> None:
     for key in path[:-1]:
-        data = data.get(key) if isinstance(data.get(key), dict) else {}
+        data = data.get(key) if isinstance(data.get(key), dict) else {}  # type: ignore[assignment]  # a dict: tested
     data.pop(path[-1], None)
 
 

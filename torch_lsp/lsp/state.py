@@ -136,9 +136,9 @@ class ShapeSnapshot:
         self._layers: list[tuple] = []
         for entry in layers:
             one.__dict__["_layer_entries"] = [entry]
-            info = one.layer_at(*entry[0])
-            if info is not None:
-                self._layers.append((entry[0], entry[1], info))
+            layer_info = one.layer_at(*entry[0])
+            if layer_info is not None:
+                self._layers.append((entry[0], entry[1], layer_info))
         self._hints = query.assignment_hints()
 
     def at(self, line: int, col: int):
