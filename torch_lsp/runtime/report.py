@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from torch_lsp.analysis.diagnostics import Diagnostic, Position, Range, RelatedInformation, Severity
 from torch_lsp.analysis.source import SourceFile
+from torch_lsp.rules.runtime import RUNTIME_SHAPE_ERROR, RUNTIME_SKIPPED
 from torch_lsp.runtime.jobs import (DEFAULT_MAX_ENTRY_POINTS, EntryPoint, Evaluation, annotated, call_sites, configured,
                                     entry_points)
 
@@ -229,7 +230,7 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
                                       "the call that was evaluated" if called else "where the input shapes come from")]
         if ev.construct_line and ev.construct_line != ev.call_line:
             related.append(RelatedInformation(_line_range(src, ev.construct_line), f"`{ev.cls}` built here"))
-        diag = Diagnostic("TL901", Severity.ERROR, _line_range(src, line), message, tuple(related))
+        diag = Diagnostic(RUNTIME_SHAPE_ERROR.code, RUNTIME_SHAPE_ERROR.severity, _line_range(src, line), message, tuple(related))
         if all((d.range, d.message) != (diag.range, diag.message) for d in out.diagnostics):
             out.diagnostics.append(diag)
     return out
@@ -238,7 +239,7 @@ def evaluate_source(src: SourceFile, path: str, static: list[Diagnostic], client
 def _skip(out: Evaluated, src: SourceFile, ev: Evaluation, reason: str, options: Options) -> None:
     out.skipped.append(f"{ev.cls} (line {ev.call_line}): {reason}")
     if options.report_skipped:
-        out.diagnostics.append(Diagnostic("TL902", Severity.INFORMATION, _line_range(src, ev.call_line),
+        out.diagnostics.append(Diagnostic(RUNTIME_SKIPPED.code, RUNTIME_SKIPPED.severity, _line_range(src, ev.call_line),
                                           f"`{ev.cls}` was not evaluated on meta tensors: {reason}"))
 
 
@@ -272,7 +273,7 @@ def _entry_result(out: Evaluated, src: SourceFile, ep: EntryPoint, res: dict, sh
         message += (f" ({phase} of `{ep.label}` in {mode}() mode on meta tensors, called with an inferred "
                     f"{res.get('input', '?')}" + (f"; {how}" if how else "") + ")")
     related = (RelatedInformation(_line_range(src, ep.line), f"`{ep.label}` built and called here with an inferred input"),)
-    diag = Diagnostic("TL901", Severity.ERROR, _line_range(src, line), message, related)
+    diag = Diagnostic(RUNTIME_SHAPE_ERROR.code, RUNTIME_SHAPE_ERROR.severity, _line_range(src, line), message, related)
     if all((d.range, d.message) != (diag.range, diag.message) for d in out.diagnostics):
         out.diagnostics.append(diag)
 
@@ -280,5 +281,5 @@ def _entry_result(out: Evaluated, src: SourceFile, ep: EntryPoint, res: dict, sh
 def _skip_entry(out: Evaluated, src: SourceFile, ep: EntryPoint, reason: str, options: Options) -> None:
     out.skipped.append(f"{ep.label} (line {ep.line}): {reason}")
     if options.report_skipped:
-        out.diagnostics.append(Diagnostic("TL902", Severity.INFORMATION, _line_range(src, ep.line),
+        out.diagnostics.append(Diagnostic(RUNTIME_SKIPPED.code, RUNTIME_SKIPPED.severity, _line_range(src, ep.line),
                                           f"`{ep.label}` was not evaluated on meta tensors: {reason}"))
