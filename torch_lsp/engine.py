@@ -14,7 +14,12 @@ from torch_lsp.analysis.context import FileContext
 from torch_lsp.analysis.diagnostics import Diagnostic, FileResult, Fix, RelatedInformation, TextEdit
 from torch_lsp.analysis.project import Project
 from torch_lsp.analysis.source import SourceFile, clamp_range, inside
+from torch_lsp.analysis import context
 from torch_lsp.analysis.suppression import is_suppressed, statement_lines, suppressions
+
+# The shape rules turn what the interpreter finds into findings (imported when the
+# interpreter first runs).
+context.FINDINGS_MODULE = "torch_lsp.rules.shape_findings"
 
 
 def _checkers() -> list[tuple[tuple[str, ...], Callable[[FileContext], Iterable[Diagnostic]]]]:

@@ -13,6 +13,13 @@ from torch_lsp.analysis.names import ImportTable
 from torch_lsp.analysis.project import FileSummary, Project
 from torch_lsp.analysis.source import SourceFile
 
+# The module that turns the shape interpreter's errors into findings (a rule's code,
+# the message, where it goes, the fixes), by name: the check engine
+# (``torch_lsp.engine``) sets it to its rules' module, as mypy loads its plugins by
+# module name. The analysis itself knows no rule; unset, the interpreter finds shapes
+# and reports no finding (see ``interpreter.FindingBuilder``).
+FINDINGS_MODULE: str | None = None
+
 
 class AnalysisCancelled(Exception):
     """Raised inside an analysis whose ``FileContext.cancel`` returned True."""

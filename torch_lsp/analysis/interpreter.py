@@ -32,12 +32,13 @@ position); what each expression evaluated to is recorded for hovers (``ShapeInde
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import re
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, cast
 
 from torch_lsp.strict import swallowed
 from torch_lsp.analysis import registry as R
@@ -127,6 +128,35 @@ class Finding:
                     node = _QUOTED.get(i)
                     if node is not None:
                         self.quoted[i] = node
+
+
+class FindingBuilder(Protocol):
+    """Turns the interpreter's errors into findings: which rule, the message, where it
+    goes, the fixes (``rules/shape_findings.py``, named by
+    ``context.FINDINGS_MODULE``). None: no finding (the run goes on as if the error
+    were not there)."""
+
+    def layer_error(self, interp: Any, mod: Any, inp: Any, err: Any, node: Any, frame: Any) -> Finding | None: ...
+    def config_error(self, interp: Any, layer: Any, err: Any, node: Any, frame: Any) -> Finding | None: ...
+    def op_error(self, interp: Any, family: str, err: Any, operands: list, node: Any, frame: Any) -> Finding | None: ...
+    def backward_finding(self, interp: Any, t: Any, node: Any) -> Finding | None: ...
+    def foreign_finding(self, interp: Any, f: Finding, entry: Any, target: Any) -> Finding | None: ...
+
+
+class _NoFindings:
+    """No rule plugged in: shapes are found, nothing is reported."""
+
+    def layer_error(self, *args: Any) -> None:
+        return None
+
+    config_error = op_error = backward_finding = foreign_finding = layer_error
+
+
+def _finding_builder() -> FindingBuilder:
+    from torch_lsp.analysis import context
+
+    name = context.FINDINGS_MODULE
+    return cast(FindingBuilder, importlib.import_module(name)) if name else _NoFindings()
 
 
 class Reporter:
@@ -404,6 +434,7 @@ class Interpreter(Statements, PythonValues):
 
     def __init__(self, ctx: Any, record: bool = True):
         self.ctx = ctx
+        self.findings = _finding_builder()
         self.record = record  # keep expression shapes for hovers (ShapeIndex)  # FileContext
         self.imports = ctx.imports
         self.model = ctx.model
@@ -1309,9 +1340,7 @@ class Interpreter(Statements, PythonValues):
         entry, target = self.entries[0]
         if (f.code, id(f.node)) in self._generic_findings(target):
             return
-        from torch_lsp.rules.shape_findings import foreign_finding
-
-        local = foreign_finding(self, f, entry, target)
+        local = self.findings.foreign_finding(self, f, entry, target)
         if local is not None:
             self.reporter.add(local)
 
@@ -3233,38 +3262,28 @@ class Interpreter(Statements, PythonValues):
         if args or "gradient" in kwargs or t.shape is None:
             return
         if O.is_scalar(t.shape) is False:
-            self._report(_backward_finding(self, t, node))
+            f = self.findings.backward_finding(self, t, node)
+            if f is not None:
+                self._report(f)
 
     # ------------------------------------------------------------------ findings
     def _layer_error(self, mod: LayerV, inp: TensorV, err: ShapeError, node: ast.Call, frame: Frame) -> None:
-        from torch_lsp.rules.shape_findings import layer_error
-
-        f = layer_error(self, mod, inp, err, node, frame)
+        f = self.findings.layer_error(self, mod, inp, err, node, frame)
         if f is not None:
             if "Attention" in mod.layer.cls or "Transformer" in mod.layer.cls:
                 f.exc = None  # torch asserts some of these (AssertionError)
             self._report(f)
 
     def _config_error(self, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> None:
-        from torch_lsp.rules.shape_findings import config_error
-
-        f = config_error(self, layer, err, node, frame)
+        f = self.findings.config_error(self, layer, err, node, frame)
         if f is not None:
             f.exc = None  # ValueError, AssertionError or RuntimeError, by layer
             self._report(f)
 
     def _op_error(self, family: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
-        from torch_lsp.rules.shape_findings import op_error
-
-        f = op_error(self, family, err, operands, node, frame)
+        f = self.findings.op_error(self, family, err, operands, node, frame)
         if f is not None:
             self._report(f)
-
-
-def _backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding:
-    from torch_lsp.rules.shape_findings import backward_finding
-
-    return backward_finding(interp, t, node)
 
 
 @dataclass
