@@ -143,6 +143,7 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
     def __init__(self, ctx: Any, record: bool = True):
         self.ctx = ctx
         self.findings = _finding_builder()
+        self._loop_spans: list[tuple[int, int]] | None = None  # (first, last) lines of loop bodies, comprehensions
         self.record = record  # keep expression shapes for hovers (ShapeIndex)  # FileContext
         self.imports = ctx.imports
         self.model = ctx.model
@@ -638,6 +639,21 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
     @property
     def recording(self) -> bool:
         return self.record and (not self.src_stack or self.src_stack[-1] is self.ctx.src)
+
+    def in_loop(self, node: ast.AST) -> bool:
+        """Is ``node`` (of the checked file) inside a loop or a comprehension, where it
+        is evaluated once per iteration, with other values?"""
+        spans = self._loop_spans
+        if spans is None:
+            spans = self._loop_spans = []
+            tree = self.ctx.src.tree
+            for n in ast.walk(tree) if tree is not None else ():
+                if isinstance(n, (ast.For, ast.AsyncFor, ast.While)) and n.body:
+                    spans.append((n.body[0].lineno, n.end_lineno or n.lineno))
+                elif isinstance(n, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                    spans.append((n.lineno, n.end_lineno or n.lineno))
+        line = getattr(node, "lineno", None)
+        return line is not None and any(a <= line <= b for a, b in spans)
 
     def seg(self, node: ast.AST) -> str:
         key = id(node)  # labels are asked for the same expression on every run through it

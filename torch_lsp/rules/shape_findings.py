@@ -45,24 +45,6 @@ def _layer_name(mod: LayerV) -> str:
     return f"`{mod.label}` ({mod.layer.short})" if mod.label else f"`nn.{mod.layer.short}`"
 
 
-def _in_loop(interp: Interpreter, node: ast.AST) -> bool:
-    """Is ``node`` inside a loop or a comprehension? There it is evaluated once per
-    iteration, with other values: setting it to one number would break the others
-    (`nn.Conv2d(c, w)` in `for w in widths`), so no fix is offered."""
-    spans = getattr(interp, "_loop_spans", None)
-    if spans is None:
-        spans = []
-        tree = interp.ctx.src.tree
-        for n in ast.walk(tree) if tree is not None else ():
-            if isinstance(n, (ast.For, ast.AsyncFor, ast.While)) and n.body:
-                spans.append((n.body[0].lineno, n.end_lineno or n.lineno))
-            elif isinstance(n, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-                spans.append((n.lineno, n.end_lineno or n.lineno))
-        interp._loop_spans = spans  # type: ignore[attr-defined]
-    line = getattr(node, "lineno", None)
-    return line is not None and any(a <= line <= b for a, b in spans)
-
-
 def _arg_node(interp: Interpreter, mod: LayerV, param: str | None) -> ast.AST | None:
     """The constructor argument that sets ``param`` in the layer's call."""
     call = mod.node
@@ -254,7 +236,9 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
         else:
             msg = f"{name}: {err.message}{_describe_input(inp)}{_site_text(o)}"
         fixes = []
-        if arg is not None and err.expected is not None and not _in_loop(interp, arg) and not (o is not None and o.what == "pinned"):
+        # no fix for an argument in a loop: it is evaluated once per iteration, with other
+        # values, and one number would break the others (`nn.Conv2d(c, w)` in `for w in widths`)
+        if arg is not None and err.expected is not None and not interp.in_loop(arg) and not (o is not None and o.what == "pinned"):
             text = _fix_text(interp, err.expected, arg, frame, arg)
             if text is not None and text != interp.seg(arg):
                 title = f"Set {err.param} to {text}" + (f" (= {formula[3:]})" if code == "TL203" and formula else "")
