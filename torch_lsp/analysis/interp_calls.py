@@ -1,4 +1,6 @@
-"""Calls of user code: callables resolved (functions, bound methods, classes, partials, builtins such as getattr/setattr/dict), their arguments bound, and the call dispatched (a module, a torch function, a function run with the caller's values).
+"""Calls of user code: callables resolved (functions, bound methods, classes, partials,
+builtins such as getattr/setattr/dict), their arguments bound, and the call dispatched
+(a module, a torch function, a function run with the caller's values).
 
 A part of the shape interpreter (``Interpreter`` in ``interpreter.py`` mixes it in)."""
 from __future__ import annotations

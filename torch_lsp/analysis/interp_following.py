@@ -1,4 +1,6 @@
-"""Code of other files and of the same file followed where it is used: imported classes and functions, methods, the parse of a followed file, functions run with the caller's values.
+"""Code of other files and of the same file followed where it is used: imported classes and
+functions, methods, the parse of a followed file, functions run with the caller's
+values.
 
 A part of the shape interpreter (``Interpreter`` in ``interpreter.py`` mixes it in)."""
 from __future__ import annotations

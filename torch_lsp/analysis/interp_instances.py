@@ -1,4 +1,6 @@
-"""Module instances: construction (``__init__`` run with the arguments, data classes and configurations), ``super()`` calls, and calling a module (its ``forward``, with the call site's values).
+"""Module instances: construction (``__init__`` run with the arguments, data classes and
+configurations), ``super()`` calls, and calling a module (its ``forward``, with the call
+site's values).
 
 A part of the shape interpreter (``Interpreter`` in ``interpreter.py`` mixes it in)."""
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""What the interpreter finds, and what a failure means for the run: reported or not (caught, conditional, a cascade), the run stopping, memoised runs that raised, problems found in code of another file.
+"""What the interpreter finds, and what a failure means for the run: reported or not
+(caught, conditional, a cascade), the run stopping, memoised runs that raised, problems
+found in code of another file.
 
 A part of the shape interpreter (``Interpreter`` in ``interpreter.py`` mixes it in)."""
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Sizes read from tensors: `x.shape` as a tuple, names for the unknown sizes a program unpacks (`B, C, H, W = x.shape`), the leading sizes of a tensor of unknown rank (`x.shape[:-1]`).
+"""Sizes read from tensors: `x.shape` as a tuple, names for the unknown sizes a program
+unpacks (`B, C, H, W = x.shape`), the leading sizes of a tensor of unknown rank
+(`x.shape[:-1]`).
 
 A part of the shape interpreter (``Interpreter`` in ``interpreter.py`` mixes it in)."""
 from __future__ import annotations

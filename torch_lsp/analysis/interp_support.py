@@ -1,6 +1,6 @@
-"""What the shape interpreter's parts share: findings and their reporting, analysis
-units' results, the shape index, frames, and the small helpers and tables of the
-interpreter (``interpreter.py`` and its ``interp_*`` mixins)."""
+"""What the shape interpreter's parts share: findings and their reporting, analysis units'
+results, the shape index, frames, and the small helpers and tables of the interpreter
+(``interpreter.py`` and its ``interp_*`` mixins)."""
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,6 @@
-"""Calls into torch: layers (construction, their forward with the input's shape), factories, tensor methods and functions through the registry, losses; the symbolic/concrete duality of sizes a call site fixes.
+"""Calls into torch: layers (construction, their forward with the input's shape),
+factories, tensor methods and functions through the registry, losses; the
+symbolic/concrete duality of sizes a call site fixes.
 
 A part of the shape interpreter (``Interpreter`` in ``interpreter.py`` mixes it in)."""
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Analysis units: the file's top-level code, each function and each class on its own, their runs isolated and cached (a unit unchanged since the last analysis is reused).
+"""Analysis units: the file's top-level code, each function and each class on its own,
+their runs isolated and cached (a unit unchanged since the last analysis is reused).
 
 A part of the shape interpreter (``Interpreter`` in ``interpreter.py`` mixes it in)."""
 from __future__ import annotations

@@ -26,8 +26,17 @@ Constructor parameters are always symbols; a call site also binds them to values
 (``subst``), and every decision substitutes first. So a message can say both
 ("in_dim = 32") and a fix can write the parameter's name.
 
-Diagnostics are collected by ``Reporter`` (one per problem, deduplicated by code and
-position); what each expression evaluated to is recorded for hovers (``ShapeIndex``).
+What fails is handed to the rules' ``FindingBuilder`` (``interp_reporting``), which
+makes findings; ``Reporter`` keeps one per problem and place. What each expression
+evaluated to is recorded for hovers (``ShapeIndex``).
+
+This module holds the expressions; the other parts of ``Interpreter`` are mixins of
+their own modules: ``statements`` (statements and control flow, with ``flow.Flow``),
+``pyvalues`` (Python builtins and values), ``interp_calls`` (calls), ``interp_instances``
+(module instances), ``interp_following`` (code followed across files),
+``interp_torch`` (torch layers and ops), ``interp_sizes`` (sizes read from tensors),
+``interp_reporting`` (findings and what a failure does to the run), ``interp_units``
+(analysis units), and ``interp_support`` (what they share).
 """
 from __future__ import annotations
 
