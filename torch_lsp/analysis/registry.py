@@ -4,14 +4,15 @@ One table, ``OPS``, maps each qualified name (``torch.Tensor.view``, ``torch.fla
 ``torch.nn.functional.interpolate``) to an ``Op``: how the call's arguments bind (on a
 tensor method, the tensor it is called on; for a function, its first argument or the
 whole argument list) and a handler that computes the result with the shape functions
-of ``ops.py``. Layers have their own table keyed the same way (``layers.py``:
+of ``ops/`` (one module per family). Layers have their own table keyed the same way (``layers.py``:
 ``torch.nn.Flatten`` ...), and a layer that is an op calls the op's shape function.
 
 The interpreter asks ``lookup(name)`` for every call of a torch function and every
 method called on a tensor; a name that is not here gives a tensor of unknown shape
 (never an error).
 
-Adding an op: write (or reuse) its shape function in ``ops.py`` with a test against
+Adding an op: write (or reuse) its shape function in its family's module of ``ops/`` (imported in
+``ops/__init__.py``) with a test against
 torch in ``tests/test_ops.py``, add an entry below with ``_add``, and give it an example
 in ``tests/test_registry.py`` (the test fails for an entry without one, and runs every
 example through the interpreter and through torch).
