@@ -15,10 +15,7 @@ from torch_lsp.analysis.values import (
     AV, ClassV, FuncV, InstanceV, LayerV, Origin, TensorV, TupleV, UnionV, join_values, set_attr,
 )
 
-try:  # the transfer functions (layers, ops) live in their own modules
-    from torch_lsp.analysis import layers as L
-except ImportError:  # pragma: no cover - during development
-    L = None  # type: ignore[assignment]
+from torch_lsp.analysis import layers as L
 
 
 from torch_lsp.analysis.interp_support import (

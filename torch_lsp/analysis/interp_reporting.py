@@ -14,10 +14,7 @@ from torch_lsp.analysis.values import (
     FuncV, LayerV, TensorV,
 )
 
-try:
-    from torch_lsp.analysis import ops as O
-except ImportError:  # pragma: no cover
-    O = None  # type: ignore[assignment]
+from torch_lsp.analysis import ops as O
 
 
 from torch_lsp.analysis.interp_support import (

@@ -16,10 +16,7 @@ from torch_lsp.analysis.values import (
     AV, BoundMethodV, ClassV, FuncV, InstanceV, LayerV, Origin, PartialV, SeqV, TensorV, TupleV, UnionV, _DictV, set_attr,
 )
 
-try:  # the transfer functions (layers, ops) live in their own modules
-    from torch_lsp.analysis import layers as L
-except ImportError:  # pragma: no cover - during development
-    L = None  # type: ignore[assignment]
+from torch_lsp.analysis import layers as L
 
 
 if TYPE_CHECKING:

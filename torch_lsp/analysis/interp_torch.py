@@ -19,14 +19,8 @@ from torch_lsp.analysis.values import (
     failed_tensor,
 )
 
-try:  # the transfer functions (layers, ops) live in their own modules
-    from torch_lsp.analysis import layers as L
-except ImportError:  # pragma: no cover - during development
-    L = None  # type: ignore[assignment]
-try:
-    from torch_lsp.analysis import ops as O
-except ImportError:  # pragma: no cover
-    O = None  # type: ignore[assignment]
+from torch_lsp.analysis import layers as L
+from torch_lsp.analysis import ops as O
 
 
 from torch_lsp.analysis.interp_support import (

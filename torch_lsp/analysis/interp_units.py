@@ -8,8 +8,6 @@ import ast
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable
 
-from torch_lsp.analysis import layers as L
-from torch_lsp.analysis import ops as O
 from torch_lsp.analysis.shapes import UNKNOWN, Shape, Sym, _Unknown, not_given, sym
 from torch_lsp.analysis.values import (
     AV, ClassV, FuncV, InstanceV, Origin, TensorV,
@@ -70,7 +68,7 @@ class Units:
     # ------------------------------------------------------------------ entry
     def run(self) -> None:
         tree = self.ctx.src.tree
-        if tree is None or L is None or O is None:
+        if tree is None:
             return
         try:
             self._run(tree)

@@ -54,14 +54,8 @@ from torch_lsp.analysis.values import (  # noqa: F401  (re-exported: the rules a
     StarSizesV, UnionV, _DictV, _ShapeOf, _same_value, _widen, _widen_changed, failed_tensor, has_failed, is_tensor, join_values, set_attr,
 )
 
-try:  # the transfer functions (layers, ops) live in their own modules
-    from torch_lsp.analysis import layers as L
-except ImportError:  # pragma: no cover - during development
-    L = None  # type: ignore[assignment]
-try:
-    from torch_lsp.analysis import ops as O
-except ImportError:  # pragma: no cover
-    O = None  # type: ignore[assignment]
+from torch_lsp.analysis import layers as L
+from torch_lsp.analysis import ops as O
 
 
 from torch_lsp.analysis.interp_support import (  # noqa: F401

@@ -9,22 +9,13 @@ list the module in ``MODULES``; ``torch_lsp.server.create_server`` registers the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 
-@dataclass(frozen=True)
-class Feature:
+class Feature(NamedTuple):
     method: str
-    options: Any
     handler: Callable[..., Any]
-
-    def __init__(self, method: str, options_or_handler: Any, handler: Callable[..., Any] | None = None) -> None:
-        if handler is None:  # Feature(method, handler)
-            options_or_handler, handler = None, options_or_handler
-        object.__setattr__(self, "method", method)
-        object.__setattr__(self, "options", options_or_handler)
-        object.__setattr__(self, "handler", handler)
+    options: Any = None  # what the server announces for the method (its capability options)
 
 
 MODULES = ("lifecycle", "configuration", "sync", "diagnostics", "hover", "inlay_hints", "code_actions",

@@ -110,6 +110,6 @@ def _fix_all_text(ls: TorchLanguageServer, state: DocState, result: Result) -> s
 
 
 FEATURES = [
-    Feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
-        code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.SourceFixAll, FIX_ALL_KIND], resolve_provider=False), code_action),
+    Feature(lsp.TEXT_DOCUMENT_CODE_ACTION, code_action, lsp.CodeActionOptions(
+        code_action_kinds=[lsp.CodeActionKind.QuickFix, lsp.CodeActionKind.SourceFixAll, FIX_ALL_KIND], resolve_provider=False)),
 ]

@@ -21,6 +21,6 @@ async def pull_diagnostics(ls: TorchLanguageServer, params: lsp.DocumentDiagnost
 
 
 FEATURES = [
-    Feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC, lsp.DiagnosticOptions(
-        identifier="torch-lsp", inter_file_dependencies=True, workspace_diagnostics=False), pull_diagnostics),
+    Feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC, pull_diagnostics, lsp.DiagnosticOptions(
+        identifier="torch-lsp", inter_file_dependencies=True, workspace_diagnostics=False)),
 ]

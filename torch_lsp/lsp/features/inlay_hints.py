@@ -45,5 +45,5 @@ async def inlay_hints(ls: TorchLanguageServer, params: lsp.InlayHintParams) -> l
 
 
 FEATURES = [
-    Feature(lsp.TEXT_DOCUMENT_INLAY_HINT, lsp.InlayHintOptions(resolve_provider=False), inlay_hints),
+    Feature(lsp.TEXT_DOCUMENT_INLAY_HINT, inlay_hints, lsp.InlayHintOptions(resolve_provider=False)),
 ]
