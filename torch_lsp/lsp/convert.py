@@ -30,11 +30,12 @@ class Lines:
         self.lines = lines
         self.encoding = encoding
 
-    def _line(self, n: int) -> str:
+    def line(self, n: int) -> str:
+        """Line ``n`` without its line end ('' past the end)."""
         return self.lines[n].rstrip("\r\n") if 0 <= n < len(self.lines) else ""
 
     def to_client(self, p: Position) -> lsp.Position:
-        text = self._line(p.line)
+        text = self.line(p.line)
         col = max(p.character, 0)
         if self.encoding == UTF32 or text.isascii():
             return lsp.Position(line=max(p.line, 0), character=col)
@@ -45,7 +46,7 @@ class Lines:
         a column past its end; a column inside a character counts as its start)."""
         from torch_lsp.lsp.documents import column_to_index
 
-        return Position(p.line, column_to_index(self._line(p.line), p.character, self.encoding))
+        return Position(p.line, column_to_index(self.line(p.line), p.character, self.encoding))
 
     def range_to_client(self, r: Range) -> lsp.Range:
         return lsp.Range(start=self.to_client(r.start), end=self.to_client(r.end))

@@ -28,7 +28,7 @@ from torch_lsp.lsp.convert import Lines
 from torch_lsp.lsp.data import DiagnosticData, FixData
 from torch_lsp.lsp.protocol import TorchLspProtocol
 from torch_lsp.lsp.settings import LEVELS, ClientSettings
-from torch_lsp.lsp.state import DocState, Result, imported_words
+from torch_lsp.lsp.state import DocState, RequestSnapshot, Result, imported_words
 from torch_lsp.strict import swallowed
 
 log = logging.getLogger("torch_lsp.server")
@@ -547,16 +547,32 @@ class TorchLanguageServer(LanguageServer):
             return await self.current_result(uri)
         return state.result if state is not None else None
 
-    @staticmethod
-    def unchanged_lines(state: DocState, result: Result, lo: int, hi: int) -> set[int] | range:
-        """The lines in [lo, hi] whose text is the same in the result and in the document
-        now (a result a version behind answers only about those)."""
-        if result.src.text == state.text:
-            return range(lo, hi + 1)
-        now = split_lines(state.text)
-        then = result.lines
-        return {i for i in range(max(lo, 0), min(hi, len(now) - 1, len(then) - 1) + 1)
-                if now[i] == then[i].rstrip("\r\n")}
+    async def request_snapshot(self, uri: str, *, current: bool = False) -> RequestSnapshot | None:
+        """What a request on the document reads, taken at once (``RequestSnapshot``):
+        from its last result (``latest_result``) or, with ``current``, the analysis of
+        its current version (``current_result``). Marks the document used. None: not
+        open, or not analysed."""
+        result = await (self.current_result(uri) if current else self.latest_result(uri))
+        state = self.docs.get(uri)
+        if result is None or state is None:
+            return None
+        self.mark_used(state)
+        rt = state.runtime if state.runtime is not None and state.runtime.serial == result.serial else None
+        ws = self.client_capabilities.workspace
+        versioned = bool(ws and ws.workspace_edit and ws.workspace_edit.document_changes)
+        return RequestSnapshot(uri, state.path, state.version, state.text, result, rt, self.settings,
+                               self.encoding, versioned)
+
+    def is_current(self, snap: RequestSnapshot) -> bool:
+        """The document is still at the version and text of ``snap``."""
+        state = self.docs.get(snap.uri)
+        return state is not None and state.version == snap.version and state.text == snap.text
+
+    def note_pulled(self, snap: RequestSnapshot) -> None:
+        """The client pulled ``snap``'s diagnostics (not published again unless they change)."""
+        state = self.docs.get(snap.uri)
+        if state is not None:
+            state.pulled = (snap.result.version, self.result_key(state, snap.result))
 
     async def current_result(self, uri: str) -> Result | None:
         """The analysis of the document's current version (waiting for it a little)."""
@@ -626,17 +642,6 @@ class TorchLanguageServer(LanguageServer):
             related_information=related or None,
             data=data.to_json(),
         )
-
-    def workspace_edit(self, state: DocState, edits: list[lsp.TextEdit]) -> lsp.WorkspaceEdit:
-        """Edits of one document, for the version they were computed for when the
-        client can check it (``documentChanges``): a client that has moved on rejects
-        them instead of applying them to other text."""
-        ws = self.client_capabilities.workspace
-        if ws and ws.workspace_edit and ws.workspace_edit.document_changes:
-            return lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
-                text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=state.uri, version=state.version),
-                edits=edits)])
-        return lsp.WorkspaceEdit(changes={state.uri: edits})
 
     def result_key(self, state: DocState, result: Result) -> tuple:
         """What the client sees of a result's diagnostics (to tell when it changed)."""

@@ -9,7 +9,7 @@ import asyncio
 import bisect
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch_lsp.analysis.context import FileContext
 from torch_lsp.analysis.diagnostics import Diagnostic
@@ -17,6 +17,9 @@ from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.source import SourceFile
 from torch_lsp.analysis.units import UnitCache
 from torch_lsp.lsp.settings import ClientSettings
+
+if TYPE_CHECKING:
+    from torch_lsp.lsp.convert import Lines
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,74 @@ class DocumentSnapshot:
     text: str
     settings: ClientSettings
     encoding: str
+
+
+@dataclass(frozen=True)
+class RequestSnapshot:
+    """What one request (a hover, inlay hints, code actions, a diagnostic pull) reads,
+    taken at once on the event loop: the document's text and version now, the result
+    it is answered from (which may be a version behind), the runtime outcome of that
+    result's version, and the settings and encoding then. Handlers work on this alone,
+    never on the ``DocState`` the event loop goes on changing."""
+
+    uri: str
+    path: str | None
+    version: int  # of the document now
+    text: str  # the document now
+    result: Result
+    runtime: Any  # runtime.session.Outcome of the result's version, or None
+    settings: ClientSettings
+    encoding: str
+    versioned_edits: bool  # the client checks an edit's version (documentChanges)
+
+    @property
+    def lines(self) -> "Lines":
+        """The result's lines, for column conversion."""
+        from torch_lsp.lsp.convert import Lines
+
+        return Lines(self.result.lines, self.encoding)
+
+    @property
+    def current(self) -> bool:
+        """The result is of the text the document has now."""
+        return self.result.src.text == self.text
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        """The result's static diagnostics, plus the runtime ones of the same version."""
+        rt = self.runtime
+        return self.result.diagnostics + rt.diagnostics if rt is not None and rt.diagnostics else self.result.diagnostics
+
+    def unchanged_lines(self, lo: int, hi: int) -> set[int] | range:
+        """The lines in [lo, hi] whose text is the same in the result and in the document
+        now (a result a version behind answers only about those)."""
+        if self.current:
+            return range(lo, hi + 1)
+        from torch_lsp.analysis.source import split_lines
+
+        now = split_lines(self.text)
+        then = self.result.lines
+        return {i for i in range(max(lo, 0), min(hi, len(now) - 1, len(then) - 1) + 1)
+                if now[i] == then[i].rstrip("\r\n")}
+
+    def line_text(self, line: int) -> str:
+        """A line of the document now, without its line end ('' past the end)."""
+        from torch_lsp.analysis.source import split_lines
+
+        lines = split_lines(self.text)
+        return lines[line] if 0 <= line < len(lines) else ""
+
+    def workspace_edit(self, edits: list) -> Any:
+        """Edits of this document, for the version they were computed for when the
+        client can check it (``documentChanges``): a client that has moved on rejects
+        them instead of applying them to other text."""
+        from lsprotocol import types as lsp
+
+        if self.versioned_edits:
+            return lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
+                text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
+                edits=edits)])
+        return lsp.WorkspaceEdit(changes={self.uri: edits})
 
 
 @dataclass(frozen=True)

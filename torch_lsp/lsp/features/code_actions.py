@@ -14,17 +14,16 @@ from torch_lsp.lsp.data import DiagnosticData
 from torch_lsp.lsp.documents import minimal_edit
 from torch_lsp.lsp.features import Feature
 from torch_lsp.lsp.language_server import TorchLanguageServer
-from torch_lsp.lsp.state import DocState, Result
+from torch_lsp.lsp.state import RequestSnapshot
 
 FIX_ALL_KIND = "source.fixAll.torch-lsp"
 
 
 async def code_action(ls: TorchLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction] | None:
-    uri = params.text_document.uri
-    state = ls.docs.get(uri)
-    if state is None:
+    # From the last result, at once (one not analysed yet is waited for).
+    snap = await ls.request_snapshot(params.text_document.uri)
+    if snap is None:
         return None
-    ls.mark_used(state)
     only = params.context.only
     actions: list[lsp.CodeAction] = []
     wants_quickfix = not only or any(str(k).startswith("quickfix") for k in only)
@@ -32,29 +31,26 @@ async def code_action(ls: TorchLanguageServer, params: lsp.CodeActionParams) -> 
     if wants_quickfix:
         for d in params.context.diagnostics:
             data = DiagnosticData.read(d.data) if d.source == "torch-lsp" else None
-            if data is None or (data.version is not None and data.version != state.version):
+            if data is None or (data.version is not None and data.version != snap.version):
                 continue  # not ours, or computed for another version of the text (stale positions)
-            actions.extend(_quick_fixes(ls, state, d, data))
-    if wants_fix_all:
-        # From the last result, at once (one not analysed yet is waited for), and
-        # only for the text the editor has now (a result of another version would
-        # rewrite text the user has changed since).
-        result = await ls.latest_result(uri)
-        if result is not None and result.src.text == state.text and any(d.fixes for d in result.diagnostics):
-            version, text = state.version, state.text
-            try:
-                fixed = await asyncio.get_running_loop().run_in_executor(ls.executor, _fix_all_text, ls, state, result)
-            except RuntimeError:  # shutting down
-                return actions
-            if fixed is not None and fixed != text and state.text == text and state.version == version:
-                edit = minimal_edit(text, fixed, ls.encoding)
-                if edit is not None:
-                    actions.append(lsp.CodeAction(title="Fix all torch-lsp problems", kind=FIX_ALL_KIND,
-                                                  edit=ls.workspace_edit(state, [edit])))
+            actions.extend(_quick_fixes(snap, d, data))
+    # Fix all only for the text the editor has now (a result of another version would
+    # rewrite text the user has changed since).
+    if wants_fix_all and snap.current and any(d.fixes for d in snap.result.diagnostics):
+        try:
+            fixed = await asyncio.get_running_loop().run_in_executor(
+                ls.executor, _fix_all_text, ls, snap, ls.enabled_for(snap.path))
+        except RuntimeError:  # shutting down
+            return actions
+        if fixed is not None and fixed != snap.text and ls.is_current(snap):
+            edit = minimal_edit(snap.text, fixed, snap.encoding)
+            if edit is not None:
+                actions.append(lsp.CodeAction(title="Fix all torch-lsp problems", kind=FIX_ALL_KIND,
+                                              edit=snap.workspace_edit([edit])))
     return actions
 
 
-def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic, data: DiagnosticData) -> list[lsp.CodeAction]:
+def _quick_fixes(snap: RequestSnapshot, d: lsp.Diagnostic, data: DiagnosticData) -> list[lsp.CodeAction]:
     out: list[lsp.CodeAction] = []
     if d.code is None or d.code == "":
         return out  # not a rule's (a file not analysed): nothing to fix or ignore
@@ -65,15 +61,15 @@ def _quick_fixes(ls: TorchLanguageServer, state: DocState, d: lsp.Diagnostic, da
             kind=lsp.CodeActionKind.QuickFix,
             diagnostics=[d],
             is_preferred=fix.safe and not preferred_given,
-            edit=ls.workspace_edit(state, list(fix.edits)),
+            edit=snap.workspace_edit(list(fix.edits)),
         ))
         preferred_given = preferred_given or fix.safe
     code = str(d.code)
     line = data.line if data.line is not None else d.range.start.line
-    edit = _suppression_edit(Lines(split_lines(state.text), ls.encoding), line, code)
+    edit = _suppression_edit(Lines(split_lines(snap.text), snap.encoding), line, code)
     if edit is not None:
         out.append(lsp.CodeAction(title=f"Ignore {code} on this line", kind=lsp.CodeActionKind.QuickFix,
-                                  diagnostics=[d], edit=ls.workspace_edit(state, [edit])))
+                                  diagnostics=[d], edit=snap.workspace_edit([edit])))
     return out
 
 
@@ -83,7 +79,7 @@ def _suppression_edit(lines: Lines, line: int, code: str) -> lsp.TextEdit | None
 
     if not 0 <= line < len(lines.lines):
         return None
-    current = lines._line(line)
+    current = lines.line(line)
     m = re.search(r"#\s*torch-lsp\s*:\s*ignore\s*\[([^\]]*)\]", current)
     if m:
         codes = [c.strip() for c in m.group(1).split(",") if c.strip()]
@@ -96,14 +92,13 @@ def _suppression_edit(lines: Lines, line: int, code: str) -> lsp.TextEdit | None
     return lsp.TextEdit(range=lines.range_to_client(rng), new_text=new_line)
 
 
-def _fix_all_text(ls: TorchLanguageServer, state: DocState, result: Result) -> str | None:
+def _fix_all_text(ls: TorchLanguageServer, snap: RequestSnapshot, enabled) -> str | None:
     """Apply every (safe) fix, round after round: the loop ``check --fix`` runs."""
     from torch_lsp.analysis import fixes
 
-    enabled = ls.enabled_for(state.path)
-    run = fixes.fix_all(result.src.text, result.diagnostics,
-                        lambda text: engine.check_source(text, state.path, enabled=enabled, project=ls.project).diagnostics,
-                        unsafe=ls.settings.unsafe_fixes)
+    run = fixes.fix_all(snap.result.src.text, snap.result.diagnostics,
+                        lambda text: engine.check_source(text, snap.path, enabled=enabled, project=ls.project).diagnostics,
+                        unsafe=snap.settings.unsafe_fixes)
     if run.problem is not None:
         ls.log("error", f"a fix would leave invalid Python ({run.problem}); not applied: {'; '.join(run.refused)}")
     return run.text

@@ -9,15 +9,12 @@ from torch_lsp.lsp.language_server import TorchLanguageServer
 
 
 async def pull_diagnostics(ls: TorchLanguageServer, params: lsp.DocumentDiagnosticParams):
-    result = await ls.current_result(params.text_document.uri)
-    if result is None:
+    snap = await ls.request_snapshot(params.text_document.uri, current=True)
+    if snap is None:
         return lsp.RelatedFullDocumentDiagnosticReport(items=[])
-    state = ls.docs.get(params.text_document.uri)
-    diags = ls.diagnostics_of(state, result) if state is not None else result.diagnostics
-    if state is not None:
-        state.pulled = (result.version, ls.result_key(state, result))
-    items = [ls.to_lsp(d, result, params.text_document.uri) for d in diags]
-    return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(result.version))
+    ls.note_pulled(snap)
+    items = [ls.to_lsp(d, snap.result, snap.uri) for d in snap.diagnostics]
+    return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(snap.result.version))
 
 
 FEATURES = [

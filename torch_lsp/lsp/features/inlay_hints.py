@@ -6,26 +6,28 @@ from lsprotocol import types as lsp
 from torch_lsp.analysis.diagnostics import Position
 from torch_lsp.lsp.features import Feature
 from torch_lsp.lsp.language_server import TorchLanguageServer
+from torch_lsp.lsp.state import RequestSnapshot
 
 
 async def inlay_hints(ls: TorchLanguageServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint] | None:
     if not ls.settings.inlay_hints:
         return []
-    result = await ls.latest_result(params.text_document.uri)
-    if result is None or result.query is None:
+    snap = await ls.request_snapshot(params.text_document.uri)
+    if snap is None or snap.result.query is None:
         return []
-    lines = ls.lines_of(result)
-    lo, hi = params.range.start.line, params.range.end.line
-    out = []
-    seen = set()
-    state = ls.docs.get(params.text_document.uri)
-    if state is not None:
-        ls.mark_used(state)
-    rt = state.runtime if state is not None and state.runtime is not None and state.runtime.serial == result.serial else None
+    return hints_in(snap, params.range.start.line, params.range.end.line)
+
+
+def hints_in(snap: RequestSnapshot, lo: int, hi: int) -> list[lsp.InlayHint]:
+    """The hints of lines lo..hi that are unchanged since the result."""
     from torch_lsp.lsp.hover import shape_list_text
 
+    result, lines = snap.result, snap.lines
+    out = []
+    seen = set()
+    rt = snap.runtime
     evaluated = {line: shape_list_text(shape) for line, shape in rt.assignment_shapes(result.source().tree).items()} if rt is not None else {}
-    same = ls.unchanged_lines(state, result, lo, hi) if state is not None else range(lo, hi + 1)
+    same = snap.unchanged_lines(lo, hi)
     for line, _col, text in result.query.assignment_hints():
         if not lo <= line <= hi or line in seen or line not in same:
             continue
