@@ -17,7 +17,7 @@ from torch_lsp.analysis.source import SourceFile
 # the message, where it goes, the fixes), by name: the check engine
 # (``torch_lsp.engine``) sets it to its rules' module, as mypy loads its plugins by
 # module name. The analysis itself knows no rule; unset, the interpreter finds shapes
-# and reports no finding (see ``interpreter.FindingBuilder``).
+# and reports no finding (see ``shape_events.FindingBuilder``).
 FINDINGS_MODULE: str | None = None
 
 

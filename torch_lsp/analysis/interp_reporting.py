@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch_lsp.analysis.shape_types import Layer, ShapeError
 from torch_lsp.analysis.flow import may_catch
+from torch_lsp.analysis.shape_events import ProblemKind, ShapeProblem
 from torch_lsp.analysis.values import (
     FuncV, LayerV, TensorV,
 )
@@ -239,20 +240,21 @@ class Reporting:
 
     # ------------------------------------------------------------------ findings
     def _layer_error(self, mod: LayerV, inp: TensorV, err: ShapeError, node: ast.Call, frame: Frame) -> None:
-        f = self.findings.layer_error(self, mod, inp, err, node, frame)
+        f = self.findings.finding(self, ShapeProblem(ProblemKind.LAYER_INPUT, node, err, frame, layer=mod, tensor=inp))
         if f is not None:
             if "Attention" in mod.layer.cls or "Transformer" in mod.layer.cls:
                 f.exc = None  # torch asserts some of these (AssertionError)
             self._report(f)
 
     def _config_error(self, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> None:
-        f = self.findings.config_error(self, layer, err, node, frame)
+        f = self.findings.finding(self, ShapeProblem(ProblemKind.LAYER_CONFIG, node, err, frame, config=layer))
         if f is not None:
             f.exc = None  # ValueError, AssertionError or RuntimeError, by layer
             self._report(f)
 
     def _op_error(self, family: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> None:
-        f = self.findings.op_error(self, family, err, operands, node, frame)
+        f = self.findings.finding(self, ShapeProblem(ProblemKind.OPERATION, node, err, frame, family=family,
+                                                     operands=tuple(operands)))
         if f is not None:
             self._report(f)
 
@@ -260,6 +262,6 @@ class Reporting:
         if args or "gradient" in kwargs or t.shape is None:
             return
         if O.is_scalar(t.shape) is False:
-            f = self.findings.backward_finding(self, t, node)
+            f = self.findings.finding(self, ShapeProblem(ProblemKind.NON_SCALAR_BACKWARD, node, tensor=t))
             if f is not None:
                 self._report(f)

@@ -4,11 +4,10 @@ results, the shape index, frames, and the small helpers and tables of the interp
 from __future__ import annotations
 
 import ast
-import importlib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.shapes import UNKNOWN, Shape, Sym, _Unknown, join_shapes
@@ -86,35 +85,6 @@ class Finding:
                     node = _QUOTED.get(i)
                     if node is not None:
                         self.quoted[i] = node
-
-
-class FindingBuilder(Protocol):
-    """Turns the interpreter's errors into findings: which rule, the message, where it
-    goes, the fixes (``rules/shape_findings.py``, named by
-    ``context.FINDINGS_MODULE``). None: no finding (the run goes on as if the error
-    were not there)."""
-
-    def layer_error(self, interp: Any, mod: Any, inp: Any, err: Any, node: Any, frame: Any) -> Finding | None: ...
-    def config_error(self, interp: Any, layer: Any, err: Any, node: Any, frame: Any) -> Finding | None: ...
-    def op_error(self, interp: Any, family: str, err: Any, operands: list, node: Any, frame: Any) -> Finding | None: ...
-    def backward_finding(self, interp: Any, t: Any, node: Any) -> Finding | None: ...
-    def foreign_finding(self, interp: Any, f: Finding, entry: Any, target: Any) -> Finding | None: ...
-
-
-class _NoFindings:
-    """No rule plugged in: shapes are found, nothing is reported."""
-
-    def layer_error(self, *args: Any) -> None:
-        return None
-
-    config_error = op_error = backward_finding = foreign_finding = layer_error
-
-
-def _finding_builder() -> FindingBuilder:
-    from torch_lsp.analysis import context
-
-    name = context.FINDINGS_MODULE
-    return cast(FindingBuilder, importlib.import_module(name)) if name else _NoFindings()
 
 
 class Reporter:

@@ -26,8 +26,9 @@ Constructor parameters are always symbols; a call site also binds them to values
 (``subst``), and every decision substitutes first. So a message can say both
 ("in_dim = 32") and a fix can write the parameter's name.
 
-What fails is handed to the rules' ``FindingBuilder`` (``interp_reporting``), which
-makes findings; ``Reporter`` keeps one per problem and place. What each expression
+What fails is handed, as a neutral ``ShapeProblem`` with the interpreter as its
+``ShapeSite`` (``shape_events``), to the rules' ``FindingBuilder`` (``interp_reporting``),
+which makes findings; ``Reporter`` keeps one per problem and place. What each expression
 evaluated to is recorded for hovers (``ShapeIndex``).
 
 This module holds the expressions; the other parts of ``Interpreter`` are mixins of
@@ -58,6 +59,7 @@ from torch_lsp.analysis import layers as L
 from torch_lsp.analysis import ops as O
 
 
+from torch_lsp.analysis.shape_events import finding_builder
 from torch_lsp.analysis.interp_support import (  # noqa: F401
     _NAME, _CONSTANT, _CALL, _ATTRIBUTE, _ASSIGN, _EXPR,
     CallSite,
@@ -65,7 +67,6 @@ from torch_lsp.analysis.interp_support import (  # noqa: F401
     FOLLOW_IMPORTED,
     FOLLOW_OTHER_FILES,
     Finding,
-    FindingBuilder,
     Frame,
     LayerCall,
     MAX_DEPTH,
@@ -93,7 +94,6 @@ from torch_lsp.analysis.interp_support import (  # noqa: F401
     _NOT_FOLLOWED_MODULES,
     _NOT_FOUND,
     _NO_KEY,
-    _NoFindings,
     _QUOTED,
     _QUOTE_MARK,
     _SCALAR_MATH,
@@ -112,7 +112,6 @@ from torch_lsp.analysis.interp_support import (  # noqa: F401
     _data_class_fields,
     _decorator_name,
     _extra_keywords,
-    _finding_builder,
     _forget_attributes,
     _holds_embedding,
     _keyword_true,
@@ -145,7 +144,7 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
 
     def __init__(self, ctx: Any, record: bool = True):
         self.ctx = ctx
-        self.findings = _finding_builder()
+        self.findings = finding_builder()
         self._loop_spans: list[tuple[int, int]] | None = None  # (first, last) lines of loop bodies, comprehensions
         self.record = record  # keep expression shapes for hovers (ShapeIndex)  # FileContext
         self.imports = ctx.imports
@@ -642,6 +641,11 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
     @property
     def recording(self) -> bool:
         return self.record and (not self.src_stack or self.src_stack[-1] is self.ctx.src)
+
+    @property
+    def outermost_init(self) -> ast.AST | None:
+        """The ``__init__`` of the outermost module being analysed (``ShapeSite``)."""
+        return self.instance_stack[0].cls.init if self.instance_stack else None
 
     def in_loop(self, node: ast.AST) -> bool:
         """Is ``node`` (of the checked file) inside a loop or a comprehension, where it

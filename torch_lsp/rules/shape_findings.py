@@ -1,6 +1,8 @@
-"""Turning the interpreter's shape errors into findings: which rule, where, what to say, how to fix.
+"""Turning the interpreter's shape problems into findings: which rule, where, what to say, how to fix.
 
-The interpreter calls these when a transfer function reports a ``ShapeError``. The
+The interpreter hands ``finding`` a neutral ``ShapeProblem`` (``analysis/shape_events.py``)
+when a transfer function reports a ``ShapeError``, with itself as the ``ShapeSite`` to ask
+about the code around it. The
 placement rules (rules.md): a mismatch between two layers is reported once, at the
 consuming layer's wrong constructor argument; the producer, the line in ``forward``
 where they meet and the call site that fixed the input go in related information.
@@ -9,9 +11,11 @@ A mismatch of the very input a module is called with is TL204 at that call.
 from __future__ import annotations
 
 import ast
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
-from torch_lsp.analysis.interpreter import Finding, Frame, Interpreter, LayerV, Origin, TensorV, quote_line
+from torch_lsp.analysis.interp_support import Finding, Frame, quote_line
+from torch_lsp.analysis.shape_events import ProblemKind, ShapeProblem, ShapeSite
+from torch_lsp.analysis.values import LayerV, Origin, TensorV
 from torch_lsp.analysis.shape_types import Layer, ShapeError
 from torch_lsp.analysis.shapes import Sym, dim_eq, dim_product, dim_str, shape_str
 
@@ -45,7 +49,7 @@ def _layer_name(mod: LayerV) -> str:
     return f"`{mod.label}` ({mod.layer.short})" if mod.label else f"`nn.{mod.layer.short}`"
 
 
-def _arg_node(interp: Interpreter, mod: LayerV, param: str | None) -> ast.AST | None:
+def _arg_node(interp: ShapeSite, mod: LayerV, param: str | None) -> ast.AST | None:
     """The constructor argument that sets ``param`` in the layer's call."""
     call = mod.node
     if not isinstance(call, ast.Call) or param is None:
@@ -109,7 +113,7 @@ def _positional_index(cls: str, param: str) -> int | None:
     return result
 
 
-def _fix_text(interp: Interpreter, expected: Any, arg: ast.AST, frame: Frame, original: ast.AST | None) -> str | None:
+def _fix_text(interp: ShapeSite, expected: Any, arg: ast.AST, frame: Frame, original: ast.AST | None) -> str | None:
     """Source text for the expected value, valid where ``arg`` is written."""
     if isinstance(expected, tuple):
         if len(expected) == 1 and not isinstance(original, (ast.Tuple, ast.List)):
@@ -132,13 +136,13 @@ def _fix_text(interp: Interpreter, expected: Any, arg: ast.AST, frame: Frame, or
     return None
 
 
-def _names_in_scope(interp: Interpreter, arg: ast.AST, frame: Frame) -> set[str]:
+def _names_in_scope(interp: ShapeSite, arg: ast.AST, frame: Frame) -> set[str]:
     """Constructor parameter names usable at ``arg``: symbols are named after the
     parameters of the outermost module being analysed (or of the function analysed
     with symbols), so they can be written where that function's body is."""
     fns = [frame.fn]
-    if interp.instance_stack:
-        fns.append(interp.instance_stack[0].cls.init)
+    if interp.outermost_init is not None:
+        fns.append(interp.outermost_init)
     line = getattr(arg, "lineno", -1)
     for fn in fns:
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.lineno <= line <= (fn.end_lineno or fn.lineno):
@@ -173,7 +177,7 @@ def _site_text(o: Origin | None) -> str:
     return f" (input from `{o.site.label}` at line {_line(o.site.node)})"
 
 
-def _related(interp: Interpreter, t: TensorV, node: ast.AST, mod: LayerV | None) -> list:
+def _related(interp: ShapeSite, t: TensorV, node: ast.AST, mod: LayerV | None) -> list:
     rel = []
     o = t.origin
     if o is not None and o.what == "layer" and o.layer_node is not None:
@@ -200,7 +204,24 @@ def _flatten_formula(t: TensorV) -> str:
     return f" = {' × '.join(dims)}"
 
 
-def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, node: ast.Call, frame: Frame) -> Finding | None:
+def finding(site: ShapeSite, p: ShapeProblem) -> Finding | None:
+    """The finding of a problem the interpreter met (``FindingBuilder.finding``), or None.
+    (The fields each kind carries are set by ``interp_reporting``.)"""
+    if p.kind is ProblemKind.LAYER_INPUT:
+        return layer_error(site, cast(LayerV, p.layer), p.tensor, cast(ShapeError, p.err), cast(ast.Call, p.node),
+                           cast(Frame, p.frame))
+    if p.kind is ProblemKind.LAYER_CONFIG:
+        return config_error(site, cast(Layer, p.config), cast(ShapeError, p.err), cast(ast.Call, p.node),
+                            cast(Frame, p.frame))
+    if p.kind is ProblemKind.OPERATION:
+        return op_error(site, cast(str, p.family), cast(ShapeError, p.err), list(p.operands), p.node,
+                        cast(Frame, p.frame))
+    if p.kind is ProblemKind.NON_SCALAR_BACKWARD:
+        return backward_finding(site, cast(TensorV, p.tensor), cast(ast.Call, p.node))
+    return None
+
+
+def layer_error(interp: ShapeSite, mod: LayerV, inp: Any, err: ShapeError, node: ast.Call, frame: Frame) -> Finding | None:
     if not isinstance(inp, TensorV):
         return None
     o = inp.origin
@@ -258,7 +279,7 @@ def layer_error(interp: Interpreter, mod: LayerV, inp: Any, err: ShapeError, nod
     return None
 
 
-def config_error(interp: Interpreter, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> Finding | None:
+def config_error(interp: ShapeSite, layer: Layer, err: ShapeError, node: ast.Call, frame: Frame) -> Finding | None:
     msg = f"`nn.{layer.short}(...)` can never run: {err.message}"
     if frame.subst and frame.site is not None and frame.site.node is not None:
         msg += f" (with the arguments of the call at line {_line(frame.site.node)})"
@@ -272,7 +293,7 @@ def config_error(interp: Interpreter, layer: Layer, err: ShapeError, node: ast.C
 _OP_CODE = {"matmul": "TL205", "broadcast": "TL206", "reshape": "TL207", "concat": "TL208"}
 
 
-def op_error(interp: Interpreter, family: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
+def op_error(interp: ShapeSite, family: str, err: ShapeError, operands: list, node: ast.AST, frame: Frame) -> Finding | None:
     code = _OP_CODE[family]
     if err.kind in ("rank",) and code not in ("TL205",):
         return None
@@ -287,7 +308,7 @@ def op_error(interp: Interpreter, family: str, err: ShapeError, operands: list, 
     return _finding(code, node, msg, rel[:4])
 
 
-def backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding:
+def backward_finding(interp: ShapeSite, t: TensorV, node: ast.Call) -> Finding:
     receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
     text = interp.seg(receiver) if receiver is not None else "loss"
     n = t.shape.numel() if t.shape is not None else None
@@ -310,7 +331,7 @@ def backward_finding(interp: Interpreter, t: TensorV, node: ast.Call) -> Finding
     return _finding("TL301", node, msg, rel, fixes=fixes)
 
 
-def foreign_finding(interp: Interpreter, f: Finding, entry: ast.AST, target: Any) -> Finding | None:
+def foreign_finding(interp: ShapeSite, f: Finding, entry: ast.AST, target: Any) -> Finding | None:
     """A problem inside code of another file that only this file's values cause
     (sizes it passes, inputs it gives): reported here, at ``entry`` (the call in this
     file that builds or calls that code), with where it fails there."""
