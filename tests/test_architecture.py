@@ -58,3 +58,17 @@ def test_the_analysis_knows_no_rule_code(path):
 def test_the_rules_import_no_shell(path):
     banned = ("torch_lsp.lsp", "torch_lsp.server", "torch_lsp.cli", "torch_lsp.output", "lsprotocol", "pygls")
     assert sorted(m for m in _imports(ast.parse(path.read_text())) if m.startswith(banned)) == []
+
+
+def test_the_finding_builder_sees_problems_not_the_interpreter():
+    """The rules' FindingBuilder gets a neutral ShapeProblem and asks the analysis only
+    what ShapeSite declares: it does not import the interpreter."""
+    from torch_lsp.analysis import context
+
+    assert context.FINDINGS_MODULE is None or context.FINDINGS_MODULE == "torch_lsp.rules.shape_findings"
+    tree = ast.parse((PKG / "rules" / "shape_findings.py").read_text())
+    assert sorted(m for m in _imports(tree) if m.startswith("torch_lsp.analysis.interpreter")) == []
+    site_members = {"seg", "in_loop", "concrete", "outermost_init", "ctx", "src"}
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name) and n.value.id == "interp"}
+    assert used <= site_members
