@@ -24,162 +24,35 @@ gathers the facts that decide it, in one cheap pass per class that has such attr
   ``raise``, ``try``) is the shared ``Flow`` of ``analysis/flow.py``, so "overwritten"
   means: on every path that reaches the read.
 
-The verdicts (severity, message, fixes) are made by ``torch_lsp.rules.registration``.
+``ClassUses``' abstract values are in ``attribute_values.py``, ``ClassFacts`` (what one
+walk over the class body learns) in ``class_walk.py``; ``TensorFacts`` and ``FileFacts``
+in ``tensor_facts.py`` and ``file_facts.py``. This module imports them all, so its
+names are the model's interface. The verdicts (severity, message, fixes) are made by
+``torch_lsp.rules.registration``.
 """
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable
 
 from torch_lsp.analysis import torch_api as T
-from torch_lsp.analysis.flow import Flow, assigned_names, raised_name
-from torch_lsp.analysis.modules import MODULE_KINDS, Assignment, ClassInfo, Kind
+from torch_lsp.analysis.flow import assigned_names, raised_name
+from torch_lsp.analysis.modules import MODULE_KINDS, ClassInfo
 
-if TYPE_CHECKING:
-    from torch_lsp.analysis.project import FileSummary
-# The model's first two parts live in their own modules; their names are part of this
+# The model's other parts live in their own modules; their names are part of this
 # module's interface (the rules read ``attribute_use.TensorFacts``, ``FileFacts``, ...).
 from torch_lsp.analysis.file_facts import *  # noqa: F401,F403
 from torch_lsp.analysis.file_facts import find_method, mro
 from torch_lsp.analysis.tensor_facts import *  # noqa: F401,F403
+from torch_lsp.analysis.attribute_values import *  # noqa: F401,F403
+from torch_lsp.analysis.attribute_values import _PY, _UNKNOWN, RETURNED, AttrUse, Site, U, _Frame, _one_pass, join
+from torch_lsp.analysis.class_walk import *  # noqa: F401,F403
 from torch_lsp.analysis.tensor_facts import (_NEW_METHODS, _NOT_UPDATES, _PASS_BUILTINS, _PY_ATTRS, _PY_BUILTINS,
                                              _PY_METHODS, _REDUCTIONS, _SAME_ATTRS, _SIZE_ONLY, _dtype_of_name,
                                              _is_self, _q)
 
 
 # ---------------------------------------------------------------------------------- forward
-
-
-class U:
-    """An abstract value in forward: where its tensor lives, as far as TL101 cares."""
-
-    __slots__ = ("attrs", "device", "py", "fresh", "rank", "devspec", "pinned", "src", "mixed")
-
-    def __init__(self, attrs: frozenset = frozenset(), device: bool = False, py: bool = False, fresh: bool = False,
-                 rank: int | None = None, devspec: bool = False, pinned: bool = False, src: str | None = None,
-                 mixed: bool = False):
-        self.attrs = attrs  # plain tensor attributes it is derived from, not moved
-        self.device = device  # derived from the input or a parameter/buffer/submodule: on the model's device
-        self.py = py  # a Python value (number, size, dtype, bool)
-        self.fresh = fresh  # a tensor made in forward without a device: a plain CPU tensor
-        self.rank = rank  # the rank of the attribute-derived tensor, when known
-        self.devspec = devspec  # a device taken from a tensor on the model's device (`x.device`)
-        self.pinned = pinned  # moved to a fixed device (`.cuda()`, `.to("cuda")`, `.to(self.device)`)
-        self.src = src  # what put it on the model's device, for messages
-        self.mixed = mixed  # a list/tuple holding attribute-derived and device items side by side
-
-    @property
-    def tensorish(self) -> bool:
-        return not self.py and not self.devspec
-
-    def key(self) -> tuple:
-        return (self.attrs, self.device, self.py, self.fresh, self.rank, self.devspec, self.pinned, self.mixed)
-
-
-_UNKNOWN = U()
-RETURNED = "returned"  # the partner of a plain use that is `forward`'s result
-_PY = U(py=True)
-
-
-def join(values: list[U]) -> U:
-    values = [v for v in values if v is not None]
-    if not values:
-        return _UNKNOWN
-    if len(values) == 1:
-        return values[0]
-    attrs = frozenset().union(*(v.attrs for v in values))
-    ranks = {v.rank for v in values if v.attrs}
-    return U(attrs, any(v.device for v in values), all(v.py for v in values), any(v.fresh for v in values),
-             ranks.pop() if len(ranks) == 1 else None, all(v.devspec for v in values), any(v.pinned for v in values),
-             next((v.src for v in values if v.src), None), any(v.mixed for v in values))
-
-
-@dataclass
-class Site:
-    """One use of an attribute in forward-reachable code."""
-
-    node: ast.AST
-    function: str  # the method or function it is in
-    partner: str | None = None  # what it meets (`the input `x``, `the output of `self.proj``)
-    rank: int | None = None  # the rank of the attribute-derived operand there, when known
-    pinned: bool = False
-    summary: FileSummary | None = None  # the file's summary, when not the checked file
-
-
-@dataclass
-class AttrUse:
-    name: str
-    device: list[Site] = field(default_factory=list)  # meets the model's device in a tensor operation
-    inplace: list[Site] = field(default_factory=list)  # updated in place / from its own value
-    plain: list[Site] = field(default_factory=list)  # used only with other plain tensors, or returned
-    arith: list[Site] = field(default_factory=list)  # enters arithmetic (any partner), not moved
-    moved: list[Site] = field(default_factory=list)  # moved to the input's device at the use
-    pinned: list[Site] = field(default_factory=list)  # moved to a fixed device at the use
-    reads: int = 0  # reads in forward-reachable code
-
-
-class _Frame:
-    """One run of a function body: its local names, what it stored on ``self``, and its control flow."""
-
-    def __init__(self, name: str, env: dict[str, U], attrs: dict[str, U], summary, entry: bool,
-                 owner: ClassInfo | None, initial: Callable[[str], U]):
-        self.name = name
-        self.env = env
-        self.attrs = attrs  # self.NAME -> value stored by this run (absent: the value it came in with)
-        self.summary = summary  # another file's summary, or None for the checked file
-        self.entry = entry
-        self.owner = owner
-        self.initial = initial
-        self.flow: Flow = Flow(_FrameOps(self))
-
-    def scratch(self) -> "_Frame":
-        """A copy for an expression scope (a comprehension): same flow, own names."""
-        f = _Frame.__new__(_Frame)
-        f.__dict__.update(self.__dict__)
-        f.env = dict(self.env)
-        return f
-
-
-class _FrameOps:
-    """``Flow``'s state operations over a frame's (names, attributes)."""
-
-    __slots__ = ("frame",)
-
-    def __init__(self, frame: _Frame) -> None:
-        self.frame = frame
-
-    def snapshot(self) -> tuple[dict, dict]:
-        return dict(self.frame.env), dict(self.frame.attrs)
-
-    def restore(self, state: tuple[dict, dict]) -> None:
-        self.frame.env, self.frame.attrs = state
-
-    def join(self, states: list[tuple[dict, dict]]) -> tuple[dict, dict]:
-        envs = [s[0] for s in states]
-        attrs = [s[1] for s in states]
-        env = {n: join([e[n] for e in envs if n in e]) for n in set().union(*envs)}
-        out_attrs = {}
-        for n in set().union(*attrs):
-            vals: list[Any] = [a.get(n) for a in attrs]
-            if any(v is None for v in vals):  # not stored on some path: the value it came in with
-                vals = [v for v in vals if v is not None] + [self.frame.initial(n)]
-            out_attrs[n] = join(vals)
-        return env, out_attrs
-
-    def forget(self, state: tuple[dict, dict], names: set[str]) -> tuple[dict, dict]:
-        env, attrs = dict(state[0]), dict(state[1])
-        for n in names:
-            if n.startswith("self."):
-                attrs[n[5:]] = _UNKNOWN
-            else:
-                env[n] = _UNKNOWN
-        return env, attrs
-
-
-def _one_pass(start, head, n):
-    """A loop body runs once: what it does is joined with the state before the loop."""
-    return head, False
 
 
 class ClassUses:
@@ -818,85 +691,3 @@ def _decorator(node: ast.expr) -> str | None:
     if isinstance(node, ast.Attribute):
         return node.attr
     return node.id if isinstance(node, ast.Name) else None
-
-
-# ---------------------------------------------------------------------------------- the class walk
-
-
-@dataclass
-class ClassFacts:
-    """Learned intent and custom conversion, from one walk over the class body."""
-
-    init_calls: dict[str, ast.AST] = field(default_factory=dict)  # NAME -> `nn.init.*(self.NAME)`
-    requires_grad: dict[str, ast.AST] = field(default_factory=dict)  # `self.NAME.requires_grad_()` / `= True`
-    reads_elsewhere: dict[str, ast.AST] = field(default_factory=dict)  # reads outside __init__ and its helpers
-    stores_elsewhere: set[str] = field(default_factory=set)  # `self.NAME = ...` outside __init__ and its helpers
-    converted: set[str] = field(default_factory=set)  # names an own `_apply`/`to` override touches
-    # `self.NAME = <a new value>` outside __init__ and its helpers: the class re-creates the tensor itself
-    recreated: dict[str, tuple[str, ast.AST]] = field(default_factory=dict)
-
-
-def class_facts(ctx, info: ClassInfo, names: set[str], init_methods: set[str]) -> ClassFacts:
-    out = ClassFacts()
-    for c in mro(ctx, info):
-        for stmt in c.node.body:
-            if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            in_init = stmt.name in init_methods
-            converting = stmt.name in ("_apply", "to")
-            for n in ast.walk(stmt):
-                if isinstance(n, ast.Attribute) and _is_self(n.value) and n.attr in names:
-                    if converting:
-                        out.converted.add(n.attr)
-                    if isinstance(n.ctx, ast.Load):
-                        if not in_init:
-                            out.reads_elsewhere.setdefault(n.attr, n)
-                    elif not in_init:
-                        out.stores_elsewhere.add(n.attr)
-                elif isinstance(n, ast.Call):
-                    func = n.func
-                    if isinstance(func, ast.Attribute) and func.attr == "requires_grad_" and isinstance(func.value, ast.Attribute) \
-                            and _is_self(func.value.value) and func.value.attr in names:
-                        if not (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False):
-                            out.requires_grad.setdefault(func.value.attr, n)
-                    elif n.args and isinstance(n.args[0], ast.Attribute) and _is_self(n.args[0].value) and n.args[0].attr in names:
-                        q = _q(ctx, func)
-                        if q is not None and q.startswith("torch.nn.init."):
-                            out.init_calls.setdefault(n.args[0].attr, n)
-                elif isinstance(n, (ast.Assign, ast.AnnAssign)) and not in_init and n.value is not None:
-                    targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-                    for t in targets:
-                        if isinstance(t, ast.Attribute) and _is_self(t.value) and t.attr in names and not any(
-                                isinstance(r, ast.Attribute) and r.attr == t.attr and _is_self(r.value)
-                                for r in ast.walk(n.value)) and not _is_none(n.value):
-                            out.recreated.setdefault(t.attr, (stmt.name, n))
-                if isinstance(n, ast.Assign):
-                    for t in n.targets:
-                        if isinstance(t, ast.Attribute) and t.attr == "requires_grad" and isinstance(t.value, ast.Attribute) \
-                                and _is_self(t.value.value) and t.value.attr in names \
-                                and isinstance(n.value, ast.Constant) and n.value.value is True:
-                            out.requires_grad.setdefault(t.value.attr, n)
-    return out
-
-
-def _is_none(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
-def init_methods(info: ClassInfo) -> set[str]:
-    """``__init__`` and the helpers whose assignments the module model saw."""
-    return {"__init__"} | {a.method for a in info.assignments}
-
-
-def value_attribute_names(ctx, info: ClassInfo) -> set[str]:
-    """Attributes that only ever hold plain Python values (numbers, strings, dtypes)."""
-    kinds: dict[str, set[Kind]] = {}
-    for c in mro(ctx, info):
-        for a in c.assignments:
-            kinds.setdefault(a.name, set()).add(a.value.kind)
-    return {n for n, ks in kinds.items() if ks <= {Kind.VALUE, Kind.NONE}}
-
-
-def assignment_function(ctx, info: ClassInfo, a: Assignment) -> ast.FunctionDef | None:
-    hit = find_method(ctx, info, a.method)
-    return hit[0] if hit else None
