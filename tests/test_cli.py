@@ -614,17 +614,62 @@ def test_wrong_type_is_a_one_line_error(work, capsys):
     assert err == "error: pyproject.toml: [tool.torch-lsp] select: expected a list of strings, got a string\n"
 
 
-def test_unknown_key_and_code_are_warnings(work, capsys):
+def test_unknown_key_is_a_warning(work, capsys):
     put(work, "net.py", "unregistered.py")
-    (work / "pyproject.toml").write_text('[tool.torch-lsp]\nfoo = 1\nignore = ["TL999"]\n')
-    rc, out, err = run(capsys, "check", "--extend-ignore", "XY1", "net.py")
+    (work / "pyproject.toml").write_text('[tool.torch-lsp]\nfoo = 1\nignore = ["TL105"]\n')
+    rc, out, err = run(capsys, "check", "net.py")
     assert rc == 1
     assert "TL101" in out
-    lines = err.splitlines()
-    assert "warning: --extend-ignore: 'XY1' matches no rule" in lines
-    assert "warning: pyproject.toml: unknown key 'foo' in [tool.torch-lsp]" in lines
-    assert "warning: pyproject.toml: ignore: 'TL999' matches no rule" in lines
-    assert len(lines) == 3
+    assert err.splitlines() == ["warning: pyproject.toml: unknown key 'foo' in [tool.torch-lsp]"]
+
+
+SELECT_FLAGS = ("--select", "--ignore", "--extend-select", "--extend-ignore")
+
+
+@pytest.mark.parametrize("flag", SELECT_FLAGS)
+@pytest.mark.parametrize(("value", "near"), [("TL2O1", "TL201"), ("TL1O1", "TL101"), ("unregistered-tensr", "unregistered-tensor"),
+                                             ("", None), ("TL1,", None), ("XY1", None)])
+def test_unknown_selector_is_an_error(work, capsys, flag, value, near):
+    """A typo used to turn the check off silently (the run passed): now exit 2, naming
+    the bad selector and the closest valid one, and nothing is checked."""
+    put(work, "net.py", "unregistered.py")
+    rc, out, err = run(capsys, "check", flag, value, "net.py")
+    assert rc == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    bad = value.split(",")[-1] if "," in value else value
+    assert line.startswith(f"error: invalid value '{bad}' for '{flag}': ")
+    assert (f"did you mean '{near}'?" in line) if near else ("did you mean" not in line)
+
+
+@pytest.mark.parametrize("key", ["select", "ignore", "per-file-ignores"])
+def test_unknown_selector_in_the_configuration_is_an_error(work, capsys, key):
+    put(work, "net.py", "unregistered.py")
+    body = 'per-file-ignores = { "*.py" = ["TL1O1"] }' if key == "per-file-ignores" else f'{key} = ["TL1O1"]'
+    (work / "pyproject.toml").write_text(f"[tool.torch-lsp]\n{body}\n")
+    rc, out, err = run(capsys, "check", "net.py")
+    assert rc == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("error: pyproject.toml: invalid value 'TL1O1' for '")
+    assert line.endswith("did you mean 'TL101'?")
+
+
+def test_rule_names_are_accepted_wherever_codes_are(work, capsys):
+    put(work, "net.py", "unregistered.py")
+    assert [i["code"] for i in run_json(capsys, "--select", "unregistered-tensor", "net.py")[1]] == ["TL101"]
+    assert run_json(capsys, "--select", "TL1", "--ignore", "unregistered-tensor", "net.py")[1] == []
+    assert run_json(capsys, "--select", "TL2", "--extend-select", "Unregistered-Tensor", "net.py")[1] != []
+    assert run_json(capsys, "--extend-ignore", "unregistered-tensor", "net.py")[1] == []
+    (work / "pyproject.toml").write_text('[tool.torch-lsp]\nignore = ["unregistered-tensor"]\n')
+    assert run_json(capsys, "net.py")[1] == []
+    (work / "pyproject.toml").write_text('[tool.torch-lsp]\nper-file-ignores = { "net.py" = ["unregistered-tensor"] }\n')
+    assert run_json(capsys, "net.py")[1] == []
+    (work / "pyproject.toml").unlink()
+    for prefix in ("TL1", "TL10", "tl101", "ALL", "all"):  # prefixes and ALL stay valid
+        assert [i["code"] for i in run_json(capsys, "--select", prefix, "--extend-select", "unregistered-tensor", "net.py")[1]] == ["TL101"]
+
+
 
 
 # =============================================================================== discovery and excludes

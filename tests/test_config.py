@@ -195,15 +195,28 @@ def test_no_section_means_defaults(proj):
     assert s.exclude == DEFAULT_EXCLUDES
 
 
-def test_unknown_keys_and_codes_are_warnings(proj):
-    write(proj / "pyproject.toml", '[tool.torch-lsp]\nfoo = 1\nper_file_ignores = {}\nselect = ["TL1", "XX9"]\n')
+def test_unknown_keys_are_warnings(proj):
+    write(proj / "pyproject.toml", '[tool.torch-lsp]\nfoo = 1\nper_file_ignores = {}\nselect = ["TL1"]\n')
     s = load_settings(str(proj / "pyproject.toml"))
     assert s.warnings == (
         "pyproject.toml: unknown key 'foo' in [tool.torch-lsp]",
         "pyproject.toml: unknown key 'per_file_ignores' in [tool.torch-lsp] (did you mean 'per-file-ignores'?)",
-        "pyproject.toml: select: 'XX9' matches no rule",
     )
     assert enabled(s) == ["TL101", "TL102", "TL103", "TL104", "TL105"]
+
+
+def test_unknown_codes_are_errors(proj):
+    write(proj / "pyproject.toml", '[tool.torch-lsp]\nselect = ["TL1", "XX9"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(str(proj / "pyproject.toml"))
+    assert str(info.value).startswith("pyproject.toml: invalid value 'XX9' for 'select' in [tool.torch-lsp]")
+    with pytest.raises(ConfigError, match="invalid value 'TL2O1' for '--select'.*did you mean 'TL201'"):
+        ConfigResolver(Overrides(select=("TL2O1",)))
+
+
+def test_rule_names_select_their_codes(proj):
+    write(proj / "pyproject.toml", '[tool.torch-lsp]\nselect = ["unregistered-tensor", "TL104"]\n')
+    assert enabled(load_settings(str(proj / "pyproject.toml"))) == ["TL101", "TL104"]
 
 
 @pytest.mark.parametrize(
@@ -304,10 +317,10 @@ def test_explicit_config_file(proj):
 def test_resolver_collects_warnings_once(proj):
     write(proj / "pyproject.toml", "[tool.torch-lsp]\nbogus = 1\n")
     (proj / "a").mkdir()
-    resolver = ConfigResolver(Overrides(select=("TL1", "QQ")))
+    resolver = ConfigResolver(Overrides(select=("TL1",)))
     resolver.settings_for(str(proj / "x.py"))
     resolver.settings_for(str(proj / "a" / "y.py"))
-    assert resolver.warnings == ["--select: 'QQ' matches no rule", "pyproject.toml: unknown key 'bogus' in [tool.torch-lsp]"]
+    assert resolver.warnings == ["pyproject.toml: unknown key 'bogus' in [tool.torch-lsp]"]
 
 
 def test_resolver_error_names_the_file(proj):

@@ -49,7 +49,8 @@ PROGRESS_MIN_FILES = 200
 
 # =============================================================================== arguments
 def _code_list(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
+    # an empty item stays, so that `--select ""` is an error rather than no rule at all
+    return [c.strip() for c in text.split(",")]
 
 
 def _flatten(values: list[list[str]] | None) -> tuple[str, ...] | None:
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to check (default: .)")
     check.add_argument("--format", choices=FORMATS, default="full", help="output format (default: full)")
-    sel = check.add_argument_group("rule selection (comma-separated code prefixes; ALL = every rule)")
+    sel = check.add_argument_group("rule selection (comma-separated codes, code prefixes or rule names; ALL = every rule)")
     sel.add_argument("--select", action="append", type=_code_list, metavar="CODES", help="rules to check; replaces `select` of the configuration")
     sel.add_argument("--ignore", action="append", type=_code_list, metavar="CODES", help="rules not to check; replaces `ignore` of the configuration")
     sel.add_argument("--extend-select", action="append", type=_code_list, metavar="CODES", help="rules to check in addition")

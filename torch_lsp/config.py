@@ -91,14 +91,68 @@ def _rule_codes() -> tuple[str, ...]:
     return tuple(RULES)
 
 
-def normalize_codes(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip().upper() for v in values if v and v.strip())
+def _rule_names() -> dict[str, str]:
+    from torch_lsp.rules import RULES
+
+    return {r.name: r.code for r in RULES.values()}
+
+
+def selector_code(value: str) -> str | None:
+    """The code prefix a selector stands for: ``ALL``, a code or code prefix
+    (``TL2``, ``TL201``, any case) or a rule name (``unregistered-tensor``, which
+    stands for its code). None when it matches no rule (a typo, an empty string)."""
+    text = value.strip()
+    if not text:
+        return None
+    if text.upper() == ALL:
+        return ALL
+    code = _rule_names().get(text.lower())
+    if code is not None:
+        return code
+    upper = text.upper()
+    return upper if any(c.startswith(upper) for c in _rule_codes()) else None
+
+
+def closest_selector(value: str) -> str | None:
+    """The valid selector nearest to a bad one (codes, family prefixes, rule names)."""
+    import difflib
+
+    codes = _rule_codes()
+    text = value.strip()
+    if not text:
+        return None
+    if text[:2].upper() == "TL" or text[:1].isdigit():
+        pool = list(codes) + sorted({c[:3] for c in codes})
+        found = difflib.get_close_matches(text.upper(), pool, n=1, cutoff=0.5)
+    else:
+        found = difflib.get_close_matches(text.lower(), list(_rule_names()), n=1, cutoff=0.5)
+    return found[0] if found else None
+
+
+def invalid_selector(value: str, where: str) -> str:
+    """``invalid value 'TL2O1' for '--select'``, with the closest valid selector.
+    ``where`` is quoted by the caller (``'--select'``, ``'select' in [tool.torch-lsp]``)."""
+    near = closest_selector(value)
+    hint = f"; did you mean '{near}'?" if near else ""
+    return (f"invalid value '{value}' for {where}: not a rule code, code prefix or rule name"
+            f" (`torch-lsp rules` lists them){hint}")
+
+
+def resolve_selectors(values: list[str] | tuple[str, ...], where: str, path: str | None = None) -> tuple[str, ...]:
+    """Each selector as a code prefix (names become their codes); ConfigError naming
+    the first that matches no rule."""
+    out = []
+    for v in values:
+        code = selector_code(v)
+        if code is None:
+            raise ConfigError(path, invalid_selector(v, where))
+        out.append(code)
+    return tuple(out)
 
 
 def unknown_selectors(values: tuple[str, ...] | list[str]) -> list[str]:
-    """The prefixes among ``values`` that match no known rule ("ALL" is always known)."""
-    codes = _rule_codes()
-    return [v for v in values if (p := _prefix(v)) and not any(c.startswith(p) for c in codes)]
+    """The selectors among ``values`` that match no known rule ("ALL" is always known)."""
+    return [v for v in values if selector_code(v) is None]
 
 
 @dataclass(frozen=True)
@@ -131,16 +185,17 @@ class Overrides:
     extend_ignore: tuple[str, ...] = ()
     unsafe_fixes: bool | None = None
 
-    def warnings(self) -> list[str]:
-        out: list[str] = []
-        for flag, values in (
-            ("--select", self.select or ()),
-            ("--ignore", self.ignore or ()),
-            ("--extend-select", self.extend_select),
-            ("--extend-ignore", self.extend_ignore),
-        ):
-            out.extend(f"{flag}: '{v}' matches no rule" for v in unknown_selectors(values))
-        return out
+    def resolved(self) -> "Overrides":
+        """The same overrides with every selector a code prefix (rule names become
+        their codes); ConfigError naming the flag and the first selector that
+        matches no rule."""
+        return replace(
+            self,
+            select=None if self.select is None else resolve_selectors(self.select, "'--select'"),
+            ignore=None if self.ignore is None else resolve_selectors(self.ignore, "'--ignore'"),
+            extend_select=resolve_selectors(self.extend_select, "'--extend-select'"),
+            extend_ignore=resolve_selectors(self.extend_ignore, "'--extend-ignore'"),
+        )
 
 
 # --------------------------------------------------------------------- globs
@@ -383,18 +438,14 @@ def settings_from_section(path: str, section: Any) -> Settings:
                 raise ConfigError(path, f"[tool.{SECTION}] runtime: expected a table, got {_type_name(value)}")
             values[key] = dict(value)
 
-    def codes(key: str) -> tuple[str, ...]:
-        found = normalize_codes(values.get(key, ()))
-        warnings.extend(f"{shown}: {key}: '{c}' matches no rule" for c in unknown_selectors(found))
-        return found
+    def codes(key: str, raw: tuple[str, ...]) -> tuple[str, ...]:
+        return resolve_selectors(raw, f"'{key}' in [tool.{SECTION}]", path)
 
-    select = codes("select") if "select" in values else None
-    ignore = codes("ignore")
+    select = codes("select", values["select"]) if "select" in values else None
+    ignore = codes("ignore", values.get("ignore", ()))
     pfi = []
     for glob, raw in values.get("per-file-ignores", ()):
-        found = normalize_codes(raw)
-        warnings.extend(f"{shown}: per-file-ignores: '{c}' matches no rule" for c in unknown_selectors(found))
-        pfi.append((glob, found))
+        pfi.append((glob, codes(f"per-file-ignores.{glob!r}", raw)))
     return Settings(
         root=root,
         config_path=os.path.abspath(path),
@@ -423,11 +474,12 @@ class ConfigResolver:
     given explicitly. Caches per directory. ``settings_for`` raises ConfigError."""
 
     def __init__(self, overrides: Overrides = Overrides(), config_file: str | None = None, cwd: str | None = None) -> None:
+        overrides = overrides.resolved()  # raises ConfigError for an unknown selector
         self.overrides = overrides
         self.cwd = os.path.abspath(cwd or os.getcwd())
         self._by_dir: dict[str, Settings] = {}
         self._files: dict[str, Settings | None] = {}  # pyproject.toml -> its settings (None: no table)
-        self.warnings: list[str] = list(overrides.warnings())
+        self.warnings: list[str] = []
         self._fixed: Settings | None = None
         if config_file is not None:
             if not os.path.isfile(config_file):
