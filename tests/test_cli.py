@@ -733,6 +733,15 @@ def test_missing_path_is_reported_after_the_rest(work, capsys):
     assert err.splitlines() == ["error: nope.py: No such file or directory", "error: gone/: No such file or directory"]
 
 
+def test_missing_path_never_says_all_checks_passed(work, capsys):
+    rc, out, err = run(capsys, "check", "nothere.py")
+    assert (rc, out, err) == (2, "", "error: nothere.py: No such file or directory\n")
+    put(work, "net.py", "clean.py")
+    rc, out, err = run(capsys, "check", "--statistics", "net.py", "nothere.py")
+    assert (rc, out) == (2, "")
+    assert err == "error: nothere.py: No such file or directory\n"
+
+
 def test_directory_without_python_files(work, capsys):
     (work / "empty").mkdir()
     put(work, "docs/readme.txt", text="hello")
@@ -972,11 +981,49 @@ def test_python_m_json(tmp_path):
     assert proc.stderr == ""
 
 
+def _python_m_stdin(data: bytes, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "torch_lsp", *args], cwd=cwd, env=env, input=data, capture_output=True,
+                          timeout=120)
+
+
+def test_stdin_is_checked_under_its_stdin_filename(tmp_path):
+    source = (CASES / "unregistered.py").read_bytes()
+    proc = _python_m_stdin(source, "check", "--format", "json", "-", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert [(i["path"], i["code"], i["line"]) for i in json.loads(proc.stdout)] == [("-", "TL101", 8)]
+    # --stdin-filename: the name in messages, the configuration found from it and its per-file ignores
+    put(tmp_path, "pkg/pyproject.toml", text='[tool.torch-lsp]\nper-file-ignores = { "quiet.py" = ["TL101"] }\n')
+    proc = _python_m_stdin(source, "check", "--format", "concise", "--stdin-filename", "pkg/net.py", "-", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.decode().startswith("pkg/net.py:8:18: TL101")
+    proc = _python_m_stdin(source, "check", "--stdin-filename", "pkg/quiet.py", cwd=tmp_path)  # no PATH: stdin
+    assert (proc.returncode, proc.stdout.decode()) == (0, "All checks passed!\n")
+    proc = _python_m_stdin(source, "check", "-", "other.py", cwd=tmp_path)
+    assert proc.returncode == 2 and b"standard input" in proc.stderr
+
+
+def test_fix_of_stdin_writes_the_fixed_source_to_stdout(tmp_path):
+    source = (CASES / "unregistered.py").read_bytes()
+    proc = _python_m_stdin(source, "check", "--fix", "--unsafe-fixes", "-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.decode().splitlines() == ["Fixed 1 problem.", "All checks passed!"]
+    assert list(tmp_path.iterdir()) == []  # nothing written to disk
+    on_disk = put(tmp_path, "net.py", "unregistered.py")  # the same fix as --fix of a file
+    assert _python_m("check", "--fix", "--unsafe-fixes", "net.py", cwd=tmp_path).returncode == 0
+    assert proc.stdout == on_disk.read_bytes() != source
+    # nothing to fix (the fix is unsafe): the source unchanged, the report on stderr
+    proc = _python_m_stdin(source, "check", "--fix", "-", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout == source
+    assert "-:8:18: TL101" in proc.stderr.decode()
+
+
 def test_python_m_errors_without_traceback(tmp_path):
     put(tmp_path, "net.py", "clean.py")
     proc = _python_m("check", "net.py", "missing.py", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr == "error: missing.py: No such file or directory\n"
-    assert "All checks passed!" in proc.stdout
+    assert proc.stdout == ""  # not "All checks passed!": a path could not be checked
     proc = _python_m("--version", cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (0, f"torch-lsp {__version__}\n")

@@ -20,7 +20,7 @@ import tempfile
 import time
 import tokenize
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
 from torch_lsp import __version__
@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check Python files for PyTorch model bugs.",
         epilog="exit status: 0 no problem at warning level or above, 1 some, 2 a usage, configuration, I/O or internal error",
     )
-    check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to check (default: .)")
+    check.add_argument("paths", nargs="*", metavar="PATH",
+                       help="files or directories to check (default: .); - reads the source from standard input")
     check.add_argument("--format", choices=FORMATS, default="full", help="output format (default: full)")
     sel = check.add_argument_group("rule selection (comma-separated codes, code prefixes or rule names; ALL = every rule)")
     sel.add_argument("--select", action="append", type=_code_list, metavar="CODES", help="rules to check; replaces `select` of the configuration")
@@ -108,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     files = check.add_argument_group("files and configuration")
+    files.add_argument("--stdin-filename", metavar="PATH",
+                       help="the path of the source read from standard input (-): for messages, configuration and "
+                            "per-file ignores; with no PATH, standard input is read")
     files.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml for every file instead of searching for one")
     files.add_argument("--force-exclude", action="store_true", help="apply the excludes to paths given on the command line too")
     files.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N", help="worker processes (default 0: automatic; 1: none)")
@@ -256,6 +260,7 @@ class Task:
     mode: str  # "check", "fix" or "diff"
     unsafe: bool
     runtime: Any = None  # runtime.report.Options when --runtime
+    data: bytes | None = None  # the source read from standard input (``-``); None: read ``path``
 
 
 def _os_error(exc: OSError) -> str:
@@ -366,6 +371,8 @@ def process(task: Task) -> FileOutcome:
 
 
 def _process(task: Task) -> FileOutcome:
+    if task.data is not None:  # standard input
+        return _checked(task, task.data, None)
     try:
         st = os.stat(task.path)
         if st.st_size > MAX_FILE_BYTES:
@@ -376,6 +383,11 @@ def _process(task: Task) -> FileOutcome:
     except OSError as exc:
         broken = isinstance(exc, FileNotFoundError) and os.path.islink(task.path)
         return FileOutcome(task.display, error="broken symbolic link" if broken else _os_error(exc))
+    return _checked(task, data, st)
+
+
+def _checked(task: Task, data: bytes, st: os.stat_result | None) -> FileOutcome:
+    """Check (and fix) the bytes of one file; ``st`` is None for standard input."""
     extra = _runtime_hook(task) if task.runtime is not None else None
     result = engine.check_source(data, task.display, enabled=task.enabled, extra=extra)
     outcome = FileOutcome(task.display)
@@ -434,7 +446,7 @@ def _runtime_hook(task: Task):
     return evaluate
 
 
-def _fix(task: Task, data: bytes, st: os.stat_result, result, outcome: FileOutcome):
+def _fix(task: Task, data: bytes, st: os.stat_result | None, result, outcome: FileOutcome):
     """Apply fixes round after round; write (``fix``) or diff (``diff``) the result."""
     first = result
     original = result.source
@@ -455,6 +467,9 @@ def _fix(task: Task, data: bytes, st: os.stat_result, result, outcome: FileOutco
     if task.mode == "diff":
         outcome.diff = _unified_diff(original, text, task.display)
         return result
+    if st is None:  # standard input: the fixed source goes to standard output
+        outcome.fixed_source = _encoded_like(data, text)
+        return result
     problem = _write_fixed(task.path, data, text, st)
     if problem is not None:
         outcome.error = problem
@@ -468,6 +483,14 @@ def _unified_diff(before: str, after: str, path: str) -> str:
     for line in difflib.unified_diff(source_lines(before, True), source_lines(after, True), fromfile=path, tofile=path):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+def _encoded_like(data: bytes, text: str) -> bytes:
+    """``text`` in the encoding of the source ``data`` (UTF-8 when it cannot be)."""
+    try:
+        return text.encode(tokenize.detect_encoding(io.BytesIO(data).readline)[0])
+    except (SyntaxError, LookupError, UnicodeEncodeError):
+        return text.encode("utf-8", "surrogateescape")
 
 
 def _write_fixed(path: str, data: bytes, text: str, st: os.stat_result) -> str | None:
@@ -580,9 +603,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         console.error("--fix and --diff cannot be used together")
         return 2
     mode = "fix" if args.fix else "diff" if args.diff else "check"
+    paths = args.paths or (["-"] if args.stdin_filename is not None else ["."])
+    stdin: bytes | None = None
+    if "-" in paths:
+        if len(paths) > 1:
+            console.error("- (standard input) cannot be checked together with other paths")
+            return 2
+        try:
+            stdin = sys.stdin.buffer.read()
+        except (OSError, AttributeError, ValueError) as exc:
+            console.error(f"standard input: {exc}")
+            return 2
+    elif args.stdin_filename is not None:
+        console.warning("--stdin-filename is used only when standard input (-) is checked")
     try:
         resolver = ConfigResolver(overrides, config_file=args.config)
-        files = collect_files(args.paths or ["."], resolver, console, args.force_exclude)
+        if stdin is not None:
+            name = args.stdin_filename
+            excluded = name is not None and args.force_exclude and resolver.settings_for(name).is_excluded(name)
+            files = [] if excluded else [(name or "-", name or os.path.join(os.getcwd(), "-"))]
+        else:
+            files = collect_files(paths, resolver, console, args.force_exclude)
         tasks = []
         shared: dict[int, Callable[[str], bool]] = {}  # one selection per settings without per-file ignores
         for display, path in files:
@@ -597,7 +638,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
                 runtime = Options.from_settings(settings.runtime, timeout=args.runtime_timeout,
                                                 report_skipped=args.runtime_report_skipped)
-            tasks.append(Task(display, path, enabled, mode, settings.unsafe_fixes, runtime))
+            tasks.append(Task(display, path, enabled, mode, settings.unsafe_fixes, runtime, stdin))
     except ConfigError as exc:
         console.error(str(exc))
         return 2
@@ -606,7 +647,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.runtime and not _torch_importable(next((t.runtime.python for t in tasks if t.runtime is not None), None)):
         console.warning("--runtime: torch cannot be imported (install it with `pip install 'torch-lsp[torch]'`, or set "
                         "runtime.python); only the static checks ran")
-        tasks = [Task(t.display, t.path, t.enabled, t.mode, t.unsafe, None) for t in tasks]
+        tasks = [replace(t, runtime=None) for t in tasks]
     unsafe = any(t.unsafe for t in tasks)  # for the summary's fixable counts
 
     progress = Progress(len(tasks), console.stderr, enabled=not (args.quiet or args.no_progress) and _isatty(console.stderr))
@@ -628,7 +669,23 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     if mode == "diff":
         return _report_diff(outcomes, args, console)
-    return _report(outcomes, args, console, unsafe, fixed=sum(o.fixed for o in outcomes) if mode == "fix" else None)
+    report_to = None
+    if stdin is not None and mode == "fix":  # as ruff: the source on stdout, the report on stderr
+        fixed = next((o.fixed_source for o in outcomes if o.fixed_source is not None), None)
+        _write_bytes(sys.stdout, stdin if fixed is None else fixed)
+        report_to = console.stderr
+    return _report(outcomes, args, console, unsafe, fixed=sum(o.fixed for o in outcomes) if mode == "fix" else None,
+                   stream=report_to)
+
+
+def _write_bytes(stream: TextIO, data: bytes) -> None:
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a text stream without bytes (a test's capture)
+        stream.write(data.decode("utf-8", "replace"))
+    else:
+        stream.flush()
+        buffer.write(data)
+        buffer.flush()
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -638,10 +695,10 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-def _emit_report(text: str, args: argparse.Namespace, console: Console) -> bool:
-    """Write the report to stdout or --output-file; False when the file cannot be written."""
+def _emit_report(text: str, args: argparse.Namespace, console: Console, stream: TextIO | None = None) -> bool:
+    """Write the report to stdout (or ``stream``) or --output-file; False when the file cannot be written."""
     if not args.output_file:
-        _write(sys.stdout, text)
+        _write(stream or sys.stdout, text)
         return True
     try:
         with open(args.output_file, "w", encoding="utf-8", newline="\n") as f:
@@ -652,18 +709,20 @@ def _emit_report(text: str, args: argparse.Namespace, console: Console) -> bool:
     return True
 
 
-def _report(outcomes: list[FileOutcome], args: argparse.Namespace, console: Console, unsafe: bool, fixed: int | None) -> int:
-    color = not args.output_file and _color_for(sys.stdout)
+def _report(outcomes: list[FileOutcome], args: argparse.Namespace, console: Console, unsafe: bool, fixed: int | None,
+            stream: TextIO | None = None) -> int:
+    color = not args.output_file and _color_for(stream or sys.stdout)
     machine = args.format in MACHINE_FORMATS
     if args.statistics:
         text = statistics(outcomes, as_json=args.format == "json", unsafe=unsafe)
     else:
         text = FORMATTERS[args.format](outcomes, color=color, unsafe=unsafe, successful=not console.had_error)
     if not args.quiet and not machine:
-        text += ("\n" if text and args.format == "full" and not args.statistics else "") + summary(outcomes, unsafe=unsafe, fixed=fixed)
+        text += ("\n" if text and args.format == "full" and not args.statistics else "") + summary(
+            outcomes, unsafe=unsafe, fixed=fixed, failed=console.had_error)
     elif fixed and machine:
         console.note(f"Fixed {plural(fixed, 'problem')}.")
-    if not _emit_report(text, args, console):
+    if not _emit_report(text, args, console, stream):
         return 2
     if console.had_error:
         return 2

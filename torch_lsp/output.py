@@ -34,6 +34,7 @@ class FileOutcome:
     lines: dict[int, str] = field(default_factory=dict)  # 0-based line -> text, for the lines diagnostics start on
     fixed: int = 0  # fixes applied (--fix) or that would be applied (--diff)
     diff: str = ""  # unified diff (--diff)
+    fixed_source: bytes | None = None  # --fix of standard input: the fixed source, for standard output
     error: str | None = None  # one line: the file could not be checked or written
     warning: str | None = None  # one line: the file was skipped
     traceback: str | None = None  # of an internal error, for --debug
@@ -352,12 +353,13 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def summary(outcomes: list[FileOutcome], *, unsafe: bool = False, fixed: int | None = None) -> str:
-    """The closing lines of a run; ``fixed`` is given after ``--fix``."""
+def summary(outcomes: list[FileOutcome], *, unsafe: bool = False, fixed: int | None = None, failed: bool = False) -> str:
+    """The closing lines of a run; ``fixed`` is given after ``--fix``; ``failed``:
+    something could not be checked (a missing path), so nothing says all passed."""
     diags = [d for o in outcomes for d in o.diagnostics]
     lines = [f"Fixed {plural(fixed, 'problem')}."] if fixed else []
     if not diags:
-        return "\n".join(lines + ["All checks passed!"]) + "\n"
+        return "".join(line + "\n" for line in lines + ([] if failed else ["All checks passed!"]))
     fixable = sum(1 for d in diags if fix_for(d, unsafe))
     text = f"Found {plural(len(diags), 'problem')}"
     if fixed:
