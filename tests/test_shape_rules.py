@@ -141,6 +141,85 @@ def test_lenet_flatten_size_from_the_call_site():
     assert "nn.Linear(400, 120)" in fixed and only([(x.code, 0) for x in after]) == []
 
 
+FLATTEN_LAYER = """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 64, 3, padding=1)
+        self.pool = nn.MaxPool2d(4)
+        self.flat = nn.Flatten()
+        self.fc = nn.Linear(3000, 10)
+
+    def forward(self, x):
+        x = self.pool(self.conv(x))
+        x = self.flat(x)
+        return self.fc(x)
+
+
+class Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 64, 3, padding=1),
+            nn.MaxPool2d(4),
+            nn.Flatten(),
+            nn.Linear(3000, 10),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def run_net():
+    return Net()(torch.randn(2, 1, 28, 28))
+
+
+def run_seq():
+    return Seq()(torch.randn(2, 1, 28, 28))
+"""
+
+
+def test_flatten_layer_gives_the_flattened_size_as_torch_flatten_does():
+    """`nn.Flatten()` (a module, alone or in an `nn.Sequential`) before a wrong Linear is
+    TL203 with the product, as `torch.flatten(x, 1)` is (it was TL201 with a bare number,
+    and its related information named the conv as producing the flattened shape)."""
+    torch = pytest.importorskip("torch", reason="torch confirms that both models fail")
+    env: dict = {}
+    exec("import torch\nimport torch.nn as nn\n" + FLATTEN_LAYER, env)
+    for run_it in ("run_net", "run_seq"):
+        with pytest.raises(RuntimeError, match=r"2x3136 and 3000x10"):
+            with torch.no_grad():
+                env[run_it]()
+    text, diags = run(FLATTEN_LAYER)
+    found = [d for d in diags if d.code.startswith("TL2")]
+    assert [d.code for d in found] == ["TL203", "TL203"], [(d.code, d.message) for d in found]
+    net, seq = found
+    for d, label in ((net, "`self.flat`"), (seq, "`self.body[2]`")):
+        assert f"receives 3136 = 64 × 7 × 7 from {label}" in d.message, d.message
+        assert d.fixes[0].title == "Set in_features to 3136 (= 64 × 7 × 7)"
+        assert any(r.message == f"{label} gives [2, 3136]" for r in d.related), [r.message for r in d.related]
+    lines = text.splitlines()
+    # the flattening is shown where it happens: the call in forward, or the nn.Flatten() of the Sequential
+    assert lines[next(r for r in net.related if "gives" in r.message).range.start.line].strip() == "x = self.flat(x)"
+    assert lines[next(r for r in seq.related if "gives" in r.message).range.start.line].strip() == "nn.Flatten(),"
+    fixed, after = fix_and_recheck(FLATTEN_LAYER, "TL203")
+    assert "self.fc = nn.Linear(3136, 10)" in fixed
+    assert [d.code for d in after if d.code.startswith("TL2")] == ["TL203"]  # the Sequential's, still to fix
+
+
+def test_flatten_layer_with_its_own_dims():
+    # nn.Flatten(2, 3) of [2, 64, 7, 7] gives [2, 64, 49]: the Linear reads 49 = 7 × 7
+    snippet = FLATTEN_LAYER.replace("self.flat = nn.Flatten()", "self.flat = nn.Flatten(2, 3)")
+    torch = pytest.importorskip("torch", reason="torch confirms the model fails")
+    env: dict = {}
+    exec("import torch\nimport torch.nn as nn\n" + snippet, env)
+    with pytest.raises(RuntimeError, match=r"128x49 and 3000x10"), torch.no_grad():
+        env["run_net"]()
+    _, diags = run(snippet)
+    d = next(d for d in diags if d.code.startswith("TL2"))
+    assert d.code == "TL203" and "receives 49 = 7 × 7 from `self.flat`" in d.message, d.message
+
+
 def test_a_reshape_names_the_dims_its_minus_one_takes():
     # Run for real: M()(torch.randn(2, 5, 4, 8)) raises "mat1 and mat2 shapes cannot be
     # multiplied (10x32 and 16x4)": the -1 of reshape(b, n, -1) takes h and d, 4 × 8 (not

@@ -99,8 +99,25 @@ class TorchCalls:
                     res = Result(Shape(res.out.dims, True, lead))  # a Linear keeps its input's leading sizes
         origin_in = args[0].origin
         preserving = layer.cls in T.STATELESS_LAYERS or layer.short.startswith("Dropout")
-        origin = origin_in if preserving and origin_in is not None else Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None, chain=mod.chain)
+        if layer.cls == "torch.nn.Flatten":  # as `torch.flatten(x, start, end)`: the dims it multiplied
+            origin = Origin("flatten", node, mod.label or layer.short, mod.node, factors=self._flattened(layer, inputs[0]),
+                            site=origin_in.site if origin_in else None, chain=mod.chain)
+        elif preserving and origin_in is not None:
+            origin = origin_in
+        else:
+            origin = Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None, chain=mod.chain)
         return self._wrap_output(res.out, origin)
+
+    @staticmethod
+    def _flattened(layer: Layer, shape: Shape | None) -> tuple:
+        """The input dims an ``nn.Flatten`` multiplies (``()`` when not known)."""
+        start, end = layer.params.get("start_dim", 1), layer.params.get("end_dim", -1)
+        if shape is None or shape.prefix or type(start) is not int or type(end) is not int:
+            return ()
+        n = len(shape.dims)
+        if not (-n <= start < n and -n <= end < n):
+            return ()
+        return tuple(shape.dims[start % n:end % n + 1])
 
     def _pin(self, x: AV, arg: ast.AST | None, mod: LayerV, frame: Frame) -> Any:
         """A tensor of unknown shape that a layer accepted has the shape the layer

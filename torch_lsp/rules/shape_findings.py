@@ -183,7 +183,9 @@ def _related(interp: ShapeSite, t: TensorV, node: ast.AST, mod: LayerV | None) -
     if o is not None and o.what == "layer" and o.layer_node is not None:
         rel.append((o.layer_node, f"`{o.label}` produces {shape_str(t.shape)}"))
     elif o is not None and o.what in ("flatten", "op") and o.node is not None:
-        rel.append((o.node, f"`{o.label}` gives {shape_str(t.shape)}"))
+        # an `nn.Flatten()` inside an `nn.Sequential` is called where the whole chain is: show where it is built
+        here = o.layer_node if o.layer_node is not None and o.node is node else o.node
+        rel.append((here, f"`{o.label}` gives {shape_str(t.shape)}"))
     elif o is not None and o.what == "pinned" and o.layer_node is not None:
         rel.append((o.layer_node, f"`{o.label}` takes {shape_str(t.shape)}"))
     if node is not None and (mod is None or node is not mod.node):
