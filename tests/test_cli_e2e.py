@@ -270,7 +270,7 @@ FIXES = [
     ("lenet_flatten_bug.py", "TL203", (), "self.fc1 = nn.Linear(400, 120)", 12),
     ("encoder_symbolic_bug.py", "TL201", (), "self.fc2 = nn.Linear(hidden_dim, out_dim)", 11),
     ("helper_block_bug.py", "TL202", (), "conv_block(16, 64),", 20),
-    ("training_loop_backward_bug.py", "TL301", ("--unsafe-fixes",), "loss.sum().backward()", 21),
+    ("training_loop_backward_bug.py", "TL301", ("--unsafe-fixes",), "loss.mean().backward()", 21),
 ]
 
 

@@ -375,3 +375,25 @@ def test_the_edited_document_is_analysed_before_the_others(client, tmp_path):
     # at most the analysis under way when the edit came, then the edited document
     assert (edited, 2) in order[done_before:done_before + 2], (done_before, [(u.rsplit("/", 1)[1], v) for u, v in order])
     assert done_before < 25  # the test is meaningful: most analyses were still to come
+
+
+def test_tl301_quick_fixes_offer_mean_first(client, tmp_path):
+    """`.mean()` is the first TL301 quick fix, as in the CLI: `.sum()` scales the
+    gradients by the number of elements."""
+    uri = (tmp_path / "loss.py").as_uri()
+    text = ("import torch\nimport torch.nn as nn\n\npred = torch.randn(64, 1, requires_grad=True)\n"
+            "loss = nn.MSELoss(reduction=\"none\")(pred, torch.randn(64, 1))\nloss.backward()\n")
+    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+    deadline = time.monotonic() + 30
+    found: list = []
+    while not found and time.monotonic() < deadline:
+        found = [d for m in _messages(client, "textDocument/publishDiagnostics") if m["params"]["uri"] == uri
+                 for d in m["params"]["diagnostics"] if d.get("code") == "TL301"]
+        time.sleep(0.1)
+    assert found, "no TL301 published"
+    d = found[-1]
+    answer = client.response(client.request("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}))
+    titles = [a["title"] for a in answer["result"]]
+    assert titles[:3] == ["Use `loss.mean().backward()` (unsafe)", "Use `loss.sum().backward()` (unsafe)",
+                          "Pass `gradient=torch.ones_like(loss)` (unsafe)"], titles

@@ -379,7 +379,7 @@ def test_non_scalar_backward_and_fixes():
     loss.backward()
     """
     assert only(codes(snippet)) == [("TL301", 4)]
-    for i, expected in enumerate(["loss.sum().backward()", "loss.mean().backward()", "loss.backward(gradient=torch.ones_like(loss))"]):
+    for i, expected in enumerate(["loss.mean().backward()", "loss.sum().backward()", "loss.backward(gradient=torch.ones_like(loss))"]):
         fixed, after = fix_and_recheck(snippet, "TL301", i)
         assert expected in fixed and only([(d.code, 0) for d in after]) == []
 

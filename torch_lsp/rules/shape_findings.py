@@ -322,9 +322,10 @@ def backward_finding(interp: ShapeSite, t: TensorV, node: ast.Call) -> Finding:
     simple = receiver is not None and isinstance(receiver, (ast.Name, ast.Attribute, ast.Call, ast.Subscript))
     base = text if simple else f"({text})"
     torch_name = interp.ctx.name_for("torch") or "torch"
+    # `.mean()` first (what --fix applies): the usual loss; `.sum()` scales the gradients by the element count
     fixes = [
-        (f"Use `{base}.sum().backward()`", [(node, f"{base}.sum().backward()")]),
         (f"Use `{base}.mean().backward()`", [(node, f"{base}.mean().backward()")]),
+        (f"Use `{base}.sum().backward()`", [(node, f"{base}.sum().backward()")]),
         (f"Pass `gradient={torch_name}.ones_like({text})`", [(node, f"{base}.backward(gradient={torch_name}.ones_like({text}))")]),
     ]
     rel = []
