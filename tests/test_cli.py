@@ -84,8 +84,9 @@ def test_json_is_exactly_the_contract(work, capsys):
     assert isinstance(item["message"], str) and item["message"]
     assert item["fixes"], "TL101 offers fixes"
     for fix in item["fixes"]:
-        assert set(fix) == {"title", "edits"}
+        assert list(fix) == ["title", "applicability", "edits"]
         assert isinstance(fix["title"], str)
+        assert fix["applicability"] == "unsafe"  # TL101's fixes change what is trained and saved
         for edit in fix["edits"]:
             assert set(edit) == {"line", "column", "end_line", "end_column", "new_text"}
             for key in ("line", "column", "end_line", "end_column"):
@@ -93,6 +94,32 @@ def test_json_is_exactly_the_contract(work, capsys):
             assert isinstance(edit["new_text"], str)
     for key in ("line", "column", "end_line", "end_column"):
         assert type(item[key]) is int
+
+
+def test_json_fixes_say_whether_they_are_safe(work, capsys):
+    """Each fix carries ruff's "applicability": what --fix applies ("safe") and what needs
+    --unsafe-fixes ("unsafe")."""
+    src = put(work, "net.py", "super_init.py")
+    put(work, "u.py", "unregistered.py")
+    _, items, _ = run_json(capsys, "net.py", "u.py")
+    marks = {(i["path"], i["code"]): [f["applicability"] for f in i["fixes"]] for i in items}
+    assert marks[("u.py", "TL101")] and set(marks[("u.py", "TL101")]) == {"unsafe"}
+    safe = [(i, f) for i in items if i["path"] == "net.py" for f in i["fixes"] if f["applicability"] == "safe"]
+    assert safe
+    # --fix applies exactly the fixes marked safe
+    before = src.read_text()
+    assert run(capsys, "check", "--fix", "net.py", "u.py")[0] == 1  # TL101's unsafe fix is left
+    assert src.read_text() != before and run_json(capsys, "net.py")[1] == []
+    assert [i["code"] for i in run_json(capsys, "u.py")[1]] == ["TL101"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "-0.5", "nan", "inf"])
+def test_runtime_timeout_must_be_positive(work, capsys, value):
+    """--runtime-timeout 0 used to turn the evaluation off silently."""
+    put(work, "net.py", "unregistered.py")
+    rc, out, err = run(capsys, "check", "--runtime", "--runtime-timeout", value, "net.py")
+    assert (rc, out) == (2, "")
+    assert err.startswith("error: argument --runtime-timeout: ") and repr(value) in err
 
 
 def test_json_first_fix_applies_with_one_based_positions(work, capsys):
@@ -151,7 +178,7 @@ def test_full_format(work, capsys):
     rc, out, err = run(capsys, "check", "net.py")
     assert rc == 1
     lines = out.splitlines()
-    assert lines[0].startswith("net.py:8:18: TL101 ")
+    assert lines[0].startswith("net.py:8:18: TL101 [warning] `self.w`")  # the severity, as the concise format
     source = next(i for i, ln in enumerate(lines) if "self.w = torch.zeros(3)" in ln)
     code_line, caret_line = lines[source], lines[source + 1]
     assert code_line.startswith("8 | ")
@@ -174,7 +201,7 @@ def test_full_format_all_passed_and_fixable_count(work, capsys):
     rc, out, _ = run(capsys, "check", "net.py")
     assert rc == 1
     assert "Found 2 problems (2 fixable with --fix)." in out
-    assert "net.py:7:9: TL104 [*] " in out
+    assert "net.py:7:9: TL104 [error] [*] " in out
 
 
 def test_full_format_marks_tabs_and_wide_characters():

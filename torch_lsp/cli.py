@@ -67,6 +67,16 @@ def _jobs(text: str) -> int:
     return n
 
 
+def _seconds(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not n > 0 or n == float("inf"):  # 0, a negative time or nan would silently turn the evaluation off
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return n
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, then exit 2 (argparse's own status)
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
@@ -118,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     runtime = check.add_argument_group("runtime evaluation (executes your code: see the README)")
     runtime.add_argument("--runtime", action="store_true",
                          help="also build and run the modules your code calls on meta tensors, in a background torch process (TL901)")
-    runtime.add_argument("--runtime-timeout", type=float, default=None, metavar="SECONDS",
+    runtime.add_argument("--runtime-timeout", type=_seconds, default=None, metavar="SECONDS",
                          help="time limit of one file's evaluation (default: runtime.timeout, else 10)")
     runtime.add_argument("--runtime-report-skipped", action="store_true", default=None,
                          help="report evaluations that could not run as TL902 (information)")

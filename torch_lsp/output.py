@@ -133,7 +133,9 @@ def format_full(outcomes: list[FileOutcome], *, color: bool = False, unsafe: boo
         for d in o.diagnostics:
             r = d.range
             mark = " [*]" if fix_for(d, unsafe) else ""
-            head = f"{c(BOLD, clean(o.path))}:{r.start.line + 1}:{r.start.character + 1}: {c(_COLORS[d.severity], d.code)}{mark} {clean(d.message)}"
+            level = c(_COLORS[d.severity], f"[{d.severity.label}]")  # as in the concise format
+            head = (f"{c(BOLD, clean(o.path))}:{r.start.line + 1}:{r.start.character + 1}: {c(_COLORS[d.severity], d.code)} "
+                    f"{level}{mark} {clean(d.message)}")
             parts = [head]
             line = o.lines.get(r.start.line)
             if line:  # an empty line (or no text: undecodable bytes) shows nothing
@@ -175,7 +177,8 @@ def json_items(outcomes: list[FileOutcome]) -> list[dict]:
                     "severity": d.severity.label,
                     "message": d.message,
                     "fixes": [
-                        {"title": f.title, "edits": [{**_one_based(e.range), "new_text": e.new_text} for e in f.edits]}
+                        {"title": f.title, "applicability": f.applicability.value,  # "safe" | "unsafe", as ruff's
+                         "edits": [{**_one_based(e.range), "new_text": e.new_text} for e in f.edits]}
                         for f in d.fixes
                     ],
                 }
