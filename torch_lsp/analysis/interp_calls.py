@@ -214,6 +214,8 @@ class Calls:
                 hit = self._instance_cache.get(key)
                 if hit is not None:
                     self._replay(hit[1])
+                    if isinstance(hit[0], InstanceV):
+                        hit[0].reused = True
                     return hit[0]
             self.chain.append(CallEntry(init, node, 1))
             run = self._memo_begin()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torch_lsp.strict import swallowed
-from torch_lsp.analysis.shapes import Shape, dim_str, shape_str
+from torch_lsp.analysis.shapes import Shape, _Unknown, dim_str, shape_str
 
 
 @dataclass
@@ -73,12 +73,96 @@ def summarise(ctx: Any, only: str | None = None) -> list[ModelSummary]:
             summary.rows.append(Row(call.label, kind, shape_str(shape_in), _out_str(shape_out),
                                     dim_str(count) if count != "?" else "?", call.error))
         inst = interp.summary_instances.get(info.name, {}).get(key) if interp is not None and key else None
+        generic = interp.summary_instances.get(info.name, {}).get("generic") if interp is not None else None
+        for name, elt, count, line, lines in _loop_filled(info):
+            analysed = inst if inst is not None else generic
+            value = analysed.attrs.get(name) if analysed is not None else None
+            items = getattr(value, "items", None)
+            if isinstance(items, list):  # the analysis knows how many: its items are followed, or are unknown
+                if any(not isinstance(v, _Unknown) for v in items):
+                    continue
+                count = len(items)
+            # not followed item by item: one row for them all, where forward reads them
+            # (before the first row of an attribute forward reads later)
+            row = Row(f"self.{name}", f"{count if count is not None else '?'} × {elt}", "?", "?", "?")
+            at = next((i for i, r in enumerate(summary.rows)
+                       if lines.get(r.layer.removeprefix("self.").split(".")[0].split("[")[0], -1) > line),
+                      len(summary.rows))
+            summary.rows.insert(at, row)
         total = _module_params(interp, inst, ctx, set()) if inst is not None else "?"
         if not isinstance(total, str) and key and key != "generic" and runs.get(key):
             total = _at_site(interp, total, runs[key][0].subst)
         summary.total_params = dim_str(total) if not isinstance(total, str) else total
         out.append(summary)
     return out
+
+
+def _loop_filled(info: Any) -> list[tuple[str, str, int | None, int, dict[str, int]]]:
+    """(attribute, element class, count or None, first line in forward, the first line
+    of each attribute forward reads) of each container ``__init__`` fills in
+    a loop and ``forward`` reads: ``self.NAME = nn.ModuleList([Block(d) for _ in
+    range(n)])`` (or a plain list, or ``nn.Sequential(*[...])``), or ``self.NAME.append(
+    Block(d))`` inside a ``for``. The count is known only for ``range(<number>)``."""
+    import ast
+
+    init = getattr(info, "init", None)
+    forward = next((n for n in info.node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "forward"),
+                   None)
+    if not isinstance(init, ast.FunctionDef) or forward is None:
+        return []
+    read: dict[str, int] = {}  # attribute -> the first line of forward that reads it
+    for n in ast.walk(forward):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self":
+            read[n.attr] = min(read.get(n.attr, n.lineno), n.lineno)
+
+    def self_attr(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            return node.attr
+        return None
+
+    def element(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Call):
+            func = node.func
+            return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        return None
+
+    def count(loop: ast.comprehension | ast.For) -> int | None:
+        it = loop.iter
+        if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and len(it.args) == 1
+                and isinstance(it.args[0], ast.Constant) and type(it.args[0].value) is int and not it.keywords):
+            return max(it.args[0].value, 0)
+        return None
+
+    def comprehension(node: ast.AST) -> ast.ListComp | ast.GeneratorExp | None:
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return node
+        if isinstance(node, ast.Call) and element(node) in ("ModuleList", "Sequential") and len(node.args) == 1:
+            arg = node.args[0]
+            return comprehension(arg.value if isinstance(arg, ast.Starred) else arg)
+        return None
+
+    found: dict[str, tuple[str, int | None]] = {}
+    loops = [f for f in ast.walk(init) if isinstance(f, ast.For)]
+    for node in ast.walk(init):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and (name := self_attr(node.targets[0])):
+            comp = comprehension(node.value)
+            elt = element(comp.elt) if comp is not None else None
+            if comp is not None and elt and len(comp.generators) == 1:
+                gen = comp.generators[0]
+                found[name] = (elt, count(gen) if not gen.ifs else None)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append"
+              and len(node.args) == 1 and (name := self_attr(node.func.value)) and (elt := element(node.args[0]))):
+            around = [f for f in loops if any(x is node for x in ast.walk(f))]
+            if not around:
+                continue  # an append outside a loop: followed by the analysis as it is
+            # one loop, the append a statement of its body (not under an `if`): its count
+            times = (count(around[0]) if len(around) == 1
+                     and any(isinstance(st, ast.Expr) and st.value is node for st in around[0].body) else None)
+            if name in found:
+                found[name] = (elt if found[name][0] == elt else "modules", None)  # appended in two places
+            else:
+                found[name] = (elt, times)
+    return [(name, elt, times, read[name], read) for name, (elt, times) in found.items() if name in read]
 
 
 def _at_site(interp: Any, value: Any, subst: dict) -> Any:
@@ -139,7 +223,9 @@ def _module_params(interp: Any, inst: Any, ctx: Any, seen: set) -> Any:
     from torch_lsp.analysis.shapes import _Unknown
 
     if id(inst) in seen:
-        return 0
+        # reached again: one module shared (counted once), unless the instance cache made
+        # two constructions one value, and then the count is not known
+        return "?" if getattr(inst, "reused", False) else 0
     seen.add(id(inst))
     info = inst.cls
     for base in getattr(info, "user_bases", []):

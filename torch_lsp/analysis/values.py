@@ -98,6 +98,10 @@ class InstanceV:
     label: str = ""
     site: Origin | None = None  # the construction site
     built_here: bool = True  # constructed by the checked file's code (not inside a followed file's)
+    # The instance cache returned this value for another construction with the same
+    # arguments too (a loop's `Block(dim)`): a run makes distinct objects, so where it is
+    # reached twice the analysis cannot tell one shared module from two equal ones.
+    reused: bool = False
 
 
 @dataclass(eq=False)
