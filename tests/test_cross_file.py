@@ -432,3 +432,57 @@ def test_a_function_made_by_a_factory_of_another_file(tmp_path):
     assert check(tmp_path, files, "tokens.py") == []
     bad = {**files, "tokens.py": TOKENS.replace("nn.Linear(tokens_dim, channels_dim)", "nn.Linear(dim, channels_dim)")}
     assert check(tmp_path, bad, "tokens.py") == [("TL201", 12)]
+
+
+STEM_INTO_BLOCK = """
+import torch
+import torch.nn as nn
+from blocks import Block
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(8, 20)
+        self.block = Block()
+
+    def forward(self, x):
+        return self.block(self.stem(x))
+
+
+def main():
+    Net()(torch.randn(2, 8))
+"""
+
+BLOCK_16 = """
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 32)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+def test_related_locations_of_a_problem_in_another_file_name_their_own_file(tmp_path):
+    """Block's fc (16 features, blocks.py line 7) receives this file's stem (20): torch raises
+    "mat1 and mat2 shapes cannot be multiplied (2x20 and 16x32)". The related places are in
+    both files; the stem and the call were said to be at lines 9 and 17 of blocks.py."""
+    files = {"blocks.py": BLOCK_16, "main.py": STEM_INTO_BLOCK}
+    assert check(tmp_path, files, "main.py") == [("TL201", 11)]
+    path = tmp_path / "main.py"
+    d = check_source(path.read_bytes(), str(path), project=Project([str(tmp_path)], use_jedi=False)).diagnostics[0]
+    blocks = str(tmp_path / "blocks.py")
+    lines = {"main.py": textwrap.dedent(STEM_INTO_BLOCK).splitlines(), "blocks.py": textwrap.dedent(BLOCK_16).splitlines()}
+    where = [("blocks.py" if r.path == blocks else "main.py" if r.path is None else r.path,
+              lines["blocks.py" if r.path == blocks else "main.py"][r.range.start.line].strip(), r.message) for r in d.related]
+    assert where == [
+        ("blocks.py", "self.fc = nn.Linear(16, 32)", "TL201: it fails here"),
+        ("main.py", "self.stem = nn.Linear(8, 20)", "`self.stem` produces [2, 20]"),
+        ("blocks.py", "return self.fc(x)", "the tensor reaches the layer here"),
+        ("main.py", "Net()(torch.randn(2, 8))", "the input shape comes from this call"),
+    ], where

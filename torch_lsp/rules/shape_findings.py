@@ -346,5 +346,11 @@ def foreign_finding(interp: ShapeSite, f: Finding, entry: ast.AST, target: Any) 
     msg = (f"`{interp.ctx.src.segment(entry)}`: with what this file passes, `{what}` fails at line "
            f"{_line(f.node)}: {f.message}")
     out = _finding(f.code, entry, msg, [])
-    out.elsewhere = [(src, f.node, f"{f.code}: it fails here")] + [(src, n, m) for n, m in f.related if n is not None][:3]
+    # the related places are in either file (the layer there, the input from here): each with its own file
+    here = interp.ctx.src
+    there_ids = {id(n) for n in ast.walk(src.tree)} if src.tree is not None else set()
+    here_ids = {id(n) for n in ast.walk(here.tree)} if here.tree is not None else set()
+    related = [(src if id(n) in there_ids else here, n, m) for n, m in f.related
+               if n is not None and (id(n) in there_ids or id(n) in here_ids)]
+    out.elsewhere = [(src, f.node, f"{f.code}: it fails here")] + related[:3]
     return out

@@ -246,7 +246,8 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
         rng = ctx.src.range_of(f.node)
         files = others if interp.followed_nodes and not FOLLOW_OTHER_FILES else None
         related = tuple(RelatedInformation(ctx.src.range_of(n), f.text(m, files)) for n, m in f.related if n is not None and local(id(n)))
-        related += tuple(RelatedInformation(src.range_of(n), f.text(m, files), src.path) for src, n, m in f.elsewhere if n is not None)
+        related += tuple(RelatedInformation(src.range_of(n), f.text(m, files), None if src is ctx.src else src.path)
+                         for src, n, m in f.elsewhere if n is not None)
         fixes = []
         for title, edits in f.fixes:
             if not all(local(id(n)) for n, _ in edits):
