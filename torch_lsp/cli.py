@@ -340,7 +340,7 @@ def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tup
                 is_dir = entry.is_dir()  # follows symbolic links
                 is_file = not is_dir and entry.is_file()
             except OSError:  # a symlink loop or unreadable link: report it if it looks like a source file
-                is_dir, is_file = False, entry.name.endswith(".py")
+                is_dir, is_file = False, entry.name.endswith((".py", ".ipynb"))
             if is_dir:
                 if settings.is_excluded(entry.path, ancestors=False):
                     continue
@@ -350,7 +350,7 @@ def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tup
                 visited.add(real)
                 subdirs.append((entry.path, rel_parts + (entry.name,), real))
             elif is_file or entry.is_symlink():
-                if entry.name.endswith(".py") and not settings.is_excluded(entry.path, ancestors=False, is_dir=False):
+                if entry.name.endswith((".py", ".ipynb")) and not settings.is_excluded(entry.path, ancestors=False, is_dir=False):
                     # a plain file's real path is its real directory's plus its name
                     real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_dir, entry.name)
                     files.append((rel_parts + (entry.name,), entry.path, real))
@@ -398,6 +398,10 @@ def _process(task: Task) -> FileOutcome:
 
 def _checked(task: Task, data: bytes, st: os.stat_result | None) -> FileOutcome:
     """Check (and fix) the bytes of one file; ``st`` is None for standard input."""
+    if task.path.lower().endswith(".ipynb"):  # a Jupyter notebook: its code cells (see cli_notebook)
+        from torch_lsp.cli_notebook import process_notebook
+
+        return process_notebook(task, data, st)
     extra = _runtime_hook(task) if task.runtime is not None else None
     result = engine.check_source(data, task.display, enabled=task.enabled, extra=extra)
     outcome = FileOutcome(task.display)

@@ -12,11 +12,11 @@ import os
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import quote
 
 from torch_lsp import __version__
-from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, Range, Severity
+from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Fix, Position, Range, Severity
 from torch_lsp.analysis.source import split_lines
 
 FORMATS = ("full", "concise", "json", "sarif", "github")
@@ -38,6 +38,9 @@ class FileOutcome:
     error: str | None = None  # one line: the file could not be checked or written
     warning: str | None = None  # one line: the file was skipped
     traceback: str | None = None  # of an internal error, for --debug
+    # A notebook's cell map (analysis.notebook.NotebookModule): positions are printed
+    # as a cell and a line in it (see ``cell_range``).
+    notebook: Any = None
 
 
 
@@ -50,6 +53,29 @@ def source_lines(text: str, keepends: bool = False) -> list[str]:
 def fix_for(d: Diagnostic, unsafe: bool) -> Fix | None:
     """The fix ``--fix`` would apply for a diagnostic (the first applicable one)."""
     return next((f for f in d.fixes if unsafe or f.applicability is Applicability.SAFE), None)
+
+
+def cell_range(o: FileOutcome, r: Range) -> tuple[int | None, Range]:
+    """(cell number from 1, the range in that cell) of a notebook's range; (None, r)
+    in a file."""
+    at = o.notebook.to_cell(r.start.line) if o.notebook is not None else None
+    if at is None:
+        return None, r
+    cell, line = at
+    shift = r.start.line - line
+    return cell + 1, Range(Position(line, r.start.character), Position(r.end.line - shift, r.end.character))
+
+
+def _where(o: FileOutcome, r: Range) -> str:
+    """``path:line:col`` (1-based), ``path:cell N:line:col`` in a notebook."""
+    cell, r = cell_range(o, r)
+    return f"{clean(o.path)}{f':cell {cell}' if cell is not None else ''}:{r.start.line + 1}:{r.start.character + 1}"
+
+
+def _located(o: FileOutcome, r: Range) -> dict[str, int]:
+    """``_one_based`` of a range, with its ``cell`` first in a notebook."""
+    cell, r = cell_range(o, r)
+    return {"cell": cell, **_one_based(r)} if cell is not None else _one_based(r)
 
 
 def _one_based(r: Range) -> dict[str, int]:
@@ -134,14 +160,15 @@ def format_full(outcomes: list[FileOutcome], *, color: bool = False, unsafe: boo
             r = d.range
             mark = " [*]" if fix_for(d, unsafe) else ""
             level = c(_COLORS[d.severity], f"[{d.severity.label}]")  # as in the concise format
-            head = (f"{c(BOLD, clean(o.path))}:{r.start.line + 1}:{r.start.character + 1}: {c(_COLORS[d.severity], d.code)} "
-                    f"{level}{mark} {clean(d.message)}")
+            where = _where(o, r)
+            path = clean(o.path)
+            head = f"{c(BOLD, path)}{where[len(path):]}: {c(_COLORS[d.severity], d.code)} {level}{mark} {clean(d.message)}"
             parts = [head]
             line = o.lines.get(r.start.line)
             if line:  # an empty line (or no text: undecodable bytes) shows nothing
                 end = r.end.character if r.end.line == r.start.line else len(line)
                 text, col, width = excerpt(line, r.start.character, end)
-                num = str(r.start.line + 1)
+                num = str(cell_range(o, r)[1].start.line + 1)
                 pad = " " * len(num)
                 bar = c(CYAN, "|")
                 parts.append(f"{pad} {bar}")
@@ -158,9 +185,8 @@ def format_concise(outcomes: list[FileOutcome], *, color: bool = False, unsafe: 
     rows = []
     for o in outcomes:
         for d in o.diagnostics:
-            s = d.range.start
             code = f"{_COLORS[d.severity]}{d.code}{RESET}" if color else d.code
-            rows.append(f"{clean(o.path)}:{s.line + 1}:{s.character + 1}: {code} [{d.severity.label}] {clean(d.message)}\n")
+            rows.append(f"{_where(o, d.range)}: {code} [{d.severity.label}] {clean(d.message)}\n")
     return "".join(rows)
 
 
@@ -172,13 +198,13 @@ def json_items(outcomes: list[FileOutcome]) -> list[dict]:
             items.append(
                 {
                     "path": o.path,
-                    **_one_based(d.range),
+                    **_located(o, d.range),
                     "code": d.code,
                     "severity": d.severity.label,
                     "message": d.message,
                     "fixes": [
                         {"title": f.title, "applicability": f.applicability.value,  # "safe" | "unsafe", as ruff's
-                         "edits": [{**_one_based(e.range), "new_text": e.new_text} for e in f.edits]}
+                         "edits": [{**_located(o, e.range), "new_text": e.new_text} for e in f.edits]}
                         for f in d.fixes
                     ],
                 }
@@ -206,7 +232,9 @@ def format_github(outcomes: list[FileOutcome], **_: object) -> str:
     rows = []
     for o in outcomes:
         for d in o.diagnostics:
-            p = _one_based(d.range)
+            cell, in_cell = cell_range(o, d.range)
+            p = _one_based(in_cell)
+            title = f"torch-lsp ({d.code})" + (f" in cell {cell}" if cell is not None else "")
             props = ",".join(
                 [
                     f"file={_gh_property(o.path)}",
@@ -214,7 +242,7 @@ def format_github(outcomes: list[FileOutcome], **_: object) -> str:
                     f"col={p['column']}",
                     f"endLine={p['end_line']}",
                     f"endColumn={p['end_column']}",
-                    f"title={_gh_property(f'torch-lsp ({d.code})')}",
+                    f"title={_gh_property(title)}",
                 ]
             )
             rows.append(f"::{_GH_LEVEL[d.severity]} {props}::{_gh_data(d.message)}\n")
@@ -287,15 +315,18 @@ def sarif_log(outcomes: list[FileOutcome], *, successful: bool = True) -> dict:
         for d in o.diagnostics:
             text = o.lines.get(d.range.start.line, "")
             seen[(d.code, text.strip())] += 1
+            cell, in_cell = cell_range(o, d.range)
             result: dict = {
                 "ruleId": d.code,
                 "level": _SARIF_LEVEL[d.severity],
                 "message": {"text": d.message},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": _region(d.range)}}],
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": _region(in_cell)}}],
                 "partialFingerprints": {"primaryLocationLineHash": line_hash(d.code, uri, text, seen[(d.code, text.strip())])},
             }
             if d.code in index:
                 result["ruleIndex"] = index[d.code]
+            if cell is not None:  # a notebook: regions count lines in the cell (1-based)
+                result["locations"][0]["properties"] = {"cell": cell}
             if d.related:
                 result["relatedLocations"] = [
                     {
@@ -303,8 +334,9 @@ def sarif_log(outcomes: list[FileOutcome], *, successful: bool = True) -> dict:
                         "message": {"text": rel.message},
                         "physicalLocation": {
                             "artifactLocation": {"uri": sarif_uri(rel.path) if rel.path else uri},
-                            "region": _region(rel.range),
+                            "region": _region(rel.range if rel.path else cell_range(o, rel.range)[1]),
                         },
+                        **({"properties": {"cell": c}} if not rel.path and (c := cell_range(o, rel.range)[0]) else {}),
                     }
                     for i, rel in enumerate(d.related)
                 ]
@@ -316,7 +348,9 @@ def sarif_log(outcomes: list[FileOutcome], *, successful: bool = True) -> dict:
                             {
                                 "artifactLocation": {"uri": uri},
                                 "replacements": [
-                                    {"deletedRegion": _region(e.range), "insertedContent": {"text": e.new_text}} for e in f.edits
+                                    {"deletedRegion": _region(cell_range(o, e.range)[1]), "insertedContent": {"text": e.new_text},
+                                     **({"properties": {"cell": c}} if (c := cell_range(o, e.range)[0]) else {})}
+                                    for e in f.edits
                                 ],
                             }
                         ],

@@ -37,6 +37,7 @@ _PLACEHOLDER = "pass  # torch-lsp: ipython"
 # Cell magics whose body is Python (the first line is replaced, the rest analysed).
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "pypy", "python", "python3", "ipython"})
 
+_LINE_REF = re.compile(r"\b(lines? )(\d+)\b")
 _LINE_MAGIC = re.compile(r"^[ \t]*[%!]")
 _ASSIGNED_MAGIC = re.compile(r"^[ \t]*[A-Za-z_][\w.]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.]*)*[ \t]*=[ \t]*[%!]")
 _HELP = re.compile(r"^[ \t]*(?:\?{1,2}[A-Za-z_][\w.\[\]()'\"]*\*?|[A-Za-z_][\w.\[\]()'\"]*\*?\?{1,2})[ \t]*$")
@@ -93,6 +94,16 @@ class NotebookModule:
         if c is None or not 0 <= line < c.count:
             return None
         return c.start + line
+
+    def relabel(self, message: str) -> str:
+        """A message's ``line N`` (1-based module lines, as the analysis words them)
+        as ``line L of cell C`` (both 1-based, cells counted among all the notebook's
+        cells)."""
+        def one(m: re.Match) -> str:
+            at = self.to_cell(int(m.group(2)) - 1)
+            return m.group(0) if at is None else f"{m.group(1)}{at[1] + 1} of cell {at[0] + 1}"
+
+        return _LINE_REF.sub(one, message) if "line" in message else message
 
     def split(self, text: str) -> dict[int, str] | None:
         """The cells' sources in a module text made from this one (by fixes): the
