@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import replace
 
 from torch_lsp import engine
 from torch_lsp.analysis import fixes
-from torch_lsp.analysis.diagnostics import Diagnostic, Range
-from torch_lsp.analysis.notebook import NotebookError, NotebookModule, read_ipynb
+from torch_lsp.analysis.diagnostics import Range
+from torch_lsp.analysis.notebook import NotebookError, NotebookModule, read_ipynb, relabel
 from torch_lsp.analysis.source import ParseProblem, split_lines
 from torch_lsp.output import FileOutcome
 
@@ -68,13 +67,6 @@ def process_notebook(task, data: bytes, st: os.stat_result) -> FileOutcome:
         n = d.range.start.line
         outcome.lines[n] = lines[n] if 0 <= n < len(lines) else ""
     return outcome
-
-
-def relabel(d: Diagnostic, module: NotebookModule) -> Diagnostic:
-    """``d`` with the module lines its texts name given as cells and lines in them."""
-    return replace(d, message=module.relabel(d.message),
-                   related=tuple(r if r.path else replace(r, message=module.relabel(r.message)) for r in d.related),
-                   fixes=tuple(replace(f, title=module.relabel(f.title)) for f in d.fixes))
 
 
 def _fix(task, nb, text: str, data: bytes, st: os.stat_result, module: NotebookModule, result, outcome: FileOutcome):

@@ -26,9 +26,10 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
+from torch_lsp.analysis.diagnostics import Diagnostic
 from torch_lsp.analysis.source import split_lines
 
 MARKER = "# %% torch-lsp cell"  # (a plain comment: no suppression, nothing the analysis reads)
@@ -134,6 +135,13 @@ class NotebookModule:
                 src = src[:-2] if src.endswith("\r\n") else src[:-1]
             out[cell.index] = src
         return out
+
+
+def relabel(d: Diagnostic, module: NotebookModule) -> Diagnostic:
+    """``d`` with the module lines its texts name given as cells and lines in them."""
+    return replace(d, message=module.relabel(d.message),
+                   related=tuple(r if r.path else replace(r, message=module.relabel(r.message)) for r in d.related),
+                   fixes=tuple(replace(f, title=module.relabel(f.title)) for f in d.fixes))
 
 
 def cell_magic(source: str) -> str | None:

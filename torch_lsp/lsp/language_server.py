@@ -26,6 +26,7 @@ from torch_lsp.analysis.units import UnitCache
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
 from torch_lsp.lsp.convert import Lines
 from torch_lsp.lsp.data import DiagnosticData, FixData
+from torch_lsp.lsp.notebooks import NOTEBOOK_SYNC, NotebookState
 from torch_lsp.lsp.protocol import TorchLspProtocol
 from torch_lsp.lsp.settings import LEVELS, ClientSettings
 from torch_lsp.lsp.state import DocState, RequestSnapshot, Result, imported_words
@@ -59,7 +60,7 @@ MAX_SETTLE_SECONDS = 0.5
 class TorchLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("torch-lsp", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
-                         protocol_cls=TorchLspProtocol)
+                         notebook_document_sync=NOTEBOOK_SYNC, protocol_cls=TorchLspProtocol)
         self.docs: dict[str, DocState] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch-lsp-analysis")
         self.project = Project()
@@ -650,6 +651,10 @@ class TorchLanguageServer(LanguageServer):
     def publish(self, state: DocState) -> None:
         """Push the document's diagnostics, unless the client already has them for
         this version."""
+        if isinstance(state, NotebookState):  # one notification per cell
+            from torch_lsp.lsp.features.notebooks import publish_notebook
+
+            return publish_notebook(self, state)
         result = state.result
         key = (state.version, self.result_key(state, result) if result else ())
         if key == state.published:

@@ -19,10 +19,12 @@ class Feature(NamedTuple):
 
 
 MODULES = ("lifecycle", "configuration", "sync", "diagnostics", "hover", "inlay_hints", "code_actions",
-           "document_text")
+           "document_text", "notebooks")
 
 
 def all_features() -> list[Feature]:
     import importlib
 
-    return [f for name in MODULES for f in importlib.import_module(f"{__name__}.{name}").FEATURES]
+    from torch_lsp.lsp.features.notebooks import for_cells  # requests on notebook cells' URIs
+
+    return [for_cells(f) for name in MODULES for f in importlib.import_module(f"{__name__}.{name}").FEATURES]
