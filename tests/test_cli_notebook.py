@@ -54,6 +54,8 @@ def test_json_and_sarif_carry_the_cell(work, capsys):
     loc = result["locations"][0]
     assert loc["properties"] == {"cell": 3}
     assert loc["physicalLocation"]["region"] == {"startLine": 5, "startColumn": 29, "endLine": 5, "endColumn": 40}
+    rc, out, _ = run(capsys, "check", "--format", "github", "model.ipynb")
+    assert out.startswith("::error file=model.ipynb,title=torch-lsp (TL203) in cell 3%2C line 5::")  # no JSON line
     # a Python file's items are as before: no "cell"
     (work / "net.py").write_text("import torch\nx = torch.zeros(2, 3) @ torch.zeros(4, 5)\n")
     rc, out, _ = run(capsys, "check", "--format", "json", "net.py", "model.ipynb")

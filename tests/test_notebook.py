@@ -135,3 +135,15 @@ def test_a_notebook_in_another_language_has_no_python():
                                           {"cell_type": "code", "source": "x = 1", "metadata": {}}],
                                 "metadata": {}, "nbformat": 4}))
     assert [i for i, _ in vs.code_cells()] == [1]
+
+
+def test_only_a_line_that_starts_a_statement_can_be_a_magic():
+    src = ("x = (1\n     % 2)\n"          # a modulo continued inside brackets
+           "y = 3 \\\n    % 2\n"          # after a backslash
+           "s = '''\n%not a magic\n'''\n"  # inside a string
+           "t = [a  # a comment (\n     for a in 'x']\n"
+           "%time u = 1\n")
+    m = build([(0, src)])
+    ast.parse(m.text)
+    assert m.cell(0).magics == ("%time u = 1",)
+    assert m.split(m.text) == {0: src}

@@ -234,17 +234,17 @@ def format_github(outcomes: list[FileOutcome], **_: object) -> str:
         for d in o.diagnostics:
             cell, in_cell = cell_range(o, d.range)
             p = _one_based(in_cell)
-            title = f"torch-lsp ({d.code})" + (f" in cell {cell}" if cell is not None else "")
-            props = ",".join(
-                [
-                    f"file={_gh_property(o.path)}",
-                    f"line={p['line']}",
-                    f"col={p['column']}",
-                    f"endLine={p['end_line']}",
-                    f"endColumn={p['end_column']}",
-                    f"title={_gh_property(title)}",
-                ]
-            )
+            where = [
+                f"line={p['line']}",
+                f"col={p['column']}",
+                f"endLine={p['end_line']}",
+                f"endColumn={p['end_column']}",
+            ]
+            title = f"torch-lsp ({d.code})"
+            if cell is not None:  # a notebook: the lines of its JSON are not the cell's, so a file annotation
+                where = []
+                title += f" in cell {cell}, line {p['line']}"
+            props = ",".join([f"file={_gh_property(o.path)}", *where, f"title={_gh_property(title)}"])
             rows.append(f"::{_GH_LEVEL[d.severity]} {props}::{_gh_data(d.message)}\n")
     return "".join(rows)
 

@@ -161,10 +161,11 @@ def is_python_cell(source: str) -> bool:
 def _ipython_lines(lines: list[str]) -> dict[int, str]:
     """The lines that are IPython syntax (magics, shell, help), each with the
     indentation of its placeholder: a magic continued with a backslash takes its next
-    lines along (at its own indentation). Lines inside a triple-quoted string are not
-    looked at."""
+    lines along (at its own indentation). Only a line that starts a Python statement
+    is looked at: not one inside a triple-quoted string, inside brackets
+    (``(a\\n % b)``) or after a line ending with a backslash."""
     out: dict[int, str] = {}
-    in_string: str | None = None
+    state: _Scan = (None, 0, False)
     continued = False
     indent = ""
     for i, raw in enumerate(lines):
@@ -173,31 +174,39 @@ def _ipython_lines(lines: list[str]) -> dict[int, str]:
             out[i] = indent
             continued = line.endswith("\\")
             continue
-        if in_string is None and (_LINE_MAGIC.match(line) or _ASSIGNED_MAGIC.match(line) or _HELP.match(line)):
+        starts_statement = state == (None, 0, False)
+        if starts_statement and (_LINE_MAGIC.match(line) or _ASSIGNED_MAGIC.match(line) or _HELP.match(line)):
             indent = line[: len(line) - len(line.lstrip(" \t"))]
             out[i] = indent
             continued = line.endswith("\\")
             continue
-        in_string = _string_state(line, in_string)
+        state = _scan(line, state)
     return out
 
 
-def _string_state(line: str, state: str | None) -> str | None:
-    """The triple-quoted string open at the end of ``line`` (given the one open at its
-    start): enough to keep magic detection out of docstrings."""
+# (the triple-quoted string open, the depth of open brackets, a backslash at the end)
+_Scan = tuple[str | None, int, bool]
+
+
+def _scan(line: str, state: _Scan) -> _Scan:
+    """The lexical state at the end of ``line`` given the one at its start: enough to
+    tell whether the next line starts a statement."""
+    quote, depth, _ = state
     i = 0
     while i < len(line):
-        if state is not None:
-            j = line.find(state, i)
+        if quote is not None:
+            j = line.find(quote, i)
+            while j > 0 and line[j - 1] == "\\" and (j - len(line[:j].rstrip("\\"))) % 2:
+                j = line.find(quote, j + 1)
             if j < 0:
-                return state
-            i, state = j + 3, None
+                return quote, depth, False
+            i, quote = j + 3, None
             continue
         ch = line[i]
         if ch == "#":
-            return None
+            return None, depth, False
         if line.startswith(('"""', "'''"), i):
-            state = line[i:i + 3]
+            quote = line[i:i + 3]
             i += 3
         elif ch in "\"'":
             j = i + 1
@@ -205,8 +214,12 @@ def _string_state(line: str, state: str | None) -> str | None:
                 j += 2 if line[j] == "\\" else 1
             i = j + 1
         else:
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth = max(0, depth - 1)
             i += 1
-    return state
+    return quote, depth, line.endswith("\\")
 
 
 def build(cells: Iterable[tuple[int, str]]) -> NotebookModule:
