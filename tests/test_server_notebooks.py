@@ -220,3 +220,34 @@ async def test_pulled_diagnostics_of_a_cell(puller: LanguageClient, tmp_path):
     reports = [await puller.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
         text_document=lsp.TextDocumentIdentifier(uri=u))) for u in cells]
     assert [[(d.code, d.range.start.line) for d in r.items] for r in reports] == [[], [], [("TL301", 1)]]
+
+
+async def test_fix_all_over_two_cells_edits_each_cell(client: LanguageClient, tmp_path):
+    """Safe fixes in cell 1 (a missing super().__init__()) and cell 2 (in_features
+    1152 for 1352 arriving from 28x28 input in cell 3): Fix all is one edit per cell."""
+    cells = [CELLS[0] + "\n\n\nclass Head(nn.Module):\n    def __init__(self):\n        self.fc = nn.Linear(4, 2)",
+             CELLS[1], "out = model(torch.randn(2, 1, 28, 28))"]
+    path = tmp_path / "model.ipynb"
+    uris = [f"vscode-notebook-cell:{path.resolve()}#F{i}" for i in range(3)]
+    client.notebook_document_did_open(lsp.DidOpenNotebookDocumentParams(
+        notebook_document=lsp.NotebookDocument(uri=path.resolve().as_uri(), notebook_type="jupyter-notebook", version=1,
+                                               cells=[lsp.NotebookCell(kind=lsp.NotebookCellKind.Code, document=u) for u in uris]),
+        cell_text_documents=[lsp.TextDocumentItem(uri=u, language_id="python", version=1, text=t) for u, t in zip(uris, cells)]))
+    assert [d.code for d in await diagnostics_for(client, uris[0], 1)] == ["TL104"]
+    assert [d.code for d in await diagnostics_for(client, uris[1], 1)] == ["TL203"]
+    actions = await client.text_document_code_action_async(lsp.CodeActionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uris[1]),
+        range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
+        context=lsp.CodeActionContext(diagnostics=[], only=["source.fixAll"])))
+    assert [a.kind for a in actions] == ["source.fixAll.torch-lsp"]
+    edits = edits_of(actions[0])
+    assert sorted(edits) == sorted(uris[:2])
+    from test_server import apply
+
+    fixed = [apply(cells[0], edits[uris[0]]), apply(cells[1], edits[uris[1]])]
+    assert "super().__init__()" in fixed[0].split("class Head")[1]
+    assert "nn.Linear(1352, 10)" in fixed[1]
+    torch = pytest.importorskip("torch")
+    namespace: dict = {}
+    exec("\n".join(fixed + [cells[2], "Head()"]), namespace)  # runs now
+    assert namespace["out"].shape == torch.Size([2, 10])

@@ -6,8 +6,8 @@ An open notebook is one document of the server (``NotebookState``: its Python co
 cells in order make one module), so a model defined in cell 2 and called in cell 4
 is followed. The requests on a cell's URI are the file's handlers (``for_cells``
 wraps them): the position is moved to the module, the handler answers for the
-notebook, and what it answers is moved back into the cell (an edit that would cross
-a cell boundary is not offered). Diagnostics are published per cell
+notebook, and what it answers is moved back into the cells (an edit over several
+cells, a Fix all, becomes one edit per changed cell). Diagnostics are published per cell
 (``publish_notebook``, called by ``TorchLanguageServer.publish``).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import attrs
 from lsprotocol import types as lsp
 
 from torch_lsp.analysis.notebook import relabel
-from torch_lsp.lsp.documents import Document
+from torch_lsp.lsp.documents import Document, minimal_edit
 from torch_lsp.lsp.features import Feature
 from torch_lsp.lsp.notebooks import CellDoc, Layout, NotebookState
 
@@ -218,8 +218,9 @@ async def _inlay_hints(handler, ls, params: lsp.InlayHintParams, owner) -> list[
 
 
 def _edit_to_cells(ls, state: NotebookState, layout: Layout, edit: lsp.WorkspaceEdit | None) -> lsp.WorkspaceEdit | None:
-    """A workspace edit of the notebook's module as edits of its cells; None when an
-    edit crosses a cell boundary (or the edit is of another document)."""
+    """A workspace edit of the notebook's module as edits of its cells; None when it
+    cannot be (an edit of another document, or edits that cannot be cut back into
+    the cells)."""
     if edit is None:
         return None
     if edit.document_changes:
@@ -227,21 +228,48 @@ def _edit_to_cells(ls, state: NotebookState, layout: Layout, edit: lsp.Workspace
                  if isinstance(dc, lsp.TextDocumentEdit) for e in dc.edits]
     else:
         pairs = [(uri, e) for uri, edits in (edit.changes or {}).items() for e in edits]
-    per_cell: dict[str, list[lsp.TextEdit]] = {}
-    for uri, e in pairs:
-        if uri != state.uri:
-            return None
-        moved = _to_cell(layout, e.range)
-        if moved is None:
-            return None
-        if not isinstance(e, lsp.TextEdit):
-            return None
-        per_cell.setdefault(moved[0], []).append(lsp.TextEdit(range=moved[1], new_text=e.new_text))
+    edits = [e for uri, e in pairs if uri == state.uri and isinstance(e, lsp.TextEdit)]
+    if len(edits) != len(pairs):
+        return None
+    per_cell: dict[str, list[lsp.TextEdit]] | None = {}
+    moves = [_to_cell(layout, e.range) for e in edits]
+    if any(m is None for m in moves):  # across cells (a Fix all's one edit over several cells)
+        per_cell = _rewritten_cells(ls, state, layout, edits)
+    else:
+        per_cell = {}
+        for e, m in zip(edits, moves):
+            if m is not None:
+                per_cell.setdefault(m[0], []).append(lsp.TextEdit(range=m[1], new_text=e.new_text))
+    if not per_cell:
+        return None
     if edit.document_changes:
         return lsp.WorkspaceEdit(document_changes=[lsp.TextDocumentEdit(
             text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=cell.version if (cell := state.cell(uri)) else None),
-            edits=edits) for uri, edits in per_cell.items()])
+            edits=cell_edits) for uri, cell_edits in per_cell.items()])
     return lsp.WorkspaceEdit(changes=per_cell)
+
+
+def _rewritten_cells(ls, state: NotebookState, layout: Layout, edits: list[lsp.TextEdit]) -> dict[str, list[lsp.TextEdit]] | None:
+    """Edits of the module applied to its text, cut back into cells: one edit per
+    changed cell (the part that changed). None when the result cannot be cut back."""
+    if state.layout() is not layout:
+        return None
+    doc = Document(state.uri, state.text)
+    for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        doc.apply(lsp.TextDocumentContentChangePartial(range=e.range, text=e.new_text), ls.encoding)
+    sources = layout.module.split(doc.text)
+    if sources is None:
+        return None
+    out: dict[str, list[lsp.TextEdit]] = {}
+    for index, new in sources.items():
+        cell = layout.module.cell(index)
+        if cell is None or new == cell.source:
+            continue
+        one = minimal_edit(cell.source, new, ls.encoding)
+        if one is None:
+            return None
+        out[layout.uris[index]] = [one]
+    return out
 
 
 async def _code_action(handler, ls, params: lsp.CodeActionParams, owner) -> list[lsp.CodeAction] | None:
@@ -263,7 +291,7 @@ async def _code_action(handler, ls, params: lsp.CodeActionParams, owner) -> list
     for action in actions:
         edit = _edit_to_cells(ls, state, layout, action.edit)
         if action.edit is not None and edit is None:
-            continue  # crosses cells (a Fix all over several cells): not offered
+            continue  # cannot be cut back into the cells: not offered
         action.edit = edit
         if action.diagnostics:
             action.diagnostics = [originals.get(id(d), d) for d in action.diagnostics]
