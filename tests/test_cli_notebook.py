@@ -123,3 +123,17 @@ def test_cells_in_other_languages_and_magics_are_not_errors(work, capsys):
     rc, out, _ = run(capsys, "check", "--format", "concise", "other.ipynb")
     assert out.splitlines()[0].startswith("other.ipynb:cell 2:3:5: TL205")  # no TL000 for %%bash, !pip or x?
     assert len(out.splitlines()) == 2
+
+
+def test_the_pre_commit_hook_takes_notebooks(work, capsys):
+    """pre-commit passes a staged file to the hook when one of its tags is in
+    types_or: a notebook's are text, json, jupyter."""
+    import shlex
+
+    yaml = pytest.importorskip("yaml")
+    identify = pytest.importorskip("identify.identify", reason="identify comes with pre-commit (the test extra)")
+    (hook,) = yaml.safe_load((Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml").read_text())
+    assert set(hook["types_or"]) & identify.tags_from_filename("model.ipynb")
+    argv = shlex.split(hook["entry"])
+    rc, out, _ = run(capsys, *argv[1:], "model.ipynb")
+    assert rc == 1 and "model.ipynb:cell 3:5:29: TL203" in out
