@@ -147,3 +147,12 @@ def test_only_a_line_that_starts_a_statement_can_be_a_magic():
     ast.parse(m.text)
     assert m.cell(0).magics == ("%time u = 1",)
     assert m.split(m.text) == {0: src}
+
+
+def test_a_line_in_no_cell_is_located_at_the_end_of_the_cell_before():
+    m = build([(0, "a\nb"), (2, ""), (3, "c\n")])
+    lines = split_lines(m.text)
+    markers = [i for i, ln in enumerate(lines) if ln == MARKER]
+    assert [m.locate(i) for i in markers] == [(0, 0), (0, 1), (2, 0)]
+    assert m.locate(len(lines) + 5) == (3, 0)  # past the end: the last cell's last line
+    assert m.locate(m.to_module(3, 0)) == (3, 0)

@@ -58,10 +58,12 @@ def fix_for(d: Diagnostic, unsafe: bool) -> Fix | None:
 def cell_range(o: FileOutcome, r: Range) -> tuple[int | None, Range]:
     """(cell number from 1, the range in that cell) of a notebook's range; (None, r)
     in a file."""
-    at = o.notebook.to_cell(r.start.line) if o.notebook is not None else None
+    at = o.notebook.locate(r.start.line) if o.notebook is not None else None
     if at is None:
         return None, r
     cell, line = at
+    if o.notebook.to_cell(r.start.line) is None:  # (a syntax error after the cell's end: at its last line)
+        return cell + 1, Range(Position(line, 0), Position(line, 0))
     shift = r.start.line - line
     return cell + 1, Range(Position(line, r.start.character), Position(r.end.line - shift, r.end.character))
 

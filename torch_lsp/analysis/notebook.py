@@ -87,6 +87,19 @@ class NotebookModule:
         c = self.cells[k]
         return (c.index, line - c.start) if line < c.start + c.count else None
 
+    def locate(self, line: int) -> tuple[int, int] | None:
+        """``to_cell``, or for a line in no cell (a marker, past the end: where Python
+        may put a syntax error that the next cell or the end of the text revealed) the
+        last line of the cell before it (the first cell's first line before it)."""
+        at = self.to_cell(line)
+        if at is not None or not self.cells:
+            return at
+        k = bisect.bisect_right(self._starts, line) - 1
+        if k < 0:
+            return self.cells[0].index, 0
+        c = self.cells[k]
+        return c.index, max(c.count - 1, 0)
+
     def to_module(self, index: int, line: int) -> int | None:
         """The module line of a cell's line; None for a cell not in the module or a
         line past its end (a cell ending with a newline has an empty last line in an

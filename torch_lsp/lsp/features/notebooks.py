@@ -95,9 +95,15 @@ def _shift_range(r: lsp.Range, by: int) -> lsp.Range:
                      end=lsp.Position(line=r.end.line + by, character=r.end.character))
 
 
-def _to_cell(layout: Layout, r: lsp.Range) -> tuple[str, lsp.Range] | None:
-    """A module range as (cell URI, range in the cell); None across a cell boundary."""
+def _to_cell(layout: Layout, r: lsp.Range, lenient: bool = False) -> tuple[str, lsp.Range] | None:
+    """A module range as (cell URI, range in the cell); None across a cell boundary.
+    ``lenient`` (a diagnostic): a range that starts in no cell (a syntax error found
+    at the next cell's marker or at the end) is put at the start of the last line of
+    the cell before it."""
     at = layout.module.to_cell(r.start.line)
+    if at is None and lenient and (near := layout.module.locate(r.start.line)) is not None:
+        p = lsp.Position(line=near[1], character=0)
+        return layout.uris[near[0]], lsp.Range(start=p, end=p)
     if at is None:
         return None
     index, line = at
@@ -118,7 +124,7 @@ def cell_diagnostics(ls, state: NotebookState, result) -> dict[str, list[lsp.Dia
         return out
     for d in ls.diagnostics_of(state, result):
         item = ls.to_lsp(relabel(d, layout.module), result, state.uri)
-        moved = _to_cell(layout, item.range)
+        moved = _to_cell(layout, item.range, lenient=True)
         if moved is None:
             continue
         uri, item.range = moved
