@@ -35,7 +35,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_diagnostic_names_the_cell_and_the_line_in_it(work, capsys):
     rc, out, _ = run(capsys, "check", "model.ipynb")
     assert rc == 1
-    assert out.startswith("model.ipynb:cell 3:5:29: TL203 [*] ")
+    assert out.startswith("model.ipynb:cell 3:5:29: TL203 [error] [*] ")
     assert "5 |         self.fc = nn.Linear(8 * 12 * 12, 10)" in out  # the excerpt numbers the cell's line
     assert "at line 2 of cell 6" in out  # the call site, named by its cell too
     rc, out, _ = run(capsys, "check", "--format", "concise", "model.ipynb")

@@ -45,7 +45,7 @@ def _not_a_notebook(task, text: str, message: str, line: int = 0, column: int = 
     return outcome
 
 
-def process_notebook(task, data: bytes, st: os.stat_result) -> FileOutcome:
+def process_notebook(task, data: bytes, st: os.stat_result | None) -> FileOutcome:
     """Check (and fix) one notebook: ``cli._process`` for a ``.ipynb`` file."""
     try:
         text = data.decode("utf-8-sig")
@@ -69,7 +69,7 @@ def process_notebook(task, data: bytes, st: os.stat_result) -> FileOutcome:
     return outcome
 
 
-def _fix(task, nb, text: str, data: bytes, st: os.stat_result, module: NotebookModule, result, outcome: FileOutcome):
+def _fix(task, nb, text: str, data: bytes, st: os.stat_result | None, module: NotebookModule, result, outcome: FileOutcome):
     from torch_lsp.cli import _write_fixed
 
     original = module.text
@@ -99,7 +99,8 @@ def _fix(task, nb, text: str, data: bytes, st: os.stat_result, module: NotebookM
                          "(see `--diff` for the changes)")
         outcome.fixed = 0
         return result
-    problem = _write_fixed(task.path, data, nb.dumps(changed), st)
+    problem = _write_fixed(task.path, data, nb.dumps(changed), st) if st is not None else \
+        "fixes not written: a notebook read from standard input is not rewritten"
     if problem is not None:
         outcome.error = problem
         outcome.fixed = 0
