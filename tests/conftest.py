@@ -5,6 +5,9 @@ import textwrap
 # check going fails the test instead. Set before torch_lsp is imported; the CLI and
 # server processes the tests start inherit it.
 os.environ.setdefault("TORCH_LSP_STRICT", "1")
+# The batch check's cache (torch_lsp/cache.py) is off: a test that checks a file must
+# check it, not read what another test left. tests/test_cache.py turns it on.
+os.environ.setdefault("TORCH_LSP_NO_CACHE", "1")
 
 import pytest  # noqa: E402
 

@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml for every file instead of searching for one")
     files.add_argument("--force-exclude", action="store_true", help="apply the excludes to paths given on the command line too")
     files.add_argument("-j", "--jobs", type=_jobs, default=0, metavar="N", help="worker processes (default 0: automatic; 1: none)")
+    files.add_argument("--no-cache", action="store_true",
+                       help="check every file again: neither read nor write the cache of unchanged files' results "
+                            "(also TORCH_LSP_NO_CACHE=1)")
+    files.add_argument("--cache-dir", metavar="DIR",
+                       help="where the cache lives (default: $TORCH_LSP_CACHE_DIR, else .torch_lsp_cache)")
     runtime = check.add_argument_group("runtime evaluation (executes your code: see the README)")
     runtime.add_argument("--runtime", action="store_true",
                          help="also build and run the modules your code calls on meta tensors, in a background torch process (TL901)")
@@ -271,6 +276,7 @@ class Task:
     unsafe: bool
     runtime: Any = None  # runtime.report.Options when --runtime
     data: bytes | None = None  # the source read from standard input (``-``); None: read ``path``
+    cache: tuple[str, str] | None = None  # (directory, key) of the cache to write the outcome to
 
 
 def _os_error(exc: OSError) -> str:
@@ -403,7 +409,7 @@ def _checked(task: Task, data: bytes, st: os.stat_result | None) -> FileOutcome:
 
         return process_notebook(task, data, st)
     extra = _runtime_hook(task) if task.runtime is not None else None
-    result = engine.check_source(data, task.display, enabled=task.enabled, extra=extra)
+    result = engine.check_source(data, task.display, enabled=task.enabled, extra=extra, want_imports=task.cache is not None)
     outcome = FileOutcome(task.display)
     if task.mode != "check" and result.source:
         result = _fix(task, data, st, result, outcome)
@@ -412,7 +418,22 @@ def _checked(task: Task, data: bytes, st: os.stat_result | None) -> FileOutcome:
     for d in result.diagnostics:
         n = d.range.start.line
         outcome.lines[n] = lines[n] if 0 <= n < len(lines) else ""
+    if task.cache is not None and result.imports is not None and task.mode == "check":
+        outcome.cache_nodes = _worker_cache(task.cache).nodes_for(task.path, data, task.enabled, outcome, result.imports,
+                                                                  engine.Project.default())
     return outcome
+
+
+_WORKER_CACHES: dict[tuple[str, str], Any] = {}
+
+
+def _worker_cache(spec: tuple[str, str]):
+    from torch_lsp.cache import CheckCache
+
+    hit = _WORKER_CACHES.get(spec)
+    if hit is None:
+        hit = _WORKER_CACHES[spec] = CheckCache(*spec)
+    return hit
 
 
 _RUNTIME_CLIENT = None  # one warm torch worker per process (see torch_lsp.runtime.client)
@@ -663,12 +684,16 @@ def cmd_check(args: argparse.Namespace) -> int:
                         "runtime.python); only the static checks ran")
         tasks = [replace(t, runtime=None) for t in tasks]
     unsafe = any(t.unsafe for t in tasks)  # for the summary's fixable counts
+    cached: dict[int, FileOutcome] = {}
+    cache = None
+    if mode == "check" and not args.runtime and not args.no_cache and not os.environ.get("TORCH_LSP_NO_CACHE"):
+        tasks, cached, cache = _from_cache(tasks, args, console)
 
     progress = Progress(len(tasks), console.stderr, enabled=not (args.quiet or args.no_progress) and _isatty(console.stderr))
     console.progress = progress
     outcomes: list[FileOutcome] = []
     try:
-        for outcome in run_tasks(tasks, args.jobs):
+        for outcome in _in_order(run_tasks(tasks, args.jobs), cached):
             outcomes.append(outcome)
             progress.advance()
             if outcome.error:
@@ -680,6 +705,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         progress.finish()
         console.progress = None
+    if cache is not None:
+        cache.write([n for o in outcomes if o.cache_nodes for n in o.cache_nodes])
 
     if mode == "diff":
         return _report_diff(outcomes, args, console)
@@ -700,6 +727,56 @@ def _write_bytes(stream: TextIO, data: bytes) -> None:
         stream.flush()
         buffer.write(data)
         buffer.flush()
+
+
+def _from_cache(tasks: list[Task], args: argparse.Namespace, console: Console) -> tuple[list[Task], dict[int, FileOutcome], Any]:
+    """The tasks left to check (which make the cache's nodes of their outcomes), the
+    outcomes the cache still holds (by task index), and the cache (None when it cannot
+    be used; see ``torch_lsp/cache.py``)."""
+    from torch_lsp.cache import CheckCache, cache_directory, describe
+
+    directory = cache_directory(args.cache_dir)
+    try:
+        cache = CheckCache.open(directory)
+    except OSError as exc:
+        console.warning(f"cannot use the cache in {directory}: {_os_error(exc)}; every file is checked")
+        return tasks, {}, None
+    from torch_lsp import cache as cache_module
+
+    cache_module.RUN_FILES = {os.path.abspath(t.path) for t in tasks if t.data is None}
+    readable: list[tuple[int, Task, bytes]] = []
+    for i, task in enumerate(tasks):
+        if task.data is None and cache.wanted(task.path):
+            try:
+                with open(task.path, "rb") as f:
+                    readable.append((i, task, f.read()))
+            except OSError:
+                pass
+    found = cache.plan([(task.path, data, task.enabled) for _, task, data in readable])
+    cached: dict[int, FileOutcome] = {}
+    for k, (i, task, _) in enumerate(readable):
+        if k in found:
+            diagnostics, lines = found[k]
+            cached[i] = FileOutcome(task.display, diagnostics, lines)
+    left = [task if i in cached or task.data is not None or not cache.wanted(task.path)
+            else replace(task, cache=(cache.directory, cache.key)) for i, task in enumerate(tasks) if i not in cached]
+    if getattr(args, "debug", False):
+        console.debug(describe(cache))
+    return left, cached, cache
+
+
+def _in_order(checked: Iterator[FileOutcome], cached: dict[int, FileOutcome]) -> Iterator[FileOutcome]:
+    """The outcomes in the order of the files: those from the cache where they belong
+    among those just checked (which come in the order of the tasks left)."""
+    i = 0
+    for outcome in checked:
+        while i in cached:
+            yield cached.pop(i)
+            i += 1
+        yield outcome
+        i += 1
+    for k in sorted(cached):
+        yield cached[k]
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -105,9 +105,11 @@ def check_source(
     enabled: Callable[[str], bool] | None = None,
     project: Project | None = None,
     extra: Callable[[SourceFile, list[Diagnostic], Project], list[Diagnostic]] | None = None,
+    want_imports: bool = False,
 ) -> FileResult:
     """Check one file. ``extra`` adds diagnostics found another way (the runtime
-    evaluation) given the static ones; selection and suppression apply to all."""
+    evaluation) given the static ones; selection and suppression apply to all. With
+    ``want_imports``, the result says which modules the file imports."""
     project = project or Project.default()
     if isinstance(data, bytes):
         src = project.parsed(data, path) if path else SourceFile.from_bytes(data, path)
@@ -117,6 +119,11 @@ def check_source(
     if extra is not None and src.tree is not None and src.problem is None:
         diags = diags + extra(src, diags, project)
     result = FileResult(path=path or "<unknown>", diagnostics=finish(src, diags, enabled), source=src.text)
+    if want_imports and src.tree is not None:
+        from torch_lsp.analysis.import_graph import imported_modules
+
+        name, is_package, _ = project.module_name_for(path)
+        result.imports = imported_modules(src.tree, name, is_package)
     if ctx is not None:
         ctx.release()
     return result

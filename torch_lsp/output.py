@@ -41,6 +41,9 @@ class FileOutcome:
     # A notebook's cell map (analysis.notebook.NotebookModule): positions are printed
     # as a cell and a line in it (see ``cell_range``).
     notebook: Any = None
+    # The nodes to store in the batch check's cache (torch_lsp/cache.py), made where the
+    # file was checked and written by the process that started the run.
+    cache_nodes: list | None = None
 
 
 

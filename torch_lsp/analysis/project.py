@@ -365,12 +365,20 @@ class Project:
         and the project roots."""
         if not dotted or dotted.startswith("."):
             return None
+        return self.find_in_project(dotted, near.import_root, near.path) or self._find_installed(dotted)
+
+    def find_in_project(self, dotted: str, import_root: str | None, near_path: str | None,
+                        probed: list[str] | None = None) -> str | None:
+        """The project file that defines module ``dotted`` (not an installed one), searched
+        from an import root, the project root of ``near_path`` (and its ``src``) and the
+        project's roots. ``probed`` gets the path (without ``.py``) looked for under each
+        root tried."""
         rel = dotted.replace(".", os.sep)
         roots: list[str] = []
-        if near.import_root:
-            roots.append(near.import_root)
-        if near.path:
-            pr = self.project_root(near.path)
+        if import_root:
+            roots.append(import_root)
+        if near_path:
+            pr = self.project_root(near_path)
             if pr:
                 roots += [pr, os.path.join(pr, "src")]
         roots += self.roots
@@ -379,10 +387,12 @@ class Project:
             if root in seen:
                 continue
             seen.add(root)
+            if probed is not None:
+                probed.append(os.path.join(root, rel))
             for cand in (os.path.join(root, rel + ".py"), os.path.join(root, rel, "__init__.py")):
                 if self._isfile(cand):
                     return cand
-        return self._find_installed(dotted)
+        return None
 
     def _find_installed(self, dotted: str) -> str | None:
         """The file of module ``dotted`` of an installed package (the environment

@@ -1,0 +1,187 @@
+"""The batch check's cache (torch_lsp/cache.py): a second run reads unchanged files'
+results, and a change re-checks exactly the changed file and the files that reach it
+through imports, with the new result."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+LAYERS = """
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 20)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+MODEL = """
+import torch
+import torch.nn as nn
+from pkg.layers import Block
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.head = nn.Linear(20, 5)
+
+    def forward(self, x):
+        return self.head(self.block(x))
+
+
+y = Net()(torch.randn(2, 10))
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "layers.py").write_text(LAYERS)
+    (pkg / "model.py").write_text(MODEL)
+    (pkg / "other.py").write_text("import torch.nn as nn\nlin = nn.Linear(3, 4)\n")
+    return tmp_path
+
+
+def check(cwd: Path, *args: str) -> tuple[list[dict], str]:
+    """Run `check` in ``cwd`` (on ``.`` unless a path is given): its JSON and the cache line of --debug."""
+    paths = [] if any(a.endswith(".py") for a in args) else ["."]
+    env = {k: v for k, v in os.environ.items() if k != "TORCH_LSP_NO_CACHE"}
+    proc = subprocess.run([sys.executable, "-m", "torch_lsp", "--debug", "check", "--format", "json", "--exit-zero",
+                           "-j", "1", *args, *paths], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    found = [line for line in proc.stderr.splitlines() if line.startswith("cache:")]
+    return json.loads(proc.stdout), found[0] if found else ""
+
+
+def codes(diags: list[dict]) -> list[tuple]:
+    return sorted((Path(d["path"]).name, d["line"], d["code"], d["message"]) for d in diags)
+
+
+def test_a_second_run_reads_every_result_and_reports_the_same(tree):
+    first, stats = check(tree)
+    assert stats.startswith("cache: 0 of 4 ")
+    second, stats = check(tree)
+    assert stats.startswith("cache: 4 of 4 ")
+    assert second == first
+    assert (tree / ".torch_lsp_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_a_changed_import_rechecks_its_importers_with_the_new_result(tree):
+    first, _ = check(tree)
+    assert codes(first) == []
+    # Block now produces 30 features: Net's head (20) breaks, in model.py, which did not change.
+    (tree / "pkg" / "layers.py").write_text(LAYERS.replace("nn.Linear(10, 20)", "nn.Linear(10, 30)"))
+    second, stats = check(tree)
+    assert stats.startswith("cache: 2 of 4 ")  # __init__.py and other.py reused; layers.py and model.py checked
+    assert [(name, code) for name, _, code, _ in codes(second)] == [("model.py", "TL201")]
+
+
+def test_touching_a_file_nobody_imports_rechecks_only_that_file(tree):
+    check(tree)
+    (tree / "pkg" / "other.py").write_text("import torch.nn as nn\nlin = nn.Linear(3, 5)\n")
+    _, stats = check(tree)
+    assert stats.startswith("cache: 3 of 4 ")
+
+
+def test_a_new_file_an_import_now_finds_rechecks_the_importer(tree):
+    (tree / "pkg" / "model.py").write_text(MODEL.replace("from pkg.layers import Block", "from pkg.blocks import Block"))
+    first, _ = check(tree)
+    assert codes(first) == []  # pkg.blocks does not exist: Block is unknown
+    (tree / "pkg" / "blocks.py").write_text(LAYERS.replace("nn.Linear(10, 20)", "nn.Linear(10, 30)"))
+    second, _ = check(tree)
+    assert [(name, code) for name, _, code, _ in codes(second)] == [("model.py", "TL201")]
+
+
+def test_other_rules_selected_read_nothing_from_the_cache(tree):
+    check(tree)
+    _, stats = check(tree, "--select", "TL1")
+    assert stats.startswith("cache: 0 of 4 ")
+
+
+def test_no_cache_writes_nothing_and_a_broken_entry_is_a_miss(tree):
+    check(tree, "--no-cache")
+    assert not (tree / ".torch_lsp_cache").exists()
+    first, _ = check(tree)
+    (tree / ".torch_lsp_cache" / "cache-v1.sqlite").write_bytes(b"not a database")
+    second, stats = check(tree)
+    assert stats.startswith("cache: 0 of 4 ") and second == first
+    _, stats = check(tree)  # the broken database was replaced
+    assert stats.startswith("cache: 4 of 4 ")
+
+
+def test_cache_dir_puts_the_cache_elsewhere(tree, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("cache")
+    check(tree, "--cache-dir", str(elsewhere))
+    assert (elsewhere / "cache-v1.sqlite").is_file() and not (tree / ".torch_lsp_cache").exists()
+    _, stats = check(tree, "--cache-dir", str(elsewhere))
+    assert stats.startswith("cache: 4 of 4 ")
+
+
+def test_an_entry_of_another_tool_or_selection_is_not_read(tree):
+    from torch_lsp.cache import CheckCache
+    from torch_lsp.config import Settings
+
+    check(tree)
+    directory = str(tree / ".torch_lsp_cache")
+    path = str(tree / "pkg" / "other.py")
+    data = Path(path).read_bytes()
+    enabled = Settings(root=str(tree)).enabled_for(path)
+    narrower = Settings(root=str(tree), select=("TL1",)).enabled_for(path)
+    same = CheckCache.open(directory)
+    assert list(same.plan([(path, data, enabled)])) == [0]
+    assert same.plan([(path, data, narrower)]) == {}
+    assert same.plan([(path, data + b"\n", enabled)]) == {}
+    assert CheckCache(directory, "another tool's key").plan([(path, data, enabled)]) == {}
+
+
+def test_a_dependency_outside_the_checked_paths_is_followed(tree):
+    # Only pkg/model.py is checked; its dependency pkg/layers.py gets a node of its own.
+    first, _ = check(tree, "pkg/model.py")
+    assert codes(first) == []
+    (tree / "pkg" / "layers.py").write_text(LAYERS.replace("nn.Linear(10, 20)", "nn.Linear(10, 30)"))
+    second, stats = check(tree, "pkg/model.py")
+    assert stats.startswith("cache: 0 of 1 ")
+    assert [(name, code) for name, _, code, _ in codes(second)] == [("model.py", "TL201")]
+    _, stats = check(tree, "pkg/model.py")
+    assert stats.startswith("cache: 1 of 1 ")
+
+
+def test_a_dependency_of_a_dependency_counts(tree):
+    # model -> layers -> blocks: a change in blocks re-checks model.
+    (tree / "pkg" / "blocks.py").write_text("import torch.nn as nn\nWIDTH = 20\n\n\ndef make():\n    return nn.Linear(10, 20)\n")
+    (tree / "pkg" / "layers.py").write_text(LAYERS.replace("import torch.nn as nn", "import torch.nn as nn\nfrom pkg.blocks import make")
+                                           .replace("self.fc = nn.Linear(10, 20)", "self.fc = make()"))
+    check(tree, "pkg/model.py")
+    (tree / "pkg" / "blocks.py").write_text("import torch.nn as nn\nWIDTH = 30\n\n\ndef make():\n    return nn.Linear(10, 30)\n")
+    _, stats = check(tree, "pkg/model.py")
+    assert stats.startswith("cache: 0 of 1 ")
+    _, stats = check(tree, "pkg/model.py")
+    assert stats.startswith("cache: 1 of 1 ")
+
+
+def test_the_cache_key_moves_with_the_installed_packages(tmp_path, monkeypatch):
+    from torch_lsp import cache
+
+    before = cache.environment_fingerprint()
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    empty = cache.environment_fingerprint()
+    (site / "newpkg-1.0.dist-info").mkdir()
+    assert empty == before  # a directory without installed distributions does not count
+    assert cache.environment_fingerprint() != empty

@@ -1,0 +1,381 @@
+"""The batch check's cache: a file's result is reused when nothing it depends on changed.
+
+``torch-lsp check`` keeps one entry per checked ``.py`` file in ``.torch_lsp_cache/``
+(``--cache-dir``; ``--no-cache`` turns it off). An entry is reused only when all of
+these are as they were when it was written:
+
+* the file's bytes (a SHA-256 of its content, not its modification time);
+* the rules enabled for it (selection, per-file ignores);
+* the tool (its version and the size and modification time of every module of the
+  ``torch_lsp`` package, so an edited checkout never reads stale results) and the
+  Python version;
+* the installed packages (the names of the ``*.dist-info``/``*.egg-info`` entries of
+  every directory on ``sys.path``: installing, upgrading or removing one changes it);
+* every project file reachable from the file through its import statements, anywhere
+  in it (``analysis/import_graph.py``), transitively: where each import resolves (a new
+  file can shadow another), and each reachable file's size and modification time.
+  That is every other file the analysis can follow (base classes, imported layers
+  and functions, star imports); imports of installed packages are covered by the line
+  above.
+
+So a second run on an unchanged tree reads every result from the cache, and a run
+after an edit re-checks the edited file and the files that import it, directly or
+not. (A dependency edited during a run, after the file that reads it was checked, is
+seen by the next run only if its size or modification time moved.)
+
+The nodes are JSON (never pickle: a cache folder is input too) in one SQLite table,
+written in one transaction at the end of a run; one that cannot be read is a miss.
+The folder holds a ``.gitignore`` of ``*`` and a ``CACHEDIR.TAG``, as ruff's does.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from typing import Any, Callable
+
+from torch_lsp.analysis.diagnostics import (Applicability, Diagnostic, Fix, Position, Range, RelatedInformation,
+                                            Severity, TextEdit)
+from torch_lsp.analysis.import_graph import scanned_modules
+from torch_lsp.analysis.project import Project
+from torch_lsp.output import FileOutcome
+
+DEFAULT_DIR = ".torch_lsp_cache"
+FORMAT = 1  # of an entry; a new one ignores the old entries
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# This directory is torch-lsp's cache (https://bford.info/cachedir/).\n"
+
+
+def _sha(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text).hexdigest()
+
+
+def tool_fingerprint() -> str:
+    """The version, and every module of the package as it is on disk, and Python's version."""
+    import torch_lsp
+
+    root = os.path.dirname(os.path.abspath(torch_lsp.__file__))
+    parts = [torch_lsp.__version__, sys.version]
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(d, name))
+                parts.append(f"{os.path.relpath(os.path.join(d, name), root)}:{st.st_size}:{st.st_mtime_ns}")
+    return _sha("\n".join(parts))
+
+
+def environment_fingerprint() -> str:
+    """The installed distributions (their metadata entries on ``sys.path``)."""
+    parts = []
+    for entry in sys.path:
+        try:
+            names = sorted(n for n in os.listdir(entry or ".")
+                           if n.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")))
+        except OSError:
+            continue
+        if names:  # (a directory without any, as the current one, does not count: the key is the same from anywhere)
+            parts.append(entry + ":" + ",".join(names))
+    return _sha("\n".join(parts))
+
+
+def settings_digest(enabled: Callable[[str], bool] | None) -> str:
+    from torch_lsp.rules import RULES
+
+    return ",".join(sorted(code for code in RULES if enabled is None or enabled(code)))
+
+
+# ------------------------------------------------------------------ entries (JSON)
+def _range(r: Range) -> list[int]:
+    return [r.start.line, r.start.character, r.end.line, r.end.character]
+
+
+def _unrange(v: list[int]) -> Range:
+    return Range(Position(v[0], v[1]), Position(v[2], v[3]))
+
+
+def _diagnostic_json(d: Diagnostic) -> dict:
+    return {"code": d.code, "severity": int(d.severity), "range": _range(d.range), "message": d.message,
+            "related": [[_range(r.range), r.message, r.path] for r in d.related],
+            "fixes": [[f.title, [[_range(e.range), e.new_text] for e in f.edits], f.applicability.value] for f in d.fixes]}
+
+
+def _diagnostic(v: dict) -> Diagnostic:
+    return Diagnostic(
+        v["code"], Severity(v["severity"]), _unrange(v["range"]), v["message"],
+        tuple(RelatedInformation(_unrange(r), m, p) for r, m, p in v["related"]),
+        tuple(Fix(t, tuple(TextEdit(_unrange(r), text) for r, text in edits), Applicability(a)) for t, edits, a in v["fixes"]))
+
+
+# ------------------------------------------------------------------ dependencies
+# The files of this run (absolute paths), set by the process that starts the workers
+# (they inherit it): a dependency that is one of them writes its own node when it is
+# checked; others are read and written here.
+RUN_FILES: set[str] = set()
+_EDGES: dict[tuple[str, tuple], tuple[list[str], list[str]]] = {}  # (path, stamp) -> (edges, dirs), per process
+_WRITTEN: set[str] = set()  # dependency nodes this process wrote in this run
+_ANCESTOR: dict[str, str] = {}
+_RESOLVED: dict[tuple, tuple[str | None, tuple[str, ...]]] = {}  # (module, import root, project root) -> (file, dirs)
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _existing(path: str) -> str:
+    """``path`` or its nearest existing ancestor directory (whose modification time
+    changes when the next component is created)."""
+    hit = _ANCESTOR.get(path)
+    if hit is None:
+        d = path
+        while not os.path.isdir(d) and os.path.dirname(d) != d:
+            d = os.path.dirname(d)
+        hit = _ANCESTOR[path] = d
+    return hit
+
+
+def direct_dependencies(project: Project, path: str, modules: list[str]) -> tuple[list[str], list[str]]:
+    """(the project files ``path``'s imports resolve to, the directories whose entries
+    decide that): the directories from the file's own up to its project root and its
+    import root (a new ``__init__.py`` or ``pyproject.toml`` changes its module name or
+    its roots), and for each import the nearest existing directory of each place looked
+    in (a new file there could be found first)."""
+    name, _, root = project.module_name_for(path)
+    dirs: dict[str, None] = {}
+    d = os.path.dirname(os.path.abspath(path))
+    top = project.project_root(path)
+    while True:
+        dirs.setdefault(d)
+        if d == top or (root is not None and d == root and top is None) or os.path.dirname(d) == d:
+            break
+        d = os.path.dirname(d)
+    if root is not None:
+        dirs.setdefault(root)
+    edges: dict[str, None] = {}
+    for m in modules:
+        key = (m, root, top)  # (what a resolution depends on: the roots it searches)
+        hit = _RESOLVED.get(key)
+        if hit is None:
+            probed: list[str] = []
+            found = project.find_in_project(m, root, path, probed)
+            hit = _RESOLVED[key] = (os.path.abspath(found) if found is not None else None,
+                                    tuple(dict.fromkeys(_existing(place) for place in probed)))
+        for d in hit[1]:
+            dirs.setdefault(d)
+        if hit[0] is not None:
+            edges.setdefault(hit[0])
+    return list(edges), list(dirs)
+
+
+def _dependency_edges(project: Project, path: str) -> tuple[list[str], list[str]]:
+    """``direct_dependencies`` of a file that is not checked here (parsed once per process)."""
+    key = (path, _stamp(path) or (-1, -1))
+    hit = _EDGES.get(key)
+    if hit is None:
+        name, is_package, _ = project.module_name_for(path)
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        modules = scanned_modules(text, name, is_package)
+        hit = _EDGES[key] = direct_dependencies(project, path, modules)
+    return hit
+
+
+# ------------------------------------------------------------------ the cache
+class CheckCache:
+    """One node per file, checked or depended on: its stamp, the directories its
+    imports' resolution depends on (with their modification times) and the files its
+    imports resolve to; a checked file's node also holds its outcome. A result is
+    reused when no node reachable from its file's changed (``plan``). The nodes live
+    in one SQLite table, written once at the end of a run by the process that started
+    it (``write``): the workers only make them (``nodes_for``)."""
+
+    def __init__(self, directory: str, key: str) -> None:
+        self.directory = directory
+        self.key = key
+        self.database = os.path.join(directory, f"cache-v{FORMAT}.sqlite")
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def open(cls, directory: str) -> "CheckCache":
+        """The cache in ``directory`` (created with its ``.gitignore``); raises OSError
+        when it cannot be created."""
+        os.makedirs(directory, exist_ok=True)
+        for memo in (_WRITTEN, _RESOLVED, _ANCESTOR, _EDGES):  # (a new run: the file system may have changed)
+            memo.clear()
+        for name, text in ((".gitignore", "# Automatically created by torch-lsp.\n*\n"), ("CACHEDIR.TAG", _TAG)):
+            target = os.path.join(directory, name)
+            if not os.path.exists(target):
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(text)
+        return cls(directory, _sha(tool_fingerprint() + environment_fingerprint()))
+
+    def _connect(self):
+        import sqlite3
+
+        db = sqlite3.connect(self.database, timeout=10)
+        db.execute("CREATE TABLE IF NOT EXISTS nodes (path TEXT PRIMARY KEY, node TEXT NOT NULL)")
+        return db
+
+    @staticmethod
+    def wanted(path: str) -> bool:
+        return path.endswith(".py")
+
+    # -------------------------------------------------------------- reading
+    def _rows(self) -> dict[str, str]:
+        import sqlite3
+
+        try:
+            db = self._connect()
+            try:
+                return dict(db.execute("SELECT path, node FROM nodes"))
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return {}  # (a broken database is an empty cache; the end of the run writes it again)
+
+    def plan(self, files: list[tuple[str, bytes, Callable[[str], bool] | None]]) -> dict[int, list]:
+        """For each (path, content, selection) whose stored outcome is still valid, by
+        index: [diagnostics, lines] (see the module docstring)."""
+        rows = self._rows()
+        nodes: dict[str, dict | None] = {}
+        queue = [os.path.abspath(p) for p, _, _ in files]
+        while queue:
+            p = queue.pop()
+            if p in nodes:
+                continue
+            node = None
+            text = rows.get(p)
+            if text is not None:
+                try:
+                    node = json.loads(text)
+                except ValueError:
+                    node = None
+            if not isinstance(node, dict) or node.get("key") != self.key:
+                node = None
+            nodes[p] = node
+            edges = node.get("edges") if node is not None else None
+            if isinstance(edges, list):
+                queue.extend(e for e in edges if isinstance(e, str) and e not in nodes)
+        mtimes: dict[str, int | None] = {}
+
+        def mtime(d: str) -> int | None:
+            if d not in mtimes:
+                try:
+                    mtimes[d] = os.stat(d).st_mtime_ns
+                except OSError:
+                    mtimes[d] = None
+            return mtimes[d]
+
+        changed = set()
+        reverse: dict[str, list[str]] = {}
+        for p, node in nodes.items():
+            try:
+                if node is None or list(_stamp(p) or ()) != node["stamp"] or \
+                        any(mtime(d) != m for d, m in node["dirs"]):
+                    changed.add(p)
+                    continue
+                for e in node["edges"]:
+                    reverse.setdefault(e, []).append(p)
+            except (KeyError, TypeError, ValueError):
+                changed.add(p)
+        stale = set(changed)
+        queue = list(changed)
+        while queue:
+            for q in reverse.get(queue.pop(), ()):
+                if q not in stale:
+                    stale.add(q)
+                    queue.append(q)
+        out: dict[int, list] = {}
+        for i, (p, data, enabled) in enumerate(files):
+            a = os.path.abspath(p)
+            node = nodes.get(a)
+            if a in stale or node is None or node.get("content") != _sha(data) or \
+                    node.get("settings") != settings_digest(enabled) or "diagnostics" not in node:
+                self.misses += 1
+                continue
+            try:
+                out[i] = [[_diagnostic(d) for d in node["diagnostics"]], {int(k): v for k, v in node["lines"].items()}]
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+                self.misses += 1
+                continue
+            self.hits += 1
+        return out
+
+    # -------------------------------------------------------------- writing
+    def _node(self, path: str, edges: list[str], dirs: list[str]) -> dict:
+        stamps = {}
+        for d in dirs:
+            try:
+                stamps[d] = os.stat(d).st_mtime_ns
+            except OSError:
+                pass
+        return {"path": path, "key": self.key, "stamp": list(_stamp(path) or (-1, -1)),
+                "dirs": [[d, m] for d, m in stamps.items()], "edges": edges}
+
+    def nodes_for(self, path: str, data: bytes, enabled: Callable[[str], bool] | None, outcome: FileOutcome,
+                  imports: list[str], project: Project) -> list[dict]:
+        """The node of ``path`` with ``outcome``, and the nodes of the files it depends on
+        that are not checked in this run (and not made by this process yet)."""
+        path = os.path.abspath(path)
+        edges, dirs = direct_dependencies(project, path, imports)
+        node = self._node(path, edges, dirs)
+        node.update({"content": _sha(data), "settings": settings_digest(enabled),
+                     "diagnostics": [_diagnostic_json(d) for d in outcome.diagnostics],
+                     "lines": {str(k): v for k, v in outcome.lines.items()}})
+        out = [node]
+        queue = [e for e in edges if e not in RUN_FILES and e not in _WRITTEN]
+        while queue:
+            dep = queue.pop()
+            if dep in _WRITTEN:
+                continue
+            _WRITTEN.add(dep)
+            dep_edges, dep_dirs = _dependency_edges(project, dep)
+            out.append(self._node(dep, dep_edges, dep_dirs))
+            queue.extend(e for e in dep_edges if e not in RUN_FILES and e not in _WRITTEN)
+        return out
+
+    def write(self, nodes: list[dict]) -> None:
+        """Store the nodes of a run, in one transaction (a failure is not an error: the
+        next run checks those files again)."""
+        import sqlite3
+
+        if not nodes:
+            return
+        rows = [(n["path"], json.dumps(n, separators=(",", ":"))) for n in nodes]
+        for attempt in (1, 2):
+            try:
+                db = self._connect()
+                try:
+                    with db:
+                        db.executemany("INSERT OR REPLACE INTO nodes (path, node) VALUES (?, ?)", rows)
+                finally:
+                    db.close()
+                return
+            except sqlite3.DatabaseError:  # not a database (any more): start a new one
+                if attempt == 2:
+                    return
+                try:
+                    os.unlink(self.database)
+                except OSError:
+                    return
+            except sqlite3.Error:
+                return
+
+
+def cache_directory(given: str | None) -> str:
+    """``--cache-dir``, else ``TORCH_LSP_CACHE_DIR``, else ``.torch_lsp_cache`` in the
+    current directory."""
+    return given or os.environ.get("TORCH_LSP_CACHE_DIR") or DEFAULT_DIR
+
+
+def describe(cache: Any) -> str:
+    total = cache.hits + cache.misses
+    return f"cache: {cache.hits} of {total} files unchanged since the last run ({cache.directory})"
