@@ -447,6 +447,19 @@ def _count(entries: list[_Entry] | None) -> Dim:
     return total
 
 
+def _channels_first_input(layer: Layer) -> Shape:
+    """The expected input of a convolution or an instance norm: ``[*, C, <n spatial>]``
+    (C unknown when lazy, or for an instance norm without affine or running stats)."""
+    p = layer.params
+    short = layer.short
+    U = UNKNOWN
+    n = _rank_of(layer.cls)
+    c = U if short.startswith("Lazy") else _d(p.get("in_channels", p.get("num_features")))
+    if short.startswith("InstanceNorm") and p.get("affine") is not True and p.get("track_running_stats") is not True:
+        c = U
+    return Shape.suffix(c, *(U,) * n)
+
+
 # ------------------------------------------------------------------ display
 
 
