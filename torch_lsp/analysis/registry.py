@@ -4,9 +4,9 @@ One table, ``OPS``, maps each qualified name (``torch.Tensor.view``, ``torch.fla
 ``torch.nn.functional.interpolate``) to an ``Op``: how the call's arguments bind (on a
 tensor method, the tensor it is called on; for a function, its first argument or the
 whole argument list) and a handler that computes the result with the shape functions
-of ``ops/`` (one module per family). Layers have their own registry keyed the same way
-(``layers/spec.py``, built from one ``LayerSpec`` per family module of ``layers/``:
-``torch.nn.Flatten`` ...), and a layer that is an op calls the op's shape function.
+of ``ops/`` (one module per family). Layers have their own tables keyed the same way
+(``torch.nn.Flatten`` ...: ``layers/spec.py``, built from one ``LayerSpec`` per family
+module of ``layers/``), and a layer that is an op calls the op's shape function.
 
 The interpreter asks ``lookup(name)`` for every call of a torch function and every
 method called on a tensor; a name that is not here gives a tensor of unknown shape
