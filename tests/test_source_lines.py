@@ -39,7 +39,8 @@ def test_recovery_keeps_lines_after_a_lone_carriage_return():
     from torch_lsp.engine import check_source
     from torch_lsp.analysis.recovery import parse_recovering
 
-    assert [n.lineno for n in parse_recovering("\r s\npass").tree.body] == [3]
+    # line 2 is blanked to a placeholder `pass`; the `pass` of line 3 stays on line 3
+    assert [n.lineno for n in parse_recovering("\r s\npass").tree.body] == [2, 3]
     text = ("import torch.nn as nn\nx = (\r 1\nclass B(nn.Module):\n    def __init__(self):\n"
             "        self.fc = nn.Linear(1, 2)\n        super().__init__()\n")
     from torch_lsp.analysis.incremental import IncrementalParser

@@ -1,23 +1,58 @@
 """Parsing a buffer that is being typed: keep what still parses.
 
 While the user types, the buffer is often not valid Python (`x = self.` half
-written). The editor should keep showing the problems of the rest of the file, so
-the top-level statement that holds the syntax error is blanked out (its lines
-become empty, so every other line keeps its number and columns) and the rest is
-parsed; this repeats for a few errors. The result is a ``SourceFile`` whose
-``text`` is the real buffer and whose ``tree`` covers the statements that parse,
-with ``problem`` set to the first syntax error (reported as TL000 only when the
-user asks for it: other tools already show syntax errors).
+written, `nn.ModuleList(` not closed yet). The editor should keep showing the
+problems of the rest of the file, so only the smallest statement that holds the
+syntax error is taken out, and the rest is parsed; this repeats for a few errors.
+
+The broken statement starts at the logical line that holds the error (the
+tokenizer says where: a bracket left open makes the lines after it one logical
+line) and ends before the next line indented as much as its first line or less:
+an unclosed bracket swallows the lines after it, and those are kept; a broken
+block header takes its body with it. Its lines become empty (every other line
+keeps its number and columns) but for one *placeholder* statement on its first
+line, at its indentation, that keeps what the statement did unknown instead of
+undone: a deleted ``x = self.fc(x)`` would leave ``x`` with its previous shape,
+a deleted ``super().__init__(`` would look never called. The placeholder assigns
+an unknown value (a call of an undefined name) to each name the broken lines
+assign or call a method on, calls ``super().__init__()`` when they do, and keeps
+a leading ``return``/``raise``/``yield``. When that does not parse either, the
+top-level statement holding the error is blanked (with its placeholder).
+
+The result is a ``SourceFile`` whose ``text`` is the real buffer and whose
+``tree`` covers the statements that parse, with ``problem`` set to the first
+syntax error (the server reports it as TL000 unless ``reportSyntaxErrors`` is off).
 """
 from __future__ import annotations
 
+import bisect
+import io
 import re
+import tokenize
 
 from torch_lsp.analysis.source import SourceFile, _parse, split_lines
 
 MAX_ROUNDS = 8
+# What a placeholder assigns: a call of a name that is defined nowhere (unknown).
+UNKNOWN = "__torch_lsp_unknown__()"
 # A line that continues the statement above it even though it starts in column 0.
 _CONTINUATION = re.compile(r"(else|elif|except|finally|case)\b|[)\]}]")
+_CLOSING = re.compile(r"\s*[)\]}]")
+_NAME = r"[A-Za-z_][A-Za-z_0-9]*(?:\s*\.\s*[A-Za-z_][A-Za-z_0-9]*)*"
+# `a = `, `a.b, c = `, `a: int = `, `a += ` at the start of a line (not `==`)
+_ASSIGN = re.compile(rf"\s*\(?\s*({_NAME}(?:\s*,\s*{_NAME})*)\s*,?\s*\)?\s*(?::[^=]*)?(?:[-+*/%&|^@]|//|\*\*|<<|>>)?=(?!=)")
+_FOR = re.compile(rf"\s*(?:async\s+)?for\s+\(?\s*({_NAME}(?:\s*,\s*{_NAME})*)")
+_AS = re.compile(rf"\bas\s+({_NAME})")
+_WALRUS = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\s*:=")
+_DEF = re.compile(r"\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_][A-Za-z_0-9]*)")
+# `x.add_(...)`, `self.layers.append(...)`: the receiver may change
+_METHOD_CALL = re.compile(rf"\s*({_NAME})\s*\.\s*[A-Za-z_][A-Za-z_0-9]*\s*\(")
+_SUPER = re.compile(r"\bsuper\s*\(|\.\s*__init__\s*\(")
+_FLOW = re.compile(r"\s*(return|raise|yield)\b")
+_KEYWORDS = frozenset({"self", "cls", "super", "None", "True", "False", "print", "assert", "del", "return", "yield",
+                       "raise", "await", "import", "from", "global", "nonlocal", "pass", "lambda", "not", "in", "is",
+                       "if", "else", "elif", "while", "for", "with", "try", "except", "finally", "def", "class", "and", "or",
+                       "match", "case", "async", "break", "continue", "type"})
 
 
 def parse_recovering(text: str, path: str | None = None) -> SourceFile:
@@ -28,22 +63,25 @@ def parse_recovering(text: str, path: str | None = None) -> SourceFile:
         return src
     first_problem = src.problem
     lines = split_lines(text, keepends=True)
-    starts = _statement_starts(lines)
     # Every line ends in "\n" in the text that is parsed again: a blanked line next to
     # a lone "\r" must not make one "\r\n" of two line ends (every statement below
     # would move up a line). Columns are the same: a line end is not part of a line.
-    blanked = [_content(line) + "\n" for line in lines]
+    work = [_content(line) + "\n" for line in lines]
+    fine = True  # the smallest statement first; then the top-level statement
     for _ in range(MAX_ROUNDS):
-        tree, problem = _parse("".join(blanked), path)
+        tree, problem = _parse("".join(work), path)
         if tree is not None:
             return SourceFile(text=text, path=path, tree=tree, problem=first_problem)
         if problem is None or not problem.message.startswith("syntax error"):
             break
-        lo, hi = _block_around(problem.range.start.line, starts, len(lines))
-        if all(not blanked[i].strip() for i in range(lo, hi)):
-            break  # nothing left to blank there: give up
-        for i in range(lo, hi):
-            blanked[i] = "\n"
+        line = problem.range.start.line
+        region = _statement_around(work, line, problem.message) if fine else None
+        if region is None or not _changes(work, region):
+            fine = False
+            region = _top_level_around(work, line)
+            if not _changes(work, region, top_level=True):
+                break  # nothing left to blank there: give up
+        _blank(work, *region, top_level=not fine)
     return src
 
 
@@ -56,33 +94,148 @@ def _content(line: str) -> str:
     return line
 
 
-def _statement_starts(lines: list[str]) -> list[int]:
-    """0-based numbers of the lines that (probably) start a top-level statement:
-    code in column 0 that does not continue the statement above (``else:``, a
-    closing bracket, the definition under a decorator). Lines inside a
-    triple-quoted string can look like starts too; blanking too much only loses
-    some diagnostics for a moment, never invents one."""
-    starts = []
-    after_decorator = False
-    for i, line in enumerate(lines):
-        if not line or line[0] in " \t\r\n#":
-            continue
-        if _CONTINUATION.match(line):
-            continue
-        if after_decorator:
-            after_decorator = line.startswith("@")
-            continue
-        starts.append(i)
-        after_decorator = line.startswith("@")
+def _indent(line: str) -> int:
+    return len(line.expandtabs(8)) - len(line.expandtabs(8).lstrip(" \t\x0c"))
+
+
+def _is_code(line: str) -> bool:
+    s = line.strip()
+    return bool(s) and not s.startswith("#")
+
+
+def _logical_starts(work: list[str], upto: int) -> list[int]:
+    """0-based lines (up to ``upto``) where a logical line (a statement) starts, as the
+    tokenizer reads them: a line inside an open bracket or a string is none. Where the
+    tokenizer gives up, what it read so far."""
+    starts: list[int] = []
+    at_start = True
+    readline = io.StringIO("".join(work[: upto + 1])).readline
+    try:
+        for tok in tokenize.generate_tokens(readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.NL):
+                at_start = at_start or tok.type == tokenize.NEWLINE
+                continue
+            if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT, tokenize.ENDMARKER):
+                continue
+            if at_start:
+                starts.append(tok.start[0] - 1)
+                at_start = False
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
     return starts
 
 
-def _block_around(line: int, starts: list[int], n: int) -> tuple[int, int]:
-    """The lines [lo, hi) of the top-level statement holding ``line``: from the start
-    at or before it to the next start."""
-    import bisect
+_AFTER_HEADER = re.compile(r"expected an indented block after .* on line (\d+)")
 
+
+def _statement_around(work: list[str], line: int, message: str) -> tuple[int, int] | None:
+    """The lines [lo, hi) of the smallest statement that holds the error on ``line``."""
+    n = len(work)
+    line = min(line, n - 1)
+    header = _AFTER_HEADER.search(message)
+    if header:  # `if x:` typed, its body not yet: the header is what is broken
+        lo = int(header.group(1)) - 1
+        if 0 <= lo <= line:
+            return lo, _end(work, lo, line)
+    starts = _logical_starts(work, line)
+    k = bisect.bisect_right(starts, line) - 1
+    lo = starts[k] if k >= 0 else line
+    while lo < n and not _is_code(work[lo]):
+        lo += 1
+    if lo >= n:
+        return None
+    # the definition under a decorator: from the decorator
+    while lo > 0 and work[lo - 1].lstrip().startswith("@") and _indent(work[lo - 1]) == _indent(work[lo]):
+        lo -= 1
+    return lo, _end(work, lo, line)
+
+
+def _end(work: list[str], lo: int, line: int) -> int:
+    """The end (exclusive) of the statement starting on ``lo``: the next line of code
+    indented as much as ``lo`` or less (not a closing bracket); past ``line`` when the
+    error lies further down in the statement's own deeper lines."""
+    base = _indent(work[lo])
+    hi = lo + 1
+    while hi < len(work):
+        ln = work[hi]
+        if _is_code(ln) and _indent(ln) <= base and not _CLOSING.match(ln):
+            break
+        hi += 1
+    return max(hi, min(line + 1, len(work)) if line > lo and _indent(work[line]) > base else hi)
+
+
+def _top_level_around(work: list[str], line: int) -> tuple[int, int]:
+    """The lines [lo, hi) of the top-level statement holding ``line``: from the start
+    at or before it to the next start. (Lines inside a triple-quoted string can look
+    like starts too: blanking too much only loses some diagnostics for a moment.)"""
+    starts = []
+    after_decorator = False
+    for i, ln in enumerate(work):
+        if not ln or ln[0] in " \t\r\n#":
+            continue
+        if _CONTINUATION.match(ln):
+            continue
+        if after_decorator:
+            after_decorator = ln.startswith("@")
+            continue
+        starts.append(i)
+        after_decorator = ln.startswith("@")
+    n = len(work)
+    line = min(line, n - 1)
     k = bisect.bisect_right(starts, line) - 1
     lo = starts[k] if k >= 0 else 0
     hi = starts[k + 1] if k + 1 < len(starts) else n
-    return lo, max(hi, min(line + 1, n))
+    return lo, max(hi, line + 1)
+
+
+def _changes(work: list[str], region: tuple[int, int], top_level: bool = False) -> bool:
+    lo, hi = region
+    while lo < hi and not _is_code(work[lo]):
+        lo += 1
+    return lo < hi and work[lo] != _placeholder(work, lo, hi, top_level)
+
+
+def _blank(work: list[str], lo: int, hi: int, top_level: bool = False) -> None:
+    """Blank lines [lo, hi), with the placeholder on the first line of code (in
+    column 0 for a top-level statement)."""
+    while lo < hi and not _is_code(work[lo]):
+        lo += 1
+    if lo >= hi:
+        return
+    placeholder = _placeholder(work, lo, hi, top_level)
+    for i in range(lo, hi):
+        work[i] = "\n"
+    work[lo] = placeholder
+
+
+def _placeholder(work: list[str], lo: int, hi: int, top_level: bool = False) -> str:
+    """One line, at the indentation of line ``lo``, that makes unknown what lines
+    [lo, hi) assign or change (see the module docstring)."""
+    first = work[lo]
+    lead = "" if top_level else first[: len(first) - len(first.lstrip(" \t\x0c"))]
+    targets: list[str] = []
+    calls_super = False
+    for i in range(lo, hi):
+        ln = work[i]
+        if _is_code(ln):
+            found: list[str] = []
+            for pattern in (_ASSIGN, _FOR, _DEF, _METHOD_CALL):
+                m = pattern.match(ln)
+                if m:
+                    found += m.group(1).split(",")
+            found += _AS.findall(ln) + _WALRUS.findall(ln)
+            for t in found:
+                t = re.sub(r"\s+", "", t)
+                if t and t.split(".")[0] not in _KEYWORDS or "." in t and t.split(".")[0] in ("self", "cls"):
+                    if t not in targets and t not in ("self", "cls"):
+                        targets.append(t)
+            calls_super = calls_super or bool(_SUPER.search(ln))
+    parts = []
+    if targets:
+        parts.append(" = ".join(targets) + " = " + UNKNOWN)
+    if calls_super:
+        parts.append("super().__init__()")
+    flow = _FLOW.match(first)
+    if flow:
+        parts.append(f"{flow.group(1)} {UNKNOWN}")
+    return lead + ("; ".join(parts) or "pass") + "\n"
