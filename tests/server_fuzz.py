@@ -1451,14 +1451,29 @@ class Session:
         import ast
         import warnings
 
-        from torch_lsp.analysis.recovery import parse_recovering
+        from torch_lsp.analysis.recovery import RECOVERED_TEXT, parse_recovering
+        from torch_lsp.analysis.source import split_lines
 
         text = od.doc.text
         src = parse_recovering(text, od.path)
-        for stmt in src.tree.body if src.tree is not None else []:
+        if src.tree is None:
+            return
+        # The recovered tree was parsed from the buffer's lines with the broken
+        # statements blanked (a placeholder on their first line): every other line is
+        # the buffer's, at the same number, and each statement is where that text has it.
+        parsed = getattr(src.tree, RECOVERED_TEXT)
+        ours, theirs = split_lines(text) or [""], split_lines(parsed) or [""]
+        changed = [i for i in range(min(len(ours), len(theirs))) if ours[i] != theirs[i]]
+        wrong = [i for i in changed if theirs[i].strip() and not _is_placeholder(theirs[i])]
+        if len(ours) != len(theirs) or wrong:
+            self.fail("recovered_statement_misplaced", f"the recovered text has {len(theirs)} lines, the buffer "
+                      f"{len(ours)}; lines changed to something else than a blank or a placeholder: {wrong[:5]}",
+                      self.reproducer(od), cause="lines")
+            return
+        for stmt in src.tree.body:
             seg = None
             try:
-                seg = ast.get_source_segment(text, stmt)  # (its columns may cut a character when misplaced)
+                seg = ast.get_source_segment(parsed, stmt)  # (its columns may cut a character when misplaced)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     body = ast.parse(seg or "").body
@@ -1684,6 +1699,22 @@ def _with_uri(params: Any, uri: str) -> Any:
             out["textDocument"] = dict(out["textDocument"], uri=uri)
         return out
     return params
+
+
+def _is_placeholder(line: str) -> bool:
+    """A line that parse recovery wrote in place of a broken statement: `pass`,
+    assignments of the unknown call, `super().__init__()`, `return`/`raise`/`yield` of it."""
+    import ast
+
+    from torch_lsp.analysis.recovery import UNKNOWN
+
+    try:
+        body = ast.parse(line.strip()).body
+    except SyntaxError:
+        return False
+    calls = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+    return bool(body) and all(ast.unparse(c) in (UNKNOWN, "super().__init__()", "super()") for c in calls) and all(
+        isinstance(stmt, (ast.Pass, ast.Assign, ast.Return, ast.Raise, ast.Expr)) for stmt in body)
 
 
 def _drop_line(text: str, n: int) -> str:

@@ -35,6 +35,8 @@ from torch_lsp.analysis.source import SourceFile, _parse, split_lines
 MAX_ROUNDS = 8
 # What a placeholder assigns: a call of a name that is defined nowhere (unknown).
 UNKNOWN = "__torch_lsp_unknown__()"
+# The attribute of a recovered tree that holds the text it was parsed from.
+RECOVERED_TEXT = "torch_lsp_recovered_text"
 # A line that continues the statement above it even though it starts in column 0.
 _CONTINUATION = re.compile(r"(else|elif|except|finally|case)\b|[)\]}]")
 _CLOSING = re.compile(r"\s*[)\]}]")
@@ -71,6 +73,9 @@ def parse_recovering(text: str, path: str | None = None) -> SourceFile:
     for _ in range(MAX_ROUNDS):
         tree, problem = _parse("".join(work), path)
         if tree is not None:
+            # the text that was parsed (the buffer's lines, the broken ones blanked or
+            # holding a placeholder), for tests: each statement is where that text has it
+            setattr(tree, RECOVERED_TEXT, "".join(work))
             return SourceFile(text=text, path=path, tree=tree, problem=first_problem)
         if problem is None or not problem.message.startswith("syntax error"):
             break

@@ -99,7 +99,11 @@ def _fix_all_text(ls: TorchLanguageServer, snap: RequestSnapshot, enabled) -> st
     run = fixes.fix_all(snap.result.src.text, snap.result.diagnostics,
                         lambda text: engine.check_source(text, snap.path, enabled=enabled, project=ls.project).diagnostics,
                         unsafe=snap.settings.unsafe_fixes)
-    if run.problem is not None:
+    if run.problem is not None and snap.result.src.problem is not None:
+        # the document does not parse yet (a statement being typed): not the fixes' doing
+        ls.log("debug", f"Fix all: the document has a syntax error ({snap.result.src.problem.message}); "
+                        f"not applied: {'; '.join(run.refused)}")
+    elif run.problem is not None:
         ls.log("error", f"a fix would leave invalid Python ({run.problem}); not applied: {'; '.join(run.refused)}")
     return run.text
 
