@@ -863,7 +863,7 @@ def offered(profile: str) -> list[str]:
 
 
 def init_options(profile: str) -> dict:
-    return {"reportSyntaxErrors": True} if profile == "vscode" else {}
+    return {} if profile == "vscode" else {"reportSyntaxErrors": False}  # on by default
 
 
 # ============================================================================ invalid requests

@@ -337,21 +337,59 @@ async def test_non_ascii_positions_in_utf8(neovim: LanguageClient, tmp_path):
 
 
 # ----------------------------------------------------------------------------- syntax errors
+TWO_CLASSES = textwrap.dedent("""\
+    import torch
+    import torch.nn as nn
+
+
+    class A(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(10, 20)
+
+        def forward(self, x):
+            return self.fc(x) @ torch.randn(3, 5)
+
+
+    class B(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(10, 20)
+            self.fc2 = nn.Linear(30, 5)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x))
+""")
+
+
 async def test_a_syntax_error_keeps_the_other_diagnostics(vscode: LanguageClient, tmp_path):
-    uri = await open_doc(vscode, tmp_path / "net.py", BUGGY)
-    await diagnostics_for(vscode, uri, 1)
-    broken = BUGGY.replace("        return self.fc2(h)\n", "        return self.fc2(h)\n\n    def half(self):\n        return self.\n")
+    """`nn.ModuleList(` typed into A's __init__: the other class's bug and A's bug in
+    another method stay; the syntax error is shown where it is (TL000, on by default)."""
+    uri = await open_doc(vscode, tmp_path / "net.py", TWO_CLASSES)
+    assert [(d.code, d.range.start.line) for d in await diagnostics_for(vscode, uri, 1)] == [("TL205", 10), ("TL201", 17)]
     vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
         text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=broken)]))
+        content_changes=[lsp.TextDocumentContentChangePartial(
+            range=lsp.Range(start=lsp.Position(line=8, character=0), end=lsp.Position(line=8, character=0)),
+            text="        self.layers = nn.ModuleList(\n")]))
     diags = await diagnostics_for(vscode, uri, 2)
-    assert [d.code for d in diags] == []  # the class with the error is blanked; the call site alone proves nothing
-    broken2 = BUGGY + "\nx = (\n"
+    assert [(d.code, d.range.start.line) for d in diags] == [("TL000", 8), ("TL205", 11), ("TL201", 18)]
+    assert "'(' was never closed" in diags[0].message
+    # a half-written method in B: B's own bug in __init__ stays
+    broken = TWO_CLASSES + "\n    def half(self):\n        return self.\n"
     vscode.text_document_did_change(lsp.DidChangeTextDocumentParams(
         text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=3),
-        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=broken2)]))
-    assert [d.code for d in await diagnostics_for(vscode, uri, 3)] == ["TL201"]  # not TL000 by default
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=broken)]))
+    assert [d.code for d in await diagnostics_for(vscode, uri, 3)] == ["TL205", "TL201", "TL000"]
 
+
+async def test_syntax_errors_can_be_turned_off(neovim: LanguageClient, tmp_path):
+    neovim.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
+        settings={"torch-lsp": {"reportSyntaxErrors": False}}))
+    uri = await open_doc(neovim, tmp_path / "net.py", TWO_CLASSES + "\nx = (\n")
+    report = await neovim.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert [d.code for d in report.items] == ["TL205", "TL201"]
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")

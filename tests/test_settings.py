@@ -13,14 +13,20 @@ def read(data):
 
 def test_every_field_has_its_camel_case_key():
     s, problems = read({"select": ["TL1"], "ignore": ["TL902"], "extendSelect": ["TL3"], "extendIgnore": ["TL104"],
-                        "inlayHints": False, "reportSyntaxErrors": True, "unsafeFixes": True, "logLevel": "DEBUG",
+                        "inlayHints": False, "reportSyntaxErrors": False, "unsafeFixes": True, "logLevel": "DEBUG",
                         "maxFileSize": 10, "maxFileLines": 0, "workspaceTrusted": False,
                         "runtime": {"enabled": True, "timeout": 2.5, "memoryMb": 512, "python": "/usr/bin/python3",
                                     "reportSkipped": True, "maxEntryPoints": 3}})
     assert problems == []
-    assert s == ClientSettings(["TL1"], ["TL902"], ["TL3"], ["TL104"], False, True, True, "debug",
+    assert s == ClientSettings(["TL1"], ["TL902"], ["TL3"], ["TL104"], False, False, True, "debug",
                                RuntimeSettings(True, 2.5, 512, "/usr/bin/python3", True, 3), 10, 0, False, True)
     assert camel("max_entry_points") == "maxEntryPoints"
+
+
+def test_syntax_errors_are_reported_by_default():
+    """As ruff's server does: while a statement does not parse, the editor shows why."""
+    s, problems = read({})
+    assert (s.report_syntax_errors, problems) == (True, [])
 
 
 @pytest.mark.parametrize("wrapped", [lambda d: d, lambda d: {"torch-lsp": d}, lambda d: {"settings": d}])

@@ -10,7 +10,7 @@
 ;; The "torch-lsp" section of workspace/configuration (the server asks for it).
 (setq-default eglot-workspace-configuration
               '(:torch-lsp (:inlayHints t
-                            :reportSyntaxErrors :json-false
+                            :reportSyntaxErrors t
                             ;; executes the project's definitions on the meta device:
                             :runtime (:enabled :json-false))))
 

@@ -18,7 +18,7 @@ local ok, err = pcall(function()
   eq(cfg.root_markers, { 'pyproject.toml', 'setup.py', 'setup.cfg', '.git' }, 'root_markers')
   local s = cfg.settings['torch-lsp']
   eq(s.inlayHints, true, 'inlayHints')
-  eq(s.reportSyntaxErrors, false, 'reportSyntaxErrors')
+  eq(s.reportSyntaxErrors, true, 'reportSyntaxErrors')
   eq(s.unsafeFixes, false, 'unsafeFixes')
   eq(s.logLevel, 'info', 'logLevel')
   eq(s.runtime.enabled, false, 'runtime.enabled')

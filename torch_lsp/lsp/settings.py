@@ -63,7 +63,7 @@ class ClientSettings:
     extend_select: list[str] = field(default_factory=list)
     extend_ignore: list[str] = field(default_factory=list)
     inlay_hints: bool = True
-    report_syntax_errors: bool = False
+    report_syntax_errors: bool = True
     unsafe_fixes: bool = False
     log_level: str = "info"
     # Runtime evaluation executes the workspace's code: it runs only when the client

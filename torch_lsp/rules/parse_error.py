@@ -15,7 +15,10 @@ PARSE_ERROR = rule(
     Reports a file that cannot be decoded or parsed as Python: a syntax error,
     bytes that are not valid in the file's encoding, or an expression nested so
     deeply that Python's parser gives up. It is reported once, at the position of
-    the problem; nothing else in that file is checked.
+    the problem. `torch-lsp check` reports nothing else in that file (as ruff
+    does); in an editor, while you type, the statements that parse are still
+    checked (the broken one is left out and the names it assigns are unknown), and
+    the setting `reportSyntaxErrors` (on by default) shows or hides TL000.
 
     ## Why is this bad?
     Python cannot import the file, so every model in it fails before it runs, and

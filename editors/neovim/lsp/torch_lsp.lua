@@ -21,7 +21,7 @@ local defaults = {
   extendSelect = {},
   extendIgnore = {},
   inlayHints = true,
-  reportSyntaxErrors = false,
+  reportSyntaxErrors = true,
   unsafeFixes = false,
   logLevel = 'info',
   -- Runtime evaluation executes the project's code (definitions only, tensors on

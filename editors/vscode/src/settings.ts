@@ -121,7 +121,7 @@ export function readSettings(config: ConfigurationLike, trusted: boolean): Serve
     extendSelect: codes(config.get('extendSelect')),
     extendIgnore: codes(config.get('extendIgnore')),
     inlayHints: bool(config.get('inlayHints'), true),
-    reportSyntaxErrors: bool(config.get('reportSyntaxErrors'), false),
+    reportSyntaxErrors: bool(config.get('reportSyntaxErrors'), true),
     unsafeFixes: bool(config.get('unsafeFixes'), false),
     logLevel: typeof level === 'string' && (LOG_LEVELS as readonly string[]).includes(level.toLowerCase())
       ? (level.toLowerCase() as LogLevel) : 'info',

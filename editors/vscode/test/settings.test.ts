@@ -10,7 +10,7 @@ const DEFAULTS: ServerSettings = {
   extendSelect: [],
   extendIgnore: [],
   inlayHints: true,
-  reportSyntaxErrors: false,
+  reportSyntaxErrors: true,
   unsafeFixes: false,
   logLevel: 'info',
   maxFileSize: 2000000,
