@@ -279,3 +279,55 @@ def test_settings_reach_the_server(which, request, tmp_path):
     [f] = result["files"]
     assert "Tensor[4, 20]" in f["hover"]
     assert f["diagnostics"] == []
+
+
+# ------------------------------------------------------------------- rough edges (issue 17)
+MISSING = Path(__file__).resolve().parent / "neovim" / "missing_server.lua"
+
+
+def _missing_server(nvim: str, tmp_path: Path, mode: str, rtp: Path) -> dict:
+    """Run missing_server.lua with a PATH that has no `torch-lsp` (only nvim's own
+    directory and the system's): what was notified and how many clients started."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "pyproject.toml").write_text("[project]\nname = 'demo'\n", encoding="utf-8")
+    for name in ("a.py", "b.py"):
+        (ws / name).write_text(MODEL, encoding="utf-8")
+    out = tmp_path / "out.json"
+    env = {"TORCH_LSP_MODE": mode, "TORCH_LSP_RTP": str(rtp), "TORCH_LSP_FILE": str(ws / "a.py"),
+           "TORCH_LSP_FILE2": str(ws / "b.py"), "TORCH_LSP_OUT": str(out),
+           "PATH": os.pathsep.join([str(Path(nvim).parent), "/usr/bin", "/bin"])}
+    assert shutil.which("torch-lsp", path=env["PATH"]) is None
+    proc = _nvim(nvim, MISSING, tmp_path, env, ws)
+    assert out.exists(), proc.stdout + proc.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["ok"], result
+    return result
+
+
+def _assert_told_once(result: dict) -> None:
+    notes = [n for n in result["notes"] if "torch-lsp" in n["msg"]]
+    assert len(notes) == 1, result["notes"]  # two Python buffers, one message
+    assert "`torch-lsp` is not an executable on PATH" in notes[0]["msg"]
+    assert "pip install /path/to/torch-lsp" in notes[0]["msg"]
+    assert notes[0]["level"] == 4  # vim.log.levels.ERROR
+    assert result["clients"] == 0
+
+
+@pytest.mark.parametrize("which", ["nvim_011", "nvim_debian"])
+def test_the_setup_module_copied_alone_works_and_says_when_the_server_is_missing(which, request, tmp_path):
+    """lua/torch_lsp/init.lua copied without the rest of editors/neovim (as a user
+    copies it into ~/.config/nvim/lua): it loads, and says the server is missing."""
+    nvim = request.getfixturevalue(which)
+    alone = tmp_path / "config"
+    (alone / "lua" / "torch_lsp").mkdir(parents=True)
+    shutil.copy(PLUGIN / "lua" / "torch_lsp" / "init.lua", alone / "lua" / "torch_lsp" / "init.lua")
+    result = _missing_server(nvim, tmp_path, "setup", alone)
+    assert result["defaults_cmd"] == ["torch-lsp", "serve"]
+    _assert_told_once(result)
+
+
+def test_neovim_011_says_when_the_server_is_not_installed(nvim_011, tmp_path):
+    """0.11 skips a config whose cmd is not executable and writes it only to its log:
+    lsp/torch_lsp.lua says it (once for two Python buffers)."""
+    _assert_told_once(_missing_server(nvim_011, tmp_path, "config", PLUGIN))

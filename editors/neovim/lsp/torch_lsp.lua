@@ -31,6 +31,27 @@ local defaults = {
   workspaceTrusted = true,
 }
 
+-- Neovim 0.11 resolves this file when a Python buffer opens; it then skips a config
+-- whose cmd is not executable, writing that only to the LSP log: nothing happens and
+-- nothing says why. So check the resolved cmd (after vim.lsp.config overrides) and
+-- say it once. (Only when resolved for a Python buffer, not when merely loaded.)
+if vim.lsp.config and vim.bo.filetype == 'python' then
+  vim.schedule(function()
+    local ok, cfg = pcall(function() return vim.lsp.config.torch_lsp end)
+    local exe = ok and type(cfg) == 'table' and type(cfg.cmd) == 'table' and cfg.cmd[1] or nil
+    local warned = vim.g.torch_lsp_missing_warned or {}
+    if exe and vim.fn.executable(exe) ~= 1 and not vim.tbl_contains(warned, exe) then
+      table.insert(warned, exe)
+      vim.g.torch_lsp_missing_warned = warned
+      vim.notify('torch-lsp: `' .. exe .. '` is not an executable on PATH, so the language server cannot start; '
+        .. 'install it from a clone of the repository into a virtual environment '
+        .. '(python3 -m venv ~/.venvs/torch-lsp && ~/.venvs/torch-lsp/bin/pip install /path/to/torch-lsp) '
+        .. "and give its full path: vim.lsp.config('torch_lsp', { cmd = { '/home/you/.venvs/torch-lsp/bin/torch-lsp', 'serve' } }) "
+        .. '(or put that bin directory on PATH)', vim.log.levels.ERROR)
+    end
+  end)
+end
+
 return {
   cmd = { 'torch-lsp', 'serve' },
   filetypes = { 'python' },

@@ -12,20 +12,49 @@
 
 local M = {}
 
--- The defaults (cmd, filetypes, root markers, settings) are those of the 0.11+
--- config, ../../lsp/torch_lsp.lua: one place for them.
-local function shipped_config()
-  local here = debug.getinfo(1, 'S').source:gsub('^@', '')
-  return dofile(vim.fn.fnamemodify(here, ':p:h:h:h') .. '/lsp/torch_lsp.lua')
+-- The defaults: the same as the 0.11+ config, ../../lsp/torch_lsp.lua (the tests
+-- check that they agree). Written out here so that this file works on its own,
+-- copied to ~/.config/nvim/lua/torch_lsp/init.lua without the rest of the repository.
+local function settings()
+  return {
+    extendSelect = {},
+    extendIgnore = {},
+    inlayHints = true,
+    reportSyntaxErrors = true,
+    unsafeFixes = false,
+    logLevel = 'info',
+    runtime = { enabled = false }, -- executes the project's code: off unless turned on
+    workspaceTrusted = true,
+  }
 end
 
-local shipped = shipped_config()
 M.defaults = {
-  cmd = shipped.cmd,
-  filetypes = shipped.filetypes,
-  root_markers = shipped.root_markers,
-  settings = shipped.settings,
+  cmd = { 'torch-lsp', 'serve' },
+  filetypes = { 'python' },
+  root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', '.git' },
+  settings = { ['torch-lsp'] = settings() },
 }
+
+M.INSTALL_HINT = 'install it from a clone of the repository into a virtual environment '
+  .. '(python3 -m venv ~/.venvs/torch-lsp && ~/.venvs/torch-lsp/bin/pip install /path/to/torch-lsp) '
+  .. "and give its full path: setup{ cmd = { '/home/you/.venvs/torch-lsp/bin/torch-lsp', 'serve' } } "
+  .. '(or put that bin directory on PATH)'
+
+local warned = {} -- executables already reported missing
+
+--- Is the server's executable there? If not, say so once (vim.notify) and how to install it.
+function M.check_cmd(cmd)
+  local exe = type(cmd) == 'table' and cmd[1] or nil
+  if exe == nil or vim.fn.executable(exe) == 1 then
+    return true
+  end
+  if not warned[exe] then
+    warned[exe] = true
+    vim.notify('torch-lsp: `' .. exe .. '` is not an executable on PATH, so the language server cannot start; '
+      .. M.INSTALL_HINT, vim.log.levels.ERROR)
+  end
+  return false
+end
 
 M.config = nil
 local clients = {} -- root directory -> client id (used where vim.lsp.start is missing)
@@ -93,6 +122,9 @@ function M.attach(bufnr)
   end
   local name = vim.api.nvim_buf_get_name(bufnr)
   if name == '' then
+    return nil
+  end
+  if not M.check_cmd(M.config.cmd) then
     return nil
   end
   local root = M.find_root(name, M.config.root_markers) or vim.fn.fnamemodify(name, ':p:h')
