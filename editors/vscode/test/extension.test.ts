@@ -15,7 +15,7 @@ const EXPECTED_DEFAULTS = {
   extendSelect: [],
   extendIgnore: [],
   inlayHints: true,
-  reportSyntaxErrors: false,
+  reportSyntaxErrors: true,
   unsafeFixes: false,
   logLevel: 'info',
   maxFileSize: 2000000,

@@ -61,13 +61,13 @@ test('every setting is contributed with a description and a default', () => {
 test('every key is in the server camelCase shape', () => {
   const s = readSettings(plainConfiguration({
     select: ['TL1', 'TL201'], ignore: ['TL3'], extendSelect: ['TL9'], extendIgnore: ['TL902'],
-    inlayHints: false, reportSyntaxErrors: true, unsafeFixes: true, logLevel: 'debug',
+    inlayHints: false, reportSyntaxErrors: false, unsafeFixes: true, logLevel: 'debug',
     maxFileSize: 500000, maxFileLines: 0,
     runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true, maxEntryPoints: 0 },
   }), true);
   assert.deepEqual(s, {
     select: ['TL1', 'TL201'], ignore: ['TL3'], extendSelect: ['TL9'], extendIgnore: ['TL902'],
-    inlayHints: false, reportSyntaxErrors: true, unsafeFixes: true, logLevel: 'debug',
+    inlayHints: false, reportSyntaxErrors: false, unsafeFixes: true, logLevel: 'debug',
     maxFileSize: 500000, maxFileLines: 0,
     runtime: { enabled: true, timeout: 2.5, memoryMb: 512, reportSkipped: true, maxEntryPoints: 0 },
     workspaceTrusted: true,
