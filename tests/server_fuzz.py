@@ -457,7 +457,7 @@ class Reference:
     def diagnostics(self, text: str, path: str) -> list:
         from torch_lsp import engine
         from torch_lsp.analysis.project import Project
-        from torch_lsp.analysis.recovery import parse_recovering
+        from torch_lsp.analysis.recovery import analysed_source, parse_recovering
         from torch_lsp.analysis.source import SourceFile
         from torch_lsp.config import ConfigResolver, Overrides
 
@@ -468,7 +468,7 @@ class Reference:
         src = parse_recovering(text, path)  # what the server shows while the user types
         diags: list = []
         if src.tree is not None:
-            analysed = SourceFile(text=text, path=path, tree=src.tree, _lines=src.lines)
+            analysed = analysed_source(src)
             ctx, diags = engine.analyse(analysed, project, enabled)
             if ctx is not None:
                 ctx.release()
@@ -1703,7 +1703,9 @@ def _with_uri(params: Any, uri: str) -> Any:
 
 def _is_placeholder(line: str) -> bool:
     """A line that parse recovery wrote in place of a broken statement: `pass`,
-    assignments of the unknown call, `super().__init__()`, `return`/`raise`/`yield` of it."""
+    assignments of the unknown call, `super().__init__()`, a method of `self` called
+    with unknown arguments, `return`/`raise`/`yield` of the unknown call, or a one-line
+    `def` of those."""
     import ast
 
     from torch_lsp.analysis.recovery import UNKNOWN
@@ -1712,8 +1714,16 @@ def _is_placeholder(line: str) -> bool:
         body = ast.parse(line.strip()).body
     except SyntaxError:
         return False
+    if len(body) == 1 and isinstance(body[0], ast.FunctionDef):
+        body = body[0].body
+
+    def unknown_call(c: ast.Call) -> bool:
+        text = ast.unparse(c)
+        return text in (UNKNOWN, "super()", "super().__init__()") or (
+            [ast.unparse(a) for a in c.args] == [f"*{UNKNOWN}"] and [ast.unparse(k) for k in c.keywords] == [f"**{UNKNOWN}"])
+
     calls = [n for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Call)]
-    return bool(body) and all(ast.unparse(c) in (UNKNOWN, "super().__init__()", "super()") for c in calls) and all(
+    return bool(body) and all(unknown_call(c) for c in calls) and all(
         isinstance(stmt, (ast.Pass, ast.Assign, ast.Return, ast.Raise, ast.Expr)) for stmt in body)
 
 

@@ -21,6 +21,7 @@ from torch_lsp.analysis.context import AnalysisCancelled
 from torch_lsp.analysis.diagnostics import Applicability, Diagnostic, Range, Severity
 from torch_lsp.analysis.incremental import IncrementalParser
 from torch_lsp.analysis.project import Project
+from torch_lsp.analysis.recovery import analysed_source
 from torch_lsp.analysis.source import SourceFile, decode_source, split_lines
 from torch_lsp.analysis.units import UnitCache
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
@@ -473,7 +474,7 @@ class TorchLanguageServer(LanguageServer):
         diags: list[Diagnostic] = []
         ctx = None
         if src.tree is not None:
-            analysed = src if src.problem is None else SourceFile(text=text, path=state.path, tree=src.tree, _lines=src.lines)
+            analysed = src if src.problem is None else analysed_source(src)
             try:
                 ctx, diags = engine.analyse(analysed, self.project, enabled, record_shapes=True, cancel=cancel,
                                             unit_cache=state.units)
