@@ -209,6 +209,33 @@ def test_a_cancelled_request_is_answered_and_the_server_goes_on(raw, tmp_path):
     still_serving(raw, tmp_path)
 
 
+def test_a_cancel_for_an_answered_request_is_not_a_warning(tmp_path):
+    """VS Code cancels requests it no longer needs as the user types; when the answer
+    has already gone, pygls logged "Cancel notification for unknown message id" as a
+    warning on every start (in the extension's output)."""
+    log = tmp_path / "stderr.txt"
+    with open(log, "wb") as err:
+        raw = Raw(tmp_path)
+        raw.proc.kill()
+        raw.proc.wait()
+        raw.proc = subprocess.Popen(SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=tmp_path)
+        try:
+            initialize(raw, tmp_path)
+            uri = (tmp_path / "m.py").as_uri()
+            open_doc(raw, uri, BUGGY)
+            assert [d["code"] for d in raw.diagnostics(uri, 1)] == ["TL201"]
+            answered = hover(raw, uri, 6, 9)
+            assert "result" in answered
+            raw.send("$/cancelRequest", {"id": answered["id"]}, request=False)
+            raw.send("$/cancelRequest", {"id": 4242}, request=False)
+            still_serving(raw, tmp_path)
+        finally:
+            raw.close()
+    assert raw.proc.returncode == 0
+    text = log.read_text()
+    assert "Cancel notification" not in text and "WARNING" not in text, text
+
+
 def test_serve_over_tcp(tmp_path):
     import socket
 

@@ -102,6 +102,17 @@ class TorchLspProtocol(LanguageServerProtocol):
             return
         return super()._handle_notification(method_name, params)
 
+    def _handle_cancel_notification(self, msg_id: Any):
+        """``$/cancelRequest`` for a request that is not running: pygls logs a warning
+        ("Cancel notification for unknown message id") for each. It is ordinary traffic:
+        VS Code cancels the inlay hints, code actions and hovers it asked for as the user
+        types, and the cancel crosses the answer (a request handled synchronously is
+        answered before the cancel can arrive). Logged at debug level instead."""
+        if msg_id not in self._request_futures:
+            log.debug("$/cancelRequest for request %s, which is already answered", msg_id)
+            return
+        super()._handle_cancel_notification(msg_id)
+
     # ------------------------------------------------------------------ documents
     # (the server's own copies: see torch_lsp.lsp.documents; the user handlers keep them)
     @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
