@@ -928,6 +928,8 @@ def test_runtime_without_torch_warns_once_and_runs_the_static_checks(work, capsy
     rc, items, err = run_json(capsys, "--runtime", "net.py", "other.py")
     assert rc == 1 and [i["code"] for i in items] == ["TL101", "TL101"]
     assert err.count("warning: --runtime: torch cannot be imported") == 1
+    # How to add torch to that interpreter (torch-lsp itself is not on a package index).
+    assert f"`{wrapper} -m pip install torch`" in err and "torch-lsp[torch]" not in err
 
 
 # =============================================================================== progress

@@ -388,6 +388,7 @@ def test_a_worker_without_torch_says_so(tmp_path):
     finally:
         c.close()
     assert result["status"] == "skipped" and "torch cannot be imported" in result["reason"]
+    assert f"`{sys.executable} -m pip install torch`" in result["reason"]  # how to add it
 
 
 # ============================================================================ the CLI

@@ -680,8 +680,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     for w in resolver.warnings:
         console.warning(w)
     if args.runtime and not _torch_importable(next((t.runtime.python for t in tasks if t.runtime is not None), None)):
-        console.warning("--runtime: torch cannot be imported (install it with `pip install 'torch-lsp[torch]'`, or set "
-                        "runtime.python); only the static checks ran")
+        python = next((t.runtime.python for t in tasks if t.runtime is not None and t.runtime.python), None) or sys.executable
+        console.warning(f"--runtime: torch cannot be imported by {python} (install it for that interpreter: "
+                        f"`{python} -m pip install torch`, or set runtime.python to one that has it); only the static "
+                        "checks ran")
         tasks = [replace(t, runtime=None) for t in tasks]
     unsafe = any(t.unsafe for t in tasks)  # for the summary's fixable counts
     cached: dict[int, FileOutcome] = {}

@@ -790,7 +790,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # no torch for this interpreter: say so, then stop
         with os.fdopen(args.fd_out, "wb", buffering=0) as out:
             protocol.write_message(out, {"type": "fatal", "protocol": protocol.PROTOCOL_VERSION,
-                                         "reason": f"torch cannot be imported by {sys.executable}: {type(exc).__name__}: {exc}"})
+                                         "reason": f"torch cannot be imported by {sys.executable}: {type(exc).__name__}: {exc} "
+                                                   f"(runtime evaluation needs it: `{sys.executable} -m pip install torch`)"})
         return 1
     _defer_dynamo()
     _fast_meta_batch_norm()
