@@ -82,22 +82,44 @@ def test_build(npm_ready):
 
 
 def test_package(npm_ready):
+    """`npm run package`: the extension and the server bundled with it (`npm run bundle`)."""
     VSIX.unlink(missing_ok=True)
-    _run("npm", "run", "package")
+    _run("npm", "run", "package", timeout=900)
     assert VSIX.is_file()
     with zipfile.ZipFile(VSIX) as z:
         names = set(z.namelist())
         manifest = json.loads(z.read("extension/package.json"))
-    assert {"extension/dist/extension.js", "extension/package.json"} <= names
-    assert not any(n.startswith(("extension/src/", "extension/node_modules/", "extension/test/", "extension/out/"))
-                   for n in names), sorted(names)
-    assert VSIX.stat().st_size < 1_000_000
+        launcher = z.read("extension/bundled/tool/lsp_server.py").decode()
+        bundled_cli = z.read("extension/bundled/libs/torch_lsp/cli.py").decode()
+    assert {"extension/dist/extension.js", "extension/package.json", "extension/bundled/tool/lsp_server.py",
+            "extension/bundled/libs/torch_lsp/__init__.py", "extension/bundled/libs/pygls/__init__.py",
+            "extension/bundled/libs/lsprotocol/types.py", "extension/bundled/libs/jedi/__init__.py"} <= names
+    assert launcher == (EXT / "bundled" / "tool" / "lsp_server.py").read_text()
+    assert bundled_cli == (ROOT / "torch_lsp" / "cli.py").read_text()  # this checkout's torch-lsp
+    assert not any(n.startswith(("extension/src/", "extension/node_modules/", "extension/test/", "extension/out/",
+                                 "extension/scripts/"))
+                   or "__pycache__" in n or n.endswith(".pyc") or n.startswith("extension/bundled/libs/bin/")
+                   for n in names), sorted(n for n in names if "__pycache__" in n or "/src/" in n)[:20]
+    assert VSIX.stat().st_size < 12_000_000  # jedi (with its typeshed stubs) is most of it
     assert manifest["main"] == "./dist/extension.js"
     assert manifest["engines"]["vscode"] == "^1.100.0"
     assert manifest["activationEvents"] == ["onLanguage:python"]
     assert "torch-lsp.runtime.enabled" in manifest["capabilities"]["untrustedWorkspaces"]["restrictedConfigurations"]
     commands = {c["command"] for c in manifest["contributes"]["commands"]}
     assert commands == {"torch-lsp.restart", "torch-lsp.showOutput", "torch-lsp.showSummary"}
+
+
+def test_the_settings_describe_what_the_server_does():
+    """`torch-lsp.unsafeFixes` names the fix-all kind the server advertises (and says quick
+    fixes are always offered: the server marks the unsafe ones, it does not hide them)."""
+    from torch_lsp.lsp.features.code_actions import FIX_ALL_KIND
+
+    props = json.loads((EXT / "package.json").read_text())["contributes"]["configuration"]["properties"]
+    unsafe = props["torch-lsp.unsafeFixes"]["markdownDescription"]
+    assert f"`{FIX_ALL_KIND}`" in unsafe
+    assert "always offer every fix" in unsafe and '"(unsafe)"' in unsafe
+    readme = (EXT / "README.md").read_text()
+    assert f'"{FIX_ALL_KIND}": "explicit"' in readme
 
 
 def _settings_from_extension(npm_ready, cases: list[tuple[dict, bool]]) -> list[dict]:

@@ -1,4 +1,5 @@
-// torch-lsp for VS Code: starts `<interpreter> -m torch_lsp serve` over stdio with vscode-languageclient.
+// torch-lsp for VS Code: starts the bundled server (`<interpreter> bundled/tool/lsp_server.py serve`) over stdio
+// with vscode-languageclient.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,21 +16,58 @@ import {
 } from 'vscode-languageclient/node';
 
 import {
+  bundledLauncher,
+  checkCommand,
   chooseInterpreter,
+  displayCommand,
   displayInterpreter,
+  IMPORT_STRATEGY_ENV,
+  importStrategy,
+  ImportStrategy,
   installCommandLine,
   Interpreter,
   notInstalledMessage,
   PythonExtensionApi,
   pythonExtensionInterpreter,
+  repositoryRoot,
   serverCommand,
   summaryCommand,
 } from './interpreter';
 import { checkInterpreter, CheckResult, run } from './process';
 import { readSettings, runtimeBlockedByTrust, SECTION, ServerSettings } from './settings';
-import { SUMMARY_LANGUAGE, summaryDocument } from './summary';
+import { SUMMARY_SCHEME, summaryDocument, summaryPath } from './summary';
 
 export const CLIENT_ID = 'torch-lsp';
+/** `<publisher>.<name>` in package.json. */
+export const EXTENSION_ID = 'torch-lsp.torch-lsp';
+/** What "Open settings" searches for: this extension's settings (a setting id alone showed an empty User tab). */
+export const SETTINGS_QUERY = `@ext:${EXTENSION_ID}`;
+/** Python files, and the Python cells of notebooks (synced as notebook documents when the server supports it). */
+export const DOCUMENT_SELECTOR = [
+  { scheme: 'file', language: 'python' },
+  { scheme: 'untitled', language: 'python' },
+  { notebook: '*', language: 'python' },
+];
+
+/**
+ * vscode-languageclient logs every exit of the server process as an error, also the clean exit (code 0)
+ * that follows the shutdown/exit handshake of a restart or of closing the window: shown as information.
+ * The server exits with 0 only after `shutdown` + `exit` (1 for an `exit` without `shutdown`).
+ */
+export function cleanExitAsInfo(line: string): string {
+  return line.replace(/^\[Error - ([^\]]*)\] (Server process exited with code 0\.)$/, '[Info  - $1] $2');
+}
+
+/** The output channel as the client sees it: the same channel, with cleanExitAsInfo applied. */
+function clientOutput(channel: vscode.OutputChannel): vscode.OutputChannel {
+  return new Proxy(channel, {
+    get(target, prop, receiver) {
+      if (prop === 'appendLine') return (line: string) => target.appendLine(cleanExitAsInfo(line));
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 export const PYTHON_EXTENSION_ID = 'ms-python.python';
 export const COMMANDS = {
   restart: 'torch-lsp.restart',
@@ -78,6 +116,11 @@ class TorchLsp implements vscode.Disposable {
   private queue: Promise<void> = Promise.resolve();
   private pythonApi: Promise<PythonExtensionApi | undefined> | undefined;
   private disposed = false;
+  /** Restarts asked for and not yet past stopping the old client: no settings are sent to a client going away. */
+  private pendingRestarts = 0;
+  private untrustedNoticeShown = false;
+  private readonly summaries = new Map<string, string>();
+  private readonly summaryChanged = new vscode.EventEmitter<vscode.Uri>();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.output = vscode.window.createOutputChannel('torch-lsp');
@@ -89,12 +132,18 @@ class TorchLsp implements vscode.Disposable {
     this.statusItem.show();
 
     this.disposables.push(
+      this.summaryChanged,
+      vscode.workspace.registerTextDocumentContentProvider(SUMMARY_SCHEME, {
+        onDidChange: this.summaryChanged.event,
+        provideTextDocumentContent: (uri) => this.summaries.get(uri.toString()) ?? '',
+      }),
       vscode.commands.registerCommand(COMMANDS.restart, () => this.restart()),
       vscode.commands.registerCommand(COMMANDS.showOutput, () => this.output.show()),
       vscode.commands.registerCommand(COMMANDS.showSummary, () => this.showSummary()),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration(`${SECTION}.interpreter`)) {
-          this.log('torch-lsp.interpreter changed: restarting');
+        const changed = ['interpreter', 'importStrategy'].find((k) => e.affectsConfiguration(`${SECTION}.${k}`));
+        if (changed) {
+          this.log(`torch-lsp.${changed} changed: restarting`);
           void this.restart();
         } else if (e.affectsConfiguration(SECTION)) {
           this.updateTooltip();  // the client sends the new settings (synchronize.configurationSection)
@@ -104,9 +153,7 @@ class TorchLsp implements vscode.Disposable {
         this.log('The workspace is now trusted: sending the settings again');
         this.updateTooltip();
         const client = this.client;
-        if (client && client.state === State.Running) {
-          this.sendSettings(client).catch((err) => this.log(`Could not send the settings: ${String(err)}`));
-        }
+        if (client) void this.sendSettingsIfRunning(client);
       }),
     );
   }
@@ -116,8 +163,32 @@ class TorchLsp implements vscode.Disposable {
     return readSettings(vscode.workspace.getConfiguration(SECTION, scope), vscode.workspace.isTrusted);
   }
 
-  private sendSettings(client: LanguageClient): Promise<void> {
-    return client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: this.settings() } });
+  /**
+   * workspace/didChangeConfiguration, only to the current client while it runs: a restart (the interpreter
+   * changed) stops the client while VS Code still reports the change, and sending to a stopping client fails
+   * with an error message ("Sending notification workspace/didChangeConfiguration failed"). The next client
+   * gets the settings when it starts.
+   */
+  private async sendSettingsIfRunning(client: LanguageClient): Promise<void> {
+    if (this.client !== client || this.pendingRestarts > 0 || this.stopping || client.state !== State.Running) return;
+    try {
+      await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: this.settings() } });
+    } catch (err) {
+      this.log(`Could not send the settings: ${String(err)}`);
+    }
+  }
+
+  private importStrategy(): ImportStrategy {
+    return importStrategy(vscode.workspace.getConfiguration(SECTION).get('importStrategy'));
+  }
+
+  /** The environment of every torch-lsp process: the bundled launcher reads the import strategy from it. */
+  private processEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, PYTHONIOENCODING: 'utf-8', [IMPORT_STRATEGY_ENV]: this.importStrategy() };
+  }
+
+  private launcher(): string | undefined {
+    return bundledLauncher(this.context.extensionUri?.fsPath || this.context.extensionPath);
   }
 
   // ---------------------------------------------------------------- interpreter
@@ -181,8 +252,13 @@ class TorchLsp implements vscode.Disposable {
 
   // ---------------------------------------------------------------- lifecycle
   restart(): Promise<void> {
+    this.pendingRestarts++;
     const next = this.queue.then(async () => {
-      await this.stopClient();
+      try {
+        await this.stopClient();
+      } finally {
+        this.pendingRestarts--;
+      }
       if (!this.disposed) await this.startClient();
     });
     this.queue = next.catch((err) => this.log(`Restart failed: ${String(err)}`));
@@ -201,25 +277,27 @@ class TorchLsp implements vscode.Disposable {
     const shown = displayInterpreter(interp);
     this.log(`Interpreter: ${shown} (${interp.source === 'setting' ? 'torch-lsp.interpreter'
       : interp.source === 'python-extension' ? 'the Python extension' : 'default'})`);
-    const check = await checkInterpreter(interp, { cwd: this.neutralCwd() });
+    this.noteIgnoredInterpreter(shown);
+    const launcher = this.launcher();
+    this.log(launcher ? `Server: the one bundled with the extension (torch-lsp.importStrategy: ${this.importStrategy()})`
+      : 'Server: this build of the extension has none bundled: the interpreter\'s own torch-lsp (-m torch_lsp)');
+    const check = await checkInterpreter(interp, { cwd: this.neutralCwd(), env: this.processEnv() }, run, launcher);
     if (this.disposed) return;
     if (!check.ok) {
-      this.checkFailed(interp, check);
+      this.checkFailed(interp, check, launcher);
       return;
     }
-    const cmd = serverCommand(interp);
+    if (check.version) this.log(`Server version: ${check.version}`);
+    const cmd = serverCommand(interp, launcher);
     const serverOptions: ServerOptions = {
       command: cmd.command,
       args: cmd.args,
       transport: TransportKind.stdio,
-      options: { cwd: this.neutralCwd(), env: { ...process.env, PYTHONIOENCODING: 'utf-8' } },
+      options: { cwd: this.neutralCwd(), env: this.processEnv() },
     };
     const clientOptions: LanguageClientOptions = {
-      documentSelector: [
-        { scheme: 'file', language: 'python' },
-        { scheme: 'untitled', language: 'python' },
-      ],
-      outputChannel: this.output,
+      documentSelector: DOCUMENT_SELECTOR,
+      outputChannel: clientOutput(this.output),
       initializationOptions: this.settings(),
       synchronize: { configurationSection: SECTION },
       middleware: {
@@ -236,9 +314,7 @@ class TorchLsp implements vscode.Disposable {
               ours[i] ? this.settings(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined) : others[i]);
           },
           // The client would send the raw `torch-lsp` section: send the server's shape instead.
-          didChangeConfiguration: async () => {
-            if (client.state !== State.Stopped) await this.sendSettings(client);
-          },
+          didChangeConfiguration: () => this.sendSettingsIfRunning(client),
         },
       },
     };
@@ -284,32 +360,70 @@ class TorchLsp implements vscode.Disposable {
     }
   }
 
-  private checkFailed(interp: Interpreter, check: Exclude<CheckResult, { ok: true }>): void {
+  private checkFailed(interp: Interpreter, check: Exclude<CheckResult, { ok: true }>, launcher: string | undefined): void {
     const shown = displayInterpreter(interp);
-    this.log(`${shown} -c "import torch_lsp" failed (${check.reason}):\n${check.detail}`);
-    const hint = interp.source === 'setting' ? 'set torch-lsp.interpreter to a Python with torch-lsp installed'
-      : 'select a Python interpreter with torch-lsp installed, or set torch-lsp.interpreter';
+    const tried = displayCommand((({ command, args }) => [command, ...args])(checkCommand(interp, launcher)));
+    this.log(`${tried} failed (${check.reason}):\n${check.detail}`);
+    const hint = interp.source === 'setting' ? 'set torch-lsp.interpreter to a Python 3.10 or newer'
+      : 'select a Python 3.10 or newer interpreter, or set torch-lsp.interpreter';
+    const repository = repositoryRoot(this.context.extensionUri?.fsPath || this.context.extensionPath);
     let message: string;
     let buttons: string[];
     if (check.reason === 'not-installed') {
-      message = notInstalledMessage(interp);
-      buttons = ['Copy command', 'Open settings'];
+      message = notInstalledMessage(interp, repository);
+      buttons = [...(installCommandLine(interp, repository) ? ['Copy command'] : []), 'Open settings'];
       this.setStatus('not-installed', message);
     } else if (check.reason === 'not-found') {
       message = `torch-lsp: cannot run the Python interpreter ${shown} (${check.detail}): ${hint}.`;
       buttons = ['Open settings', 'Show output'];
       this.setStatus('failed', message);
     } else {
-      message = `torch-lsp: ${shown} -c "import torch_lsp" failed (${check.reason === 'timeout' ? check.detail
-        : 'see the output'}): ${hint}.`;
+      const last = check.detail.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+      const why = check.reason === 'timeout' ? check.detail : (last ?? 'see the output');
+      message = `torch-lsp: \`${tried}\` failed (${why}): ${hint}.`;
       buttons = ['Open settings', 'Show output'];
       this.setStatus('failed', message);
     }
     void vscode.window.showErrorMessage(message, ...buttons).then(async (choice) => {
-      if (choice === 'Copy command') await vscode.env.clipboard.writeText(installCommandLine(interp));
-      else if (choice === 'Open settings') {
-        await vscode.commands.executeCommand('workbench.action.openSettings', `${SECTION}.interpreter`);
-      } else if (choice === 'Show output') this.output.show();
+      const install = installCommandLine(interp, repository);
+      if (choice === 'Copy command' && install) await vscode.env.clipboard.writeText(install);
+      else if (choice === 'Open settings') await this.openSettings();
+      else if (choice === 'Show output') this.output.show();
+    }, () => undefined);
+  }
+
+  private openSettings(): Thenable<unknown> {
+    return vscode.commands.executeCommand('workbench.action.openSettings', SETTINGS_QUERY);
+  }
+
+  /** The workspace's own `torch-lsp.interpreter`, which VS Code ignores while the workspace is not trusted. */
+  private workspaceInterpreterSetting(): string | undefined {
+    const i = vscode.workspace.getConfiguration(SECTION).inspect<string>('interpreter');
+    for (const v of [i?.workspaceFolderValue, i?.workspaceValue]) if (typeof v === 'string' && v.trim()) return v;
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      try {
+        const text = fs.readFileSync(path.join(folder.uri.fsPath, '.vscode', 'settings.json'), 'utf8');
+        const m = /"torch-lsp\.interpreter"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(text);
+        if (m && m[1].trim()) return m[1];
+      } catch {
+        // no settings file
+      }
+    }
+    return undefined;
+  }
+
+  /** Once per window: an untrusted workspace's interpreter setting is ignored; say so, and what runs instead. */
+  private noteIgnoredInterpreter(shown: string): void {
+    if (vscode.workspace.isTrusted || this.untrustedNoticeShown) return;
+    const ignored = this.workspaceInterpreterSetting();
+    if (ignored === undefined) return;
+    this.untrustedNoticeShown = true;
+    const message = `torch-lsp: this workspace is not trusted, so its torch-lsp.interpreter setting (${ignored}) `
+      + `is ignored (it would run a program the workspace names); the server runs with ${shown}. `
+      + 'Trust the workspace to use its interpreter.';
+    this.log(message);
+    void vscode.window.showInformationMessage(message, 'Manage Workspace Trust').then(async (choice) => {
+      if (choice === 'Manage Workspace Trust') await vscode.commands.executeCommand('workbench.trust.manage');
     }, () => undefined);
   }
 
@@ -364,21 +478,28 @@ class TorchLsp implements vscode.Disposable {
       file = path.join(tmpDir, name.endsWith('.py') ? name : `${name}.py`);
       fs.writeFileSync(file, doc.getText(), 'utf8');
     }
-    const cmd = summaryCommand(interp, file);
+    const launcher = this.launcher();
+    const cmd = summaryCommand(interp, file, { launcher });
     let result;
     try {
       result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Window, title: 'torch-lsp: model summary' },
-        () => run(cmd, { cwd: this.neutralCwd(), timeoutMs: 60_000 }));
+        () => run(cmd, { cwd: this.neutralCwd(), timeoutMs: 60_000, env: this.processEnv() }));
     } finally {
       if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
     }
     const summary = summaryDocument(copied ? name : file, cmd, result, copied);
-    const shown = await vscode.workspace.openTextDocument({ language: SUMMARY_LANGUAGE, content: summary.content });
+    // A read-only document of its own scheme, not an untitled one that asks to be saved; shown again, it is updated.
+    const uri = vscode.Uri.from({ scheme: SUMMARY_SCHEME, path: summaryPath(doc.uri.scheme === 'file' ? doc.uri.fsPath : name) });
+    this.summaries.set(uri.toString(), summary.content);
+    this.summaryChanged.fire(uri);
+    const shown = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(shown, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
     if (summary.error) {
-      const missing = /No module named '?torch_lsp/.test(result.stderr);
-      void vscode.window.showErrorMessage(missing ? notInstalledMessage(interp) : summary.error);
+      const missing = !launcher && /No module named '?torch_lsp/.test(result.stderr);
+      void vscode.window.showErrorMessage(missing
+        ? notInstalledMessage(interp, repositoryRoot(this.context.extensionUri?.fsPath || this.context.extensionPath))
+        : summary.error);
     }
   }
 

@@ -58,14 +58,57 @@ function withArgs(interp: Interpreter | string[], args: string[]): Command {
   return { command: argv[0], args: [...argv.slice(1), ...args] };
 }
 
-/** `<interpreter> -m torch_lsp serve` (vscode-languageclient appends `--stdio`). */
-export function serverCommand(interp: Interpreter | string[]): Command {
-  return withArgs(interp, ['-m', 'torch_lsp', 'serve']);
+// ------------------------------------------------------------------ the bundled server
+
+/** `torch-lsp.importStrategy`: which torch-lsp the launcher imports first (see bundled/tool/lsp_server.py). */
+export type ImportStrategy = 'useBundled' | 'fromEnvironment';
+export const IMPORT_STRATEGIES: readonly ImportStrategy[] = ['useBundled', 'fromEnvironment'];
+export const IMPORT_STRATEGY_ENV = 'TORCH_LSP_IMPORT_STRATEGY';
+
+export function importStrategy(value: unknown): ImportStrategy {
+  return value === 'fromEnvironment' ? 'fromEnvironment' : 'useBundled';
 }
 
-/** `<interpreter> -c "import torch_lsp"`: can this interpreter run the server? */
-export function checkCommand(interp: Interpreter | string[]): Command {
-  return withArgs(interp, ['-c', CHECK_CODE]);
+/**
+ * The launcher of the server bundled in the extension (`bundled/tool/lsp_server.py`, with torch-lsp and its
+ * dependencies in `bundled/libs`, filled by `npm run bundle`); undefined when this build has none (an extension
+ * run from its sources without `npm run bundle`): then the interpreter's own torch-lsp runs (`-m torch_lsp`).
+ */
+export function bundledLauncher(extensionPath: string | undefined): string | undefined {
+  if (!extensionPath) return undefined;
+  const launcher = path.join(extensionPath, 'bundled', 'tool', 'lsp_server.py');
+  const pkg = path.join(extensionPath, 'bundled', 'libs', 'torch_lsp', '__init__.py');
+  return fs.existsSync(launcher) && fs.existsSync(pkg) ? launcher : undefined;
+}
+
+/** The torch-lsp repository the extension is built from (editors/vscode in a clone), if it is there. */
+export function repositoryRoot(extensionPath: string | undefined): string | undefined {
+  if (!extensionPath) return undefined;
+  const root = path.resolve(extensionPath, '..', '..');
+  try {
+    const text = fs.readFileSync(path.join(root, 'pyproject.toml'), 'utf8');
+    return /^name\s*=\s*"torch-lsp"/m.test(text) ? root : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `<interpreter> <launcher> ARGS` with the bundled server, else `<interpreter> -m torch_lsp ARGS`. */
+function torchLsp(interp: Interpreter | string[], args: string[], launcher?: string): Command {
+  return withArgs(interp, launcher ? [launcher, ...args] : ['-m', 'torch_lsp', ...args]);
+}
+
+/** `<interpreter> <launcher> serve` (vscode-languageclient appends `--stdio`). */
+export function serverCommand(interp: Interpreter | string[], launcher?: string): Command {
+  return torchLsp(interp, ['serve'], launcher);
+}
+
+/**
+ * Can this interpreter run the server? With the bundled server: `<interpreter> <launcher> --version` (the
+ * interpreter runs, is Python >= 3.10, and imports the bundled torch-lsp); else `-c "import torch_lsp"`.
+ */
+export function checkCommand(interp: Interpreter | string[], launcher?: string): Command {
+  return launcher ? withArgs(interp, [launcher, '--version']) : withArgs(interp, ['-c', CHECK_CODE]);
 }
 
 export interface SummaryOptions {
@@ -73,15 +116,17 @@ export interface SummaryOptions {
   className?: string;
   format?: 'table' | 'json';
   statements?: boolean;
+  /** The bundled server's launcher (see bundledLauncher). */
+  launcher?: string;
 }
 
-/** `<interpreter> -m torch_lsp summary [--format F] [--statements] FILE[:Class]`. */
+/** `<interpreter> <launcher> summary [--format F] [--statements] FILE[:Class]`. */
 export function summaryCommand(interp: Interpreter | string[], file: string, opts: SummaryOptions = {}): Command {
-  const args = ['-m', 'torch_lsp', 'summary'];
+  const args = ['summary'];
   if (opts.format) args.push('--format', opts.format);
   if (opts.statements) args.push('--statements');
   args.push(opts.className ? `${file}:${opts.className}` : file);
-  return withArgs(interp, args);
+  return torchLsp(interp, args, opts.launcher);
 }
 
 /** Quote one argument for a POSIX shell (as shown to the user; nothing runs through a shell). */
@@ -98,15 +143,27 @@ export function displayInterpreter(interp: Interpreter | string[]): string {
   return displayCommand(Array.isArray(interp) ? interp : interp.argv);
 }
 
-/** The command that fixes a missing torch-lsp: `<interpreter> -m pip install torch-lsp`. */
-export function installCommandLine(interp: Interpreter | string[]): string {
+/**
+ * The command that installs torch-lsp for the interpreter from the clone the extension was built in
+ * (`<interpreter> -m pip install <clone>`); undefined without one. torch-lsp is not on a package index.
+ */
+export function installCommandLine(interp: Interpreter | string[], repository: string | undefined): string | undefined {
+  if (!repository) return undefined;
   const argv = Array.isArray(interp) ? interp : interp.argv;
-  return displayCommand([...argv, '-m', 'pip', 'install', 'torch-lsp']);
+  return displayCommand([...argv, '-m', 'pip', 'install', repository]);
 }
 
-export function notInstalledMessage(interp: Interpreter | string[]): string {
+/** Only when this build has no bundled server (the .vsix always has one) and the interpreter has no torch-lsp. */
+export function notInstalledMessage(interp: Interpreter | string[], repository: string | undefined): string {
   const shown = displayInterpreter(interp);
-  return `torch-lsp is not installed for ${shown}: run \`${installCommandLine(interp)}\``;
+  const install = installCommandLine(interp, repository);
+  const head = `torch-lsp is not installed for ${shown} and this build of the extension has no bundled server`;
+  if (install) {
+    return `${head}: run \`npm run bundle\` in ${path.join(repository!, 'editors', 'vscode')}, `
+      + `or install torch-lsp for this interpreter: \`${install}\``;
+  }
+  return `${head}: install the extension's .vsix (\`npm run package\` in editors/vscode of a torch-lsp clone), `
+    + `or install torch-lsp from a clone for this interpreter (\`${shown} -m pip install <clone>\`)`;
 }
 
 // ------------------------------------------------------------------ the Python extension (ms-python.python)

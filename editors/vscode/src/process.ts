@@ -54,19 +54,24 @@ export function run(cmd: Command, opts: RunOptions = {}): Promise<RunResult> {
 }
 
 export type CheckResult =
-  | { ok: true }
+  | { ok: true; version?: string }
   | { ok: false; reason: 'not-found' | 'not-installed' | 'timeout' | 'error'; detail: string };
 
-/** Can `interp` import torch_lsp? */
+/**
+ * Can `interp` run torch-lsp? With `launcher` (the bundled server), `<interp> <launcher> --version`: a
+ * failure is the interpreter's (too old, broken), not a missing install. Else `<interp> -c "import torch_lsp"`.
+ * `version` is what `--version` printed.
+ */
 export async function checkInterpreter(interp: Interpreter | string[], opts: RunOptions = {},
-  runner: (cmd: Command, opts: RunOptions) => Promise<RunResult> = run): Promise<CheckResult> {
-  const r = await runner(checkCommand(interp), { timeoutMs: 20_000, ...opts });
-  if (r.code === 0) return { ok: true };
+  runner: (cmd: Command, opts: RunOptions) => Promise<RunResult> = run, launcher?: string): Promise<CheckResult> {
+  const r = await runner(checkCommand(interp, launcher), { timeoutMs: 20_000, ...opts });
+  if (r.code === 0) return r.stdout.trim() ? { ok: true, version: r.stdout.trim() } : { ok: true };
   const detail = (r.stderr || r.stdout || r.error?.message || '').trim();
   if (r.error?.timedOut) return { ok: false, reason: 'timeout', detail: r.error.message };
   if (r.error?.code === 'ENOENT' || r.error?.code === 'EACCES') {
     return { ok: false, reason: 'not-found', detail: r.error.message };
   }
+  if (launcher) return { ok: false, reason: 'error', detail };
   if (/ModuleNotFoundError|No module named/.test(detail)) return { ok: false, reason: 'not-installed', detail };
   if (r.error) return { ok: false, reason: 'error', detail };
   // Any other failure of `import torch_lsp` (a broken install, an old Python): installing fixes it too.

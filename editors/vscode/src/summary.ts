@@ -1,11 +1,22 @@
 // "torch-lsp: Show Model Summary": the text of the document it opens. No `vscode` import.
-// Plain text, not markdown: VS Code wraps markdown lines by default, which breaks the table.
+// A read-only document of the `torch-lsp-summary` scheme (a TextDocumentContentProvider in extension.ts),
+// plain text, not markdown: VS Code wraps markdown lines by default, which breaks the table.
 import * as path from 'node:path';
 
 import { Command, displayCommand } from './interpreter';
 import { RunResult } from './process';
 
-export const SUMMARY_LANGUAGE = 'plaintext';
+export const SUMMARY_SCHEME = 'torch-lsp-summary';
+
+/**
+ * The path of the summary document of `file` (absolute, or a name for an untitled document): one per file, so
+ * showing it again updates it. The tab shows `lenet.py (model summary)`; the suffix keeps VS Code from taking it
+ * for Python.
+ */
+export function summaryPath(file: string): string {
+  const p = file.replace(/\\/g, '/');
+  return `${p.startsWith('/') ? '' : '/'}${p} (model summary)`;
+}
 
 export interface SummaryDocument {
   /** Shown beside the editor; the first line is the tab's title. */

@@ -4,10 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 
-import { activate, COMMANDS, deactivate, TorchLspApi } from '../src/extension';
+import pkg from '../package.json';
+import {
+  activate, cleanExitAsInfo, COMMANDS, deactivate, DOCUMENT_SELECTOR, EXTENSION_ID, SETTINGS_QUERY, TorchLspApi,
+} from '../src/extension';
 import { behaviour, clients, LanguageClient, State, TransportKind } from './fakes/languageclient';
 import { EventEmitter, fake, makeContext, Uri, ViewColumn } from './fakes/vscode';
-import { calls, fakePython, tempDir, until } from './helpers';
+import { calls, fakeBundle, fakePython, sleep, strategies, tempDir, until } from './helpers';
 
 const EXPECTED_DEFAULTS = {
   select: null,
@@ -34,8 +37,8 @@ beforeEach(() => {
   clients.length = 0;
   behaviour.startFails = undefined;
   dir = tempDir();
-  extDir = path.join(dir, 'extension');
-  fs.mkdirSync(extDir);
+  extDir = path.join(dir, 'editors', 'vscode');  // as in a clone: the repository is two folders up
+  fs.mkdirSync(extDir, { recursive: true });
   python = fakePython(dir);
   fake.state.user['torch-lsp.interpreter'] = python;
   savedPath = process.env.PATH;
@@ -76,10 +79,14 @@ test('activation: commands, output channel, status bar, and the server started w
   assert.deepEqual(client.clientOptions.documentSelector, [
     { scheme: 'file', language: 'python' },
     { scheme: 'untitled', language: 'python' },
+    { notebook: '*', language: 'python' },  // the Python cells of notebooks
   ]);
+  assert.equal(client.clientOptions.documentSelector, DOCUMENT_SELECTOR);
   assert.deepEqual(client.clientOptions.initializationOptions, EXPECTED_DEFAULTS);
   assert.equal(client.clientOptions.synchronize.configurationSection, 'torch-lsp');
-  assert.equal(client.clientOptions.outputChannel, fake.output);
+  // The client writes to the torch-lsp output channel (through cleanExitAsInfo).
+  client.clientOptions.outputChannel.appendLine('[Info  - 10:00:00] hello');
+  assert.match(fake.output!.text, /\[Info {2}- 10:00:00\] hello\n/);
   assert.equal(client.state, State.Running);
   assert.deepEqual(calls(python), ['-c import torch_lsp']);
 
@@ -115,8 +122,8 @@ test('settings: initializationOptions, workspace/configuration and didChangeConf
 
   // A change: the server's shape, not the raw section.
   client.notifications.length = 0;
-  fake.setConfig({ 'torch-lsp.inlayHints': false });
-  await client.configurationChanged();
+  fake.setConfig({ 'torch-lsp.inlayHints': false });  // the client hears of it (synchronize.configurationSection)
+  await until(() => client.notifications.length > 0, 'the settings sent');
   assert.deepEqual(client.notifications, [{
     method: 'workspace/didChangeConfiguration',
     params: { settings: { 'torch-lsp': { ...expected, inlayHints: false } } },
@@ -145,8 +152,9 @@ test('untrusted workspace: runtime evaluation is sent disabled until trust is gr
   assert.match(String(fake.statusItem!.tooltip), /Runtime evaluation: on/);
 });
 
-test('torch-lsp missing: an error message with the fix, no client, the status bar in error', async () => {
+test('a build without the bundled server and torch-lsp missing: the fix from the clone, no client, the status bar in error', async () => {
   const missing = fakePython(dir, { name: 'python-without', installed: false });
+  fs.writeFileSync(path.join(dir, 'pyproject.toml'), '[project]\nname = "torch-lsp"\n');
   fake.state.user['torch-lsp.interpreter'] = missing;
   fake.state.answer = 'Copy command';
   const api = await start();
@@ -154,10 +162,12 @@ test('torch-lsp missing: an error message with the fix, no client, the status ba
   assert.equal(api.status(), 'not-installed');
   const errors = fake.state.messages.filter((m) => m.kind === 'error');
   assert.equal(errors.length, 1);
-  assert.equal(errors[0].message, `torch-lsp is not installed for ${missing}: run \`${missing} -m pip install torch-lsp\``);
+  assert.equal(errors[0].message, `torch-lsp is not installed for ${missing} and this build of the extension has no `
+    + `bundled server: run \`npm run bundle\` in ${extDir}, or install torch-lsp for this interpreter: `
+    + `\`${missing} -m pip install ${dir}\``);
   assert.deepEqual(errors[0].items, ['Copy command', 'Open settings']);
   await fake.settled();
-  assert.equal(fake.state.clipboard, `${missing} -m pip install torch-lsp`);
+  assert.equal(fake.state.clipboard, `${missing} -m pip install ${dir}`);
   const item = fake.statusItem!;
   assert.equal(item.text, '$(error) torch-lsp');
   assert.match(String(item.tooltip), /not installed/);
@@ -169,7 +179,10 @@ test('torch-lsp missing: an error message with the fix, no client, the status ba
   fake.state.answer = 'Open settings';
   await api.restart();
   await fake.settled();
-  assert.deepEqual(fake.state.executed.at(-1), ['workbench.action.openSettings', 'torch-lsp.interpreter']);
+  // ... this extension's settings (a setting id alone landed on an empty User tab in code-server).
+  assert.deepEqual(fake.state.executed.at(-1), ['workbench.action.openSettings', '@ext:torch-lsp.torch-lsp']);
+  assert.equal(SETTINGS_QUERY, `@ext:${EXTENSION_ID}`);
+  assert.equal(EXTENSION_ID, `${pkg.publisher}.${pkg.name}`);
 
   // Fixing the setting re-checks and starts the server.
   fake.setConfig({ 'torch-lsp.interpreter': python });
@@ -274,7 +287,7 @@ test('the server stops by itself: error state', async () => {
   assert.equal(fake.statusItem!.text, '$(error) torch-lsp');
 });
 
-test('Show Model Summary: the summary of the active file beside it, as plain text', async () => {
+test('Show Model Summary: the summary of the active file beside it, in a read-only document', async () => {
   await start();
   const file = path.join(dir, 'lenet.py');
   fs.writeFileSync(file, 'import torch\n');
@@ -282,7 +295,10 @@ test('Show Model Summary: the summary of the active file beside it, as plain tex
   await fake.state.commands.get(COMMANDS.showSummary)!();
   assert.equal(fake.state.opened.length, 1);
   const doc = fake.state.opened[0];
-  assert.equal(doc.language, 'plaintext');
+  // Not an untitled document (which asks to be saved): one of the extension's own scheme, from its provider.
+  assert.equal(doc.uri?.scheme, 'torch-lsp-summary');
+  assert.equal(doc.uri?.path, `${file} (model summary)`);
+  assert.ok(fake.state.contentProviders.has('torch-lsp-summary'));
   assert.match(doc.content!, /^Model summary: lenet\.py\n/);
   assert.match(doc.content!, /Total parameters: 44726/);
   assert.match(doc.content!, new RegExp(`ARGS: ${file}`));
@@ -296,6 +312,14 @@ test('Show Model Summary: the summary of the active file beside it, as plain tex
   await fake.state.commands.get(COMMANDS.showSummary)!();
   assert.match(fake.state.opened[1].content!, /unsaved changes/);
   assert.match(fake.state.opened[1].content!, /ARGS: .*torch-lsp-summary-.*untitled\.py/);
+  assert.equal(fake.state.opened[1].uri?.path, '/untitled.py (model summary)');
+
+  // The same file again: the same document, with the new content (the provider is asked again).
+  fake.state.activeEditor = { document: { uri: Uri.file(file), languageId: 'python', isDirty: false, getText: () => 'x' } };
+  await fake.state.commands.get(COMMANDS.showSummary)!();
+  assert.equal(fake.state.opened[2].uri?.toString(), fake.state.opened[0].uri?.toString());
+  const provider = fake.state.contentProviders.get('torch-lsp-summary')!;
+  assert.equal(provider.provideTextDocumentContent(fake.state.opened[0].uri!), fake.state.opened[2].content);
 });
 
 test('Show Model Summary with an interpreter without torch-lsp: the fix in an error message', async () => {
@@ -309,7 +333,9 @@ test('Show Model Summary with an interpreter without torch-lsp: the fix in an er
   await fake.state.commands.get(COMMANDS.showSummary)!();
   assert.match(fake.state.opened[0].content!, /Failed: No module named torch_lsp/);
   assert.deepEqual(fake.state.messages.map((m) => [m.kind, m.message]),
-    [['error', `torch-lsp is not installed for ${missing}: run \`${missing} -m pip install torch-lsp\``]]);
+    [['error', `torch-lsp is not installed for ${missing} and this build of the extension has no bundled server: `
+      + "install the extension's .vsix (`npm run package` in editors/vscode of a torch-lsp clone), "
+      + `or install torch-lsp from a clone for this interpreter (\`${missing} -m pip install <clone>\`)`]]);
 });
 
 test('Show Model Summary without a Python editor: a warning', async () => {
@@ -327,4 +353,139 @@ test('deactivate stops the client and disposes the commands', async () => {
   assert.equal(client.state, State.Stopped);
   assert.equal(fake.state.commands.size, 0);
   assert.ok(fake.statusItem!.disposed);
+});
+
+test('the bundled server: the launcher runs with the interpreter, which needs no torch-lsp of its own', async () => {
+  const launcher = fakeBundle(extDir);
+  const bare = fakePython(dir, { name: 'python-bare', installed: false });
+  fake.state.user['torch-lsp.interpreter'] = bare;
+  const api = await start();
+  assert.equal(api.status(), 'running');
+  assert.deepEqual(fake.state.messages, []);
+  const client = lastClient();
+  assert.equal(client.serverOptions.command, bare);
+  assert.deepEqual(client.serverOptions.args, [launcher, 'serve']);
+  assert.equal(client.serverOptions.options.env.TORCH_LSP_IMPORT_STRATEGY, 'useBundled');
+  assert.deepEqual(calls(bare), [`${launcher} --version`]);
+  assert.deepEqual(strategies(bare), ['useBundled']);
+  assert.match(fake.output!.text, /Server: the one bundled with the extension \(torch-lsp.importStrategy: useBundled\)/);
+  assert.match(fake.output!.text, /Server version: torch-lsp 0\.1\.0/);
+
+  // The summary runs the bundled torch-lsp too.
+  const file = path.join(dir, 'm.py');
+  fs.writeFileSync(file, 'import torch\n');
+  fake.state.activeEditor = { document: { uri: Uri.file(file), languageId: 'python', isDirty: false, getText: () => '' } };
+  await fake.state.commands.get(COMMANDS.showSummary)!();
+  assert.ok(calls(bare).includes(`${launcher} summary ${file}`));
+  assert.match(fake.state.opened[0].content!, new RegExp(`ARGS: ${file}`));
+
+  // torch-lsp.importStrategy: a restart, and the launcher told to prefer the environment's torch-lsp.
+  fake.setConfig({ 'torch-lsp.importStrategy': 'fromEnvironment' });
+  await until(() => clients.length === 2 && api.status() === 'running', 'the restart');
+  assert.equal(clients[0].state, State.Stopped);
+  assert.equal(lastClient().serverOptions.options.env.TORCH_LSP_IMPORT_STRATEGY, 'fromEnvironment');
+  assert.equal(strategies(bare).at(-1), 'fromEnvironment');
+  await until(() => lastClient().notifications.length === 1, 'the start-up settings sent');
+});
+
+test('the bundled server and a Python older than 3.10: the launcher says so', async () => {
+  fakeBundle(extDir);
+  const old = fakePython(dir, { name: 'python3.9', tooOld: true });
+  fake.state.user['torch-lsp.interpreter'] = old;
+  const api = await start();
+  assert.equal(clients.length, 0);
+  assert.equal(api.status(), 'failed');
+  const [err] = fake.state.messages;
+  assert.equal(err.kind, 'error');
+  assert.match(err.message, /lsp_server\.py --version` failed \(torch-lsp needs Python 3\.10 or newer; .*python3\.9 is Python 3\.9/);
+  assert.deepEqual(err.items, ['Open settings', 'Show output']);
+});
+
+test('changing the interpreter while the server runs: a clean restart, nothing sent to the stopping client', async () => {
+  const api = await start();
+  const first = lastClient();
+  await sleep(20);  // the start-up settings went out
+  first.notifications.length = 0;
+  const second = fakePython(dir, { name: 'python-b' });
+  // VS Code tells both the extension (restart) and the client (synchronize.configurationSection) of the change.
+  fake.setConfig({ 'torch-lsp.interpreter': second });
+  await until(() => clients.length === 2 && api.status() === 'running', 'the restart');
+  await sleep(20);
+  assert.equal(first.state, State.Stopped);
+  assert.deepEqual(first.notifications, [], 'nothing is sent to the client being stopped');
+  assert.deepEqual(fake.state.messages, [], 'no "Sending notification workspace/didChangeConfiguration failed"');
+  assert.equal(lastClient().serverOptions.command, second);
+  // The new client got the settings at its start.
+  assert.equal(lastClient().notifications.filter((n) => n.method === 'workspace/didChangeConfiguration').length, 1);
+
+  // Another setting: sent to the running client, no restart.
+  fake.setConfig({ 'torch-lsp.inlayHints': false });
+  await until(() => lastClient().notifications.length === 2, 'the settings sent');
+  assert.equal(lastClient().notifications[1].params.settings['torch-lsp'].inlayHints, false);
+  assert.equal(clients.length, 2);
+  assert.deepEqual(fake.state.messages, []);
+});
+
+test("an untrusted workspace's interpreter setting: ignored, and said once", async () => {
+  fake.state.trusted = false;
+  const theirs = fakePython(dir, { name: 'python-workspace' });
+  fake.state.workspace['torch-lsp.interpreter'] = theirs;
+  fake.state.answer = 'Manage Workspace Trust';
+  const api = await start();
+  assert.equal(lastClient().serverOptions.command, python, "the user's setting, not the workspace's");
+  assert.deepEqual(calls(theirs), []);
+  const infos = fake.state.messages.filter((m) => m.kind === 'info');
+  assert.equal(infos.length, 1);
+  assert.equal(infos[0].message, `torch-lsp: this workspace is not trusted, so its torch-lsp.interpreter setting `
+    + `(${theirs}) is ignored (it would run a program the workspace names); the server runs with ${python}. `
+    + 'Trust the workspace to use its interpreter.');
+  await fake.settled();
+  assert.deepEqual(fake.state.executed.at(-1), ['workbench.trust.manage']);
+  assert.match(fake.output!.text, /is ignored/);
+  await api.restart();
+  assert.equal(fake.state.messages.filter((m) => m.kind === 'info').length, 1, 'once per window');
+});
+
+test("an untrusted workspace's interpreter in .vscode/settings.json (not reported by inspect) is said too", async () => {
+  fake.state.trusted = false;
+  const ws = path.join(dir, 'ws');
+  fs.mkdirSync(path.join(ws, '.vscode'), { recursive: true });
+  fs.writeFileSync(path.join(ws, '.vscode', 'settings.json'), '{\n  // mine\n  "torch-lsp.interpreter": "${workspaceFolder}/.venv/bin/python"\n}\n');
+  fake.state.folders.push({ uri: Uri.file(ws), name: 'ws', index: 0 });
+  await start();
+  const [info] = fake.state.messages.filter((m) => m.kind === 'info');
+  assert.match(info.message, /torch-lsp.interpreter setting \(\$\{workspaceFolder\}\/\.venv\/bin\/python\) is ignored/);
+});
+
+test('a trusted workspace, or no workspace interpreter: no notice', async () => {
+  fake.state.workspace['torch-lsp.interpreter'] = python;
+  await start();
+  assert.deepEqual(fake.state.messages, []);
+});
+
+test("the server's clean exit is logged as information, other exits stay errors", async () => {
+  assert.equal(cleanExitAsInfo('[Error - 10:00:00 AM] Server process exited with code 0.'),
+    '[Info  - 10:00:00 AM] Server process exited with code 0.');
+  assert.equal(cleanExitAsInfo('[Error - 10:00:00] Server process exited with code 1.'),
+    '[Error - 10:00:00] Server process exited with code 1.');
+  assert.equal(cleanExitAsInfo('[Error - 10:00:00] Server process exited with signal SIGKILL.'),
+    '[Error - 10:00:00] Server process exited with signal SIGKILL.');
+  await start();
+  const out = lastClient().clientOptions.outputChannel;
+  out.appendLine('[Error - 10:00:00] Server process exited with code 0.');
+  out.appendLine('[Error - 10:00:01] Server process exited with code 2.');
+  assert.match(fake.output!.text, /\[Info {2}- 10:00:00\] Server process exited with code 0\.\n/);
+  assert.match(fake.output!.text, /\[Error - 10:00:01\] Server process exited with code 2\.\n/);
+  assert.equal(out.name, 'torch-lsp');
+});
+
+test('package.json: the unsafeFixes setting says what it does, importStrategy is declared', () => {
+  const props = pkg.contributes.configuration.properties as Record<string, any>;
+  const unsafe = String(props['torch-lsp.unsafeFixes'].markdownDescription);
+  assert.match(unsafe, /Fix all torch-lsp problems/);
+  assert.match(unsafe, /source\.fixAll\.torch-lsp/);
+  assert.match(unsafe, /always offer every fix/);
+  assert.doesNotMatch(unsafe, /as quick fixes/);
+  assert.deepEqual(props['torch-lsp.importStrategy'].enum, ['useBundled', 'fromEnvironment']);
+  assert.equal(props['torch-lsp.importStrategy'].default, 'useBundled');
 });

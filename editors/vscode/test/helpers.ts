@@ -16,6 +16,18 @@ export interface FakePythonOptions {
   summary?: string;
   /** The file name (python3, python...). */
   name?: string;
+  /** Runs the bundled launcher as a Python 3.9 would: exit 3 with the launcher's message. */
+  tooOld?: boolean;
+}
+
+/** A build of the extension with the server bundled: bundled/tool/lsp_server.py and bundled/libs/torch_lsp. */
+export function fakeBundle(extensionDir: string): string {
+  const launcher = path.join(extensionDir, 'bundled', 'tool', 'lsp_server.py');
+  fs.mkdirSync(path.dirname(launcher), { recursive: true });
+  fs.writeFileSync(launcher, '# the launcher\n');
+  fs.mkdirSync(path.join(extensionDir, 'bundled', 'libs', 'torch_lsp'), { recursive: true });
+  fs.writeFileSync(path.join(extensionDir, 'bundled', 'libs', 'torch_lsp', '__init__.py'), '');
+  return launcher;
 }
 
 /** An executable script standing in for Python; every call appends its arguments to `<script>.log`. */
@@ -25,6 +37,20 @@ export function fakePython(dir: string, opts: FakePythonOptions = {}): string {
   const summary = (opts.summary ?? 'LeNet (line 6)\nLayer  Type  Params\nTotal parameters: 44726').replace(/'/g, `'\\''`);
   const script = `#!/bin/sh
 printf '%s\\n' "$*" >> '${log}'
+printf '%s\\n' "\${TORCH_LSP_IMPORT_STRATEGY:-unset}" >> '${log}.env'
+case "$1" in
+  */lsp_server.py)
+    ${opts.tooOld ? `echo "torch-lsp needs Python 3.10 or newer; $0 is Python 3.9: select another interpreter (torch-lsp.interpreter)" >&2; exit 3` : ':'}
+    shift
+    if [ "$1" = "--version" ]; then echo "torch-lsp 0.1.0"; exit 0; fi
+    if [ "$1" = "summary" ]; then
+      shift
+      printf '%s\\n' '${summary}'
+      printf 'ARGS: %s\\n' "$*"
+      exit 0
+    fi
+    exit 3;;
+esac
 if [ "$1" = "-c" ]; then
   ${opts.sleep ? `sleep ${opts.sleep}` : ':'}
   ${opts.installed === false
@@ -42,6 +68,15 @@ exit 3
 `;
   fs.writeFileSync(file, script, { mode: 0o755 });
   return file;
+}
+
+/** TORCH_LSP_IMPORT_STRATEGY as each call saw it ("unset" when absent). */
+export function strategies(python: string): string[] {
+  try {
+    return fs.readFileSync(`${python}.log.env`, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 export function calls(python: string): string[] {

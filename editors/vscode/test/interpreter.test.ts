@@ -4,19 +4,22 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 
 import {
+  bundledLauncher,
   checkCommand,
   chooseInterpreter,
   displayInterpreter,
   expandInterpreterSetting,
+  importStrategy,
   installCommandLine,
   notInstalledMessage,
   pythonExtensionInterpreter,
+  repositoryRoot,
   serverCommand,
   summaryCommand,
 } from '../src/interpreter';
 import { checkInterpreter, run } from '../src/process';
 import { summaryDocument } from '../src/summary';
-import { fakePython, tempDir } from './helpers';
+import { fakeBundle, fakePython, tempDir } from './helpers';
 
 test('interpreter choice: the setting, else the Python extension, else python3', () => {
   assert.deepEqual(chooseInterpreter('/opt/py/bin/python', ['/venv/bin/python']), { argv: ['/opt/py/bin/python'], source: 'setting' });
@@ -50,11 +53,54 @@ test('command lines', () => {
     { command: '/venv/bin/python', args: ['-m', 'torch_lsp', 'summary', '--format', 'json', '--statements', '/ws/model.py:Net'] });
 });
 
-test('the fix shown when torch-lsp is missing', () => {
-  assert.equal(installCommandLine(['/venv/bin/python']), '/venv/bin/python -m pip install torch-lsp');
-  assert.equal(notInstalledMessage(['/venv/bin/python']),
-    'torch-lsp is not installed for /venv/bin/python: run `/venv/bin/python -m pip install torch-lsp`');
-  assert.equal(installCommandLine(['/My Envs/py']), `'/My Envs/py' -m pip install torch-lsp`);
+test('command lines with the bundled server: the launcher script, not -m torch_lsp', () => {
+  const interp = { argv: ['/venv/bin/python'], source: 'setting' as const };
+  const launcher = '/ext/bundled/tool/lsp_server.py';
+  assert.deepEqual(serverCommand(interp, launcher), { command: '/venv/bin/python', args: [launcher, 'serve'] });
+  assert.deepEqual(checkCommand(interp, launcher), { command: '/venv/bin/python', args: [launcher, '--version'] });
+  assert.deepEqual(serverCommand(['conda', 'run', '-n', 'ml', 'python'], launcher),
+    { command: 'conda', args: ['run', '-n', 'ml', 'python', launcher, 'serve'] });
+  assert.deepEqual(summaryCommand(interp, '/ws/model.py', { className: 'Net', launcher }),
+    { command: '/venv/bin/python', args: [launcher, 'summary', '/ws/model.py:Net'] });
+  assert.equal(importStrategy('fromEnvironment'), 'fromEnvironment');
+  assert.equal(importStrategy('useBundled'), 'useBundled');
+  assert.equal(importStrategy(undefined), 'useBundled');
+  assert.equal(importStrategy('bogus'), 'useBundled');
+});
+
+test('the bundled launcher is found only with the bundled torch-lsp next to it', (t) => {
+  const dir = tempDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  assert.equal(bundledLauncher(dir), undefined);
+  assert.equal(bundledLauncher(undefined), undefined);
+  fs.mkdirSync(path.join(dir, 'bundled', 'tool'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'bundled', 'tool', 'lsp_server.py'), '');
+  assert.equal(bundledLauncher(dir), undefined, 'no bundled/libs/torch_lsp: `npm run bundle` was not run');
+  const launcher = fakeBundle(dir);
+  assert.equal(bundledLauncher(dir), launcher);
+});
+
+test('the fix shown when torch-lsp is missing (a build without the bundled server): no package index', (t) => {
+  const dir = tempDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // The extension inside a clone (editors/vscode): the clone is the install source.
+  const ext = path.join(dir, 'editors', 'vscode');
+  fs.mkdirSync(ext, { recursive: true });
+  assert.equal(repositoryRoot(ext), undefined);
+  fs.writeFileSync(path.join(dir, 'pyproject.toml'), '[project]\nname = "torch-lsp"\n');
+  assert.equal(repositoryRoot(ext), dir);
+  assert.equal(installCommandLine(['/venv/bin/python'], dir), `/venv/bin/python -m pip install ${dir}`);
+  assert.equal(installCommandLine(['/My Envs/py'], '/my clone'), `'/My Envs/py' -m pip install '/my clone'`);
+  assert.equal(installCommandLine(['/venv/bin/python'], undefined), undefined);
+  assert.equal(notInstalledMessage(['/venv/bin/python'], dir),
+    'torch-lsp is not installed for /venv/bin/python and this build of the extension has no bundled server: '
+    + `run \`npm run bundle\` in ${ext}, or install torch-lsp for this interpreter: \`/venv/bin/python -m pip install ${dir}\``);
+  const elsewhere = notInstalledMessage(['/venv/bin/python'], undefined);
+  assert.match(elsewhere, /npm run package/);
+  assert.match(elsewhere, /-m pip install <clone>/);
+  for (const m of [notInstalledMessage(['/venv/bin/python'], dir), elsewhere]) {
+    assert.doesNotMatch(m, /pip install torch-lsp/, 'torch-lsp is not on a package index');
+  }
   assert.equal(displayInterpreter(['conda', 'run', '-n', 'ml', 'python']), 'conda run -n ml python');
 });
 
@@ -110,6 +156,14 @@ test('the install check, with fake interpreters', async (t) => {
   const to = await checkInterpreter([slow], { timeoutMs: 300 });
   assert.equal(!to.ok && to.reason, 'timeout');
   assert.ok(Date.now() - started < 4000);
+
+  // With the bundled launcher: `--version`, and a failure is the interpreter's, with its message.
+  const launcher = fakeBundle(path.join(dir, 'ext'));
+  assert.deepEqual(await checkInterpreter([missing], {}, run, launcher), { ok: true, version: 'torch-lsp 0.1.0' });
+  const old = fakePython(dir, { name: 'python3.9', tooOld: true });
+  const o = await checkInterpreter([old], {}, run, launcher);
+  assert.equal(!o.ok && o.reason, 'error');
+  assert.match(!o.ok ? o.detail : '', /needs Python 3\.10 or newer/);
 });
 
 test('run: exit codes and output', async () => {

@@ -43,7 +43,7 @@ test("package.json's defaults give the same object (the runtime limits are left 
 });
 
 test('every setting is contributed with a description and a default', () => {
-  const expected = ['interpreter', 'select', 'ignore', 'extendSelect', 'extendIgnore', 'inlayHints', 'reportSyntaxErrors',
+  const expected = ['interpreter', 'importStrategy', 'select', 'ignore', 'extendSelect', 'extendIgnore', 'inlayHints', 'reportSyntaxErrors',
     'unsafeFixes', 'logLevel', 'maxFileSize', 'maxFileLines', 'runtime.enabled', 'runtime.timeout', 'runtime.memoryMb', 'runtime.reportSkipped',
     'runtime.maxEntryPoints',
     'trace.server'].map((k) => `torch-lsp.${k}`);

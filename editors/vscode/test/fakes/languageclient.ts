@@ -1,5 +1,5 @@
 // A stand-in for `vscode-languageclient/node`: records each LanguageClient, starts no server.
-import { EventEmitter } from './vscode';
+import { Disposable, EventEmitter, window, workspace } from './vscode';
 
 export enum State { Stopped = 1, Running = 2, Starting = 3 }
 export enum TransportKind { stdio = 0, ipc = 1, pipe = 2, socket = 3 }
@@ -30,6 +30,7 @@ export class LanguageClient {
   started = 0;
   stopped = 0;
   private readonly stateEvents = new EventEmitter<{ oldState: State; newState: State }>();
+  private configListener: Disposable | undefined;
 
   constructor(readonly id: string, readonly name: string, readonly serverOptions: any, readonly clientOptions: any) {
     clients.push(this);
@@ -54,12 +55,19 @@ export class LanguageClient {
       throw new Error(behaviour.startFails);
     }
     this.setState(State.Running);
-    // Like the real client: synchronize.configurationSection sends the settings once started.
-    if (this.clientOptions.synchronize?.configurationSection) await this.configurationChanged();
+    // Like the real client: synchronize.configurationSection sends the settings once started, and on each change.
+    const section = this.clientOptions.synchronize?.configurationSection;
+    if (section) {
+      this.configListener = workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(section)) void this.configurationChanged();
+      });
+      await this.configurationChanged();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped++;
+    this.configListener?.dispose();
     this.setState(State.Stopped);
   }
 
@@ -67,7 +75,14 @@ export class LanguageClient {
     if (this.state !== State.Stopped) await this.stop();
   }
 
+  /** Like the real client: the message goes out a tick later; to a client stopped by then it fails, with an error message. */
   async sendNotification(type: { method: string }, params: unknown): Promise<void> {
+    if (this.state !== State.Running) throw new Error('Client is not running');
+    await new Promise((r) => setTimeout(r, 0));
+    if (this.state !== State.Running) {
+      void window.showErrorMessage(`Sending notification ${type.method} failed.`);
+      throw new Error('Connection is disposed.');
+    }
     this.notifications.push({ method: type.method, params });
   }
 

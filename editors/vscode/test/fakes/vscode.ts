@@ -22,6 +22,9 @@ export class EventEmitter<T> {
   fire(e: T): void {
     for (const l of [...this.listeners]) l(e);
   }
+  dispose(): void {
+    this.listeners = [];
+  }
   get size(): number {
     return this.listeners.length;
   }
@@ -31,6 +34,9 @@ export class Uri {
   private constructor(readonly scheme: string, readonly path: string) {}
   static file(p: string): Uri {
     return new Uri('file', path.resolve(p));
+  }
+  static from(parts: { scheme: string; path: string }): Uri {
+    return new Uri(parts.scheme, parts.path);
   }
   static parse(s: string): Uri {
     const m = /^([a-z][a-z0-9+.-]*):(?:\/\/)?(.*)$/i.exec(s);
@@ -58,6 +64,8 @@ type Props = Record<string, { default?: unknown }>;
 const properties = (pkg.contributes.configuration.properties as Props);
 export const defaults: Record<string, unknown> = Object.fromEntries(
   Object.entries(properties).map(([k, v]) => [k, v.default]));
+/** Settings VS Code takes only from the user, not the workspace, while the workspace is not trusted. */
+const restricted: string[] = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
 
 export class FakeStatusBarItem {
   text = '';
@@ -104,6 +112,9 @@ function freshState() {
   return {
     /** Values the user set (`torch-lsp.runtime.enabled` -> true); the rest are package.json defaults. */
     user: {} as Record<string, unknown>,
+    /** Values set in the workspace's settings (.vscode/settings.json): they win over `user`. */
+    workspace: {} as Record<string, unknown>,
+    contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string; onDidChange?: unknown }>(),
     trusted: true,
     folders: [] as { uri: Uri; name: string; index: number }[],
     commands: new Map<string, (...args: unknown[]) => unknown>(),
@@ -116,7 +127,7 @@ function freshState() {
     answered: [] as Promise<unknown>[],
     clipboard: '',
     activeEditor: undefined as { document: FakeDocument } | undefined,
-    opened: [] as { language?: string; content?: string }[],
+    opened: [] as { uri?: Uri; language?: string; content?: string }[],
     shown: [] as { document: unknown; options: unknown }[],
     extensions: new Map<string, unknown>(),
     onConfig: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
@@ -158,6 +169,7 @@ function configuration(section: string | undefined) {
   return {
     get<T>(key: string, fallback?: T): T | undefined {
       const k = full(key);
+      if (k in fake.state.workspace && (fake.state.trusted || !restricted.includes(k))) return fake.state.workspace[k] as T;
       if (k in fake.state.user) return fake.state.user[k] as T;
       if (k in defaults) return defaults[k] as T;
       return fallback;
@@ -169,7 +181,7 @@ function configuration(section: string | undefined) {
     inspect(key: string) {
       const k = full(key);
       if (!(k in defaults) && !(k in fake.state.user)) return undefined;
-      return { key: k, defaultValue: defaults[k], globalValue: fake.state.user[k] };
+      return { key: k, defaultValue: defaults[k], globalValue: fake.state.user[k], workspaceValue: fake.state.workspace[k] };
     },
     async update(key: string, value: unknown): Promise<void> {
       fake.setConfig({ [full(key)]: value });
@@ -190,7 +202,19 @@ export const workspace = {
   },
   onDidChangeConfiguration: (l: Listener<{ affectsConfiguration(section: string): boolean }>) => fake.state.onConfig.event(l),
   onDidGrantWorkspaceTrust: (l: Listener<void>) => fake.state.onTrust.event(l),
-  async openTextDocument(options: { language?: string; content?: string }) {
+  registerTextDocumentContentProvider(scheme: string, provider: { provideTextDocumentContent(uri: Uri): string }) {
+    if (fake.state.contentProviders.has(scheme)) throw new Error(`a provider for '${scheme}' exists`);
+    fake.state.contentProviders.set(scheme, provider);
+    return new Disposable(() => fake.state.contentProviders.delete(scheme));
+  },
+  async openTextDocument(options: Uri | { language?: string; content?: string }) {
+    if (options instanceof Uri) {
+      const provider = fake.state.contentProviders.get(options.scheme);
+      if (!provider) throw new Error(`no provider for ${options.toString()}`);
+      const content = provider.provideTextDocumentContent(options);
+      fake.state.opened.push({ uri: options, content });
+      return { uri: options, getText: () => content };
+    }
     fake.state.opened.push(options);
     return { uri: Uri.parse(`untitled:Untitled-${fake.state.opened.length}`), languageId: options.language,
       getText: () => options.content ?? '' };
