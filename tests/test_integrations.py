@@ -51,7 +51,70 @@ def test_the_pre_commit_hook_entry_checks_the_files_it_is_given(tmp_path):
     assert good.returncode == 0, good.stdout
 
 
+def _readme_yaml_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory) -> Path:
+    """A clone of this repository's HEAD, as a user has it (installing from the working tree would write build/ there)."""
+    where = tmp_path_factory.mktemp("clone") / "torch-lsp"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(where)], check=True, timeout=300)
+    return where
+
+
+def test_the_readme_pre_commit_local_hook_works_from_a_clone(tmp_path, clone):
+    """The README's `repo: local` hook, with the clone's path, run by pre-commit in a project."""
+    import yaml
+
+    pre_commit = shutil.which("pre-commit") or (Path(sys.executable).parent / "pre-commit")
+    if not Path(pre_commit).exists():
+        pytest.skip("pre-commit is not installed (it is in the test extra: pip install -e '.[test]')")
+    [block] = [b for b in _readme_yaml_blocks() if "repo: local" in b]
+    assert '"/path/to/torch-lsp"' in block
+    config = yaml.safe_load(block.replace("/path/to/torch-lsp", str(clone)))
+    [hook] = config["repos"][0]["hooks"]
+    assert hook["entry"] == yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())[0]["entry"]
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".pre-commit-config.yaml").write_text(block.replace("/path/to/torch-lsp", str(clone)))
+    (project / "bad.py").write_text(BUGGY)
+    (project / "good.py").write_text(BUGGY.replace("Linear(30, 5)", "Linear(20, 5)"))
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "add", "."], cwd=project, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    proc = subprocess.run([str(pre_commit), "run", "--all-files"], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "bad.py:9:30: TL201" in proc.stdout and "good.py" not in proc.stdout, proc.stdout
+
+
 # ============================================================================ GitHub Actions
+def test_the_github_actions_install_step_installs_from_git(tmp_path, clone):
+    """The workflow's install step, with the clone as the repository and its HEAD as the commit."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "editors" / "ci" / "github-actions.yml").read_text())
+    [install] = [s["run"] for s in workflow["jobs"]["torch-lsp"]["steps"] if "pip install" in s.get("run", "")]
+    assert install == 'pip install "torch-lsp @ git+https://github.com/<owner>/torch-lsp@<commit>"'
+    assert any(install in b for b in _readme_yaml_blocks())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True, check=True).stdout.strip()
+    # (git+file://localhost/...: a PEP 508 URL needs a host)
+    argv = shlex.split(install.replace("https://github.com/<owner>/torch-lsp", f"file://localhost{clone}").replace("<commit>", head))
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    bin_dir = tmp_path / "venv" / "bin"
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (tmp_path / "model.py").write_text(BUGGY)
+    check = subprocess.run([str(bin_dir / "torch-lsp"), "check", "--format", "github", "."], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 1 and check.stdout.startswith("::error file=model.py,line=9,col=30"), check.stdout
+
+
 def test_the_github_actions_example_runs_as_written(tmp_path):
     import yaml
 
