@@ -1,11 +1,14 @@
 """The VS Code extension in real VS Code: code-server 4.100.3 (VS Code 1.100.3) with
 the packaged .vsix installed, driven by playwright-core and Chromium
 (tests/vscode_e2e/drive.mjs): the TL201 squiggle and its Problems entry, a hover
-with the tensor's shape, the quick fix applied and the problem gone.
+with the tensor's shape, the quick fix applied and the problem gone. The server is the
+one bundled in the .vsix, run by a Python without torch-lsp (a virtual environment
+without pip or the system's site-packages): installing the .vsix is the whole set-up.
 
 tests/vscode_e2e/setup.sh installs what it needs (Debian's chromium, ripgrep and
-libkrb5-dev when this runs as root; code-server and playwright-core from npm). Where
-that cannot be done the test is skipped with the reason. Screenshots go to a
+libkrb5-dev when this runs as root; code-server and playwright-core from npm; why each,
+and how to run code-server by hand: tests/vscode_e2e/README.md). Where that cannot be
+done the test is skipped with the reason. Screenshots go to a
 temporary directory; with TORCH_LSP_SCREENSHOTS=DIR they are copied to DIR (the
 README's come from `TORCH_LSP_SCREENSHOTS=docs`)."""
 from __future__ import annotations
@@ -56,8 +59,21 @@ def vsix() -> Path:
     proc = _run(["npm", "run", "package"], EXTENSION, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = EXTENSION / "torch-lsp.vsix"
-    assert out.is_file() and "extension/dist/extension.js" in zipfile.ZipFile(out).namelist()
+    names = zipfile.ZipFile(out).namelist() if out.is_file() else []
+    assert "extension/dist/extension.js" in names and "extension/bundled/libs/torch_lsp/__init__.py" in names
     return out
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory) -> Path:
+    """A Python with nothing of torch-lsp's: a venv without pip, without the system's site-packages."""
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    exe = venv / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = _run([str(exe), "-c", "import torch_lsp"], venv, timeout=60, env=env)
+    assert probe.returncode != 0 and "No module named 'torch_lsp'" in probe.stderr
+    return exe
 
 
 def _free_port() -> int:
@@ -66,7 +82,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, tmp_path):
+def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_python, tmp_path):
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "model.py").write_text(MODEL)
@@ -75,7 +91,7 @@ def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, tmp_p
     user = data / "user"
     (user / "User").mkdir(parents=True)
     (user / "User" / "settings.json").write_text(json.dumps({
-        "torch-lsp.interpreter": sys.executable,  # no Python extension in code-server: the fallback setting
+        "torch-lsp.interpreter": str(bare_python),  # no Python extension in code-server: the fallback setting
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": False,
         "telemetry.telemetryLevel": "off",
@@ -83,7 +99,7 @@ def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, tmp_p
         "editor.hover.delay": 200,
         "security.workspace.trust.enabled": False,
     }))
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the server finds nothing but its bundle
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         env[var] = str(tmp_path / var.lower())
     common = ["--config", "/dev/null", "--user-data-dir", str(user), "--extensions-dir", str(data / "ext")]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the real-VS-Code test needs, idempotently (see
-# /work/shared/notes/editor-testing.md for why each step is there):
+# Installs what the real-VS-Code test needs, idempotently (README.md in this folder
+# says why each step is there, and how to run code-server by hand):
 #   - Debian packages chromium, ripgrep, libkrb5-dev (code-server's native module),
 #     when missing and when this runs as root with apt-get;
 #   - code-server 4.100.3 and playwright-core into ./node_modules. code-server's
