@@ -1,7 +1,9 @@
 """The VS Code extension in real VS Code: code-server 4.100.3 (VS Code 1.100.3) with
 the packaged .vsix installed, driven by playwright-core and Chromium
 (tests/vscode_e2e/drive.mjs): the TL201 squiggle and its Problems entry, a hover
-with the tensor's shape, the quick fix applied and the problem gone. The server is the
+with the tensor's shape, the quick fix applied and the problem gone; and, with an
+interpreter that does not exist, the error's "Open settings" button showing the
+interpreter setting (tests/vscode_e2e/drive_settings.mjs). The server is the
 one bundled in the .vsix, run by a Python without torch-lsp (a virtual environment
 without pip or the system's site-packages): installing the .vsix is the whole set-up.
 
@@ -13,6 +15,7 @@ temporary directory; with TORCH_LSP_SCREENSHOTS=DIR they are copied to DIR (the
 README's come from `TORCH_LSP_SCREENSHOTS=docs`)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -82,7 +85,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_python, tmp_path):
+@contextlib.contextmanager
+def _code_server(tools: Path, vsix: Path, tmp_path: Path, settings: dict):
+    """code-server with the .vsix installed and these user settings, on a workspace with model.py;
+    yields (url, workspace, env)."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "model.py").write_text(MODEL)
@@ -91,13 +97,13 @@ def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_
     user = data / "user"
     (user / "User").mkdir(parents=True)
     (user / "User" / "settings.json").write_text(json.dumps({
-        "torch-lsp.interpreter": str(bare_python),  # no Python extension in code-server: the fallback setting
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": False,
         "telemetry.telemetryLevel": "off",
         "extensions.autoCheckUpdates": False,
         "editor.hover.delay": 200,
         "security.workspace.trust.enabled": False,
+        **settings,
     }))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the server finds nothing but its bundle
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
@@ -110,9 +116,6 @@ def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_
     server = subprocess.Popen([str(tools), *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
                                "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", str(workspace)],
                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    shots = tmp_path / "shots"
-    shots.mkdir()
-    out = tmp_path / "drive.json"
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -122,10 +125,7 @@ def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_
             except OSError:
                 assert time.monotonic() < deadline, "code-server did not start"
                 time.sleep(0.5)
-        drive = _run(["node", str(E2E / "drive.mjs"), f"http://127.0.0.1:{port}", str(workspace), str(out), str(shots)],
-                     E2E, timeout=600, env=env)
-        result = json.loads(out.read_text()) if out.exists() else {}
-        assert result.get("ok"), (result.get("error"), drive.stdout[-2000:], drive.stderr[-2000:])
+        yield f"http://127.0.0.1:{port}", workspace, env
     finally:
         try:
             os.killpg(server.pid, signal.SIGTERM)
@@ -135,14 +135,44 @@ def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-        keep = os.environ.get("TORCH_LSP_SCREENSHOTS")
-        if keep:
-            Path(keep).mkdir(parents=True, exist_ok=True)
-            for png in shots.glob("*.png"):
-                shutil.copy(png, Path(keep) / png.name)
+
+
+def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_python, tmp_path):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    out = tmp_path / "drive.json"
+    # No Python extension in code-server: the interpreter comes from the setting.
+    with _code_server(tools, vsix, tmp_path, {"torch-lsp.interpreter": str(bare_python)}) as (url, workspace, env):
+        try:
+            drive = _run(["node", str(E2E / "drive.mjs"), url, str(workspace), str(out), str(shots)], E2E, timeout=600,
+                         env=env)
+            result = json.loads(out.read_text()) if out.exists() else {}
+            assert result.get("ok"), (result.get("error"), drive.stdout[-2000:], drive.stderr[-2000:])
+        finally:
+            keep = os.environ.get("TORCH_LSP_SCREENSHOTS")
+            if keep:
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                for png in shots.glob("*.png"):
+                    shutil.copy(png, Path(keep) / png.name)
     assert "TL201" in result["problems"]
     assert "Tensor[4, 20]" in result["hover"]
     assert "Set in_features to 20" in result["actions"]
     assert any("nn.Linear(20, 5)" in line for line in result["after"])
     assert "TL201" not in result["problemsAfter"]
     assert (shots / "vscode-hover.png").stat().st_size > 10_000
+
+
+def test_open_settings_shows_the_interpreter_setting_in_real_vscode(tools, vsix, tmp_path):
+    """An interpreter that does not exist: the error's "Open settings" button opens this extension's
+    settings where code-server shows torch-lsp.interpreter (the Remote tab: the User tab hides
+    machine-scoped settings in a remote window, and showed nothing for the setting's id)."""
+    out = tmp_path / "settings.json"
+    missing = str(tmp_path / "no" / "python")
+    with _code_server(tools, vsix, tmp_path, {"torch-lsp.interpreter": missing}) as (url, workspace, env):
+        drive = _run(["node", str(E2E / "drive_settings.mjs"), url, str(workspace), str(out),
+                      str(tmp_path / "settings.png")], E2E, timeout=300, env=env)
+        result = json.loads(out.read_text()) if out.exists() else {}
+        assert result.get("ok"), (result.get("error"), drive.stdout[-2000:], drive.stderr[-2000:])
+    assert f"cannot run the Python interpreter {missing}" in result["toast"]
+    assert result["query"] == "@ext:torch-lsp.torch-lsp"
+    assert any(t.startswith("Torch-lsp: Interpreter") for t in result["titles"]), result["titles"]

@@ -275,6 +275,7 @@ class TorchLsp implements vscode.Disposable {
     const interp = await this.resolveInterpreter();
     this.interp = interp;
     const shown = displayInterpreter(interp);
+    if (vscode.env.remoteName) this.log(`Remote window: ${vscode.env.remoteName}`);
     this.log(`Interpreter: ${shown} (${interp.source === 'setting' ? 'torch-lsp.interpreter'
       : interp.source === 'python-extension' ? 'the Python extension' : 'default'})`);
     this.noteIgnoredInterpreter(shown);
@@ -392,8 +393,21 @@ class TorchLsp implements vscode.Disposable {
     }, () => undefined);
   }
 
-  private openSettings(): Thenable<unknown> {
-    return vscode.commands.executeCommand('workbench.action.openSettings', SETTINGS_QUERY);
+  /**
+   * This extension's settings. In a remote window (code-server, Remote SSH, WSL...) the User tab does not show
+   * machine-scoped settings such as torch-lsp.interpreter: the Remote tab does (openRemoteSettings takes
+   * `{query}`, not a string).
+   */
+  private async openSettings(): Promise<void> {
+    if (vscode.env.remoteName) {
+      try {
+        await vscode.commands.executeCommand('workbench.action.openRemoteSettings', { query: SETTINGS_QUERY });
+        return;
+      } catch (err) {
+        this.log(`Could not open the remote settings: ${String(err)}`);
+      }
+    }
+    await vscode.commands.executeCommand('workbench.action.openSettings', SETTINGS_QUERY);
   }
 
   /** The workspace's own `torch-lsp.interpreter`, which VS Code ignores while the workspace is not trusted. */

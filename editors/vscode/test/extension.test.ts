@@ -184,6 +184,14 @@ test('a build without the bundled server and torch-lsp missing: the fix from the
   assert.equal(SETTINGS_QUERY, `@ext:${EXTENSION_ID}`);
   assert.equal(EXTENSION_ID, `${pkg.publisher}.${pkg.name}`);
 
+  // In a remote window (code-server) the User tab hides machine-scoped settings such as the interpreter:
+  // the Remote tab, whose command takes {query}.
+  fake.state.remoteName = 'code-server';
+  await api.restart();
+  await fake.settled();
+  assert.deepEqual(fake.state.executed.at(-1), ['workbench.action.openRemoteSettings', { query: '@ext:torch-lsp.torch-lsp' }]);
+  fake.state.remoteName = undefined;
+
   // Fixing the setting re-checks and starts the server.
   fake.setConfig({ 'torch-lsp.interpreter': python });
   await until(() => clients.length === 1 && api.status() === 'running', 'the server started');

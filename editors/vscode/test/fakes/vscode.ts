@@ -126,6 +126,8 @@ function freshState() {
     answer: undefined as string | undefined,
     answered: [] as Promise<unknown>[],
     clipboard: '',
+    /** vscode.env.remoteName: set in a remote window (code-server, Remote SSH...). */
+    remoteName: undefined as string | undefined,
     activeEditor: undefined as { document: FakeDocument } | undefined,
     opened: [] as { uri?: Uri; language?: string; content?: string }[],
     shown: [] as { document: unknown; options: unknown }[],
@@ -273,6 +275,9 @@ export const commands = {
 };
 
 export const env = {
+  get remoteName(): string | undefined {
+    return fake.state.remoteName;
+  },
   clipboard: {
     async writeText(text: string) { fake.state.clipboard = text; },
     async readText() { return fake.state.clipboard; },
