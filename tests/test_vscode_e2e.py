@@ -160,6 +160,17 @@ def test_squiggle_problems_hover_and_quick_fix_in_real_vscode(tools, vsix, bare_
     assert any("nn.Linear(20, 5)" in line for line in result["after"])
     assert "TL201" not in result["problemsAfter"]
     assert (shots / "vscode-hover.png").stat().st_size > 10_000
+    # The model summary: a read-only view (no unsaved-changes dot to save), with the layer table.
+    assert result["summaryTab"].startswith("model.py (model summary)"), result["summaryTab"]
+    assert "dirty" not in result["summaryTabClass"].split(), result["summaryTabClass"]
+    assert "Model summary: model.py" in result["summaryText"] and "Linear" in result["summaryText"], result["summaryText"]
+    # The output channel (VS Code writes it to the logs folder): the start, the requests and
+    # cancels of the session and a restart left no error or warning (pygls' "Cancel
+    # notification" warnings, the client's "[Error] Server process exited with code 0.").
+    [log] = (tmp_path / "code-server" / "user" / "logs").rglob("*torch-lsp.log")
+    output = log.read_text()
+    assert "Server process exited with code 0." in output, output  # the restart happened
+    assert "[Error" not in output and "WARNING" not in output and "Cancel notification" not in output, output
 
 
 def test_open_settings_shows_the_interpreter_setting_in_real_vscode(tools, vsix, tmp_path):

@@ -81,6 +81,30 @@ try {
   await page.waitForFunction(() => !/TL201/.test(document.querySelector(".markers-panel")?.textContent || ""), null, { timeout: 20000 });
   result.problemsAfter = text(await markers.innerText());
   await page.screenshot({ path: path.join(shots, "vscode-fixed.png") });
+
+  // The command palette: the model summary (a read-only view beside the editor), then a restart.
+  const palette = async (command) => {
+    await page.keyboard.press("Control+Shift+P");
+    await page.waitForSelector(".quick-input-widget:not([style*='display: none']) input", { timeout: 20000 });
+    await page.keyboard.type(command);
+    const entry = page.locator(".quick-input-list .monaco-list-row", { hasText: command }).first();
+    await entry.waitFor({ timeout: 20000 });
+    await entry.click();
+  };
+  await palette("torch-lsp: Show Model Summary");
+  const summaryTab = page.locator(".tabs-container .tab", { hasText: "(model summary)" }).first();
+  await summaryTab.waitFor({ timeout: 60000 });
+  await page.waitForTimeout(1000);
+  result.summaryTab = text(await summaryTab.innerText());
+  result.summaryTabClass = await summaryTab.getAttribute("class");
+  // Opened beside, without the focus: the text is in the editor group that has the summary's tab.
+  const summaryGroup = page.locator(".editor-group-container", { has: page.locator(".tab", { hasText: "(model summary)" }) });
+  result.summaryText = (await summaryGroup.first().locator(".monaco-editor .view-lines .view-line").allTextContents())
+    .map(text).join("\n");
+  step("summary");
+  await palette("torch-lsp: Restart Server");
+  await page.waitForTimeout(5000);  // the old server exits, the new one starts
+  step("restarted");
   result.ok = true;
 } catch (err) {
   result.ok = false;
