@@ -73,7 +73,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class BundledServer(Raw):
-    def __init__(self, exe: Path, root: Path, env: dict[str, str]):  # noqa: super().__init__ would start another server
+    def __init__(self, exe: Path, root: Path, env: dict[str, str]):  # (no super().__init__: it would start another server)
         self.proc = subprocess.Popen([str(exe), str(LAUNCHER), "serve", "--stdio"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=root, env=env)
         self.next_id = 0
