@@ -174,13 +174,18 @@ def test_a_dependency_of_a_dependency_counts(tree):
 
 
 def test_the_cache_key_moves_with_the_installed_packages(tmp_path, monkeypatch):
+    import site
+
     from torch_lsp import cache
 
     before = cache.environment_fingerprint()
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(site_dir)])
     empty = cache.environment_fingerprint()
-    (site / "newpkg-1.0.dist-info").mkdir()
-    assert empty == before  # a directory without installed distributions does not count
-    assert cache.environment_fingerprint() != empty
+    (site_dir / "newpkg-1.0.dist-info").mkdir()
+    installed = cache.environment_fingerprint()
+    assert installed != empty != before
+    monkeypatch.syspath_prepend(str(tmp_path))  # a sys.path entry (as the current directory) does not count
+    (tmp_path / "checkout.egg-info").mkdir()
+    assert cache.environment_fingerprint() == installed

@@ -9,8 +9,10 @@ these are as they were when it was written:
 * the tool (its version and the size and modification time of every module of the
   ``torch_lsp`` package, so an edited checkout never reads stale results) and the
   Python version;
-* the installed packages (the names of the ``*.dist-info``/``*.egg-info`` entries of
-  every directory on ``sys.path``: installing, upgrading or removing one changes it);
+* the installed packages (the names of the ``*.dist-info``/``*.egg-info``/``*.pth``
+  entries of the interpreter's site-packages: installing, upgrading or removing one
+  changes it; an edit to the source of a package installed in editable mode outside
+  the checked project is not seen: run with ``--no-cache`` after one);
 * every project file reachable from the file through its import statements, anywhere
   in it (``analysis/import_graph.py``), transitively: where each import resolves (a new
   file can shadow another), and each reachable file's size and modification time.
@@ -66,16 +68,23 @@ def tool_fingerprint() -> str:
 
 
 def environment_fingerprint() -> str:
-    """The installed distributions (their metadata entries on ``sys.path``)."""
-    parts = []
-    for entry in sys.path:
+    """The installed distributions: the metadata entries (``*.dist-info``, ``*.egg-info``,
+    ``*.pth``) of the interpreter's site-packages directories. (Not every ``sys.path``
+    entry: the current directory is one when Python runs a module, and a checkout's
+    own ``*.egg-info`` would make the key depend on where the command runs.)"""
+    import site
+
+    dirs = list(getattr(site, "getsitepackages", lambda: [])())
+    user = getattr(site, "getusersitepackages", lambda: None)()
+    if isinstance(user, str):
+        dirs.append(user)
+    parts = [sys.prefix]
+    for entry in dirs:
         try:
-            names = sorted(n for n in os.listdir(entry or ".")
-                           if n.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")))
+            names = sorted(n for n in os.listdir(entry) if n.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")))
         except OSError:
             continue
-        if names:  # (a directory without any, as the current one, does not count: the key is the same from anywhere)
-            parts.append(entry + ":" + ",".join(names))
+        parts.append(entry + ":" + ",".join(names))
     return _sha("\n".join(parts))
 
 
