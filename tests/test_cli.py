@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from torch_lsp import __version__, cli, output
+from torch_lsp import __version__, cli, cli_check, output
 from torch_lsp.analysis.diagnostics import Diagnostic, Fix, Range, RelatedInformation, Severity, TextEdit
 from torch_lsp.cli import main
 from torch_lsp.rules import RULES
@@ -860,7 +860,7 @@ def test_permission_denied(work, capsys, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *a, **kw)
 
-    monkeypatch.setattr(cli, "open", fake_open, raising=False)
+    monkeypatch.setattr(cli_check, "open", fake_open, raising=False)  # (where files are read)
     rc, out, err = run(capsys, "check", "--format", "concise", ".")
     assert rc == 2
     assert "net.py:8:18: TL101" in out

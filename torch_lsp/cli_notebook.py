@@ -70,7 +70,7 @@ def process_notebook(task, data: bytes, st: os.stat_result | None) -> FileOutcom
 
 
 def _fix(task, nb, text: str, data: bytes, st: os.stat_result | None, module: NotebookModule, result, outcome: FileOutcome):
-    from torch_lsp.cli import _write_fixed
+    from torch_lsp.cli_check import _write_fixed
 
     original = module.text
     results = {original: result}

@@ -1,0 +1,303 @@
+"""Checking files for the command line: one ``Task`` per file, ``process`` (read, check,
+fix, and the runtime hook) run here or in worker processes (``run_tasks``). Split from
+``cli.py``; ``cli`` imports these names."""
+
+import gc
+import difflib
+import io
+import os
+import stat
+import tempfile
+import tokenize
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from torch_lsp import engine
+from torch_lsp.analysis import fixes
+from torch_lsp.strict import swallowed
+from torch_lsp.output import (
+    FileOutcome,
+    source_lines,
+)
+
+
+MAX_FILE_BYTES = 10 * 1024 * 1024  # bigger files are generated data, not models: skipped with a warning
+PARALLEL_MIN_FILES = 32  # below this, worker processes cost more than they save
+
+
+# =============================================================================== tasks
+@dataclass(frozen=True)
+class Task:
+    """One file to check: picklable, for worker processes."""
+
+    display: str  # the path shown in the output
+    path: str  # the path to open (relative to the current directory, like display)
+    enabled: Callable[[str], bool]
+    mode: str  # "check", "fix" or "diff"
+    unsafe: bool
+    runtime: Any = None  # runtime.report.Options when --runtime
+    data: bytes | None = None  # the source read from standard input (``-``); None: read ``path``
+    cache: tuple[str, str] | None = None  # (directory, key) of the cache to write the outcome to
+
+
+def _os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+# =============================================================================== checking one file
+def process(task: Task) -> FileOutcome:
+    """Check (and fix) one file. Never raises: problems become the outcome's error."""
+    try:
+        return _process(task)
+    except Exception as exc:  # a bug in torch-lsp: report it for this file and go on
+        swallowed()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        return FileOutcome(
+            task.display,
+            error=f"internal error in torch-lsp: {detail}; rerun with --debug",
+            traceback=traceback.format_exc(),
+        )
+    finally:
+        if _COLLECT_PER_FILE:
+            gc.collect()
+            gc.freeze()
+
+
+def _process(task: Task) -> FileOutcome:
+    if task.data is not None:  # standard input
+        return _checked(task, task.data, None)
+    try:
+        st = os.stat(task.path)
+        if st.st_size > MAX_FILE_BYTES:
+            size = f"{st.st_size / 1024 / 1024:.1f} MB"
+            return FileOutcome(task.display, warning=f"skipped: the file is {size}, over the {MAX_FILE_BYTES // 1024 // 1024} MB limit")
+        with open(task.path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        broken = isinstance(exc, FileNotFoundError) and os.path.islink(task.path)
+        return FileOutcome(task.display, error="broken symbolic link" if broken else _os_error(exc))
+    return _checked(task, data, st)
+
+
+def _checked(task: Task, data: bytes, st: os.stat_result | None) -> FileOutcome:
+    """Check (and fix) the bytes of one file; ``st`` is None for standard input."""
+    if task.path.lower().endswith(".ipynb"):  # a Jupyter notebook: its code cells (see cli_notebook)
+        from torch_lsp.cli_notebook import process_notebook
+
+        return process_notebook(task, data, st)
+    extra = _runtime_hook(task) if task.runtime is not None else None
+    result = engine.check_source(data, task.display, enabled=task.enabled, extra=extra, want_imports=task.cache is not None)
+    outcome = FileOutcome(task.display)
+    if task.mode != "check" and result.source:
+        result = _fix(task, data, st, result, outcome)
+    outcome.diagnostics = result.diagnostics
+    lines = source_lines(result.source or "") if result.diagnostics else []
+    for d in result.diagnostics:
+        n = d.range.start.line
+        outcome.lines[n] = lines[n] if 0 <= n < len(lines) else ""
+    if task.cache is not None and result.imports is not None and task.mode == "check":
+        outcome.cache_nodes = _worker_cache(task.cache).nodes_for(task.path, data, task.enabled, outcome, result.imports,
+                                                                  engine.Project.default())
+    return outcome
+
+
+_WORKER_CACHES: dict[tuple[str, str], Any] = {}
+
+
+def _worker_cache(spec: tuple[str, str]):
+    from torch_lsp.cache import CheckCache
+
+    hit = _WORKER_CACHES.get(spec)
+    if hit is None:
+        hit = _WORKER_CACHES[spec] = CheckCache(*spec)
+    return hit
+
+
+_RUNTIME_CLIENT = None  # one warm torch worker per process (see torch_lsp.runtime.client)
+
+
+def _runtime_client(options):
+    global _RUNTIME_CLIENT
+    if _RUNTIME_CLIENT is None:
+        import atexit
+
+        from torch_lsp.runtime.client import RuntimeClient
+
+        _RUNTIME_CLIENT = RuntimeClient(python=options.python, timeout=options.timeout, memory_mb=options.memory_mb)
+        atexit.register(_RUNTIME_CLIENT.close)
+    return _RUNTIME_CLIENT
+
+
+def _torch_importable(python: str | None) -> bool:
+    """Can the runtime worker's interpreter import torch (without importing it here)?"""
+    if python is None:
+        import importlib.util
+
+        return importlib.util.find_spec("torch") is not None
+    try:
+        import subprocess
+
+        probe = subprocess.run([python, "-c", "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)"],
+                               capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def _runtime_hook(task: Task):
+    """The runtime evaluation of a file, run after its static checks (their
+    diagnostics decide what TL901 stays silent about) and before selection and
+    suppression apply to both."""
+    def evaluate(src, static, project):
+        if not (task.enabled("TL901") or task.enabled("TL902")):
+            return []
+        from torch_lsp.runtime.report import evaluate_source
+
+        return evaluate_source(src, task.path, static, _runtime_client(task.runtime), task.runtime, project).diagnostics
+
+    return evaluate
+
+
+def _fix(task: Task, data: bytes, st: os.stat_result | None, result, outcome: FileOutcome):
+    """Apply fixes round after round; write (``fix``) or diff (``diff``) the result."""
+    first = result
+    original = result.source
+    results = {original: result}
+
+    def recheck(text: str) -> list:
+        results[text] = engine.check_source(text, task.display, enabled=task.enabled)
+        return results[text].diagnostics
+
+    run = fixes.fix_all(original, result.diagnostics, recheck, unsafe=task.unsafe)
+    if run.problem is not None:
+        titles = "; ".join(run.refused)
+        outcome.error = f"a fix would leave invalid Python ({run.problem}); not applied: {titles}. This is a bug in torch-lsp, please report it"
+    text, result = run.text, results[run.text]
+    outcome.fixed += run.applied
+    if text == original:
+        return result
+    if task.mode == "diff":
+        outcome.diff = _unified_diff(original, text, task.display)
+        return result
+    if st is None:  # standard input: the fixed source goes to standard output
+        outcome.fixed_source = _encoded_like(data, text)
+        return result
+    problem = _write_fixed(task.path, data, text, st)
+    if problem is not None:
+        outcome.error = problem
+        outcome.fixed = 0
+        return first
+    return result
+
+
+def _unified_diff(before: str, after: str, path: str) -> str:
+    out = []
+    for line in difflib.unified_diff(source_lines(before, True), source_lines(after, True), fromfile=path, tofile=path):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _encoded_like(data: bytes, text: str) -> bytes:
+    """``text`` in the encoding of the source ``data`` (UTF-8 when it cannot be)."""
+    try:
+        return text.encode(tokenize.detect_encoding(io.BytesIO(data).readline)[0])
+    except (SyntaxError, LookupError, UnicodeEncodeError):
+        return text.encode("utf-8", "surrogateescape")
+
+
+def _write_fixed(path: str, data: bytes, text: str, st: os.stat_result) -> str | None:
+    """Replace the file atomically (same directory, same mode, same encoding).
+    Returns a one-line problem when it was not written."""
+    try:
+        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+        new_data = text.encode(encoding)
+    except (SyntaxError, LookupError, UnicodeEncodeError) as exc:
+        return f"fixes not written: cannot encode the result ({exc})"
+    real = os.path.realpath(path)  # write through a symlink, keep the link
+    directory = os.path.dirname(real) or "."
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.", suffix=".torch-lsp.tmp", dir=directory)
+    except OSError as exc:
+        return f"fixes not written: {_os_error(exc)}"
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(new_data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        now = os.stat(real)
+        if (now.st_mtime_ns, now.st_size) != (st.st_mtime_ns, st.st_size):
+            os.unlink(tmp)
+            return "fixes not written: the file changed while it was being checked"
+        os.replace(tmp, real)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return f"fixes not written: {_os_error(exc)}"
+    return None
+
+
+# =============================================================================== running many files
+def _cpu_count() -> int:
+    counter = getattr(os, "process_cpu_count", None)
+    if counter is not None:
+        return counter() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def run_tasks(tasks: list[Task], jobs: int) -> Iterator[FileOutcome]:
+    """Outcomes in the order of ``tasks``: in worker processes when there are many."""
+    workers = jobs or min(_cpu_count(), max(1, len(tasks) // (PARALLEL_MIN_FILES // 2)))
+    workers = min(workers, len(tasks))
+    if workers <= 1 or (not jobs and len(tasks) < PARALLEL_MIN_FILES):
+        for task in tasks:
+            yield process(task)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    engine.preload()  # import the rule modules once, before the workers fork
+
+    chunksize = max(1, min(16, len(tasks) // (workers * 4)))
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for outcome in pool.map(process, tasks, chunksize=chunksize):
+                done += 1
+                yield outcome
+    except BrokenProcessPool as exc:  # a worker died (killed, out of memory): go on here
+        yield FileOutcome(tasks[done].display, error=f"internal error in torch-lsp: a worker process died ({exc}); rerun with --debug")
+        done += 1
+    except OSError:  # no worker processes on this system
+        pass
+    for task in tasks[done:]:
+        yield process(task)
+
+
+# =============================================================================== memory
+_COLLECT_PER_FILE = False
+
+
+def _tune_gc() -> None:
+    """Garbage collection for a batch of files (workers inherit it on fork).
+
+    A file's analysis leaves its syntax tree in reference cycles (summary <->
+    module model, interpreter values), so it is freed by the collector, not by
+    reference counting, while the dependency cache only grows. With CPython's
+    default thresholds the collector re-scans the cache over and over (2x slower
+    on the real-world benchmark); with rare young collections it still frees
+    each tree late, on the parse of a later file (measured: a third of parse
+    time). So: automatic collection only as a safety net for a huge file, and
+    after each file one collection of what that file allocated, then ``freeze``
+    so that what survives (the dependency cache) is never scanned again."""
+    global _COLLECT_PER_FILE
+    _COLLECT_PER_FILE = True
+    gc.freeze()
+    gc.set_threshold(1_000_000, 50, 1000)
