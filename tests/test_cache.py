@@ -189,3 +189,21 @@ def test_the_cache_key_moves_with_the_installed_packages(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))  # a sys.path entry (as the current directory) does not count
     (tmp_path / "checkout.egg-info").mkdir()
     assert cache.environment_fingerprint() == installed
+
+
+def test_a_name_read_through_a_package_depends_on_its_module_only(tree):
+    # pkg/__init__.py re-exports Block and imports other.py: model.py, which takes Block
+    # from the package, depends on layers.py (and the __init__ itself), not on other.py.
+    (tree / "pkg" / "__init__.py").write_text("from pkg.layers import Block\nfrom pkg import other\n")
+    (tree / "pkg" / "model.py").write_text(MODEL.replace("from pkg.layers import Block", "from pkg import Block"))
+    check(tree, "pkg/model.py")
+    (tree / "pkg" / "other.py").write_text("import torch.nn as nn\nlin = nn.Linear(3, 5)\n")
+    _, stats = check(tree, "pkg/model.py")
+    assert stats.startswith("cache: 1 of 1 ")
+    (tree / "pkg" / "layers.py").write_text(LAYERS.replace("nn.Linear(10, 20)", "nn.Linear(10, 30)"))
+    second, stats = check(tree, "pkg/model.py")
+    assert stats.startswith("cache: 0 of 1 ")
+    assert [(name, code) for name, _, code, _ in codes(second)] == [("model.py", "TL201")]
+    (tree / "pkg" / "__init__.py").write_text("from pkg.layers import Block as Block\nfrom pkg import other\n")
+    _, stats = check(tree, "pkg/model.py")
+    assert stats.startswith("cache: 0 of 1 ")  # the package's own text counts

@@ -31,6 +31,7 @@ The folder holds a ``.gitignore`` of ``*`` and a ``CACHEDIR.TAG``, as ruff's doe
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -39,7 +40,8 @@ from typing import Any, Callable
 
 from torch_lsp.analysis.diagnostics import (Applicability, Diagnostic, Fix, Position, Range, RelatedInformation,
                                             Severity, TextEdit)
-from torch_lsp.analysis.import_graph import scanned_modules
+from torch_lsp.analysis.import_graph import scanned_statements, top_level_names
+from torch_lsp.analysis.names import ImportTable
 from torch_lsp.analysis.project import Project
 from torch_lsp.output import FileOutcome
 
@@ -121,8 +123,12 @@ def _diagnostic(v: dict) -> Diagnostic:
 # (they inherit it): a dependency that is one of them writes its own node when it is
 # checked; others are read and written here.
 RUN_FILES: set[str] = set()
-_EDGES: dict[tuple[str, tuple], tuple[list[str], list[str]]] = {}  # (path, stamp) -> (edges, dirs), per process
-_WRITTEN: set[str] = set()  # dependency nodes this process wrote in this run
+_EDGES: dict[tuple[str, tuple], tuple[list[str], list[str], list[str]]] = {}  # (path, stamp) -> (deep, shallow, dirs), per process
+_WRITTEN: set[str] = set()  # dependency nodes this process made in this run
+_WALKED: set[str] = set()  # dependency nodes whose deep edges this process followed
+# Dependency nodes stored by an earlier run and unchanged (path -> its edges), set by
+# ``plan`` in the process that starts the workers: not made again, only walked through.
+FRESH: dict[str, list[str]] = {}
 _ANCESTOR: dict[str, str] = {}
 _RESOLVED: dict[tuple, tuple[str | None, tuple[str, ...]]] = {}  # (module, import root, project root) -> (file, dirs)
 
@@ -147,13 +153,57 @@ def _existing(path: str) -> str:
     return hit
 
 
-def direct_dependencies(project: Project, path: str, modules: list[str]) -> tuple[list[str], list[str]]:
-    """(the project files ``path``'s imports resolve to, the directories whose entries
-    decide that): the directories from the file's own up to its project root and its
-    import root (a new ``__init__.py`` or ``pyproject.toml`` changes its module name or
-    its roots), and for each import the nearest existing directory of each place looked
-    in (a new file there could be found first)."""
-    name, _, root = project.module_name_for(path)
+def _resolve(project: Project, module: str, root: str | None, top: str | None, near: str,
+             dirs: dict[str, None]) -> str | None:
+    """The project file of ``module`` as seen from a file with import root ``root`` and
+    project root ``top``; ``dirs`` gets the directories whose entries decide it."""
+    key = (module, root, top)  # (what a resolution depends on: the roots it searches)
+    hit = _RESOLVED.get(key)
+    if hit is None:
+        probed: list[str] = []
+        found = project.find_in_project(module, root, near, probed)
+        hit = _RESOLVED[key] = (os.path.abspath(found) if found is not None else None,
+                                tuple(dict.fromkeys(_existing(place) for place in probed)))
+    for d in hit[1]:
+        dirs.setdefault(d)
+    return hit[0]
+
+
+_HUBS: dict[tuple[str, tuple], tuple[dict[str, str], set[str], bool, str | None, str | None]] = {}
+
+
+def _hub(project: Project, path: str) -> tuple[dict[str, str], set[str], bool, str | None, str | None]:
+    """A package ``__init__.py`` read for the names it re-exports: (local name -> qualified
+    name of its imports, the names it defines, whether it has a star import, its import
+    root, its project root)."""
+    key = (path, _stamp(path) or (-1, -1))
+    hit = _HUBS.get(key)
+    if hit is None:
+        name, is_package, root = project.module_name_for(path)
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        table = ImportTable.build(ast.Module(body=scanned_statements(text), type_ignores=[]), name, is_package)
+        hit = _HUBS[key] = (table.names, top_level_names(text), bool(table.star_imports), root,
+                            project.project_root(path))
+    return hit
+
+
+def direct_dependencies(project: Project, path: str, statements: list[ast.stmt]) -> tuple[list[str], list[str], list[str]]:
+    """What a result of ``path`` depends on besides its content, from its import
+    statements: (deep: the project files it imports, whose own dependencies count too;
+    shallow: package ``__init__.py`` files it only reads names through, whose content
+    counts but not what else they import; the directories whose entries decide the
+    resolution, the file's module name and its project root: its own up to its project
+    root and import root, and for each import the nearest existing directory of each
+    place looked in, where a new file would be found first).
+
+    ``from pkg import name`` where ``pkg/__init__.py`` re-exports ``name`` from a module
+    depends on that module, not on everything the package imports: the analysis looks
+    the name up the same way (``Project.lookup_in``)."""
+    name, is_package, root = project.module_name_for(path)
     dirs: dict[str, None] = {}
     d = os.path.dirname(os.path.abspath(path))
     top = project.project_root(path)
@@ -164,35 +214,70 @@ def direct_dependencies(project: Project, path: str, modules: list[str]) -> tupl
         d = os.path.dirname(d)
     if root is not None:
         dirs.setdefault(root)
-    edges: dict[str, None] = {}
-    for m in modules:
-        key = (m, root, top)  # (what a resolution depends on: the roots it searches)
-        hit = _RESOLVED.get(key)
-        if hit is None:
-            probed: list[str] = []
-            found = project.find_in_project(m, root, path, probed)
-            hit = _RESOLVED[key] = (os.path.abspath(found) if found is not None else None,
-                                    tuple(dict.fromkeys(_existing(place) for place in probed)))
-        for d in hit[1]:
-            dirs.setdefault(d)
-        if hit[0] is not None:
-            edges.setdefault(hit[0])
-    return list(edges), list(dirs)
+    deep: dict[str, None] = {}
+    shallow: dict[str, None] = {}
+
+    def follow(hub: str, wanted: str, depth: int) -> None:
+        """``wanted`` as found through the package ``hub``."""
+        if not hub.endswith("__init__.py") or depth > 8:
+            deep.setdefault(hub)
+            return
+        names, local, star, hub_root, hub_top = _hub(project, hub)
+        qualified = names.get(wanted)
+        if wanted in local or star or qualified is None:
+            deep.setdefault(hub)  # defined there, or not found by name: all of it counts
+            return
+        shallow.setdefault(hub)
+        found = _resolve(project, qualified, hub_root, hub_top, hub, dirs)
+        if found is not None:
+            deep.setdefault(found)  # a module
+            return
+        module, _, attr = qualified.rpartition(".")
+        owner = _resolve(project, module, hub_root, hub_top, hub, dirs) if module else None
+        if owner is not None:
+            follow(owner, attr, depth + 1)
+
+    table = ImportTable(module_name=name, is_package=is_package)
+    for st in statements:
+        if isinstance(st, ast.Import):
+            for alias in st.names:
+                parts = alias.name.split(".")
+                for i in range(1, len(parts) + 1):
+                    found = _resolve(project, ".".join(parts[:i]), root, top, path, dirs)
+                    if found is not None:
+                        deep.setdefault(found)
+        elif isinstance(st, ast.ImportFrom):
+            base = table.absolute_module(st.module, st.level)
+            if not base or base.startswith("."):
+                continue  # (a relative import of a file whose package is unknown: resolves nowhere)
+            owner = _resolve(project, base, root, top, path, dirs)
+            for alias in st.names:
+                if alias.name == "*":
+                    if owner is not None:
+                        deep.setdefault(owner)
+                    continue
+                found = _resolve(project, f"{base}.{alias.name}", root, top, path, dirs)
+                if found is not None:
+                    deep.setdefault(found)
+                elif owner is not None:
+                    follow(owner, alias.name, 0)
+    for f in deep:
+        shallow.pop(f, None)
+    return list(deep), list(shallow), list(dirs)
 
 
-def _dependency_edges(project: Project, path: str) -> tuple[list[str], list[str]]:
-    """``direct_dependencies`` of a file that is not checked here (parsed once per process)."""
+def _dependency_edges(project: Project, path: str) -> tuple[list[str], list[str], list[str]]:
+    """``direct_dependencies`` of a file that is not checked here (its text scanned once
+    per process)."""
     key = (path, _stamp(path) or (-1, -1))
     hit = _EDGES.get(key)
     if hit is None:
-        name, is_package, _ = project.module_name_for(path)
         try:
             with open(path, "rb") as f:
                 text = f.read().decode("utf-8", "replace")
         except OSError:
             text = ""
-        modules = scanned_modules(text, name, is_package)
-        hit = _EDGES[key] = direct_dependencies(project, path, modules)
+        hit = _EDGES[key] = direct_dependencies(project, path, scanned_statements(text))
     return hit
 
 
@@ -217,7 +302,7 @@ class CheckCache:
         """The cache in ``directory`` (created with its ``.gitignore``); raises OSError
         when it cannot be created."""
         os.makedirs(directory, exist_ok=True)
-        for memo in (_WRITTEN, _RESOLVED, _ANCESTOR, _EDGES):  # (a new run: the file system may have changed)
+        for memo in (_WRITTEN, _WALKED, _RESOLVED, _ANCESTOR, _EDGES, FRESH, _HUBS):  # (a new run: the file system may have changed)
             memo.clear()
         for name, text in ((".gitignore", "# Automatically created by torch-lsp.\n*\n"), ("CACHEDIR.TAG", _TAG)):
             target = os.path.join(directory, name)
@@ -270,9 +355,10 @@ class CheckCache:
             if not isinstance(node, dict) or node.get("key") != self.key:
                 node = None
             nodes[p] = node
-            edges = node.get("edges") if node is not None else None
-            if isinstance(edges, list):
-                queue.extend(e for e in edges if isinstance(e, str) and e not in nodes)
+            for kind in ("deep", "shallow"):
+                edges = node.get(kind) if node is not None else None
+                if isinstance(edges, list):
+                    queue.extend(e for e in edges if isinstance(e, str) and e not in nodes)
         mtimes: dict[str, int | None] = {}
 
         def mtime(d: str) -> int | None:
@@ -291,12 +377,21 @@ class CheckCache:
                         any(mtime(d) != m for d, m in node["dirs"]):
                     changed.add(p)
                     continue
-                for e in node["edges"]:
+                for e in node["deep"]:
                     reverse.setdefault(e, []).append(p)
             except (KeyError, TypeError, ValueError):
                 changed.add(p)
+        FRESH.clear()
+        FRESH.update((p, node["deep"]) for p, node in nodes.items()
+                     if node is not None and p not in changed and isinstance(node.get("deep"), list))
+        # Stale: what changed, what reads names through a changed package __init__
+        # (shallow), and what reaches any of these through deep edges.
         stale = set(changed)
-        queue = list(changed)
+        for p, node in nodes.items():
+            if node is not None and p not in stale and isinstance(node.get("shallow"), list) and \
+                    any(e in changed for e in node["shallow"]):
+                stale.add(p)
+        queue = list(stale)
         while queue:
             for q in reverse.get(queue.pop(), ()):
                 if q not in stale:
@@ -319,7 +414,7 @@ class CheckCache:
         return out
 
     # -------------------------------------------------------------- writing
-    def _node(self, path: str, edges: list[str], dirs: list[str]) -> dict:
+    def _node(self, path: str, deep: list[str], shallow: list[str], dirs: list[str]) -> dict:
         stamps = {}
         for d in dirs:
             try:
@@ -327,28 +422,34 @@ class CheckCache:
             except OSError:
                 pass
         return {"path": path, "key": self.key, "stamp": list(_stamp(path) or (-1, -1)),
-                "dirs": [[d, m] for d, m in stamps.items()], "edges": edges}
+                "dirs": [[d, m] for d, m in stamps.items()], "deep": deep, "shallow": shallow}
 
     def nodes_for(self, path: str, data: bytes, enabled: Callable[[str], bool] | None, outcome: FileOutcome,
-                  imports: list[str], project: Project) -> list[dict]:
-        """The node of ``path`` with ``outcome``, and the nodes of the files it depends on
-        that are not checked in this run (and not made by this process yet)."""
+                  imports: list[ast.stmt], project: Project) -> list[dict]:
+        """The node of ``path`` with ``outcome`` (``imports``: its import statements), and
+        the nodes of the files it depends on that are not checked in this run (and not
+        made by this process yet)."""
         path = os.path.abspath(path)
-        edges, dirs = direct_dependencies(project, path, imports)
-        node = self._node(path, edges, dirs)
+        deep, shallow, dirs = direct_dependencies(project, path, imports)
+        node = self._node(path, deep, shallow, dirs)
         node.update({"content": _sha(data), "settings": settings_digest(enabled),
                      "diagnostics": [_diagnostic_json(d) for d in outcome.diagnostics],
                      "lines": {str(k): v for k, v in outcome.lines.items()}})
         out = [node]
-        queue = [e for e in edges if e not in RUN_FILES and e not in _WRITTEN]
+        queue = [(e, True) for e in deep] + [(e, False) for e in shallow]
         while queue:
-            dep = queue.pop()
-            if dep in _WRITTEN:
-                continue
-            _WRITTEN.add(dep)
-            dep_edges, dep_dirs = _dependency_edges(project, dep)
-            out.append(self._node(dep, dep_edges, dep_dirs))
-            queue.extend(e for e in dep_edges if e not in RUN_FILES and e not in _WRITTEN)
+            dep, is_deep = queue.pop()
+            if dep in RUN_FILES:
+                continue  # (checked in this run: its own task makes its node)
+            if dep not in _WRITTEN:
+                _WRITTEN.add(dep)
+                if dep not in FRESH:  # (stored and unchanged: its node stays)
+                    dep_deep, dep_shallow, dep_dirs = _dependency_edges(project, dep)
+                    out.append(self._node(dep, dep_deep, dep_shallow, dep_dirs))
+                    queue.extend((e, False) for e in dep_shallow)
+            if is_deep and dep not in _WALKED:  # what it imports counts too
+                _WALKED.add(dep)
+                queue.extend((e, True) for e in (FRESH[dep] if dep in FRESH else _dependency_edges(project, dep)[0]))
         return out
 
     def write(self, nodes: list[dict]) -> None:

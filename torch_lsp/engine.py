@@ -109,7 +109,7 @@ def check_source(
 ) -> FileResult:
     """Check one file. ``extra`` adds diagnostics found another way (the runtime
     evaluation) given the static ones; selection and suppression apply to all. With
-    ``want_imports``, the result says which modules the file imports."""
+    ``want_imports``, the result holds the file's import statements."""
     project = project or Project.default()
     if isinstance(data, bytes):
         src = project.parsed(data, path) if path else SourceFile.from_bytes(data, path)
@@ -120,10 +120,9 @@ def check_source(
         diags = diags + extra(src, diags, project)
     result = FileResult(path=path or "<unknown>", diagnostics=finish(src, diags, enabled), source=src.text)
     if want_imports and src.tree is not None:
-        from torch_lsp.analysis.import_graph import imported_modules
+        from torch_lsp.analysis.import_graph import import_statements
 
-        name, is_package, _ = project.module_name_for(path)
-        result.imports = imported_modules(src.tree, name, is_package)
+        result.imports = import_statements(src.tree)
     if ctx is not None:
         ctx.release()
     return result

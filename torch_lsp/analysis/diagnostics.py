@@ -104,4 +104,4 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source: str | None = None  # the decoded text (None if it could not be read)
     fatal: str | None = None  # an I/O problem that stopped the check of this file
-    imports: list[str] | None = None  # the modules it imports (when asked for: the batch check's cache)
+    imports: list | None = None  # its import statements (when asked for: the batch check's cache)

@@ -1,6 +1,6 @@
 """Which modules a file imports, anywhere in it (the top level, functions, ``if``
 and ``try`` blocks): what its analysis can follow into other files. The batch
-check's cache (``torch_lsp/cache.py``) keys a file's result on every project file
+check's cache (``torch_lsp/cache.py``) keys a file's result on the project files
 reachable from it this way."""
 from __future__ import annotations
 
@@ -12,17 +12,32 @@ from torch_lsp.analysis.names import ImportTable
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def imported_modules(tree: ast.Module, module_name: str | None, is_package: bool) -> list[str]:
-    """The absolute dotted names a file's import statements may load, in order, once
-    each: ``import a.b`` gives ``a`` and ``a.b``; ``from m import x`` gives ``m`` and
-    ``m.x`` (``x`` may be a submodule). Relative imports are made absolute with the
-    file's module name (kept relative when it is unknown). Only statements are walked,
-    not expressions: cheap next to the parse."""
-    table = ImportTable(module_name=module_name, is_package=is_package)
-    out: dict[str, None] = {}
+def import_statements(tree: ast.Module) -> list[ast.stmt]:
+    """The file's import statements, anywhere in it (the top level, functions, ``if``
+    and ``try`` blocks), in order. Only statements are walked, not expressions: cheap
+    next to the parse."""
+    out: list[ast.stmt] = []
     stack: list[ast.AST] = list(reversed(tree.body))
     while stack:
         node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append(node)
+        else:
+            for name in _BODIES:
+                children = getattr(node, name, None)
+                if children:
+                    stack.extend(reversed(children))
+    return out
+
+
+def modules_of(statements: list[ast.stmt], module_name: str | None, is_package: bool) -> list[str]:
+    """The absolute dotted names import statements may load, in order, once each:
+    ``import a.b`` gives ``a`` and ``a.b``; ``from m import x`` gives ``m`` and ``m.x``
+    (``x`` may be a submodule). Relative imports are made absolute with the file's
+    module name (left out when it is unknown: they resolve nowhere)."""
+    table = ImportTable(module_name=module_name, is_package=is_package)
+    out: dict[str, None] = {}
+    for node in statements:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
@@ -39,12 +54,12 @@ def imported_modules(tree: ast.Module, module_name: str | None, is_package: bool
             for alias in node.names:
                 if alias.name != "*":
                     out.setdefault(f"{base}.{alias.name}" if base and not base.endswith(".") else base + alias.name)
-        else:
-            for name in _BODIES:
-                children = getattr(node, name, None)
-                if children:
-                    stack.extend(reversed(children))
-    return [m for m in out if m and not m.startswith(".")]  # (a relative name of an unknown package resolves nowhere)
+    return [m for m in out if m and not m.startswith(".")]
+
+
+def imported_modules(tree: ast.Module, module_name: str | None, is_package: bool) -> list[str]:
+    """``modules_of`` the file's ``import_statements``."""
+    return modules_of(import_statements(tree), module_name, is_package)
 
 
 # A statement that may be an import: at the start of a line, or after `;` or `:` (a
@@ -80,9 +95,23 @@ def _simple(line: str) -> ast.stmt | None:
 
 
 def scanned_modules(text: str, module_name: str | None, is_package: bool) -> list[str]:
-    """``imported_modules`` of a file's text without parsing it: every import statement
-    found by a scan of the text (so also any in a string that looks like one: more
-    modules, never fewer), each parsed on its own."""
+    """``imported_modules`` of a file's text without parsing it (``scanned_statements``)."""
+    return modules_of(scanned_statements(text), module_name, is_package)
+
+
+_TOP_LEVEL_NAME = re.compile(r"^(?:(?:async[ \t]+)?def|class)[ \t]+(\w+)|^(\w+)[ \t]*(?::[^=\n]*)?=(?!=)", re.M)
+
+
+def top_level_names(text: str) -> set[str]:
+    """Names a file's text defines in column 0 (``class X``, ``def f``, ``X = ...``), by a
+    scan (a name in a string that looks like one counts too)."""
+    return {m.group(1) or m.group(2) for m in _TOP_LEVEL_NAME.finditer(text)}
+
+
+def scanned_statements(text: str) -> list[ast.stmt]:
+    """A file's import statements found by a scan of its text, without parsing the file
+    (so also any in a string that looks like one: more modules, never fewer), each
+    parsed on its own."""
     statements: list[ast.stmt] = []
     starts = [m.start() for m in _LINE_START.finditer(text)] + [m.start() + 1 for m in _AFTER_COLON.finditer(text)]
     for start in sorted(starts):
@@ -121,4 +150,4 @@ def scanned_modules(text: str, module_name: str | None, is_package: bool) -> lis
             statements.extend(ast.parse(piece).body)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-    return imported_modules(ast.Module(body=statements, type_ignores=[]), module_name, is_package)
+    return statements
