@@ -131,8 +131,9 @@ def _answered(reply: dict) -> None:
 def _neovim_cmd() -> list[str]:
     text = (EDITORS / "neovim" / "lsp" / "torch_lsp.lua").read_text()
     (cmd,) = re.findall(r"^\s*cmd\s*=\s*\{([^}]*)\}", text, re.M)
-    # lua/torch_lsp/init.lua (Neovim 0.7-0.10) takes its cmd from this file
-    assert "cmd = shipped.cmd" in (EDITORS / "neovim" / "lua" / "torch_lsp" / "init.lua").read_text()
+    # lua/torch_lsp/init.lua (Neovim 0.7-0.10) has the same default cmd (it works copied alone)
+    module = (EDITORS / "neovim" / "lua" / "torch_lsp" / "init.lua").read_text()
+    assert re.findall(r"^\s*cmd\s*=\s*\{([^}]*)\}", module, re.M) == [cmd]
     return re.findall(r"'([^']*)'", cmd)
 
 
@@ -164,16 +165,21 @@ def _emacs_cmd() -> list[str]:
     return program
 
 
-def _vscode_cmd() -> list[str]:
-    """`<python> -m torch_lsp serve --stdio` (vscode-languageclient appends --stdio
-    for TransportKind.stdio), started in the extension's folder."""
+def _vscode_cmds() -> list[list[str]]:
+    """`<python> bundled/tool/lsp_server.py serve --stdio` (the server bundled in the
+    extension) and, for a build without it, `<python> -m torch_lsp serve --stdio`
+    (vscode-languageclient appends --stdio for TransportKind.stdio), both started in
+    the extension's folder."""
     interpreter = (VSCODE / "src" / "interpreter.ts").read_text()
-    (args,) = re.findall(r"export function serverCommand\([^)]*\): Command \{\s*return withArgs\(interp, \[([^\]]*)\]\)",
-                         interpreter)
+    assert re.search(r"launcher \? \[launcher, \.\.\.args\] : \['-m', 'torch_lsp', \.\.\.args\]", interpreter)
+    assert re.search(r"export function serverCommand\([^)]*\): Command \{\s*return torchLsp\(interp, \['serve'\], launcher\)",
+                     interpreter)
+    assert re.search(r"path\.join\(extensionPath, 'bundled', 'tool', 'lsp_server\.py'\)", interpreter)
     extension = (VSCODE / "src" / "extension.ts").read_text()
     assert re.search(r"transport: TransportKind\.stdio,\s*options: \{ cwd: this\.neutralCwd\(\)", extension)
     assert re.search(r"neutralCwd\(\): string \{\s*return this\.context\.extensionUri\?\.fsPath", extension)
-    return [sys.executable, *re.findall(r"'([^']*)'", args), "--stdio"]
+    launcher = VSCODE / "bundled" / "tool" / "lsp_server.py"
+    return [[sys.executable, str(launcher), "serve", "--stdio"], [sys.executable, "-m", "torch_lsp", "serve", "--stdio"]]
 
 
 @pytest.mark.parametrize("editor", ["neovim", "helix", "emacs"])
@@ -184,11 +190,24 @@ def test_editors_that_start_the_console_script_in_the_workspace(editor, hostile)
     assert _imported(hostile) == []
 
 
-def test_vscode_starts_python_m_in_the_extension_folder(hostile):
-    argv = _vscode_cmd()
+@pytest.mark.parametrize("bundled", [True, False], ids=["bundled-launcher", "python-m"])
+def test_vscode_starts_its_server_in_the_extension_folder(hostile, bundled, tmp_path):
+    argv = _vscode_cmds()[0 if bundled else 1]
     assert "serve" in argv, argv
     assert not list(VSCODE.glob("*.py")), "the extension's folder is on sys.path of the server it starts"
-    _answered(_initialize(argv, cwd=VSCODE, workspace=hostile))
+    assert [p.name for p in (VSCODE / "bundled" / "tool").glob("*.py")] == ["lsp_server.py"], \
+        "the launcher's folder is first on sys.path of the bundled server"
+    cwd = VSCODE
+    if bundled and not (VSCODE / "bundled" / "libs" / "torch_lsp").is_dir():
+        # The bundle is built by `npm run bundle`; here the extension's layout with this
+        # checkout's torch_lsp as its bundled library (its dependencies come from this Python).
+        cwd = tmp_path / "extension"
+        (cwd / "bundled" / "tool").mkdir(parents=True)
+        (cwd / "bundled" / "libs").mkdir()
+        shutil.copy(VSCODE / "bundled" / "tool" / "lsp_server.py", cwd / "bundled" / "tool")
+        (cwd / "bundled" / "libs" / "torch_lsp").symlink_to(ROOT / "torch_lsp", target_is_directory=True)
+        argv = [argv[0], str(cwd / "bundled" / "tool" / "lsp_server.py"), *argv[2:]]
+    _answered(_initialize(argv, cwd=cwd, workspace=hostile))
     assert _imported(hostile) == []
 
 
