@@ -251,3 +251,67 @@ async def test_fix_all_over_two_cells_edits_each_cell(client: LanguageClient, tm
     namespace: dict = {}
     exec("\n".join(fixed + [cells[2], "Head()"]), namespace)  # runs now
     assert namespace["out"].shape == torch.Size([2, 10])
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER), scope="function")
+async def vscode(lsp_client: LanguageClient, tmp_path):
+    """VS Code's client as it is (vscode-languageclient 9.0.1): it can pull diagnostics
+    (textDocument.diagnostic), and it syncs notebooks, but it pulls only for documents shown
+    in text editor tabs: never for a notebook's cells (checked in real VS Code by
+    tests/test_vscode_e2e.py)."""
+    lsp_client.protocol.fm._features.pop(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, None)
+
+    @lsp_client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(ls: LanguageClient, params: lsp.PublishDiagnosticsParams) -> None:
+        lsp_client.diagnostics[params.uri] = params.diagnostics
+        versions[params.uri] = params.version
+
+    @lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)
+    def register(ls: LanguageClient, params: lsp.RegistrationParams) -> None:
+        pass
+
+    @lsp_client.feature(lsp.WORKSPACE_INLAY_HINT_REFRESH)
+    def inlay_refresh(ls: LanguageClient, params: None) -> None:
+        pass
+
+    versions.clear()
+    caps = client_capabilities("visual-studio-code")
+    caps.text_document.diagnostic = lsp.DiagnosticClientCapabilities(dynamic_registration=True, related_document_support=False)
+    caps.workspace.diagnostics = lsp.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+    caps.notebook_document = lsp.NotebookDocumentClientCapabilities(
+        synchronization=lsp.NotebookDocumentSyncClientCapabilities(dynamic_registration=True, execution_summary_support=True))
+    await lsp_client.initialize_session(lsp.InitializeParams(capabilities=caps, root_uri=tmp_path.resolve().as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_pulling_client_that_does_not_pull_cells_gets_them_pushed(vscode: LanguageClient, tmp_path):
+    """A client that pulls diagnostics still gets a notebook's pushed per cell (VS Code showed no
+    squiggle at all in a notebook); once it pulls a cell of that notebook, the server stops pushing
+    for it and clears what it pushed (the client shows the pulled ones: no duplicates)."""
+    nb_uri, cells = open_notebook(vscode, tmp_path)
+    [diag] = await diagnostics_for(vscode, cells[2], 1)
+    assert diag.code == "TL301" and diag.range.start.line == 1
+    assert await diagnostics_for(vscode, cells[0], 1) == [] and await diagnostics_for(vscode, cells[1], 1) == []
+
+    report = await vscode.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+        text_document=lsp.TextDocumentIdentifier(uri=cells[2])))
+    assert [(d.code, d.range.start.line) for d in report.items] == [("TL301", 1)]
+
+    async def cleared():
+        while vscode.diagnostics.get(cells[2]):
+            await vscode.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    await asyncio.wait_for(cleared(), 20)
+    # an edit: the client pulls from now on, nothing is pushed for the notebook
+    vscode.notebook_document_did_change(lsp.DidChangeNotebookDocumentParams(
+        notebook_document=lsp.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
+        change=lsp.NotebookDocumentChangeEvent(cells=lsp.NotebookDocumentCellChanges(text_content=[
+            lsp.NotebookDocumentCellContentChanges(
+                document=lsp.VersionedTextDocumentIdentifier(uri=cells[2], version=2),
+                changes=[lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
+                    text="# the training step\n")])]))))
+    report = await vscode.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(
+        text_document=lsp.TextDocumentIdentifier(uri=cells[2])))
+    assert [(d.code, d.range.start.line) for d in report.items] == [("TL301", 2)]
+    assert not vscode.diagnostics.get(cells[2]) and versions.get(cells[2]) != 2  # nothing pushed for version 2

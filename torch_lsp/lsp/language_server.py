@@ -368,7 +368,7 @@ class TorchLanguageServer(LanguageServer):
         self._refresh_inlay_hints()
         if self.settings.runtime_enabled and result.runnable and state.path:
             asyncio.ensure_future(self._evaluate_runtime(uri, result.serial))
-        if not self.pull:
+        if self.pushes(state):
             self.publish(state)
         else:
             if state.pulled is not None and state.pulled[0] == result.version and state.pulled[1] != self.result_key(state, result):
@@ -416,7 +416,7 @@ class TorchLanguageServer(LanguageServer):
         state.runtime = outcome
         self.log("debug", f"runtime: {uri} v{state.version}: {outcome.evaluated} evaluated, {len(outcome.skipped)} skipped, "
                           f"{len(outcome.diagnostics)} diagnostics, {outcome.seconds * 1000:.0f} ms in the worker")
-        if not self.pull:
+        if self.pushes(state):
             self.publish(state)
         elif state.pulled is not None and state.pulled[0] == state.version \
                 and state.pulled[1] != self.result_key(state, state.result):
@@ -570,11 +570,24 @@ class TorchLanguageServer(LanguageServer):
         state = self.docs.get(snap.uri)
         return state is not None and state.version == snap.version and state.text == snap.text
 
+    def pushes(self, state: DocState) -> bool:
+        """The server pushes this document's diagnostics (publishDiagnostics): when the client
+        does not pull them, and for a notebook until the client pulls one of its cells. VS Code's
+        client (vscode-languageclient 9) pulls only for documents shown in text editor tabs, never
+        for notebook cells: pulling alone, it showed no diagnostic in a notebook."""
+        return not self.pull or (isinstance(state, NotebookState) and state.pulled is None)
+
     def note_pulled(self, snap: RequestSnapshot) -> None:
         """The client pulled ``snap``'s diagnostics (not published again unless they change)."""
         state = self.docs.get(snap.uri)
         if state is not None:
+            first = state.pulled is None
             state.pulled = (snap.result.version, self.result_key(state, snap.result))
+            if first and self.pull and isinstance(state, NotebookState):
+                # The client pulls this notebook's cells: clear what was pushed (no duplicates).
+                for uri in sorted(state.cleared):
+                    self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+                state.cleared = set()
 
     async def current_result(self, uri: str) -> Result | None:
         """The analysis of the document's current version (waiting for it a little)."""

@@ -84,7 +84,7 @@ def did_close(ls, params: lsp.DidCloseNotebookDocumentParams) -> None:
     ls._release(state.result)
     state.result = state.runtime = None
     state.changed.set()
-    if not ls.pull:
+    if ls.pushes(state):
         for uri in {c.uri for c in state.cells} | state.cleared:
             ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
