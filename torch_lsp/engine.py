@@ -47,10 +47,17 @@ def _wanted(prefixes: tuple[str, ...], enabled: Callable[[str], bool] | None) ->
 
 def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[str], bool] | None = None,
             record_shapes: bool = False, cancel: Callable[[], bool] | None = None,
-            unit_cache=None) -> tuple[FileContext | None, list[Diagnostic]]:
+            unit_cache=None, partial: Callable[[list[Diagnostic]], None] | None = None,
+            ) -> tuple[FileContext | None, list[Diagnostic]]:
     """All diagnostics of a parsed file, before selection and suppression (checkers
     none of whose rules ``enabled`` allows are not run). ``cancel`` is asked now and
-    then; when it returns True the analysis raises ``AnalysisCancelled``."""
+    then; when it returns True the analysis raises ``AnalysisCancelled``.
+
+    ``partial`` (the server, on a document's first analysis) is given the diagnostics
+    found so far after each checker but the last (a copy: the registration rules',
+    which are cheap, before the shape interpreter runs). Each checker's findings do not
+    depend on the next one's, so what ``partial`` gets is a subset of the final list
+    (and ``finish`` keeps or drops each diagnostic on its own: a subset after it too)."""
     from torch_lsp.rules import parse_error
 
     if src.problem is not None or src.tree is None:
@@ -59,9 +66,11 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
     ctx.cancel = cancel
     ctx.unit_cache = unit_cache
     diags: list[Diagnostic] = []
-    for prefixes, checker in _checkers():
-        if _wanted(prefixes, enabled):
-            diags.extend(checker(ctx))
+    checkers = [checker for prefixes, checker in _checkers() if _wanted(prefixes, enabled)]
+    for i, checker in enumerate(checkers):
+        diags.extend(checker(ctx))
+        if partial is not None and i < len(checkers) - 1:
+            partial(list(diags))
     return ctx, diags
 
 

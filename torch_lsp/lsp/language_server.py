@@ -48,6 +48,12 @@ FULL_SOURCE_BYTES = 1_000_000
 # Freed memory is handed back to the system (malloc_trim) when the analysis queue is
 # empty and analyses of at least this many lines were released since the last time.
 TRIM_AFTER_LINES = 20_000
+# The first analysis of a document of at least this many lines publishes what the
+# registration rules find before the shape interpreter runs (see _job).
+PARTIAL_PUBLISH_LINES = 1000
+# After `initialized`, the analysis thread imports the shape interpreter unless a
+# document arrives within this many seconds (see preload).
+PRELOAD_WAIT_SECONDS = 0.1
 SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval; see serve)
 # While documents keep arriving (a client opening a whole workspace at once), the
 # analysis thread waits for a pause of QUEUE_SETTLE_SECONDS between them, at most
@@ -173,6 +179,21 @@ class TorchLanguageServer(LanguageServer):
         return settings.enabled_for(path)
 
     # ------------------------------------------------------------------ analysis
+    def preload(self) -> None:
+        """On the analysis thread, after ``initialized``: import the checkers now rather
+        than in the first document's analysis; the shape interpreter only when no
+        document is waiting already (it is imported after the first partial publish,
+        see ``_job``, when a document came at once)."""
+        from torch_lsp import rules  # noqa: F401  (the registration rules, first to run)
+
+        # An editor sends the documents it has open right after `initialized`: their
+        # first diagnostics should not wait for the interpreter's import.
+        deadline = time.monotonic() + PRELOAD_WAIT_SECONDS
+        while not self._queue and not self.shutting_down and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not self._queue and not self.shutting_down:
+            engine.preload()
+
     def submit(self, fn, *args) -> bool:
         """Run ``fn`` on the analysis thread; False (it does not run) once the server
         is shutting down."""
@@ -356,7 +377,6 @@ class TorchLanguageServer(LanguageServer):
             # Break the old analysis' reference cycles so that reference counting
             # frees it now (the unit cache keeps what later analyses reuse).
             self._release(previous)
-        _settle_memory()
         self._maybe_trim()  # (also for what the analysis thread compacted)
         if result.skipped != state.skipped:
             state.skipped = result.skipped
@@ -385,6 +405,9 @@ class TorchLanguageServer(LanguageServer):
             state.propagated = result.src.text
             for other in self._dependents(state):
                 self.schedule(other.uri, background=True)
+        # After publishing: the first collection of a session (see _settle_memory) took
+        # ~250 ms before the first diagnostics of a 10,000-line file reached the client.
+        _settle_memory()
 
     async def _evaluate_runtime(self, uri: str, serial: int) -> None:
         """Evaluate the document on meta tensors (TL901) on the runtime thread, after
@@ -473,11 +496,20 @@ class TorchLanguageServer(LanguageServer):
         cancel = lambda: self.docs.get(state.uri) is not state or state.serial != serial  # noqa: E731
         diags: list[Diagnostic] = []
         ctx = None
+        partial = None
+        if state.result is None and src.problem is None and not self.pull and len(src.lines) >= PARTIAL_PUBLISH_LINES \
+                and not isinstance(state, NotebookState):
+            # The first analysis of a large document (just opened): what the cheap
+            # checkers find is published at once, the rest when the shape interpreter is
+            # done (a smaller one is analysed whole about as fast as it is parsed).
+            def partial(found: list[Diagnostic]) -> None:
+                self._to_loop(self._publish_partial, state, serial, Result(
+                    version, serial, src, None, engine.finish(src, found, enabled), src.lines, compact=True))
         if src.tree is not None:
             analysed = src if src.problem is None else analysed_source(src)
             try:
                 ctx, diags = engine.analyse(analysed, self.project, enabled, record_shapes=True, cancel=cancel,
-                                            unit_cache=state.units)
+                                            unit_cache=state.units, partial=partial)
             except AnalysisCancelled:
                 return None
         if src.problem is not None and snap.settings.report_syntax_errors:
@@ -657,6 +689,22 @@ class TorchLanguageServer(LanguageServer):
             related_information=related or None,
             data=data.to_json(),
         )
+
+    def _publish_partial(self, state: DocState, serial: int, partial: Result) -> None:
+        """On the event loop: the diagnostics a document's first analysis has found so
+        far (a subset of what it will publish when done, see ``engine.analyse``), unless
+        that analysis is already in, or superseded."""
+        if self.docs.get(state.uri) is not state or state.serial != serial or state.result is not None \
+                or self.pull or self.shutting_down:
+            return
+        key = (partial.version, tuple((d.code, int(d.severity), d.range, d.message, d.related, d.fixes)
+                                      for d in partial.diagnostics))
+        if key == state.published:
+            return
+        state.published = key
+        items = [self.to_lsp(d, partial, state.uri) for d in partial.diagnostics]
+        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=state.uri, diagnostics=items,
+                                                                            version=partial.version))
 
     def result_key(self, state: DocState, result: Result) -> tuple:
         """What the client sees of a result's diagnostics (to tell when it changed)."""

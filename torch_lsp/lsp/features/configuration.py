@@ -31,9 +31,12 @@ def did_change_watched_files(ls: TorchLanguageServer, params: lsp.DidChangeWatch
 
 
 async def pull_configuration(ls: TorchLanguageServer) -> None:
+    """Ask the client for the settings; the open documents are analysed again when
+    they changed. (After ``initialized`` they are usually the ones ``initialize`` gave:
+    analysing again then cancelled the first analysis of the document just opened,
+    which started over.)"""
     ws = ls.client_capabilities.workspace
     if not (ws and ws.configuration):
-        reanalyse_all(ls)
         return
     try:
         items = await ls.workspace_configuration_async(lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section=SETTINGS_SECTION)]))
@@ -41,8 +44,10 @@ async def pull_configuration(ls: TorchLanguageServer) -> None:
         ls.log("debug", f"workspace/configuration failed: {exc}")
         items = None
     if items and items[0] is not None:
+        before = ls.settings
         ls.apply_settings(items[0])
-    reanalyse_all(ls)
+        if ls.settings != before:
+            reanalyse_all(ls)
 
 
 def reanalyse_all(ls: TorchLanguageServer) -> None:

@@ -25,6 +25,9 @@ def initialize(ls: TorchLanguageServer, params: lsp.InitializeParams) -> None:
 
 
 async def initialized(ls: TorchLanguageServer, params: lsp.InitializedParams) -> None:
+    # The analysis imports its checkers and the interpreter on first use: now, on the
+    # analysis thread, rather than when the first document arrives.
+    ls.submit(ls.preload)
     caps = ls.client_capabilities
     ws = caps.workspace
     if ws and ws.did_change_watched_files and ws.did_change_watched_files.dynamic_registration:
