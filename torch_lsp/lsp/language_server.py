@@ -90,9 +90,10 @@ class TorchLanguageServer(LanguageServer):
         self._compacting = False  # a _compact_idle job is queued or running
         self._last_added = 0.0  # when a document the user opened or edited last joined the queue
         self._released_lines = 0  # lines of analyses released since the heap was last trimmed
-        from torch_lsp.runtime.session import RuntimeSession
-
-        self.runtime = RuntimeSession(self.log)
+        # The runtime evaluation (TL901): its session and modules are made on first use
+        # (most sessions never evaluate; importing them made `initialize` ~35 ms slower).
+        self._runtime: Any = None
+        self._runtime_settings: dict = {}
         self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torch-lsp-runtime")
         self.runtime_running: tuple[str, int] | None = None  # (uri, serial) of the evaluation in progress
 
@@ -145,9 +146,19 @@ class TorchLanguageServer(LanguageServer):
         except Exception:  # no client connected (tests), or the stream is gone
             pass
 
-    def configure_runtime(self) -> None:
-        from torch_lsp.runtime.report import Options
+    @property
+    def runtime(self) -> Any:
+        """The runtime evaluation's ``RuntimeSession`` (made on first use)."""
+        if self._runtime is None:
+            from torch_lsp.runtime.report import Options
+            from torch_lsp.runtime.session import RuntimeSession
 
+            session = RuntimeSession(self.log)
+            session.configure(Options.from_settings(self._runtime_settings))
+            self._runtime = session
+        return self._runtime
+
+    def configure_runtime(self) -> None:
         try:
             table = self.resolver.settings_for(self.root or os.getcwd()).runtime
         except ConfigError:
@@ -157,7 +168,11 @@ class TorchLanguageServer(LanguageServer):
                   "report-skipped": r.report_skipped, "max-entry-points": r.max_entry_points}
         merged = dict(table) if isinstance(table, dict) else {}
         merged.update({k: v for k, v in client.items() if v is not None})
-        self.runtime.configure(Options.from_settings(merged))
+        self._runtime_settings = merged
+        if self._runtime is not None:
+            from torch_lsp.runtime.report import Options
+
+            self._runtime.configure(Options.from_settings(merged))
 
     def reload_config(self) -> None:
         try:
@@ -419,13 +434,14 @@ class TorchLanguageServer(LanguageServer):
         result = state.result
         enabled = self.enabled_for(state.path)
         loop = asyncio.get_running_loop()
+        runtime = self.runtime  # (made here, on the event loop, if this is the first evaluation)
 
         def job():
             self.runtime_running = (uri, serial)
             try:
                 if self.docs.get(uri) is not state or state.serial != serial:
                     return None
-                return self.runtime.evaluate(result.source(), state.path, result.diagnostics, serial, self.project, enabled)
+                return runtime.evaluate(result.source(), state.path, result.diagnostics, serial, self.project, enabled)
             finally:
                 self.runtime_running = None
 

@@ -45,9 +45,11 @@ async def initialized(ls: TorchLanguageServer, params: lsp.InitializedParams) ->
 def shutdown(ls: TorchLanguageServer, *args) -> None:
     ls.shutting_down = True  # (work that still ends in a submit submits nothing)
     ls.executor.shutdown(wait=False, cancel_futures=True)
-    ls.runtime.cancel()
+    if ls._runtime is not None:  # (made on first use: nothing to stop otherwise)
+        ls._runtime.cancel()
     ls.runtime_executor.shutdown(wait=False, cancel_futures=True)
-    ls.runtime.close()
+    if ls._runtime is not None:
+        ls._runtime.close()
 
 
 FEATURES = [
