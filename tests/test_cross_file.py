@@ -486,3 +486,90 @@ def test_related_locations_of_a_problem_in_another_file_name_their_own_file(tmp_
         ("blocks.py", "return self.fc(x)", "the tensor reaches the layer here"),
         ("main.py", "Net()(torch.randn(2, 8))", "the input shape comes from this call"),
     ], where
+
+
+STAR_CHAIN = {
+    "pkg/__init__.py": "",
+    "pkg/api.py": "from .middle import *\n",
+    "pkg/middle.py": "from .layers import *\n",
+    "pkg/layers.py": """
+        import torch.nn as nn
+
+
+        class Base(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(8, 4)
+
+            def forward(self, x):
+                return self.fc(x)
+    """,
+}
+
+USER = """
+import torch
+import torch.nn as nn
+from pkg.api import Base, Other
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Base()
+        self.head = nn.Linear(7, 5)
+
+    def forward(self, x):
+        return self.head(self.block(x))
+
+
+class Unknown(Other):  # a name the chain does not define: every star import is searched
+    pass
+
+
+out = Net()(torch.randn(2, 8))
+"""
+
+
+def test_a_batch_reads_a_dependency_once_and_an_editor_sees_it_change(tmp_path, monkeypatch):
+    """A batch check (``files_fixed``: the tree does not change while it runs) finds a
+    class through a chain of star imports in every file that uses it, and stats the
+    files of the chain once, not once per look-up per file; without ``files_fixed`` (an
+    editor) a dependency changed on disk is read again once the change is reported. (Checked under torch:
+    nn.Linear(8, 4) then nn.Linear(7, 5) on a [2, 8] input raises; with nn.Linear(8, 7)
+    first it does not.)"""
+    import os
+
+    for name, text in STAR_CHAIN.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    users = []
+    for i in range(6):
+        path = tmp_path / f"user{i}.py"
+        path.write_text(USER)
+        users.append(path)
+    layers = str(tmp_path / "pkg" / "layers.py")
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(p, *a, **k):
+        if os.fspath(p) == layers:
+            stats.append(layers)
+        return real_stat(p, *a, **k)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    project = Project([str(tmp_path)], use_jedi=False)
+    project.files_fixed = True
+    first = None
+    for path in users:
+        result = check_source(path.read_bytes(), str(path), project=project)
+        assert [(d.code, d.range.start.line + 1) for d in result.diagnostics if d.code.startswith("TL2")] == [("TL201", 11)]
+        first = len(stats) if first is None else first
+    assert 0 < first and len(stats) == first  # the first file's look-ups read it; the other five's do not
+
+    editor = Project([str(tmp_path)], use_jedi=False)
+    user = users[0]
+    assert [d.code for d in check_source(user.read_bytes(), str(user), project=editor).diagnostics if d.code.startswith("TL2")] == ["TL201"]
+    (tmp_path / "pkg" / "layers.py").write_text(textwrap.dedent(STAR_CHAIN["pkg/layers.py"]).replace("Linear(8, 4)", "Linear(8, 7)  # wider"))
+    editor.file_system_changed([layers])  # (what the editor's file watcher reports)
+    assert [d.code for d in check_source(user.read_bytes(), str(user), project=editor).diagnostics if d.code.startswith("TL2")] == []

@@ -253,6 +253,18 @@ def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tup
 
 # =============================================================================== commands
 def cmd_check(args: argparse.Namespace) -> int:
+    # The tree does not change while it is checked, unless fixes are written into it:
+    # the files other files depend on are read once (see Project.files_fixed).
+    project = engine.Project.default()
+    before = project.files_fixed
+    project.files_fixed = not args.fix
+    try:
+        return _cmd_check(args)
+    finally:
+        project.files_fixed = before
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
     _tune_gc()
     console = Console(quiet=args.quiet)
     overrides = Overrides(

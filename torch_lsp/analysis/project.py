@@ -122,6 +122,11 @@ class Project:
         self._installed_dirs: dict[str, str | None] = {}  # top-level package -> its directory (or .py file)
         self._stores: dict[tuple[str, int], tuple[tuple, Any]] = {}  # (path, line) -> (version, its function parsed)
         self._param_stores: dict[int, tuple[Any, list]] = {}  # id(function) -> (function, parameter_stores)
+        self._found: dict[tuple, str | None] = {}  # (dotted, import root, directory of the importer) -> find_module
+        # True while the files on disk do not change (a batch check that writes no fix):
+        # a dependency already read is not stat'ed again on each look-up (a chain of star
+        # imports asks for the same files hundreds of thousands of times).
+        self.files_fixed = False
 
     @classmethod
     def default(cls) -> "Project":
@@ -160,7 +165,7 @@ class Project:
         ``generation_except``). A batch check never calls this: it reads a tree that
         does not change while it runs."""
         for cache in (self._keys, self._is_file, self._dir_cache, self._pkg_cache, self._root_cache,
-                      self._packages, self._jedi_cache, self.followed_classes):
+                      self._packages, self._jedi_cache, self.followed_classes, self._found):
             cache.clear()
         for path in paths:
             key = self._key(path)
@@ -267,6 +272,8 @@ class Project:
         overlay = self._overlays.get(key)
         if overlay is not None:
             stamp: tuple = (-1, hash(overlay))
+        elif self.files_fixed and key in cache:
+            return cache[key][1]
         else:
             try:
                 st = os.stat(key)
@@ -328,12 +335,14 @@ class Project:
         the tokenizer, as ``inspect.getblock``), once per file version. None when it
         cannot be read."""
         key = self._key(path)
+        hit = self._stores.get((key, lineno))
+        if hit is not None and self.files_fixed and key not in self._overlays:
+            return hit[1]
         try:
             st = os.stat(key)
         except OSError:
             return None
         stamp = (st.st_size, st.st_mtime_ns, hash(self._overlays.get(key)))
-        hit = self._stores.get((key, lineno))
         if hit is not None and hit[0] == stamp:
             return hit[1]
         import inspect
@@ -365,7 +374,15 @@ class Project:
         and the project roots."""
         if not dotted or dotted.startswith("."):
             return None
-        return self.find_in_project(dotted, near.import_root, near.path) or self._find_installed(dotted)
+        # Cached: what it reads (which files exist, project roots, installed packages) is
+        # cached already, and forgotten with this by ``file_system_changed``.
+        key = (dotted, near.import_root, os.path.dirname(near.path) if near.path else None)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        found = self._found[key] = self.find_in_project(dotted, near.import_root, near.path) or self._find_installed(dotted)
+        return found
 
     def find_in_project(self, dotted: str, import_root: str | None, near_path: str | None,
                         probed: list[str] | None = None) -> str | None:
