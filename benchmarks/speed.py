@@ -2,7 +2,9 @@
 """Speed of `torch-lsp check` against a bare `ast.parse` loop, measured in the same run.
 
 Corpus: the same as benchmarks/realworld.py (torchvision/models, timm/models and
-timm/layers, transformers/models, torch/nn/modules), prepared by its functions.
+timm/layers, transformers/models, torch/nn/modules), prepared by its functions; with
+--corpus wild, the twelve libraries of benchmarks/wild.py (code the checker was not
+tuned on), prepared by its functions.
 
 Baseline: a fresh `python` subprocess that reads every .py file of the corpus
 and calls `ast.parse` on it, single process.  Its loop is timed inside the
@@ -28,6 +30,7 @@ contract, 3 if the corpus could not be prepared.
 Usage (from the repository root):
     python benchmarks/speed.py
     python benchmarks/speed.py --repeat 5 --jobs 1 --json speed.json
+    python benchmarks/speed.py --corpus wild --repeat 5
     python benchmarks/speed.py --limit-transformers 40 --cmd "python -m torch_lsp"
     python benchmarks/speed.py --rev 3dc9dcc          # torch_lsp as committed at a revision
 
@@ -140,6 +143,10 @@ def byte_compile(identity: str, cmd: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     realworld.add_corpus_args(ap)
+    ap.add_argument("--corpus", choices=("realworld", "wild"), default="realworld",
+                    help="realworld: the corpus of benchmarks/realworld.py (default); wild: the twelve libraries of "
+                         "benchmarks/wild.py, from <cache-dir>/wild (--limit-transformers, --only and "
+                         "--torch-from-wheel do not apply)")
     ap.add_argument("--cmd", default="torch-lsp", help='the checker command (default: %(default)s; e.g. "python -m torch_lsp")')
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each contender; the median is taken (default: %(default)s)")
     ap.add_argument("--jobs", type=int, default=None, metavar="N", help="pass -j N to the checker (only if its `check --help` lists -j/--jobs)")
@@ -168,8 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measuring torch_lsp as committed at {args.rev} ({sha}), from {snapshot}")
 
     try:
-        parts = realworld.prepare_corpus(args.cache_dir, args.limit_transformers,
-                                         realworld.parse_parts(args.only), args.torch_from_wheel)
+        if args.corpus == "wild":
+            import wild
+
+            parts = wild.prepare_corpus(args.cache_dir / "wild")
+        else:
+            parts = realworld.prepare_corpus(args.cache_dir, args.limit_transformers,
+                                             realworld.parse_parts(args.only), args.torch_from_wheel)
     except realworld.SetupError as exc:
         print(f"corpus setup failed: {exc}", file=sys.stderr)
         return realworld.EXIT_SETUP_FAILED
@@ -287,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": args.python,
             "python_version": platform.python_version(),
             "cpus": os.cpu_count(),
+            "corpus_name": args.corpus,
             "corpus": [
                 {"name": p.name, "version": p.version, "origin": p.origin,
                  "dirs": [str(d) for d in p.dirs], "files": len(p.files())}

@@ -539,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"torch_lsp source: what `{args.cmd}` imports; the repository is at {head}"
               + (f" with {len(dirty)} uncommitted change(s) under torch_lsp/ (use --rev HEAD for the commit)" if dirty else ""))
     argv_tool = realworld.build_command(args.cmd, None, True, None, dirs)
+    if speed.cli_supports_cache(args.cmd):  # every run checks every file (the timing below repeats it)
+        argv_tool.insert(argv_tool.index("check") + 1, "--no-cache")
     print(realworld.tool_identity(args.cmd))
     shown = argv_tool if len(argv_tool) < 12 else argv_tool[:11] + [f"... ({len(argv_tool) - 11} more paths)"]
     print("running: " + " ".join(shlex.quote(a) for a in shown))
