@@ -255,7 +255,9 @@ def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tup
 def cmd_check(args: argparse.Namespace) -> int:
     # The tree does not change while it is checked, unless fixes are written into it:
     # the files other files depend on are read once (see Project.files_fixed).
-    project = engine.Project.default()
+    from torch_lsp.analysis.project import Project
+
+    project = Project.default()
     before = project.files_fixed
     project.files_fixed = not args.fix
     try:
