@@ -398,11 +398,15 @@ class CheckCache:
                     stale.add(q)
                     queue.append(q)
         out: dict[int, list] = {}
+        digests: dict[int, str] = {}  # (one selection object is shared by the files of one configuration)
         for i, (p, data, enabled) in enumerate(files):
             a = os.path.abspath(p)
             node = nodes.get(a)
+            digest = digests.get(id(enabled))
+            if digest is None:
+                digest = digests[id(enabled)] = settings_digest(enabled)
             if a in stale or node is None or node.get("content") != _sha(data) or \
-                    node.get("settings") != settings_digest(enabled) or "diagnostics" not in node:
+                    node.get("settings") != digest or "diagnostics" not in node:
                 self.misses += 1
                 continue
             try:
