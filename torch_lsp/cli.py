@@ -402,8 +402,9 @@ def _from_cache(tasks: list[Task], args: argparse.Namespace, console: Console) -
         if k in found:
             diagnostics, lines = found[k]
             cached[i] = FileOutcome(task.display, diagnostics, lines)
-    left = [task if i in cached or task.data is not None or not cache.wanted(task.path)
-            else replace(task, cache=(cache.directory, cache.key)) for i, task in enumerate(tasks) if i not in cached]
+    writes = {i for i, _, _ in readable}  # (the files it read: they write their outcome to it)
+    left = [replace(task, cache=(cache.directory, cache.key)) if i in writes else task
+            for i, task in enumerate(tasks) if i not in cached]
     if getattr(args, "debug", False):
         console.debug(describe(cache))
     return left, cached, cache

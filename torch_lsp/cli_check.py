@@ -160,10 +160,10 @@ def _runtime_hook(task: Task):
     return evaluate
 
 
-def _fix(task: Task, data: bytes, st: os.stat_result | None, result, outcome: FileOutcome):
-    """Apply fixes round after round; write (``fix``) or diff (``diff``) the result."""
-    first = result
-    original = result.source
+def fix_rounds(task: Task, original: str, result, outcome: FileOutcome):
+    """``fixes.fix_all`` over ``original`` (whose check is ``result``), each new text
+    checked as the task checks; a fix that would leave invalid Python is the outcome's
+    error. Returns the run and the check of its final text."""
     results = {original: result}
 
     def recheck(text: str) -> list:
@@ -174,7 +174,15 @@ def _fix(task: Task, data: bytes, st: os.stat_result | None, result, outcome: Fi
     if run.problem is not None:
         titles = "; ".join(run.refused)
         outcome.error = f"a fix would leave invalid Python ({run.problem}); not applied: {titles}. This is a bug in torch-lsp, please report it"
-    text, result = run.text, results[run.text]
+    return run, results[run.text]
+
+
+def _fix(task: Task, data: bytes, st: os.stat_result | None, result, outcome: FileOutcome):
+    """Apply fixes round after round; write (``fix``) or diff (``diff``) the result."""
+    first = result
+    original = result.source
+    run, result = fix_rounds(task, original, result, outcome)
+    text = run.text
     outcome.fixed += run.applied
     if text == original:
         return result

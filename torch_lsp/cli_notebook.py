@@ -16,7 +16,6 @@ import difflib
 import os
 
 from torch_lsp import engine
-from torch_lsp.analysis import fixes
 from torch_lsp.analysis.diagnostics import Range
 from torch_lsp.analysis.notebook import NotebookError, NotebookModule, read_ipynb, relabel
 from torch_lsp.analysis.source import ParseProblem, split_lines
@@ -70,19 +69,10 @@ def process_notebook(task, data: bytes, st: os.stat_result | None) -> FileOutcom
 
 
 def _fix(task, nb, text: str, data: bytes, st: os.stat_result | None, module: NotebookModule, result, outcome: FileOutcome):
-    from torch_lsp.cli_check import _write_fixed
+    from torch_lsp.cli_check import _write_fixed, fix_rounds
 
     original = module.text
-    results = {original: result}
-
-    def recheck(new: str) -> list:
-        results[new] = engine.check_source(new, task.display, enabled=task.enabled)
-        return results[new].diagnostics
-
-    run = fixes.fix_all(original, result.diagnostics, recheck, unsafe=task.unsafe)
-    if run.problem is not None:
-        outcome.error = (f"a fix would leave invalid Python ({run.problem}); not applied: {'; '.join(run.refused)}. "
-                         "This is a bug in torch-lsp, please report it")
+    run, final = fix_rounds(task, original, result, outcome)
     if run.text == original:
         return result
     sources = module.split(run.text)
@@ -109,7 +99,7 @@ def _fix(task, nb, text: str, data: bytes, st: os.stat_result | None, module: No
     outcome.notebook = nb.module()
     if outcome.notebook.text != run.text:  # (not expected: the same cells make the same module)
         return engine.check_source(outcome.notebook.text, task.display, enabled=task.enabled)
-    return results[run.text]
+    return final
 
 
 def _cell_diff(module: NotebookModule, index: int, new: str, path: str) -> str:

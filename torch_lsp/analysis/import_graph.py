@@ -1,13 +1,12 @@
-"""Which modules a file imports, anywhere in it (the top level, functions, ``if``
-and ``try`` blocks): what its analysis can follow into other files. The batch
-check's cache (``torch_lsp/cache.py``) keys a file's result on the project files
-reachable from it this way."""
+"""A file's import statements, anywhere in it (the top level, functions, ``if`` and
+``try`` blocks): what its analysis can follow into other files. The batch check's
+cache (``torch_lsp/cache.py``) keys a file's result on the project files reachable
+from it this way; a file read only for its imports is scanned, not parsed."""
 from __future__ import annotations
 
 import ast
 import re
 
-from torch_lsp.analysis.names import ImportTable
 
 _BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
 
@@ -28,38 +27,6 @@ def import_statements(tree: ast.Module) -> list[ast.stmt]:
                 if children:
                     stack.extend(reversed(children))
     return out
-
-
-def modules_of(statements: list[ast.stmt], module_name: str | None, is_package: bool) -> list[str]:
-    """The absolute dotted names import statements may load, in order, once each:
-    ``import a.b`` gives ``a`` and ``a.b``; ``from m import x`` gives ``m`` and ``m.x``
-    (``x`` may be a submodule). Relative imports are made absolute with the file's
-    module name (left out when it is unknown: they resolve nowhere)."""
-    table = ImportTable(module_name=module_name, is_package=is_package)
-    out: dict[str, None] = {}
-    for node in statements:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                for i in range(1, len(parts) + 1):
-                    out.setdefault(".".join(parts[:i]))
-        elif isinstance(node, ast.ImportFrom):
-            base = table.absolute_module(node.module, node.level)
-            if base is None:
-                continue
-            if base and not base.endswith("."):
-                parts = base.split(".")
-                for i in range(1, len(parts) + 1):
-                    out.setdefault(".".join(parts[:i]))
-            for alias in node.names:
-                if alias.name != "*":
-                    out.setdefault(f"{base}.{alias.name}" if base and not base.endswith(".") else base + alias.name)
-    return [m for m in out if m and not m.startswith(".")]
-
-
-def imported_modules(tree: ast.Module, module_name: str | None, is_package: bool) -> list[str]:
-    """``modules_of`` the file's ``import_statements``."""
-    return modules_of(import_statements(tree), module_name, is_package)
 
 
 # A statement that may be an import: at the start of a line, or after `;` or `:` (a
@@ -92,11 +59,6 @@ def _simple(line: str) -> ast.stmt | None:
     if not names or not all(n == "*" or _NAME.match(n) for n in names):
         return None
     return ast.ImportFrom(module=module or None, names=[ast.alias(name=n) for n in names], level=level)
-
-
-def scanned_modules(text: str, module_name: str | None, is_package: bool) -> list[str]:
-    """``imported_modules`` of a file's text without parsing it (``scanned_statements``)."""
-    return modules_of(scanned_statements(text), module_name, is_package)
 
 
 _TOP_LEVEL_NAME = re.compile(r"^(?:(?:async[ \t]+)?def|class)[ \t]+(\w+)|^(\w+)[ \t]*(?::[^=\n]*)?=(?!=)", re.M)

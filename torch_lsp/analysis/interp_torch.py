@@ -36,6 +36,17 @@ from torch_lsp.analysis.interp_support import (
 )
 
 
+def flattened_dims(shape: Shape | None, start: Any, end: Any) -> tuple:
+    """The dims ``torch.flatten(x, start, end)`` (or ``nn.Flatten(start, end)``) multiplies
+    into one (``()`` when they are not known)."""
+    if shape is None or shape.prefix or type(start) is not int or type(end) is not int:
+        return ()
+    n = len(shape.dims)
+    if not (-n <= start < n and -n <= end < n):
+        return ()
+    return tuple(shape.dims[start % n:end % n + 1])
+
+
 class TorchCalls:
     """Calls into torch."""
 
@@ -100,24 +111,14 @@ class TorchCalls:
         origin_in = args[0].origin
         preserving = layer.cls in T.STATELESS_LAYERS or layer.short.startswith("Dropout")
         if layer.cls == "torch.nn.Flatten":  # as `torch.flatten(x, start, end)`: the dims it multiplied
-            origin = Origin("flatten", node, mod.label or layer.short, mod.node, factors=self._flattened(layer, inputs[0]),
+            origin = Origin("flatten", node, mod.label or layer.short, mod.node, factors=flattened_dims(inputs[0], layer.params.get("start_dim", 1),
+                                                    layer.params.get("end_dim", -1)),
                             site=origin_in.site if origin_in else None, chain=mod.chain)
         elif preserving and origin_in is not None:
             origin = origin_in
         else:
             origin = Origin("layer", node, mod.label or layer.short, mod.node, site=origin_in.site if origin_in else None, chain=mod.chain)
         return self._wrap_output(res.out, origin)
-
-    @staticmethod
-    def _flattened(layer: Layer, shape: Shape | None) -> tuple:
-        """The input dims an ``nn.Flatten`` multiplies (``()`` when not known)."""
-        start, end = layer.params.get("start_dim", 1), layer.params.get("end_dim", -1)
-        if shape is None or shape.prefix or type(start) is not int or type(end) is not int:
-            return ()
-        n = len(shape.dims)
-        if not (-n <= start < n and -n <= end < n):
-            return ()
-        return tuple(shape.dims[start % n:end % n + 1])
 
     def _pin(self, x: AV, arg: ast.AST | None, mod: LayerV, frame: Frame) -> Any:
         """A tensor of unknown shape that a layer accepted has the shape the layer
@@ -497,12 +498,7 @@ class TorchCalls:
                         and all(dim_eq(a, b) is True for a, b in zip(sizes[:k], dims[:k])))
                 factors = tuple(dims[k:]) if kept else ()
             if factors and isinstance(flatten_sizes, tuple) and flatten_sizes[:1] == ("flatten",):
-                n = len(first.shape.dims)
-                start, end = flatten_sizes[1], flatten_sizes[2]
-                if type(start) is int and type(end) is int and -n <= start < n and -n <= end < n:
-                    factors = tuple(first.shape.dims[start % n:end % n + 1])  # the dims torch multiplies
-                else:
-                    factors = ()
+                factors = flattened_dims(first.shape, flatten_sizes[1], flatten_sizes[2])
             origin = Origin("flatten", node, self.seg(node), factors=factors, site=first.origin.site if first.origin else None)
         elif operands and isinstance(operands[0], TensorV) and operands[0].origin is not None:
             origin = Origin("op", node, self.seg(node), site=operands[0].origin.site)

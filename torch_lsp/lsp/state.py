@@ -84,13 +84,6 @@ class RequestSnapshot:
         return {i for i in range(max(lo, 0), min(hi, len(now) - 1, len(then) - 1) + 1)
                 if now[i] == then[i].rstrip("\r\n")}
 
-    def line_text(self, line: int) -> str:
-        """A line of the document now, without its line end ('' past the end)."""
-        from torch_lsp.analysis.source import split_lines
-
-        lines = split_lines(self.text)
-        return lines[line] if 0 <= line < len(lines) else ""
-
     def workspace_edit(self, edits: list) -> Any:
         """Edits of this document, for the version they were computed for when the
         client can check it (``documentChanges``): a client that has moved on rejects

@@ -149,6 +149,15 @@ def _unpool_config(layer: Layer) -> list[ShapeError]:
     )
 
 
+def _with_indices(out: Shape, p: dict) -> Result:
+    """A max pool's result: the output, with ``return_indices=True`` the pair (output,
+    indices of the same shape); unknown when the flag is not a constant."""
+    ri = p.get("return_indices", False)
+    if ri is True:
+        return Result((out, out))
+    return Result(out if ri is False else None)
+
+
 def _pool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     p = layer.params
     n = _rank_of(layer.cls)
@@ -180,10 +189,7 @@ def _pool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
         if bad:
             return _fail("spatial", _spatial_msg(n, outs, tuple(sp.spatial), k, "window", pads, d), got=tuple(sp.spatial))
     out = sp.build(sp.chan, tuple(outs))
-    ri = p.get("return_indices", False)
-    if ri is True:
-        return Result((out, out))
-    return Result(out if ri is False else None)
+    return _with_indices(out, p)
 
 
 def _adaptive_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
@@ -198,10 +204,7 @@ def _adaptive_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
     else:
         outs = (UNKNOWN,) * n
     out = sp.build(sp.chan, outs)
-    ri = p.get("return_indices", False)
-    if ri is True:
-        return Result((out, out))
-    return Result(out if ri is False else None)
+    return _with_indices(out, p)
 
 
 def _unpool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
@@ -265,8 +268,7 @@ def _fracpool_forward(layer: Layer, inputs: list, kwargs: dict) -> Result:
                 got=tuple(sp.spatial),
             )
     out = sp.build(sp.chan, outs)
-    ri = p.get("return_indices", False)
-    return Result((out, out)) if ri is True else Result(out if ri is False else None)
+    return _with_indices(out, p)
 
 
 def _expected_input(layer: Layer) -> Shape | None:

@@ -28,7 +28,7 @@ def hover_at(snap: RequestSnapshot, position: lsp.Position) -> lsp.Hover | None:
     if pos.line not in snap.unchanged_lines(pos.line, pos.line):
         return None  # the line changed since the last result: no answer about other text
     found = hover_markdown(snap.result.query, snap.diagnostics, pos)
-    evaluated = runtime_markdown(snap.runtime, snap.line_text(pos.line), pos) if snap.runtime is not None else None
+    evaluated = runtime_markdown(snap.runtime, lines.line(pos.line), pos) if snap.runtime is not None else None
     if evaluated is not None:
         found = (found[0] + "\n\n---\n\n" + evaluated[0], found[1]) if found is not None else evaluated
     if found is None:
