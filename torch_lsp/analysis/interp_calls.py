@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from torch_lsp.analysis import torch_api as T
 from torch_lsp.analysis.shapes import UNKNOWN
 from torch_lsp.analysis.pyvalues import BUILTIN_CALLS
+from torch_lsp.analysis.interp_memo import _MISSING
 from torch_lsp.analysis.values import (
     AV, BoundMethodV, CallEntry, ClassV, FuncV, InstanceV, LayerV, LossV, Origin, PartialV, SeqV, TensorV, TupleV, _OrderedDictV,
     StarSizesV, UnionV, _DictV, failed_tensor, has_failed, set_attr,
@@ -46,7 +47,10 @@ class Calls:
         _lookup_outer: Any
         _loss: Any
         _memo_begin: Any
+        _memo_call: Any
         _memo_end: Any
+        _memo_hit: Any
+        _memo_key: Any
         _method_of: Any
         _qualify: Any
         _replay: Any
@@ -65,7 +69,9 @@ class Calls:
         generic: Any
         imported: Any
         instantiate: Any
+        effects: Any
         local: Any
+        memo_runs: Any
         module_env: Any
         region: Any
         seg: Any
@@ -112,6 +118,22 @@ class Calls:
         if builtin is not None:
             return self.builtin(builtin, args, kwargs, node, frame)
         return self.call(func, args, kwargs, node, frame)
+
+    def _call_function(self, func: FuncV, args: list, kwargs: dict, node: ast.Call, frame: Frame) -> AV:
+        self_args = [func.self_value] if func.self_value is not None else []
+        self.chain.append(CallEntry(func.node, node, len(self_args)))
+        try:
+            closure = func.closure() if func.closure is not None else None
+            entering = self.local and id(func.node) in self.imported
+            if entering:
+                self.entries.append((node, func))
+            try:
+                return self._run_function(func.node, self_args + args, kwargs, frame, closure=closure)
+            finally:
+                if entering:
+                    self.entries.pop()
+        finally:
+            self.chain.pop()
 
     @staticmethod
     def _getattr(args: list, kwargs: dict) -> AV:
@@ -213,6 +235,8 @@ class Calls:
                 key = (id(func.info), key, tuple(sorted(frame.subst.items())), self.generic)
                 hit = self._instance_cache.get(key)
                 if hit is not None:
+                    if self.memo_runs:  # a module made outside the run under way
+                        self.effects += 1
                     self._replay(hit[1])
                     if isinstance(hit[0], InstanceV):
                         hit[0].reused = True
@@ -230,20 +254,13 @@ class Calls:
         if isinstance(func, (LayerV, SeqV, InstanceV, UnionV)):
             return self.call_module(func, args, kwargs, node, frame)
         if isinstance(func, FuncV):
-            self_args = [func.self_value] if func.self_value is not None else []
-            self.chain.append(CallEntry(func.node, node, len(self_args)))
-            try:
-                closure = func.closure() if func.closure is not None else None
-                entering = self.local and id(func.node) in self.imported
-                if entering:
-                    self.entries.append((node, func))
-                try:
-                    return self._run_function(func.node, self_args + args, kwargs, frame, closure=closure)
-                finally:
-                    if entering:
-                        self.entries.pop()
-            finally:
-                self.chain.pop()
+            key = self._memo_key(func, args, kwargs, frame)
+            if key is None:
+                return self._call_function(func, args, kwargs, node, frame)
+            hit = self._memo_hit(key)
+            if hit is not _MISSING:
+                return hit
+            return self._memo_call(key, func.node, lambda: self._call_function(func, args, kwargs, node, frame))
         if isinstance(func, LossV):
             return self._loss(func.name, func.reduction, args, kwargs, node)
         if isinstance(func, BoundMethodV):

@@ -40,6 +40,7 @@ class Following:
 
     if TYPE_CHECKING:  # what the other parts of the interpreter provide
         _block: Any
+        _body_runs: Any
         _class_values: Any
         _file_envs: Any
         _followed_paths: Any
@@ -53,6 +54,7 @@ class Following:
         call: Any
         ctx: Any
         depth: Any
+        effects: Any
         epoch: Any
         eval: Any
         flows: Any
@@ -62,6 +64,8 @@ class Following:
         imports: Any
         instance_stack: Any
         local: Any
+        _recursion_cut: Any
+        memo_runs: Any
         model: Any
         module_env: Any
         module_frame: Any
@@ -284,6 +288,11 @@ class Following:
                     any(v is args[0] for v in frame.env.values()):
                 self._unseen_method_in_init(args[0])
         if self.depth > MAX_DEPTH or (id(fn) in self.foreign and not FOLLOW_OTHER_FILES) or id(fn) in self.active:
+            if self.memo_runs:  # a limit the same call made elsewhere may not meet (see interp_memo)
+                if self.depth > MAX_DEPTH:
+                    self.effects += 1
+                elif id(fn) in self.active:
+                    self._recursion_cut(fn)
             return UNKNOWN  # too deep, another file's, or recursive (its result is what is being computed)
         saved = self._enter(fn)
         epoch = self.epoch
@@ -399,6 +408,8 @@ class Following:
                 env[k] = UNKNOWN
         inner = Frame(env, fn, frame.subst, frame.site, closure=closure)
         flow = self.new_flow(inner)
+        if self.memo_runs:
+            self._body_runs(fn)
         self.active.add(id(fn))
         self.depth += 1
         self.flows.append(flow)

@@ -42,6 +42,7 @@ class Instances:
 
     if TYPE_CHECKING:  # what the other parts of the interpreter provide
         _block: Any
+        _body_runs: Any
         _call_arguments: Any
         _call_layer: Any
         _conc_escaping: Any
@@ -61,6 +62,7 @@ class Instances:
         call: Any
         ctx: Any
         depth: Any
+        effects: Any
         entries: Any
         epoch: Any
         eval: Any
@@ -70,6 +72,7 @@ class Instances:
         imported: Any
         instance_stack: Any
         local: Any
+        memo_runs: Any
         model: Any
         module_env: Any
         module_frame: Any
@@ -162,6 +165,8 @@ class Instances:
                     set_attr(inst, _TORCH_LAYER, built)
             return inst
         if self.depth > MAX_DEPTH or (id(init) in self.foreign and not FOLLOW_OTHER_FILES):
+            if self.memo_runs and self.depth > MAX_DEPTH:
+                self.effects += 1  # a limit the same call elsewhere may not meet
             return inst
         entering = node is not None and self.local and id(init) in self.imported
         if entering:
@@ -315,12 +320,12 @@ class Instances:
             elif p.arg in kwargs:
                 value = kwargs[p.arg]
             elif defaults[i] is not None and "**" not in kwargs:
-                value = self.eval(defaults[i], Frame(self.module_env))
+                value = self.eval(defaults[i], self.module_frame())
             else:
                 value = UNKNOWN
             env[p.arg] = self._param_value(p.arg, value, subst, info, site)
         for p, d in zip(a.kwonlyargs, a.kw_defaults):
-            value = kwargs.get(p.arg, self.eval(d, Frame(self.module_env)) if d is not None else UNKNOWN)
+            value = kwargs.get(p.arg, self.eval(d, self.module_frame()) if d is not None else UNKNOWN)
             env[p.arg] = self._param_value(p.arg, value, subst, info, site)
         if a.vararg:
             env[a.vararg.arg] = TupleV(tuple(args[len(params) - 1:])) if len(args) >= len(params) - 1 else UNKNOWN
@@ -328,6 +333,8 @@ class Instances:
             env[a.kwarg.arg] = _extra_keywords(a, kwargs)
         inner = Frame(env, init, subst, site or frame.site)
         flow = self.new_flow(inner)
+        if self.memo_runs:
+            self._body_runs(init)
         self.depth += 1
         self.flows.append(flow)
         try:
@@ -410,11 +417,15 @@ class Instances:
             key = (id(inst), key, id(site), tuple(sorted(subst.items())), self.generic)
             hit = self._forward_cache.get(key)
             if hit is not None:
+                if self.memo_runs:  # a module run outside the run under way
+                    self.effects += 1
                 out, recorded, raised = hit
                 for mod, shape_in, res_out, label, rec_subst, error in recorded:
                     self._store_layer_call(mod, shape_in, res_out, label, rec_subst, site, error)
                 self._replay(raised)
                 return out
+        if self.memo_runs and (site is not None or not self.instance_stack):
+            self.effects += 1  # what the file's summaries and units keep of this run
         if site is not None:
             self.site_classes.add(inst.cls.name)
         if not self.instance_stack:  # the module a summary is about, for its parameter total

@@ -33,6 +33,7 @@ class Reporting:
     if TYPE_CHECKING:  # what the other parts of the interpreter provide
         _analyse_class: Any
         _arm_stack: Any
+        _call_memo: Any
         _collecting: Any
         _forward_cache: Any
         _generic_keys: Any
@@ -48,6 +49,7 @@ class Reporting:
         conditional: Any
         dead: Any
         depth: Any
+        effects: Any
         entries: Any
         findings: Any
         flows: Any
@@ -56,6 +58,7 @@ class Reporting:
         instance_stack: Any
         layer_calls: Any
         local: Any
+        memo_runs: Any
         module_frame: Any
         raising: Any
         reporter: Any
@@ -143,6 +146,7 @@ class Reporting:
         is in end here, what follows them runs only on the others), "cascade" (the
         unit's run already stopped at an earlier error), "new" (the first error surely
         raised: the unit's run stops here)."""
+        self.effects += 1  # (see interp_memo)
         certain = all(f.certain for f in self.flows)
         if any(may_catch(hs, exc) for hs in self.catching):
             if certain:
@@ -187,8 +191,10 @@ class Reporting:
         self._generic_keys[key] = set()  # while it runs (recursion)
         saved = (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
                  self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
-                 self.steps, self.catching, self.active, self.flows, self.raising, self.dead, self._memo_runs)
+                 self.steps, self.catching, self.active, self.flows, self.raising, self.dead, self._memo_runs,
+                 self._call_memo, self.memo_runs)
         self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
+        self._call_memo, self.memo_runs = {}, 0
         self._forward_cache, self._instance_cache, self.instance_stack, self.chain, self.entries = {}, {}, [], [], []
         self.catching, self.depth, self.active, self.steps, self.flows, self.raising = [], 0, set(), 0, [], None
         self.dead, self._memo_runs = False, []
@@ -204,7 +210,8 @@ class Reporting:
         finally:
             (self.reporter, self.index, self.layer_calls, self.summary_instances, self._forward_cache,
              self._instance_cache, self.instance_stack, self.chain, self.entries, self.generic, self.depth,
-             self.steps, self.catching, self.active, self.flows, self.raising, self.dead, self._memo_runs) = saved
+             self.steps, self.catching, self.active, self.flows, self.raising, self.dead, self._memo_runs,
+             self._call_memo, self.memo_runs) = saved
             self._collecting = None
         keys = self._generic_keys[key] = {(x.code, id(x.node)) for x in found}
         return keys

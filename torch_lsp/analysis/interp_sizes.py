@@ -26,6 +26,7 @@ class Sizes:
 
     if TYPE_CHECKING:  # what the other parts of the interpreter provide
         _size_names: Any
+        effects: Any
         instance_stack: Any
         seg: Any
 
@@ -77,6 +78,7 @@ class Sizes:
         """A symbol for a size of ``t`` not known, named after where it was read
         (``x.shape[1]``); a name already given to another tensor's size gets a mark."""
         base, k = name, 0
+        self.effects += 1  # the names given so far decide the next (see interp_memo)
         while True:
             owner = self._size_names.get(name)
             if owner is None:  # (a name is never given twice: shapes made from its tensor outlive it)

@@ -60,6 +60,7 @@ class TorchCalls:
         active: Any
         call: Any
         chain: Any
+        effects: Any
         flows: Any
         instance_stack: Any
         layer_calls: Any
@@ -169,6 +170,7 @@ class TorchCalls:
     def _record_layer_call(self, mod: LayerV, shape_in: Shape | None, out: Any, frame: Frame, error: str = "") -> None:
         if not self.instance_stack:
             return
+        self.effects += 1  # kept for the summary (see interp_memo)
         label = mod.label or f"nn.{mod.layer.short}"
         if len(self.instance_stack) > 1:
             inner = self.instance_stack[-1]

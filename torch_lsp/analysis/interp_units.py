@@ -33,6 +33,7 @@ class Units:
     if TYPE_CHECKING:  # what the other parts of the interpreter provide
         _block: Any
         _call_forward: Any
+        _call_memo: Any
         _forward_cache: Any
         _instance_cache: Any
         _memo_runs: Any
@@ -53,6 +54,7 @@ class Units:
         instantiate: Any
         layer_calls: Any
         loop_depth: Any
+        memo_off: Any
         model: Any
         module_env: Any
         module_frame: Any
@@ -137,9 +139,11 @@ class Units:
 
     def _top(self, body: list[ast.stmt], frame: Frame) -> None:
         self.flows.append(frame.flow or self.new_flow(frame))
+        self.memo_off += 1  # the module's names change as it runs (see interp_memo)
         try:
             self._block(body, frame, top=True)
         finally:
+            self.memo_off -= 1
             self.flows.pop()
 
     def shape_index(self) -> "ShapeIndex":
@@ -161,6 +165,7 @@ class Units:
         before = dict(self.module_env) if top else None
         self.reporter, self.index, self.layer_calls, self.summary_instances = Reporter(), ShapeIndex(), {}, {}
         self._forward_cache, self._instance_cache, self.site_classes = {}, {}, set()
+        self._call_memo = {}
         try:
             self._unit(work)
             env = None

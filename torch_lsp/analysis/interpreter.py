@@ -133,13 +133,14 @@ from torch_lsp.analysis.interp_support import (  # noqa: F401
 from torch_lsp.analysis.interp_units import Units
 from torch_lsp.analysis.interp_sizes import Sizes
 from torch_lsp.analysis.interp_calls import Calls
+from torch_lsp.analysis.interp_memo import CallMemo
 from torch_lsp.analysis.interp_reporting import Reporting
 from torch_lsp.analysis.interp_following import Following
 from torch_lsp.analysis.interp_instances import Instances
 from torch_lsp.analysis.interp_torch import TorchCalls
 
 
-class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCalls, Statements, PythonValues):
+class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances, TorchCalls, Statements, PythonValues):
     max_steps = MAX_STEPS  # per analysis unit (see _unit)
 
     def __init__(self, ctx: Any, record: bool = True):
@@ -174,6 +175,7 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
         self.dead = False
         self.cascade = 0
         self._memo_runs: list[_MemoRun] = []  # memoised runs (constructions, forwards) under way
+        self._memo_reset()  # plain function calls by their arguments (see interp_memo)
         self.flows: list = []  # the Flow of each function run under way, outermost first
         self.unit_class: str | None = None  # the class a class unit analyses on its own
         self.site_classes: set[str] = set()  # classes whose forward ran with a call site's input
@@ -322,8 +324,10 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
         return self.module_env.get(name, UNKNOWN)
 
     def module_frame(self) -> Frame:
-        """A frame for evaluating an expression at module level (a default, a ``case`` value)."""
-        return Frame(self.module_env)
+        """A frame for evaluating an expression at module level (a default, a ``case`` value).
+        Its names are read as a function reads globals (see ``CallMemo._outside``); it
+        binds nothing."""
+        return Frame({})
 
     def _forget(self, value: AV, frame: Frame) -> None:
         """A Python list was changed in place (``append``, ``x[i] = ...``): every name
@@ -355,10 +359,14 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
         if kind is _NAME:  # the common cases, inline (the hot path)
             name = node.id  # type: ignore[attr-defined]
             env = frame.env
-            v = env[name] if name in env else (self.module_env.get(name, UNKNOWN) if frame.closure is None
-                                               else self._lookup_outer(name, frame))
-            if v is UNKNOWN and name[:1].isupper() and name not in env:
-                v = self._imported_class_value(node)  # type: ignore[arg-type]
+            if name in env:
+                v = env[name]
+            else:
+                v = self.module_env.get(name, UNKNOWN) if frame.closure is None else self._lookup_outer(name, frame)
+                if v is UNKNOWN and name[:1].isupper():
+                    v = self._imported_class_value(node)  # type: ignore[arg-type]
+                elif self.memo_runs:
+                    self._outside(v)
         elif kind is _CONSTANT:
             return node.value  # type: ignore[attr-defined]
         elif kind is _CALL:
@@ -378,7 +386,10 @@ class Interpreter(Units, Sizes, Calls, Reporting, Following, Instances, TorchCal
             name = node.id  # type: ignore[attr-defined]
             if name in env:
                 return env[name]
-            return self.module_env.get(name, UNKNOWN) if frame.closure is None else self._lookup_outer(name, frame)
+            v = self.module_env.get(name, UNKNOWN) if frame.closure is None else self._lookup_outer(name, frame)
+            if self.memo_runs:
+                self._outside(v)
+            return v
         if kind is ast.Constant:
             return node.value  # type: ignore[attr-defined]
         if kind is ast.Attribute:
