@@ -80,6 +80,33 @@ def test_a_second_run_reads_every_result_and_reports_the_same(tree):
     assert (tree / ".torch_lsp_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
+def _imported_by_check(cwd: Path) -> tuple[list[dict], set[str]]:
+    """A `check` run (as `check` above) and the modules it imported."""
+    code = ("import json, sys\nfrom torch_lsp.cli import main\n"
+            "rc = main(['check', '--format', 'json', '--exit-zero', '-j', '1', '.'])\n"
+            "sys.stderr.write('\\nMODULES ' + json.dumps(sorted(sys.modules)))\nsys.exit(rc)\n")
+    env = {k: v for k, v in os.environ.items() if k != "TORCH_LSP_NO_CACHE"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), set(json.loads(proc.stderr.rpartition("MODULES ")[2]))
+
+
+def test_an_unchanged_tree_is_read_without_importing_the_analysis(tree):
+    """Issue 18: a run whose every result comes from the cache costs Python's start and
+    what reads the cache; the engine, the rules (their codes are stored with the
+    cache's key) and the analysis of a file are imported only when a file is checked."""
+    first, imported = _imported_by_check(tree)
+    assert {"torch_lsp.engine", "torch_lsp.rules", "torch_lsp.analysis.interpreter"} <= imported  # (the control)
+    second, imported = _imported_by_check(tree)
+    assert second == first
+    heavy = sorted(m for m in imported if m in ("torch_lsp.engine", "torch_lsp.analysis.fixes", "torch_lsp.analysis.project")
+                   or m.startswith(("torch_lsp.rules", "torch_lsp.analysis.interp", "torch_lsp.analysis.modules", "jedi")))
+    assert heavy == []
+    (tree / "pkg" / "other.py").write_text("import torch.nn as nn\nlin = nn.Linear(3, 5)\n")
+    third, imported = _imported_by_check(tree)
+    assert third == first and "torch_lsp.engine" in imported
+
+
 def test_a_changed_import_rechecks_its_importers_with_the_new_result(tree):
     first, _ = check(tree)
     assert codes(first) == []

@@ -14,7 +14,6 @@ import io
 import os
 import stat
 import sys
-import traceback
 from dataclasses import replace
 from typing import Any, Callable, Iterator, NoReturn, TextIO
 
@@ -235,7 +234,8 @@ def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tup
             if is_dir:
                 if settings.is_excluded(entry.path, ancestors=False):
                     continue
-                real = os.path.realpath(entry.path)
+                # (a plain directory's real path is its real parent's plus its name)
+                real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real_dir, entry.name)
                 if real in visited:  # a symlink back up the tree, or a second way to the same place
                     continue
                 visited.add(real)
@@ -253,20 +253,6 @@ def _walk(root: str, resolver: ConfigResolver, console: Console) -> Iterator[tup
 
 # =============================================================================== commands
 def cmd_check(args: argparse.Namespace) -> int:
-    # The tree does not change while it is checked, unless fixes are written into it:
-    # the files other files depend on are read once (see Project.files_fixed).
-    from torch_lsp.analysis.project import Project
-
-    project = Project.default()
-    before = project.files_fixed
-    project.files_fixed = not args.fix
-    try:
-        return _cmd_check(args)
-    finally:
-        project.files_fixed = before
-
-
-def _cmd_check(args: argparse.Namespace) -> int:
     _tune_gc()
     console = Console(quiet=args.quiet)
     overrides = Overrides(
@@ -304,7 +290,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         tasks = []
         shared: dict[int, Callable[[str], bool]] = {}  # one selection per settings without per-file ignores
         for display, path in files:
-            settings = resolver.settings_for(path)
+            settings = resolver.settings_for(path, is_dir=False if stdin is None else None)  # (collect_files: files)
             if settings.per_file_ignores:
                 enabled = settings.enabled_for(path)
             else:
@@ -337,7 +323,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     console.progress = progress
     outcomes: list[FileOutcome] = []
     try:
-        for outcome in _in_order(run_tasks(tasks, args.jobs), cached):
+        # The tree does not change while it is checked, unless fixes are written into it.
+        for outcome in _in_order(run_tasks(tasks, args.jobs, files_fixed=not args.fix), cached):
             outcomes.append(outcome)
             progress.advance()
             if outcome.error:
@@ -377,7 +364,7 @@ def _from_cache(tasks: list[Task], args: argparse.Namespace, console: Console) -
     """The tasks left to check (which make the cache's nodes of their outcomes), the
     outcomes the cache still holds (by task index), and the cache (None when it cannot
     be used; see ``torch_lsp/cache.py``)."""
-    from torch_lsp.cache import CheckCache, cache_directory, describe
+    from torch_lsp.cache import CheckCache, cache_directory, describe, read_stamped
 
     directory = cache_directory(args.cache_dir)
     try:
@@ -389,14 +376,15 @@ def _from_cache(tasks: list[Task], args: argparse.Namespace, console: Console) -
 
     cache_module.RUN_FILES = {os.path.abspath(t.path) for t in tasks if t.data is None}
     readable: list[tuple[int, Task, bytes]] = []
+    stamps: dict[str, tuple[int, int]] = {}
     for i, task in enumerate(tasks):
         if task.data is None and cache.wanted(task.path):
             try:
-                with open(task.path, "rb") as f:
-                    readable.append((i, task, f.read()))
+                data, stamps[os.path.abspath(task.path)] = read_stamped(task.path)
             except OSError:
-                pass
-    found = cache.plan([(task.path, data, task.enabled) for _, task, data in readable])
+                continue
+            readable.append((i, task, data))
+    found = cache.plan([(task.path, data, task.enabled) for _, task, data in readable], stamps)
     cached: dict[int, FileOutcome] = {}
     for k, (i, task, _) in enumerate(readable):
         if k in found:
@@ -590,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         swallowed()
         if getattr(args, "debug", False):
+            import traceback
+
             traceback.print_exc()
         first = (str(exc).strip().splitlines() or [""])[0]
         _write(sys.stderr, f"error: internal error in torch-lsp: {type(exc).__name__}: {clean(first)}; rerun with --debug\n")

@@ -1,20 +1,18 @@
 """Checking files for the command line: one ``Task`` per file, ``process`` (read, check,
 fix, and the runtime hook) run here or in worker processes (``run_tasks``). Split from
-``cli.py``; ``cli`` imports these names."""
+``cli.py``; ``cli`` imports these names.
+
+The engine (the analysis and the rules) is imported when a file is checked, not
+before: a run whose every result comes from the cache never imports it."""
 
 import gc
-import difflib
 import io
 import os
 import stat
-import tempfile
 import tokenize
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from torch_lsp import engine
-from torch_lsp.analysis import fixes
 from torch_lsp.strict import swallowed
 from torch_lsp.output import (
     FileOutcome,
@@ -52,6 +50,8 @@ def process(task: Task) -> FileOutcome:
         return _process(task)
     except Exception as exc:  # a bug in torch-lsp: report it for this file and go on
         swallowed()
+        import traceback
+
         first = (str(exc).strip().splitlines() or [""])[0]
         detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
         return FileOutcome(
@@ -87,6 +87,8 @@ def _checked(task: Task, data: bytes, st: os.stat_result | None) -> FileOutcome:
         from torch_lsp.cli_notebook import process_notebook
 
         return process_notebook(task, data, st)
+    from torch_lsp import engine
+
     extra = _runtime_hook(task) if task.runtime is not None else None
     result = engine.check_source(data, task.display, enabled=task.enabled, extra=extra, want_imports=task.cache is not None)
     outcome = FileOutcome(task.display)
@@ -164,6 +166,9 @@ def fix_rounds(task: Task, original: str, result, outcome: FileOutcome):
     """``fixes.fix_all`` over ``original`` (whose check is ``result``), each new text
     checked as the task checks; a fix that would leave invalid Python is the outcome's
     error. Returns the run and the check of its final text."""
+    from torch_lsp import engine
+    from torch_lsp.analysis import fixes
+
     results = {original: result}
 
     def recheck(text: str) -> list:
@@ -201,6 +206,8 @@ def _fix(task: Task, data: bytes, st: os.stat_result | None, result, outcome: Fi
 
 
 def _unified_diff(before: str, after: str, path: str) -> str:
+    import difflib
+
     out = []
     for line in difflib.unified_diff(source_lines(before, True), source_lines(after, True), fromfile=path, tofile=path):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
@@ -223,6 +230,8 @@ def _write_fixed(path: str, data: bytes, text: str, st: os.stat_result) -> str |
         new_data = text.encode(encoding)
     except (SyntaxError, LookupError, UnicodeEncodeError) as exc:
         return f"fixes not written: cannot encode the result ({exc})"
+    import tempfile
+
     real = os.path.realpath(path)  # write through a symlink, keep the link
     directory = os.path.dirname(real) or "."
     try:
@@ -260,8 +269,24 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def run_tasks(tasks: list[Task], jobs: int) -> Iterator[FileOutcome]:
-    """Outcomes in the order of ``tasks``: in worker processes when there are many."""
+def run_tasks(tasks: list[Task], jobs: int, files_fixed: bool = False) -> Iterator[FileOutcome]:
+    """Outcomes in the order of ``tasks``: in worker processes when there are many.
+    ``files_fixed``: the tree does not change while they run, so the files other files
+    depend on are read once (``Project.files_fixed``; workers inherit it on fork)."""
+    if not tasks:
+        return  # (nothing to check: the analysis is not even imported)
+    from torch_lsp.analysis.project import Project
+
+    project = Project.default()
+    before = project.files_fixed
+    project.files_fixed = files_fixed
+    try:
+        yield from _run_tasks(tasks, jobs)
+    finally:
+        project.files_fixed = before
+
+
+def _run_tasks(tasks: list[Task], jobs: int) -> Iterator[FileOutcome]:
     workers = jobs or min(_cpu_count(), max(1, len(tasks) // (PARALLEL_MIN_FILES // 2)))
     workers = min(workers, len(tasks))
     if workers <= 1 or (not jobs and len(tasks) < PARALLEL_MIN_FILES):
@@ -270,6 +295,8 @@ def run_tasks(tasks: list[Task], jobs: int) -> Iterator[FileOutcome]:
         return
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
+
+    from torch_lsp import engine
 
     engine.preload()  # import the rule modules once, before the workers fork
 

@@ -502,11 +502,12 @@ class ConfigResolver:
             self._files[path] = settings
         return self._files[path]
 
-    def settings_for(self, path: str) -> Settings:
+    def settings_for(self, path: str, *, is_dir: bool | None = None) -> Settings:
+        """The settings of a file or directory (``is_dir``: which, when known)."""
         if self._fixed is not None:
             return self._fixed
         path = os.path.abspath(path)
-        directory = path if os.path.isdir(path) else os.path.dirname(path)
+        directory = path if (os.path.isdir(path) if is_dir is None else is_dir) else os.path.dirname(path)
         return self._for_dir(directory)
 
     def _for_dir(self, directory: str) -> Settings:
