@@ -374,17 +374,18 @@ def _from_cache(tasks: list[Task], args: argparse.Namespace, console: Console) -
         return tasks, {}, None
     from torch_lsp import cache as cache_module
 
-    cache_module.RUN_FILES = {os.path.abspath(t.path) for t in tasks if t.data is None}
+    absolute = {i: os.path.abspath(t.path) for i, t in enumerate(tasks) if t.data is None}
+    cache_module.RUN_FILES = set(absolute.values())
     readable: list[tuple[int, Task, bytes]] = []
     stamps: dict[str, tuple[int, int]] = {}
     for i, task in enumerate(tasks):
         if task.data is None and cache.wanted(task.path):
             try:
-                data, stamps[os.path.abspath(task.path)] = read_stamped(task.path)
+                data, stamps[absolute[i]] = read_stamped(task.path)
             except OSError:
                 continue
             readable.append((i, task, data))
-    found = cache.plan([(task.path, data, task.enabled) for _, task, data in readable], stamps)
+    found = cache.plan([(absolute[i], data, task.enabled) for i, task, data in readable], stamps)
     cached: dict[int, FileOutcome] = {}
     for k, (i, task, _) in enumerate(readable):
         if k in found:
