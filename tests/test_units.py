@@ -114,3 +114,207 @@ def test_a_message_quotes_the_line_its_origin_moved_to():
     assert cache.hits > hits  # the class was not analysed again
     assert after.range.start.line == before.range.start.line + 2
     assert after.message == fresh(moved, p)[0].message and after.message != before.message
+
+
+# A real file of several Module classes that build and call each other (torch's own
+# nn.Transformer), and the test files whose classes have findings.
+TORCH_TRANSFORMER = Path(__import__("torch").__file__).parent / "nn" / "modules" / "transformer.py"
+KEYSTROKES = ["x", "1", "2", " ", "(", ")", ":", "\n", "    ", "#", ",", "self.", "nn.Linear(4, 8)", "64"]
+
+
+def _keystroke(rng: random.Random, text: str) -> str:
+    """One editor keystroke (or a paste, a deletion) at a random place of a class body."""
+    lines = text.splitlines(keepends=True)
+    inside = [i for i, ln in enumerate(lines) if ln.startswith("    ") and ln.strip()] or list(range(len(lines)))
+    line = rng.choice(inside)
+    col = rng.randrange(len(lines[line].rstrip("\n")) + 1)
+    offset = sum(len(x) for x in lines[:line]) + col
+    kind = rng.random()
+    if kind < 0.3 and any(ch.isdigit() for ch in lines[line]):  # change a size
+        k = rng.choice([k for k, ch in enumerate(lines[line]) if ch.isdigit()])
+        start = offset - col + k
+        return text[:start] + rng.choice("123456789") + text[start + 1:]
+    if kind < 0.8:
+        return text[:offset] + rng.choice(KEYSTROKES) + text[offset:]
+    return text[:offset] + text[offset + rng.randint(1, 5):]
+
+
+# Classes whose registration findings depend on each other (a list of Blocks is a
+# TL102 only while Block is a Module; a subclass inherits what its base registers), and
+# edits that change that: what the module model keeps per class must follow them.
+LINKED = """import torch
+import torch.nn as nn
+from torch.nn import Module
+
+
+def make_block(width):
+    return Block(width)
+
+
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.scale = torch.ones(width)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return y * self.scale
+
+
+class Wide(Block):
+    def __init__(self):
+        super().__init__(16)
+        self.extra = [nn.Linear(16, 16)]
+
+    def forward(self, x):
+        return self.extra[0](super().forward(x))
+
+
+class Stack(Module):
+    def __init__(self, depth):
+        super().__init__()
+        self.blocks = [Block(8) for _ in range(depth)]
+        self.made = [make_block(8), make_block(8)]
+        self.head = Wide()
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return self.head(x)
+
+
+model = Stack(2)
+out = model(torch.randn(4, 8))
+"""
+MUTATIONS = [("nn.Module", "object"), ("object", "nn.Module"), ("(Block)", "(object)"), ("(object)", "(Block)"),
+             ("nn.Linear(", "torch.ones("), ("torch.ones(", "nn.Linear("), ("return Block(", "return list("),
+             ("return list(", "return Block("), ("super().__init__()", "pass"), ("pass", "super().__init__()"),
+             ("[Block(8)", "nn.ModuleList([Block(8)"), ("= [", "= ("), ("= (", "= ["), ("Module)", "Mod)"),
+             ("Mod)", "Module)"), ("8", "16"), ("16", "8"),
+             ("from torch.nn import Module", "from typing import Any as Module"),
+             ("from typing import Any as Module", "from torch.nn import Module")]
+
+
+def test_random_edits_of_linked_classes_give_the_diagnostics_of_a_fresh_analysis():
+    from torch_lsp.analysis.context import AnalysisCancelled
+
+    text, p = LINKED, "linked.py"
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    assert {d.code for d in fresh(text, p)} >= {"TL101", "TL102"}
+    assert cached(parser, cache, text, p, project) == fresh(text, p)
+    rng = random.Random("linked")
+    compared = 0
+    for step in range(150):
+        old, new = rng.choice(MUTATIONS)
+        places = [i for i in range(len(text)) if text.startswith(old, i)]
+        if not places:
+            continue
+        i = rng.choice(places)
+        candidate = text[:i] + new + text[i + len(old):]
+        try:
+            compile(candidate, p, "exec")
+        except (SyntaxError, ValueError):
+            continue
+        text = candidate
+        if rng.random() < 0.1:
+            src = parser.parse(text)
+            try:
+                engine.analyse(SourceFile(text=text, path=p, tree=src.tree), project, None, record_shapes=True,
+                               unit_cache=cache, cancel=lambda: True)
+            except AnalysisCancelled:
+                pass
+            continue
+        assert cached(parser, cache, text, p, project) == fresh(text, p), f"after edit {step}: {old!r} -> {new!r}"
+        compared += 1
+    assert compared >= 50
+
+
+@pytest.mark.parametrize("path", [TORCH_TRANSFORMER] + [p for p in FILES if p.name.endswith("_bug.py")][:6],
+                         ids=lambda p: p.name)
+def test_random_keystrokes_give_the_diagnostics_of_a_fresh_analysis(path):
+    # Every version that parses is analysed with the document's caches (unit results
+    # and the module model's class infos) and compared with a fresh analysis; some
+    # analyses are cancelled midway (a newer version arrived), as the server does.
+    from torch_lsp.analysis.context import AnalysisCancelled
+
+    text = path.read_text(encoding="utf-8")
+    p = str(path)
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    assert cached(parser, cache, text, p, project) == fresh(text, p)
+    rng = random.Random("keys" + path.name)
+    compared = 0
+    for step in range(60 if path is TORCH_TRANSFORMER else 30):
+        candidate = _keystroke(rng, text)
+        try:
+            compile(candidate, p, "exec")
+        except (SyntaxError, ValueError):
+            parser.parse(candidate)  # the parser sees every version, as the server's does; then undo
+            continue
+        text = candidate
+        if rng.random() < 0.15:
+            src = parser.parse(text)
+            try:
+                engine.analyse(SourceFile(text=text, path=p, tree=src.tree), project, None, record_shapes=True,
+                               unit_cache=cache, cancel=lambda: True)
+            except AnalysisCancelled:
+                pass
+            continue
+        assert cached(parser, cache, text, p, project) == fresh(text, p), f"after keystroke {step}"
+        compared += 1
+    assert compared >= 5
+
+
+def test_an_edit_inside_a_forward_walks_only_the_classes_that_reach_it(monkeypatch):
+    # The module model (what each __init__ registers) is kept per class: an edit in
+    # Block.forward analyses again Block and Net (which names it), not Head.
+    from torch_lsp.analysis import init_walker
+
+    walked: list[str] = []
+    run = init_walker._InitWalker.run
+
+    def counting(self):
+        walked.append(self.info.name)
+        return run(self)
+
+    monkeypatch.setattr(init_walker._InitWalker, "run", counting)
+    text = (
+        "import torch\nimport torch.nn as nn\n\n\n"
+        "class Block(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 8)\n"
+        "        self.scale = torch.ones(8)\n\n"
+        "    def forward(self, x):\n"
+        "        y = self.fc(x)\n"
+        "        return y * self.scale\n\n\n"
+        "class Head(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.out = nn.Linear(8, 2)\n"
+        "        self.bias = torch.zeros(2)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.out(x) + self.bias\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.block = Block()\n"
+        "        self.head = nn.Linear(8, 3)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.head(self.block(x))\n"
+    )
+    p = "net.py"
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    before = cached(parser, cache, text, p, project)
+    assert sorted(walked) == ["Block", "Head", "Net"]
+    assert before == fresh(text, p) and {d.code for d in before} == {"TL101"}  # the plain tensors
+    edited = text.replace("        y = self.fc(x)\n", "        y = self.fc(x)\n        tmp_probe\n")
+    walked.clear()
+    assert cached(parser, cache, edited, p, project) == fresh(edited, p)
+    walked.clear()
+    typed = edited.replace("tmp_probe", "tmp_probe_a")
+    after = cached(parser, cache, typed, p, project)
+    assert sorted(walked) == ["Block", "Net"]
+    walked.clear()
+    assert after == fresh(typed, p)
+    assert sorted(walked) == ["Block", "Head", "Net"]  # a fresh analysis walks every class

@@ -71,6 +71,8 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
         diags.extend(checker(ctx))
         if partial is not None and i < len(checkers) - 1:
             partial(list(diags))
+    if unit_cache is not None:
+        unit_cache.finish_infos()
     return ctx, diags
 
 

@@ -38,6 +38,8 @@ class FileContext:
         # The server's per-document cache of analysis units (see analysis/units.py);
         # None: analyse everything (the CLI).
         self.unit_cache = None
+        # The file's definitions by name for the unit cache's keys (units.definitions).
+        self.definitions = None
 
     @cached_property
     def summary(self) -> FileSummary:
@@ -49,7 +51,12 @@ class FileContext:
 
     @cached_property
     def model(self) -> ModuleModel:
-        return ModuleModel.of(self.summary, self.project)
+        model = ModuleModel.of(self.summary, self.project)
+        if self.unit_cache is not None and self.src.tree is not None and model.reuse is None:
+            from torch_lsp.analysis.units import ClassInfoReuse
+
+            model.reuse = ClassInfoReuse(self, self.unit_cache)
+        return model
 
     @cached_property
     def shapes(self):

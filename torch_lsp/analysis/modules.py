@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import ast
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from torch_lsp.analysis import torch_api as T
 import builtins
@@ -189,6 +190,16 @@ class ModuleModel:
         self._in_progress: set[tuple] = set()
         self._classes: list[ClassInfo] | None = None
         self._function_builds: dict[tuple, tuple | None] = {}
+        # The infos of an earlier version of this file to reuse (the server; see
+        # ``units.ClassInfoReuse``): None analyses every class (the CLI).
+        self.reuse: Any = None
+        # Cycles cut (a class asked for while it is analysed, a function while it is
+        # followed) make a result depend on which was asked for first: ``_cycles``
+        # counts the cuts and the results that saw one (``_tainted``: info keys and
+        # function keys), and only a result that saw none is handed to ``reuse``.
+        self._cycles = 0
+        self._tainted: set[tuple] = set()
+        self._building: set[tuple] = set()
 
     # ------------------------------------------------------------------ classes
     def classes(self) -> list[ClassInfo]:
@@ -215,9 +226,21 @@ class ModuleModel:
         key = ref.key
         hit = self._infos.get(key)
         if hit is not None:
+            if key in self._tainted:
+                self._cycles += 1
             return hit
         if key in self._in_progress:  # an inheritance cycle: not a Module
+            self._cycles += 1
             return ClassInfo(ref, is_module=False)
+        reuse = self.reuse
+        if reuse is not None:
+            kept = reuse.get(ref.node)
+            if kept is not None:
+                info = _rebased(kept, self.summary)
+                self._infos[key] = info
+                reuse.put(ref.node, info)  # (the cache keeps this version's copy, not the last one's)
+                return info
+        cycles = self._cycles
         self._in_progress.add(key)
         try:
             info = self._resolve_bases(ref)
@@ -226,9 +249,13 @@ class ModuleModel:
 
                 _InitWalker(self, info).run()
             self._infos[key] = info
-            return info
         finally:
             self._in_progress.discard(key)
+        if self._cycles != cycles:
+            self._tainted.add(key)
+        elif reuse is not None:
+            reuse.put(ref.node, info)
+        return info
 
     def _resolve_bases(self, ref: ClassRef) -> ClassInfo:
         info = ClassInfo(ref, is_module=False)
@@ -321,12 +348,21 @@ class ModuleModel:
         x-transformers' ``def Sequential(*mods): return nn.Sequential(*filter(exists, mods))``."""
         key = (id(summary), name)
         if key in self._function_builds:
+            if key in self._building or key in self._tainted:
+                self._cycles += 1
             return self._function_builds[key]
         self._function_builds[key] = None  # recursion: unknown
-        fn = next((s for s in (summary.source.tree.body if summary.source is not None and summary.source.tree else [])
-                   if isinstance(s, ast.FunctionDef) and s.name == name), None)
-        out = self._returns_module(summary, fn, depth) if fn is not None and depth < 3 else None
+        cycles = self._cycles
+        self._building.add(key)
+        try:
+            fn = next((s for s in (summary.source.tree.body if summary.source is not None and summary.source.tree else [])
+                       if isinstance(s, ast.FunctionDef) and s.name == name), None)
+            out = self._returns_module(summary, fn, depth) if fn is not None and depth < 3 else None
+        finally:
+            self._building.discard(key)
         self._function_builds[key] = out
+        if self._cycles != cycles:
+            self._tainted.add(key)
         return out
 
     def _returns_module(self, summary: FileSummary, fn: ast.FunctionDef, depth: int) -> tuple[Kind, str | None] | None:
@@ -380,6 +416,35 @@ class ModuleModel:
 
 
 LAZY = (Kind.UNKNOWN, "lazy")
+
+
+def _rebased(info: ClassInfo, summary: FileSummary) -> ClassInfo:
+    """``info``, analysed with an earlier summary of the same file, as an info of
+    ``summary``: the same analysis (its class and everything it read are unchanged),
+    with its references to the file's classes and its unresolved constructor calls
+    pointing at ``summary``. A copy: the earlier version's model keeps its own (the
+    caches the interpreter keeps on an info are not copied, they are recomputed)."""
+    old = info.ref.summary
+    if old is summary:
+        return info
+
+    def ref(r: ClassRef) -> ClassRef:
+        return ClassRef(summary, r.node) if r.summary is old else r
+
+    seen: set[int] = set()
+
+    def rebase(value: Value) -> None:
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if value.lazy is not None and value.lazy[0] is old:
+            value.lazy = (summary, value.lazy[1])
+        for item in value.items:
+            rebase(item.value)
+
+    for a in info.assignments:
+        rebase(a.value)
+    return replace(info, ref=ref(info.ref), user_bases=[ref(b) for b in info.user_bases])
 
 
 def _class_defs(body: list[ast.stmt]):

@@ -44,6 +44,15 @@ class UnitCache:
         self.used_words: set[int] = set()
         self.used_calls: set[tuple] = set()
         self.used_refs: set[tuple] = set()
+        # the module model's class infos (see ClassInfoReuse): class node -> (its text's
+        # hash, its info, the names of the definitions it reaches); the baseline they
+        # hold for (the last completed analysis), and whether an analysis is under way
+        self.infos: dict[ast.AST, tuple[int, Any, frozenset[str]]] = {}
+        self.used_infos: set[ast.AST] = set()
+        self.info_base: tuple | None = None
+        self.info_defs: dict[str, list[tuple[ast.AST, int]]] = {}
+        self.info_pending: tuple | None = None
+        self.info_busy = False
         self.hits = 0
         self.misses = 0
 
@@ -77,6 +86,16 @@ class UnitCache:
         if len(self.refs) > MAX_WORD_ENTRIES:
             self.refs.clear()
 
+    def finish_infos(self) -> None:
+        """Forget the class infos this analysis did not ask for (called once the
+        analysis is done, by whoever runs it: the engine)."""
+        self.infos = _kept(self.infos, self.used_infos)
+        self.used_infos = set()
+        if self.info_pending is not None:
+            self.info_base, self.info_defs = self.info_pending
+            self.info_pending = None
+        self.info_busy = False
+
     def words_of(self, text: str) -> frozenset[str]:
         h = hash(text)
         self.used_words.add(h)
@@ -97,48 +116,61 @@ def _start(node: ast.AST) -> int:
     return start
 
 
-def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callable]], cache: UnitCache) -> list[tuple]:
-    lines = interp.ctx.src.lines
+class _Definitions:
+    """One version's definitions by name (top-level functions and classes, and the
+    given nested classes), the text of its other top-level statements (the context:
+    imports, constants, code), and what a text reaches through the names it mentions."""
 
-    def text_of(node: ast.AST) -> str:
-        return "".join(lines[_start(node) - 1: node.end_lineno or node.lineno])  # type: ignore[attr-defined]
+    def __init__(self, lines: list[str], tree: ast.Module, nested: list[ast.ClassDef], cache: UnitCache):
+        self.lines = lines
+        self.cache = cache
+        self.nested = nested
+        self._hashes: dict[int, int] = {}  # id(node) -> hash of its text (the nodes live as long as this)
+        defs: dict[str, tuple[ast.AST, int, frozenset[str]]] = {}  # name -> (node, text hash, words)
+        context_parts = []
+        for stmt in tree.body:
+            text = self.text_of(stmt)
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs[stmt.name] = (stmt, self._hashes.setdefault(id(stmt), hash(text)), cache.words_of(text))
+            else:
+                context_parts.append((stmt, text))
+        for node in nested:
+            if node.name not in defs:
+                text = self.text_of(node)
+                defs[node.name] = (node, self._hashes.setdefault(id(node), hash(text)), cache.words_of(text))
+        self.defs = defs
+        context_text = "".join(t for _, t in context_parts)
+        self.context = (tuple(s for s, _ in context_parts), hash(context_text))
+        self.context_words = cache.words_of(context_text)
+        self.names_key = hash(frozenset(defs))
+        self._refs: dict[str, tuple[str, ...]] = {}  # def -> the defs it names
 
-    # Definitions of the file by name: top-level functions and classes, and classes
-    # nested in classes (the interpreter analyses those too).
-    defs: dict[str, tuple[ast.AST, int, frozenset[str]]] = {}  # name -> (node, text hash, words)
-    context_parts = []
-    for stmt in tree.body:
-        text = text_of(stmt)
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defs[stmt.name] = (stmt, hash(text), cache.words_of(text))
-        else:
-            context_parts.append((stmt, text))
-    for info in interp.model.module_classes():
-        node = info.ref.node
-        if info.ref.summary is interp.ctx.summary and node.name not in defs:
-            text = text_of(node)
-            defs[node.name] = (node, hash(text), cache.words_of(text))
-    context_text = "".join(t for _, t in context_parts)
-    context = (tuple(s for s, _ in context_parts), hash(context_text))
-    context_words = cache.words_of(context_text)
-    generation = interp.ctx.project.generation_except(interp.ctx.src.path)
-    common = (context, generation, interp.record, interp.ctx.src.path, frozenset(interp.global_names))
+    def text_of(self, node: ast.AST) -> str:
+        return "".join(self.lines[_start(node) - 1: node.end_lineno or node.lineno])  # type: ignore[attr-defined]
 
-    names_key = hash(frozenset(defs))
-    refs: dict[str, tuple[str, ...]] = {}  # def -> the defs it names
+    def hash_of(self, node: ast.AST) -> int:
+        """hash(text_of(node)), once per node and version."""
+        h = self._hashes.get(id(node))
+        if h is None:
+            h = self._hashes[id(node)] = hash(self.text_of(node))
+        return h
 
-    def refs_of(name: str) -> tuple[str, ...]:
-        hit = refs.get(name)
+    def refs_of(self, name: str) -> tuple[str, ...]:
+        hit = self._refs.get(name)
         if hit is None:
-            key = (defs[name][1], names_key)
+            defs, cache = self.defs, self.cache
+            key = (defs[name][1], self.names_key)
             cache.used_refs.add(key)
             hit = cache.refs.get(key)
             if hit is None:
                 hit = cache.refs[key] = tuple(w for w in defs[name][2] if w in defs)
-            refs[name] = hit
+            self._refs[name] = hit
         return hit
 
-    def reach(words: frozenset[str]) -> tuple:
+    def reached(self, words: frozenset[str]) -> set[str]:
+        """The names of the definitions ``words`` name, and of the ones those name,
+        transitively."""
+        defs = self.defs
         seen: set[str] = set()
         todo = [w for w in words if w in defs]
         while todo:
@@ -146,8 +178,103 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
             if name in seen:
                 continue
             seen.add(name)
-            todo.extend(refs_of(name))
-        return tuple(sorted((n, defs[n][0], defs[n][1]) for n in seen))
+            todo.extend(self.refs_of(name))
+        return seen
+
+    def reach(self, words: frozenset[str]) -> tuple:
+        """The definitions ``words`` reaches (``reached``): name, node and text hash."""
+        defs = self.defs
+        return tuple(sorted((n, defs[n][0], defs[n][1]) for n in self.reached(words)))
+
+
+def definitions(ctx: Any, cache: UnitCache) -> _Definitions:
+    """The definitions of the version ``ctx`` analyses (its classes nested in classes,
+    ``if`` and ``try`` included), made once per analysis."""
+    defs = ctx.definitions
+    if defs is None:
+        from torch_lsp.analysis.modules import _class_defs
+
+        tree = ctx.src.tree
+        defs = ctx.definitions = _Definitions(ctx.src.lines, tree, list(_class_defs(tree.body)), cache)
+    return defs
+
+
+class ClassInfoReuse:
+    """The module model's analysis of each class (``ModuleModel.info``) kept from one
+    version of a document to the next, for a class whose own text and the texts it
+    reaches did not change. What ``ModuleModel.info`` reads for a class: its node; the
+    file's names it mentions (classes, functions, aliases: the definitions it reaches,
+    and the context, which holds the imports and aliases); the classes and functions it
+    names, transitively; and other files (the project's generation).
+
+    Checked, not keyed, for speed (a key holds what a class reaches, which costs a
+    walk per class and version): the cache keeps, for each class node, its text's hash,
+    its info and the names of the definitions it reached; the next version reuses it
+    when the context, the generation and the set of definition names are those of the
+    last completed analysis and no definition it reached changed (a definition's node
+    or text). Anything else (a definition added, removed or renamed, an import edited,
+    an analysis cancelled midway) starts afresh."""
+
+    def __init__(self, ctx: Any, cache: UnitCache):
+        self.ctx = ctx
+        self.cache = cache
+        self._defs: _Definitions | None = None
+        self._changed: set[str] | None = None  # None: nothing is reused
+
+    def _prepare(self) -> _Definitions:
+        defs = self._defs
+        if defs is None:
+            cache = self.cache
+            tree = self.ctx.src.tree
+            defs = self._defs = definitions(self.ctx, cache)
+            nested = defs.nested
+            every: dict[str, list[tuple[ast.AST, int]]] = {}  # name -> each definition (shadowed ones too)
+            for node in list(tree.body) + nested:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    every.setdefault(node.name, []).append((node, defs.hash_of(node)))
+            base = (frozenset(every), defs.context, self.ctx.project.generation_except(self.ctx.src.path),
+                    self.ctx.src.path)
+            if cache.info_busy or cache.info_base != base:
+                cache.infos = {}
+            else:
+                last = cache.info_defs
+                self._changed = {n for n, entries in every.items() if last.get(n) != entries}
+            # the baseline of the next version, once this analysis completes (finish_infos)
+            cache.info_busy = True
+            cache.info_pending = (base, every)
+        return defs
+
+    def get(self, node: ast.ClassDef) -> Any:
+        defs = self._prepare()
+        entry = self.cache.infos.get(node)
+        if entry is None or self._changed is None or not entry[2].isdisjoint(self._changed) \
+                or entry[0] != defs.hash_of(node):
+            return None
+        self.cache.used_infos.add(node)
+        return entry[1]
+
+    def put(self, node: ast.ClassDef, info: Any) -> None:
+        """Keep ``info`` (the class was analysed, or an earlier info reused: the cache
+        keeps the latest version's)."""
+        defs = self._prepare()
+        entry = self.cache.infos.get(node)
+        h = defs.hash_of(node)
+        if entry is not None and entry[0] == h and self._changed is not None and entry[2].isdisjoint(self._changed):
+            reached = entry[2]  # what it reaches did not change
+        else:
+            reached = frozenset(defs.reached(self.cache.words_of(defs.text_of(node))))
+        self.cache.infos[node] = (h, info, reached)
+        self.cache.used_infos.add(node)
+
+
+def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callable]], cache: UnitCache) -> list[tuple]:
+    # Definitions of the file by name: top-level functions and classes, and classes
+    # nested in classes (the interpreter analyses those too).
+    d = definitions(interp.ctx, cache)
+    text_of, reach = d.text_of, d.reach
+    context, context_words = d.context, d.context_words
+    generation = interp.ctx.project.generation_except(interp.ctx.src.path)
+    common = (context, generation, interp.record, interp.ctx.src.path, frozenset(interp.global_names))
 
     keys: list[tuple] = []
     for kind, obj, _ in units:
