@@ -132,3 +132,26 @@ def test_random_line_insertions_and_joins_equal_a_full_parse(path):
         assert _dump(src.tree) == _dump(full)
         incremental += parser.last_was_incremental
     assert incremental > 100
+
+
+def test_import_words_per_statement_equal_a_walk_of_the_whole_tree():
+    # The server keeps each top-level statement's import words while the incremental
+    # parser keeps the statement: after any edit the set is that of the whole new tree,
+    # and an unchanged statement's words are the same object (not walked again).
+    from torch_lsp.lsp.state import imported_words
+
+    rng = random.Random("imports")
+    for path in FILES:
+        text = path.read_text(encoding="utf-8")
+        parser = IncrementalParser(str(path))
+        memo: dict = {}
+        for _ in range(40):
+            src = parser.parse(text)
+            if src.tree is not None and src.problem is None:
+                before = dict(memo)
+                assert imported_words(src.tree, memo) == imported_words(ast.parse(text))
+                kept = [s for s in src.tree.body if id(s) in before and before[id(s)][0] is s]
+                assert all(memo[id(s)][1] is before[id(s)][1] for s in kept)
+                if parser.last_was_incremental:
+                    assert kept
+            text = _edit(rng, text) if rng.random() < 0.8 else text.replace("import torch.nn as nn", "import torch.nn as tnn\nimport torch.nn as nn", 1)

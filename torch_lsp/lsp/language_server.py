@@ -272,6 +272,7 @@ class TorchLanguageServer(LanguageServer):
                     continue
                 state.parser = None  # only this thread uses them
                 state.units = None
+                state.import_words = None
                 result = state.result
                 if result is not None and not result.compact:
                     compact = result.compacted()
@@ -506,7 +507,9 @@ class TorchLanguageServer(LanguageServer):
             state.units = UnitCache()
         src = state.parser.parse(text)
         if src.tree is not None:
-            state.imported = imported_words(src.tree)
+            if state.import_words is None:
+                state.import_words = {}
+            state.imported = imported_words(src.tree, state.import_words)
         t_parse = time.perf_counter()
         enabled = self.enabled_for(state.path)
         cancel = lambda: self.docs.get(state.uri) is not state or state.serial != serial  # noqa: E731
@@ -549,6 +552,7 @@ class TorchLanguageServer(LanguageServer):
                 result = compact
             state.parser = None
             state.units = None
+            state.import_words = None
         return result
 
     def _skipped(self, state: DocState, serial: int, version: int, text: str, why: str) -> Result:
@@ -558,6 +562,7 @@ class TorchLanguageServer(LanguageServer):
             self.project.set_overlay(state.path, None)
         state.parser = None
         state.units = None
+        state.import_words = None
         src = SourceFile(text=text, path=state.path)
         message = f"torch-lsp does not analyse this file: {why}."
         diag = Diagnostic("", Severity.INFORMATION, Range.point(0, 0), message)

@@ -260,6 +260,9 @@ class DocState:
     propagated: str | None = None  # the text whose change the importers were last re-analysed for
     touched: int = 0  # when the user last opened or edited it (the server's counter)
     imported: frozenset | None = None  # the words of its import statements (see imported_words)
+    # imported_words' words per top-level statement of the last version (analysis
+    # thread; dropped with the parser, whose nodes it holds)
+    import_words: dict | None = None
     used: int = 0  # when the user last opened, edited or asked something of it (same counter)
     skipped: str | None = None  # why it is not analysed (too large), as last said to the user
 
@@ -284,13 +287,31 @@ class DocState:
         return DocumentSnapshot(self.uri, self.path, doc.version, doc.text, settings, encoding)
 
 
-def imported_words(tree: ast.Module) -> frozenset[str]:
+def imported_words(tree: ast.Module, memo: dict | None = None) -> frozenset[str]:
     """Every word of the module's import statements (`from .layers import Block as B`
     gives layers, Block, B), at any depth: an open document whose words hold a file's
     module name may import it. A set per version, instead of searching every open
-    document's text for each changed file."""
+    document's text for each changed file. With ``memo`` (kept from the last version:
+    id of a top-level statement -> the statement and its words), a statement the
+    incremental parser kept (the same node) is not walked again."""
+    if memo is None:
+        return frozenset(_import_words(tree.body))
     words: set[str] = set()
-    stack: list[ast.AST] = list(tree.body)
+    kept: dict[int, tuple[ast.stmt, frozenset[str]]] = {}
+    for stmt in tree.body:
+        hit = memo.get(id(stmt))
+        if hit is None or hit[0] is not stmt:
+            hit = (stmt, frozenset(_import_words([stmt])))
+        kept[id(stmt)] = hit
+        words |= hit[1]
+    memo.clear()
+    memo.update(kept)
+    return frozenset(words)
+
+
+def _import_words(body: list[ast.stmt]) -> set[str]:
+    words: set[str] = set()
+    stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Import):
@@ -309,7 +330,7 @@ def imported_words(tree: ast.Module) -> frozenset[str]:
                 stack.extend(getattr(node, field, ()) or ())
         elif isinstance(node, ast.ExceptHandler):
             stack.extend(node.body)
-    return frozenset(words)
+    return words
 
 
 def is_python(uri: str, language_id: str | None) -> bool:
