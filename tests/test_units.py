@@ -318,3 +318,43 @@ def test_an_edit_inside_a_forward_walks_only_the_classes_that_reach_it(monkeypat
     walked.clear()
     assert after == fresh(typed, p)
     assert sorted(walked) == ["Block", "Head", "Net"]  # a fresh analysis walks every class
+
+
+def test_a_class_named_only_in_docstrings_is_no_dependency():
+    # transformers' docstrings (and @auto_docstring's string arguments) name sibling
+    # classes; the code never reads them, so an edit of Other re-analyses Other only.
+    text = (
+        "import torch\nimport torch.nn as nn\n\n\n"
+        "def doc(**kwargs):\n    return lambda cls: cls\n\n\n"
+        "class Other(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 4)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n\n\n"
+        "@doc(intro=\"\"\"\n    Works like [`Other`], with a head.\n    \"\"\")\n"
+        "class Net(nn.Module):\n"
+        "    \"\"\"Not an `Other`.\"\"\"\n\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 3)\n"
+        "        self.w = torch.ones(3)\n\n"
+        "    def forward(self, x):\n"
+        "        \"\"\"Unlike Other.forward.\"\"\"\n"
+        "        return self.fc(x) * self.w\n\n\n"
+        "net = Net()\nout = net(torch.randn(2, 8))\n"
+    )
+    p = "net.py"
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    assert cached(parser, cache, text, p, project) == fresh(text, p)
+    edited = text.replace("return self.fc(x)\n", "return self.fc(x)[:, :2]\n", 1)
+    misses = cache.misses
+    assert cached(parser, cache, edited, p, project) == fresh(edited, p)
+    assert cache.misses - misses == 1  # Other's unit; Net's (and the top level's) reused
+    # A name in code (not in a string) still is one: Net then depends on Other.
+    linked = edited.replace("        self.w = torch.ones(3)\n", "        self.w = torch.ones(3)\n        self.o = Other\n")
+    cached(parser, cache, linked, p, project)
+    again = linked.replace("[:, :2]", "[:, :3]")
+    misses = cache.misses
+    assert cached(parser, cache, again, p, project) == fresh(again, p)
+    assert cache.misses - misses == 3  # Other, Net, and the top level that builds a Net

@@ -44,6 +44,8 @@ class UnitCache:
         self.used_words: set[int] = set()
         self.used_calls: set[tuple] = set()
         self.used_refs: set[tuple] = set()
+        self.code_words: dict[int, frozenset[str]] = {}  # text hash -> its words outside docstrings
+        self.used_code_words: set[int] = set()
         # the module model's class infos (see ClassInfoReuse): class node -> (its text's
         # hash, its info, the names of the definitions it reaches); the baseline they
         # hold for (the last completed analysis), and whether an analysis is under way
@@ -78,13 +80,16 @@ class UnitCache:
         self.words = _kept(self.words, self.used_words)
         self.calls = _kept(self.calls, self.used_calls)
         self.refs = _kept(self.refs, self.used_refs)
-        self.used_words, self.used_calls, self.used_refs = set(), set(), set()
+        self.code_words = _kept(self.code_words, self.used_code_words)
+        self.used_words, self.used_calls, self.used_refs, self.used_code_words = set(), set(), set(), set()
         if len(self.words) > MAX_WORD_ENTRIES:
             self.words.clear()
         if len(self.calls) > MAX_WORD_ENTRIES:
             self.calls.clear()
         if len(self.refs) > MAX_WORD_ENTRIES:
             self.refs.clear()
+        if len(self.code_words) > MAX_WORD_ENTRIES:
+            self.code_words.clear()
 
     def finish_infos(self) -> None:
         """Forget the class infos this analysis did not ask for (called once the
@@ -103,6 +108,36 @@ class UnitCache:
         if hit is None:
             hit = self.words[h] = frozenset(_WORD.findall(text))
         return hit
+
+
+def _bare_string(stmt: ast.AST) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _strings(node: ast.AST) -> tuple[list[ast.Expr], list[ast.Constant]]:
+    """The statements of ``node`` (at any depth of its statement lists) that are only a
+    string (docstrings, strings documenting attributes), and the string arguments of
+    its definitions' decorator calls (transformers' ``@auto_docstring(custom_intro='''...''')``)."""
+    out: list[ast.Expr] = []
+    decorated: list[ast.Constant] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        for d in getattr(n, "decorator_list", ()):
+            if isinstance(d, ast.Call):
+                for a in d.args + [k.value for k in d.keywords]:
+                    if isinstance(a, ast.Constant) and isinstance(a.value, str):
+                        decorated.append(a)
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(n, field, None)
+            if not isinstance(block, list):
+                continue
+            for s in block:
+                if _bare_string(s):
+                    out.append(s)
+                else:
+                    stack.append(s)
+    return out, decorated
 
 
 def _kept(table: dict, used: set) -> dict:
@@ -131,22 +166,65 @@ class _Definitions:
         for stmt in tree.body:
             text = self.text_of(stmt)
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                defs[stmt.name] = (stmt, self._hashes.setdefault(id(stmt), hash(text)), cache.words_of(text))
+                h = self._hashes.setdefault(id(stmt), hash(text))
+                defs[stmt.name] = (stmt, h, self.words(stmt, text, h))
             else:
                 context_parts.append((stmt, text))
         for node in nested:
             if node.name not in defs:
                 text = self.text_of(node)
-                defs[node.name] = (node, self._hashes.setdefault(id(node), hash(text)), cache.words_of(text))
+                h = self._hashes.setdefault(id(node), hash(text))
+                defs[node.name] = (node, h, self.words(node, text, h))
         self.defs = defs
         context_text = "".join(t for _, t in context_parts)
         self.context = (tuple(s for s, _ in context_parts), hash(context_text))
-        self.context_words = cache.words_of(context_text)
+        # (a module docstring names no definition the code uses)
+        self.context_words = cache.words_of("".join(t for s, t in context_parts if not _bare_string(s)))
         self.names_key = hash(frozenset(defs))
         self._refs: dict[str, tuple[str, ...]] = {}  # def -> the defs it names
 
     def text_of(self, node: ast.AST) -> str:
         return "".join(self.lines[_start(node) - 1: node.end_lineno or node.lineno])  # type: ignore[attr-defined]
+
+    def words(self, node: ast.AST, text: str | None = None, h: int | None = None) -> frozenset[str]:
+        """The words of a definition's text outside its docstrings (and other string
+        statements, and decorators' string arguments), kept per text: what its code
+        can name. Those strings are never read as code, so the classes they mention
+        (transformers' docstrings name their siblings) are no dependency."""
+        if text is None:
+            text = self.text_of(node)
+        if h is None:
+            h = self.hash_of(node)
+        cache = self.cache
+        cache.used_code_words.add(h)
+        hit = cache.code_words.get(h)
+        if hit is None:
+            hit = cache.code_words[h] = cache.words_of(self._code_text(node, text))
+        return hit
+
+    def _code_text(self, node: ast.AST, text: str) -> str:
+        """``text`` (the lines of ``node``) without the lines that only hold a string
+        statement (a docstring; a string sharing a line with code is kept) and the lines
+        inside a decorator's string argument (its first and last lines are kept)."""
+        lines = self.lines
+        drop: set[int] = set()
+        statements, decorated = _strings(node)
+        for c in decorated:
+            drop.update(range(c.lineno + 1, c.end_lineno or c.lineno))
+        for s in statements:
+            first = lines[s.lineno - 1]
+            if len(first) - len(first.lstrip()) != s.col_offset:
+                continue
+            end = s.end_lineno or s.lineno
+            rest = lines[end - 1].rstrip("\r\n").encode("utf-8")[s.end_col_offset or 0:].strip()
+            if rest and not rest.startswith(b"#"):
+                continue
+            drop.update(range(s.lineno, end + 1))
+        if not drop:
+            return text
+        start = _start(node)
+        return "".join(line for i, line in enumerate(lines[start - 1: node.end_lineno or node.lineno], start)  # type: ignore[attr-defined]
+                       if i not in drop)
 
     def hash_of(self, node: ast.AST) -> int:
         """hash(text_of(node)), once per node and version."""
@@ -262,7 +340,7 @@ class ClassInfoReuse:
         if entry is not None and entry[0] == h and self._changed is not None and entry[2].isdisjoint(self._changed):
             reached = entry[2]  # what it reaches did not change
         else:
-            reached = frozenset(defs.reached(self.cache.words_of(defs.text_of(node))))
+            reached = frozenset(defs.reached(defs.words(node)))
         self.cache.infos[node] = (h, info, reached)
         self.cache.used_infos.add(node)
 
@@ -284,12 +362,12 @@ def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callabl
             # its own definition: a name defined twice (two `def main()`) names the
             # last one in `defs`, but each definition is a unit of its own
             text = text_of(obj)
-            keys.append(("function", obj.name, obj, hash(text), reach(cache.words_of(text)), common))
+            keys.append(("function", obj.name, obj, hash(text), reach(d.words(obj, text)), common))
         else:
             node = obj.ref.node
             text = text_of(node)
-            words = cache.words_of(text)
-            keys.append(("class", obj.name, node, hash(text), reach(words), obj.name in interp.constructed, common))
+            keys.append(("class", obj.name, node, hash(text), reach(d.words(node, text)), obj.name in interp.constructed,
+                         common))
     return keys
 
 
