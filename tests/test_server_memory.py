@@ -170,8 +170,10 @@ def test_a_shrunk_or_closed_document_gives_its_memory_back(tmp_path):
         fresh = UnitCache()
         engine.analyse(IncrementalParser(state.path).parse(base), Project(use_jedi=False), None,
                        record_shapes=True, unit_cache=fresh)[0].release()
-        assert (len(state.units.words), len(state.units.calls), len(state.units.refs)) == \
-            (len(fresh.words), len(fresh.calls), len(fresh.refs))
+        def sizes(units: UnitCache) -> tuple[int, ...]:
+            return (len(units.words), len(units.calls), len(units.refs), len(units.code_words), len(units.infos))
+
+        assert sizes(state.units) == sizes(fresh)
         del fresh
 
         close = ls.protocol.fm.features[lsp.TEXT_DOCUMENT_DID_CLOSE]

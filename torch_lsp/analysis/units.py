@@ -199,7 +199,7 @@ class _Definitions:
         cache.used_code_words.add(h)
         hit = cache.code_words.get(h)
         if hit is None:
-            hit = cache.code_words[h] = cache.words_of(self._code_text(node, text))
+            hit = cache.code_words[h] = frozenset(_WORD.findall(self._code_text(node, text)))
         return hit
 
     def _code_text(self, node: ast.AST, text: str) -> str:
