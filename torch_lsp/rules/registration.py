@@ -284,6 +284,15 @@ _CONTAINER_METHODS = {
 }
 # A call of a legacy constructor in the text (annotations such as `torch.LongTensor` are not calls).
 _LEGACY_TEXT = re.compile(r"(?:Float|Double|Half|BFloat16|Byte|Char|Short|Int|Long|Bool)Tensor\s*\(")
+_LEGACY_PREFIXES = ("Float", "Double", "Half", "BFloat16", "Byte", "Char", "Short", "Int", "Long", "Bool")
+_TENSOR_CALL = re.compile(r"Tensor\s*\(")
+
+
+def _calls_legacy(text: str) -> bool:
+    """``_LEGACY_TEXT.search(text)``, faster: the alternation is tried at every position
+    of the file, the literal `Tensor(` is searched for (rare) and what precedes it
+    checked."""
+    return any(text.endswith(_LEGACY_PREFIXES, 0, m.start()) for m in _TENSOR_CALL.finditer(text))
 _ACTIONS = {
     Kind.LAYER: "module",
     Kind.MODULE_CONTAINER: "module",
@@ -311,7 +320,7 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
                 tensors[key] = d
         yield from _check_plain_containers(ctx, info)
     yield from tensors.values()
-    if "Tensor" in ctx.src.text and _LEGACY_TEXT.search(ctx.src.text):
+    if "Tensor" in ctx.src.text and _calls_legacy(ctx.src.text):
         yield from _check_legacy(ctx)
 
 
