@@ -77,6 +77,22 @@ def test_typing_inside_a_method_reparses_only_that_statement():
     assert second.tree.body[1].body[0].body[0].value.value == 12
 
 
+def test_a_reparsed_statement_is_parsed_at_its_line_not_moved_there(monkeypatch):
+    # The re-parsed statement gets its line numbers from the parse itself (blank
+    # lines before it), not from a second walk over its new nodes.
+    def walk_again(*args):
+        raise AssertionError("ast.increment_lineno walked the new nodes")
+
+    text = "import torch\n\n\nclass A:\n    def f(self):\n        return 1\n\n\nclass B:\n    pass\n"
+    parser = IncrementalParser("m.py")
+    parser.parse(text)
+    monkeypatch.setattr(ast, "increment_lineno", walk_again)
+    edited = text.replace("return 1", "return 12")
+    second = parser.parse(edited)
+    assert parser.last_was_incremental
+    assert _dump(second.tree) == _dump(ast.parse(edited))
+
+
 def test_an_edit_that_opens_a_bracket_falls_back_to_a_full_parse():
     text = "x = 1\ny = 2\nz = 3\n"
     parser = IncrementalParser("m.py")

@@ -95,8 +95,6 @@ class IncrementalParser:
         if parsed is None:
             return None
         tree, lo = parsed
-        if lo > 1:
-            ast.increment_lineno(tree, lo - 1)
         below = body[j:]
         if delta:
             for stmt in below:
@@ -113,7 +111,9 @@ class IncrementalParser:
         do not parse alone."""
         lo = min(first, _span(body[i])[0]) if i < j else first
         hi = max(last, _span(body[j - 1])[1]) if i < j else last
-        snippet = "".join(new[lo - 1: hi + delta])
+        # Blank lines before the snippet give its nodes their line numbers in the file
+        # (instead of a walk of the new nodes to move them: ast.increment_lineno).
+        snippet = "\n" * (lo - 1) + "".join(new[lo - 1: hi + delta])
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
