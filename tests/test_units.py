@@ -358,3 +358,32 @@ def test_a_class_named_only_in_docstrings_is_no_dependency():
     misses = cache.misses
     assert cached(parser, cache, again, p, project) == fresh(again, p)
     assert cache.misses - misses == 3  # Other, Net, and the top level that builds a Net
+
+
+def test_the_keys_of_units_an_edit_cannot_reach_are_kept_not_rebuilt(monkeypatch):
+    # A unit's key holds what it reaches (a walk over the names of the file); while
+    # none of that changed, unit_keys hands back the key of the last analysis, the
+    # same object (its hash already computed), instead of building it again.
+    from torch_lsp.analysis import units
+
+    made: list[dict] = []
+    unit_keys = units.unit_keys
+
+    def recording(*args):
+        keys = unit_keys(*args)
+        made.append({k[1]: k for k in keys if k[0] in ("class", "function")})
+        return keys
+
+    monkeypatch.setattr(units, "unit_keys", recording)
+    text = LINKED.replace("model = Stack(2)\nout = model(torch.randn(4, 8))\n", "")
+    p = "linked.py"
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    cached(parser, cache, text, p, project)
+    edited = text.replace("        return self.extra[0](super().forward(x))\n",
+                          "        return self.extra[0](super().forward(x)) * 2\n")
+    assert cached(parser, cache, edited, p, project) == fresh(edited, p)
+    before, after = made[0], made[-1]
+    assert set(before) == set(after) >= {"Block", "Wide", "Stack"}
+    assert after["Block"] is before["Block"]  # Block does not name Wide
+    assert after["Wide"] is not before["Wide"] and after["Stack"] is not before["Stack"]  # Stack names Wide
+    assert after["Wide"] != before["Wide"] and after["Stack"] != before["Stack"]

@@ -55,6 +55,10 @@ class UnitCache:
         self.info_defs: dict[str, list[tuple[ast.AST, int]]] = {}
         self.info_pending: tuple | None = None
         self.info_busy = False
+        # unit_keys' keys of the last analysis: (kind, id(node)) -> (node, text hash,
+        # names reached, key, extra), valid with keys_common
+        self.keys: dict[tuple, tuple] = {}
+        self.keys_common: tuple | None = None
         self.hits = 0
         self.misses = 0
 
@@ -160,6 +164,8 @@ class _Definitions:
         self.lines = lines
         self.cache = cache
         self.nested = nested
+        self.changes_known = False  # see changes()
+        self.changed: set[str] | None = None
         self._hashes: dict[int, int] = {}  # id(node) -> hash of its text (the nodes live as long as this)
         defs: dict[str, tuple[ast.AST, int, frozenset[str]]] = {}  # name -> (node, text hash, words)
         context_parts = []
@@ -259,10 +265,6 @@ class _Definitions:
             todo.extend(self.refs_of(name))
         return seen
 
-    def reach(self, words: frozenset[str]) -> tuple:
-        """The definitions ``words`` reaches (``reached``): name, node and text hash."""
-        defs = self.defs
-        return tuple(sorted((n, defs[n][0], defs[n][1]) for n in self.reached(words)))
 
 
 def definitions(ctx: Any, cache: UnitCache) -> _Definitions:
@@ -275,6 +277,30 @@ def definitions(ctx: Any, cache: UnitCache) -> _Definitions:
         tree = ctx.src.tree
         defs = ctx.definitions = _Definitions(ctx.src.lines, tree, list(_class_defs(tree.body)), cache)
     return defs
+
+
+def changes(ctx: Any, cache: UnitCache) -> set[str] | None:
+    """The names of the definitions (shadowed ones included) whose node or text is not
+    that of the last completed analysis (``finish_infos``); None when more changed
+    than definitions: the set of names, the context (the other top-level
+    statements), the project's generation, the path, or the last analysis was
+    cancelled midway. Once per analysis; it marks the analysis under way."""
+    defs = definitions(ctx, cache)
+    if defs.changes_known:
+        return defs.changed
+    defs.changes_known = True
+    every: dict[str, list[tuple[ast.AST, int]]] = {}  # name -> each definition (shadowed ones too)
+    for node in list(ctx.src.tree.body) + defs.nested:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            every.setdefault(node.name, []).append((node, defs.hash_of(node)))
+    base = (frozenset(every), defs.context, ctx.project.generation_except(ctx.src.path), ctx.src.path)
+    if not cache.info_busy and cache.info_base == base:
+        last = cache.info_defs
+        defs.changed = {n for n, entries in every.items() if last.get(n) != entries}
+    # the baseline of the next version, once this analysis completes (finish_infos)
+    cache.info_busy = True
+    cache.info_pending = (base, every)
+    return defs.changed
 
 
 class ClassInfoReuse:
@@ -302,24 +328,10 @@ class ClassInfoReuse:
     def _prepare(self) -> _Definitions:
         defs = self._defs
         if defs is None:
-            cache = self.cache
-            tree = self.ctx.src.tree
-            defs = self._defs = definitions(self.ctx, cache)
-            nested = defs.nested
-            every: dict[str, list[tuple[ast.AST, int]]] = {}  # name -> each definition (shadowed ones too)
-            for node in list(tree.body) + nested:
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    every.setdefault(node.name, []).append((node, defs.hash_of(node)))
-            base = (frozenset(every), defs.context, self.ctx.project.generation_except(self.ctx.src.path),
-                    self.ctx.src.path)
-            if cache.info_busy or cache.info_base != base:
-                cache.infos = {}
-            else:
-                last = cache.info_defs
-                self._changed = {n for n, entries in every.items() if last.get(n) != entries}
-            # the baseline of the next version, once this analysis completes (finish_infos)
-            cache.info_busy = True
-            cache.info_pending = (base, every)
+            defs = self._defs = definitions(self.ctx, self.cache)
+            self._changed = changes(self.ctx, self.cache)
+            if self._changed is None:
+                self.cache.infos = {}
         return defs
 
     def get(self, node: ast.ClassDef) -> Any:
@@ -345,29 +357,62 @@ class ClassInfoReuse:
         self.cache.used_infos.add(node)
 
 
+class _Key(tuple):
+    """A unit key that computes its hash once (keys hold long tuples: what a unit
+    reaches, the context's statements; a reused key is looked up and kept again at
+    each version)."""
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = self.__dict__["_hash"] = tuple.__hash__(self)
+        return h
+
+
 def unit_keys(interp: Any, tree: ast.Module, units: list[tuple[str, Any, Callable]], cache: UnitCache) -> list[tuple]:
     # Definitions of the file by name: top-level functions and classes, and classes
     # nested in classes (the interpreter analyses those too).
     d = definitions(interp.ctx, cache)
-    text_of, reach = d.text_of, d.reach
     context, context_words = d.context, d.context_words
     generation = interp.ctx.project.generation_except(interp.ctx.src.path)
     common = (context, generation, interp.record, interp.ctx.src.path, frozenset(interp.global_names))
+    # A unit's key of the last analysis is kept (the same object, its hash computed)
+    # while its node, text and what it reaches did not change (see changes()).
+    changed = changes(interp.ctx, cache)
+    memo = cache.keys if changed is not None and cache.keys_common == common else {}
+    kept: dict[tuple, tuple] = {}
+
+    def key_of(kind: str, node: Any, h: int, words: Callable[[], frozenset[str]], make: Callable[[tuple], tuple],
+               extra: Any = None) -> tuple:
+        slot = (kind, id(node))
+        m = memo.get(slot)
+        if m is not None and m[0] is node and m[1] == h and m[4] == extra and changed is not None \
+                and m[2].isdisjoint(changed):
+            kept[slot] = m
+            return m[3]
+        reached = d.reached(words())
+        key = _Key(make(tuple(sorted((n, d.defs[n][0], d.defs[n][1]) for n in reached))))
+        kept[slot] = (node, h, frozenset(reached), key, extra)
+        return key
 
     keys: list[tuple] = []
     for kind, obj, _ in units:
         if kind == "top":
-            keys.append(("top", reach(context_words), common))
+            keys.append(key_of("top", None, context[1], lambda: context_words, lambda r: ("top", r, common)))
         elif kind == "function":
             # its own definition: a name defined twice (two `def main()`) names the
             # last one in `defs`, but each definition is a unit of its own
-            text = text_of(obj)
-            keys.append(("function", obj.name, obj, hash(text), reach(d.words(obj, text)), common))
+            h = d.hash_of(obj)
+            keys.append(key_of("function", obj, h, lambda obj=obj: d.words(obj),  # type: ignore[misc]
+                               lambda r, obj=obj, h=h: ("function", obj.name, obj, h, r, common)))  # type: ignore[misc]
         else:
             node = obj.ref.node
-            text = text_of(node)
-            keys.append(("class", obj.name, node, hash(text), reach(d.words(node, text)), obj.name in interp.constructed,
-                         common))
+            h = d.hash_of(node)
+            constructed = obj.name in interp.constructed
+            keys.append(key_of("class", node, h, lambda node=node: d.words(node),  # type: ignore[misc]
+                               lambda r, obj=obj, node=node, h=h, c=constructed: (  # type: ignore[misc]
+                                   "class", obj.name, node, h, r, c, common), extra=(obj.name, constructed)))
+    cache.keys, cache.keys_common = kept, common
     return keys
 
 
