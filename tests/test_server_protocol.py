@@ -51,6 +51,38 @@ def test_a_change_lands_where_the_editor_put_it(before, edit, encoding, after):
     assert doc.text == after
 
 
+def test_line_starts_kept_across_keystrokes_are_those_of_the_text():
+    # A keystroke (no line break typed or removed) keeps the document's line starts,
+    # shifted, instead of scanning the whole text again; every change lands where it
+    # does without them, and kept starts are always the text's.
+    import random
+
+    from torch_lsp.lsp.documents import line_starts
+
+    rng = random.Random(3)
+    pieces = ["x", "self.fc(x)", " ", "\n", "\r\n", "\r", "\x0c", "\u2028", "\U0001f642", "é", "    ", "#"]
+    kept = 0
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
+        doc = Document("file:///t.py", text)
+        for _ in range(20):
+            starts = line_starts(doc.text)
+            sl = rng.randrange(len(starts) + 1)
+            el = sl if rng.random() < 0.7 else rng.randrange(sl, len(starts) + 2)
+            sc, ec = rng.randrange(0, 6), rng.randrange(0, 6)
+            typed = rng.choice(["", "a", "bc", "🙂", "é", "\n", "x\r\ny", "\r"]) if rng.random() < 0.8 else ""
+            edit = change(sl, sc, el, ec, typed)
+            encoding = rng.choice(["utf-8", "utf-16", "utf-32"])
+            reference = Document("file:///t.py", doc.text)
+            reference.apply(edit, encoding)
+            doc.apply(edit, encoding)
+            assert doc.text == reference.text
+            if doc.starts is not None:
+                kept += 1
+                assert doc.starts == line_starts(doc.text), (text, edit)
+    assert kept > 200
+
+
 # ----------------------------------------------------------------------------- a raw client
 class RawClient:
     """Writes bytes to the server and reads its framed messages on a thread."""

@@ -59,6 +59,9 @@ class Document:
     uri: str
     text: str
     version: int | None = None
+    # line_starts(text) when known (kept across edits that add or remove no line: a
+    # keystroke then costs no scan of the whole text)
+    starts: list[int] | None = None
 
     def offset_at(self, position: lsp.Position, encoding: str, starts: list[int] | None = None) -> int:
         """The code point offset of a client position (clamped as the spec says)."""
@@ -82,13 +85,25 @@ class Document:
         rng = getattr(change, "range", None)
         if rng is None:
             self.text = change.text
+            self.starts = None
             return
-        starts = line_starts(self.text)
+        starts = self.starts if self.starts is not None else line_starts(self.text)
         a = self.offset_at(rng.start, encoding, starts)
         b = self.offset_at(rng.end, encoding, starts)
         if b < a:
             a, b = b, a
         self.text = self.text[:a] + change.text + self.text[b:]
+        line = rng.start.line
+        if line == rng.end.line and 0 <= line < len(starts) and "\n" not in change.text and "\r" not in change.text \
+                and "\r" not in self.text:
+            # The change replaced characters of one line (offset_at keeps both ends
+            # before its line break) with no line break: the lines below moved by the
+            # difference in length. (Not with a carriage return in the text: removing
+            # the characters between a \r and a \n makes one line break of two.)
+            delta = len(change.text) - (b - a)
+            self.starts = starts[:line + 1] + [x + delta for x in starts[line + 1:]] if delta else starts
+        else:
+            self.starts = None
 
 
 def position_of(text: str, offset: int, encoding: str, starts: list[int] | None = None) -> lsp.Position:

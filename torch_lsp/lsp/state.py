@@ -101,6 +101,7 @@ class RequestSnapshot:
 class _Text:
     version: int
     text: str
+    starts: list[int] | None = None  # line_starts(text), when an edit kept it up to date
 
 
 @dataclass
@@ -278,9 +279,14 @@ class DocState:
     def version(self) -> int:
         return self._doc.version
 
-    def update(self, text: str, version: int) -> None:
-        """The document's new text and version (one assignment)."""
-        self._doc = _Text(version, text)
+    def update(self, text: str, version: int, starts: list[int] | None = None) -> None:
+        """The document's new text and version (one assignment), and its line starts
+        when known (``Document.starts``)."""
+        self._doc = _Text(version, text, starts)
+
+    @property
+    def line_starts(self) -> list[int] | None:
+        return self._doc.starts
 
     def snapshot(self, settings: ClientSettings, encoding: str) -> DocumentSnapshot:
         doc = self._doc

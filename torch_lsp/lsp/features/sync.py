@@ -26,10 +26,11 @@ def did_change(ls: TorchLanguageServer, params: lsp.DidChangeTextDocumentParams)
     state = ls.docs.get(params.text_document.uri)
     if state is None:
         return
-    doc = Document(state.uri, state.text, state.version)
+    doc = Document(state.uri, state.text, state.version, state.line_starts)
     for change in params.content_changes:
         doc.apply(change, ls.encoding)
-    state.update(doc.text, params.text_document.version if params.text_document.version is not None else state.version + 1)
+    state.update(doc.text, params.text_document.version if params.text_document.version is not None else state.version + 1,
+                 doc.starts)
     ls.schedule(state.uri)
 
 
