@@ -58,6 +58,7 @@ class FileSummary:
     model: ModuleModel | None = field(default=None, repr=False)  # its ModuleModel, made on first use
     bindings_key: int | None = field(default=None, repr=False)  # see _bindings_key
     followed_env: Any = field(default=None, repr=False)  # the interpreter's env of this file, when followed
+    jedi_names: Any = field(default=None, repr=False)  # see jedi_reach.file_names_of
 
     @classmethod
     def of(cls, src: SourceFile, module_name: str | None, is_package: bool, import_root: str | None) -> "FileSummary":
@@ -116,6 +117,7 @@ class Project:
         self._root_cache: dict[str, str | None] = {}
         self._overlays: dict[str, str] = {}
         self._jedi_cache: dict[tuple, ClassRef | None] = {}
+        self._jedi_reach: Any = None  # jedi_reach.JediReach, made on the first look-up of a bare name
         self._dir_cache: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         self._is_file: dict[str, bool] = {}
@@ -167,6 +169,7 @@ class Project:
         for cache in (self._keys, self._is_file, self._dir_cache, self._pkg_cache, self._root_cache,
                       self._packages, self._jedi_cache, self.followed_classes, self._found):
             cache.clear()
+        self._jedi_reach = None
         for path in paths:
             key = self._key(path)
             self._summaries.pop(key, None)
@@ -186,6 +189,7 @@ class Project:
         self._summaries.pop(key, None)
         self._full.pop(key, None)
         self.followed_classes.clear()
+        self._jedi_reach = None
         self._overlay_changes += 1
         self._overlay_changes_of[key] = self._overlay_changes_of.get(key, 0) + 1
 
@@ -490,6 +494,15 @@ class Project:
             hit = self._packages[key] = self.find_module(top, near) is not None or _installed(top)
         return hit
 
+    def _cannot_find_name(self, near: FileSummary, name: str) -> bool:
+        """Whether a jedi look-up of bare ``name`` in ``near``'s file surely finds
+        nothing (see ``jedi_reach``): it would cost a parse of the whole file."""
+        if self._jedi_reach is None:
+            from torch_lsp.analysis.jedi_reach import JediReach
+
+            self._jedi_reach = JediReach(self)
+        return self._jedi_reach.cannot_find_name(near, name)
+
     def jedi_resolve(self, near: FileSummary, node: ast.expr, qualified: str | None = None) -> ClassRef | None:
         """Ask jedi where the name at ``node`` is defined (used when our own
         resolution fails; jedi also follows installed packages). Results are cached
@@ -510,6 +523,9 @@ class Project:
             return self._jedi_cache[key]
         if qualified is not None and not self._package_exists(qualified.split(".")[0], near):
             self._jedi_cache[key] = None  # an optional dependency that is not installed
+            return None
+        if qualified is None and isinstance(node, ast.Name) and self._cannot_find_name(near, node.id):
+            self._jedi_cache[key] = None  # e.g. from a star import of a package that is not installed
             return None
         result = None
         try:
