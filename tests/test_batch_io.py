@@ -54,3 +54,66 @@ def test_a_star_import_diamond_is_walked_once_per_module_and_depth_in_a_batch(tm
     # each module is reached at one depth only: a handful of reads per module and name,
     # not one per path (2**LEVELS)
     assert reads < 8 * (2 * LEVELS + 2) < unremembered
+
+
+# ------------------------------------------------------------------ worker processes
+def _pid_outcome(task):
+    """A stand-in for cli_check.process (module level: a worker pool pickles it by
+    name): a file takes a while, and the outcome says which process checked it."""
+    import os
+    import time
+
+    from torch_lsp.output import FileOutcome
+
+    time.sleep(0.02)
+    return FileOutcome(task.display, warning=str(os.getpid()))
+
+
+def _runs(pids: list[str]) -> int:
+    return 1 + sum(a != b for a, b in zip(pids, pids[1:]))
+
+
+def test_each_worker_checks_a_contiguous_run_of_the_files(tmp_path, monkeypatch):
+    """Files next to each other import the same dependencies: a worker that checks a
+    contiguous run of them parses those once (chunks dealt round-robin made every
+    worker parse every library's dependencies). The outcomes stay in file order."""
+    from torch_lsp import cli_check
+
+    paths = []
+    for i in range(40):
+        path = tmp_path / f"m{i:02d}.py"
+        path.write_text("x = 1\n")
+        paths.append(str(path))
+    tasks = [cli_check.Task(p, p, bool, "check", False) for p in paths]
+    monkeypatch.setattr(cli_check, "process", _pid_outcome)
+    outcomes = list(cli_check.run_tasks(tasks, 2))
+    assert [o.path for o in outcomes] == paths
+    pids = [o.warning for o in outcomes]
+    assert len(set(pids)) == 2
+    # one run each, and at most one run of files taken from the end of the other's
+    assert _runs(pids) <= 3, pids
+
+
+def _dies_on_m05(task):
+    import os
+
+    if task.path.endswith("m05.py"):
+        os._exit(3)  # as a worker killed by the system
+    return _pid_outcome(task)
+
+
+def test_a_worker_that_dies_costs_one_file(tmp_path, monkeypatch):
+    from torch_lsp import cli_check
+
+    paths = []
+    for i in range(40):
+        path = tmp_path / f"m{i:02d}.py"
+        path.write_text("x = 1\n")
+        paths.append(str(path))
+    tasks = [cli_check.Task(p, p, bool, "check", False) for p in paths]
+    monkeypatch.setattr(cli_check, "process", _dies_on_m05)
+    outcomes = list(cli_check.run_tasks(tasks, 2))
+    assert [o.path for o in outcomes] == paths
+    errors = [o.path for o in outcomes if o.error]
+    assert errors == [paths[5]] and "worker process died" in outcomes[5].error
+    assert all(o.warning for i, o in enumerate(outcomes) if i != 5)

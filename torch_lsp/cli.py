@@ -324,9 +324,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     outcomes: list[FileOutcome] = []
     try:
         # The tree does not change while it is checked, unless fixes are written into it.
-        for outcome in _in_order(run_tasks(tasks, args.jobs, files_fixed=not args.fix), cached):
+        for outcome in _in_order(run_tasks(tasks, args.jobs, files_fixed=not args.fix, done=progress.advance), cached):
             outcomes.append(outcome)
-            progress.advance()
             if outcome.error:
                 console.error(f"{outcome.path}: {outcome.error}")
                 if getattr(args, "debug", False) and outcome.traceback:
