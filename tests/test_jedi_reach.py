@@ -21,15 +21,16 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         path.write_text(textwrap.dedent(text))
 
 
-def _decide_and_ask_jedi(root: Path, rel: str, name: str) -> tuple[bool, list[str]]:
-    """(our decision that jedi finds nothing for the first base ``name`` in ``rel``,
-    the types of what jedi really infers there)."""
+def _decide_and_ask_jedi(root: Path, rel: str, name: str, qualified: str | None = None) -> tuple[bool, list[str]]:
+    """(our decision that jedi finds nothing for the last use of ``name`` in ``rel``
+    (imported as ``qualified``), the types of what jedi really infers there)."""
     path = root / rel
     project = Project([str(root)])
     src = project.parsed(path.read_bytes(), str(path))
     summary = project.summary_for_source(src)
-    node = next(n for n in ast.walk(src.tree) if isinstance(n, ast.Name) and n.id == name)
-    decision = project._cannot_find_name(summary, name)
+    node = max((n for n in ast.walk(src.tree) if isinstance(n, ast.Name) and n.id == name),
+               key=lambda n: (n.lineno, n.col_offset))  # the last use
+    decision = project._cannot_find_name(summary, name, qualified)
     end = src.end_of(node)
     script = jedi.Script(src.text, path=str(path), project=jedi.Project(str(root)))
     found = [d.type for d in script.infer(end.line + 1, max(end.character - 1, 0))]
@@ -101,3 +102,45 @@ def test_a_name_bound_in_the_enclosing_class_body_is_left_to_jedi(tmp_path):
     })
     decision, found = _decide_and_ask_jedi(tmp_path, "pkg/model.py", "Alias")
     assert "class" in found and not decision
+
+
+IMPORTED = """
+import torch.nn as nn
+from .dyn import Made
+
+
+class Net(Made, nn.Module):
+    pass
+"""
+
+
+def test_an_imported_name_its_module_never_binds_is_decided_without_jedi(tmp_path, monkeypatch):
+    """pyro's `from .torch import TransformedDistribution`: pyro/distributions/torch.py
+    makes its classes in a loop, through locals()."""
+    _tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/dyn.py": "__all__ = ['Made']\nfor _name in ['Made']:\n    locals()[_name] = type(_name, (), {})\n",
+        "pkg/model.py": IMPORTED,
+    })
+    decision, found = _decide_and_ask_jedi(tmp_path, "pkg/model.py", "Made", "pkg.dyn.Made")
+    assert decision and "class" not in found
+
+    asked = []
+    monkeypatch.setattr(jedi, "Script", lambda *a, **k: asked.append(a) or (_ for _ in ()).throw(RuntimeError("asked")))
+    path = tmp_path / "pkg/model.py"
+    check_source(path.read_bytes(), str(path), project=Project([str(tmp_path)]))
+    assert asked == []
+
+
+@pytest.mark.parametrize("dyn, model", [
+    # bound by a call in the imported module
+    ("class Real:\n    pass\n\ndef make():\n    return Real\n\nMade = make()\n", IMPORTED),
+    # the importing file binds the name a second time
+    ("for _name in ['Made']:\n    locals()[_name] = type(_name, (), {})\n",
+     IMPORTED + "\n\nclass Made:\n    pass\n\n\nclass Other(Made):\n    pass\n"),
+])
+def test_jedi_is_still_asked_about_an_imported_name_it_can_find(tmp_path, dyn, model):
+    _tree(tmp_path, {"pkg/__init__.py": "", "pkg/dyn.py": dyn, "pkg/model.py": model})
+    decision, found = _decide_and_ask_jedi(tmp_path, "pkg/model.py", "Made", "pkg.dyn.Made")
+    assert not decision
+    assert "class" in found

@@ -77,16 +77,24 @@ def bound_names_here(node: ast.AST) -> set[str]:
 
 def module_bound_names(tree: ast.Module, class_bodies: bool = False) -> frozenset[str]:
     """The names bound in the scope of a module (what jedi's filter of a star-imported
-    module lists, ``global`` statements aside): ``bound_names`` without descending into
-    the bodies and parameters of functions, lambdas and classes (their headers'
-    decorators, defaults, annotations and bases are evaluated in the module); with
-    ``class_bodies``, classes' bodies too (a nested class's header sees them)."""
+    module lists, ``global`` statements aside): ``bound_names_here`` of the nodes of
+    ``scope_nodes``."""
     out: set[str] = set()
+    for node in scope_nodes(tree, class_bodies):
+        out |= bound_names_here(node)
+    return frozenset(out)
+
+
+def scope_nodes(tree: ast.Module, class_bodies: bool = False):
+    """The nodes of a module's scope: not the bodies and parameters of functions,
+    lambdas and classes (their headers' decorators, defaults, annotations and bases
+    are evaluated in the module); with ``class_bodies``, classes' bodies too (a nested
+    class's header sees them)."""
     todo: list[ast.AST] = [tree]
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(node.name)
+            yield node  # (it binds its name)
             todo += node.decorator_list
             if isinstance(node, ast.ClassDef):
                 todo += node.bases
@@ -101,9 +109,8 @@ def module_bound_names(tree: ast.Module, class_bodies: bool = False) -> frozense
         if isinstance(node, ast.Lambda):
             todo += [d for d in node.args.defaults + node.args.kw_defaults if d is not None]
             continue
-        out |= bound_names_here(node)
+        yield node
         todo.extend(ast.iter_child_nodes(node))
-    return frozenset(out)
 
 
 def _signature_parts(args: ast.arguments) -> list[ast.AST]:
@@ -169,6 +176,36 @@ class JediReach:
             if names is None or name in names or "<any>" in names:
                 return False
         return True
+
+    def cannot_find_imported(self, near: "FileSummary", name: str, qualified: str) -> bool:
+        """True when jedi surely finds no class for bare ``name`` in ``near``'s file,
+        which binds it once, by ``from M import name`` (``qualified`` is M.name), and
+        our resolution found no class: jedi follows the import to M's file and looks
+        ``name`` up there as in a star-imported module (its scope, ``global``
+        statements, its star-import closure; a submodule of that name is a module)."""
+        src = near.source
+        if (src is None or src.tree is None or not near.path or not self._environment_is_ours()
+                or (name.startswith("__") and name.endswith("__"))):
+            return False
+        if self._jedi() is None:
+            return True
+        if name in _global_names(src.text) or "<any>" in _global_names(src.text):
+            return False
+        binders = [n for n in scope_nodes(src.tree, class_bodies=True) if name in bound_names_here(n)]
+        if len(binders) != 1 or not isinstance(binders[0], ast.alias):
+            return False
+        statement = next((n for n in scope_nodes(src.tree, class_bodies=True)
+                          if isinstance(n, ast.ImportFrom) and any(a is binders[0] for a in n.names)), None)
+        if statement is None:
+            return False  # `import a.b as name`: left to jedi
+        module = near.imports.absolute_module(statement.module, statement.level)
+        if not module or f"{module}.{binders[0].name}" != qualified:
+            return False
+        dirs = self._dirs_for(os.path.dirname(os.path.abspath(near.path)), near)
+        if dirs is None:
+            return False
+        names = self._star_names(near, statement.module, statement.level, dirs)
+        return names is not None and binders[0].name not in names and "<any>" not in names
 
     def _star_names(self, near: "FileSummary", module: str | None, level: int,
                     dirs: tuple[str, ...]) -> frozenset[str] | None:

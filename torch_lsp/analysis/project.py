@@ -516,13 +516,16 @@ class Project:
             hit = self._packages[key] = self.find_module(top, near) is not None or _installed(top)
         return hit
 
-    def _cannot_find_name(self, near: FileSummary, name: str) -> bool:
-        """Whether a jedi look-up of bare ``name`` in ``near``'s file surely finds
-        nothing (see ``jedi_reach``): it would cost a parse of the whole file."""
+    def _cannot_find_name(self, near: FileSummary, name: str, qualified: str | None = None) -> bool:
+        """Whether a jedi look-up of bare ``name`` in ``near``'s file (imported as
+        ``qualified``, when it is) surely finds no class (see ``jedi_reach``): it
+        would cost a parse of the whole file."""
         if self._jedi_reach is None:
             from torch_lsp.analysis.jedi_reach import JediReach
 
             self._jedi_reach = JediReach(self)
+        if qualified is not None:
+            return self._jedi_reach.cannot_find_imported(near, name, qualified)
         return self._jedi_reach.cannot_find_name(near, name)
 
     def jedi_resolve(self, near: FileSummary, node: ast.expr, qualified: str | None = None) -> ClassRef | None:
@@ -546,7 +549,7 @@ class Project:
         if qualified is not None and not self._package_exists(qualified.split(".")[0], near):
             self._jedi_cache[key] = None  # an optional dependency that is not installed
             return None
-        if qualified is None and isinstance(node, ast.Name) and self._cannot_find_name(near, node.id):
+        if isinstance(node, ast.Name) and self._cannot_find_name(near, node.id, qualified):
             self._jedi_cache[key] = None  # e.g. from a star import of a package that is not installed
             return None
         result = None
