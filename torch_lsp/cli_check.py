@@ -377,7 +377,10 @@ def _run_in_workers(tasks: list[Task], workers: int, done: Callable[[], None] | 
         chunk = take(w)
         if chunk:
             in_flight[conn].extend(chunk)
-            conn.send([(i, tasks[i]) for i in chunk])
+            try:
+                conn.send([(i, tasks[i]) for i in chunk])
+            except OSError:  # it died after its last outcome: its end of file comes next
+                pass  # (and its files in flight go to the others)
 
     ctx = multiprocessing.get_context()
     try:
