@@ -387,3 +387,48 @@ def test_the_keys_of_units_an_edit_cannot_reach_are_kept_not_rebuilt(monkeypatch
     assert after["Block"] is before["Block"]  # Block does not name Wide
     assert after["Wide"] is not before["Wide"] and after["Stack"] is not before["Stack"]  # Stack names Wide
     assert after["Wide"] != before["Wide"] and after["Stack"] != before["Stack"]
+
+
+def test_a_first_analysis_publishes_its_registration_findings_before_working_out_what_to_keep(monkeypatch):
+    # On a document's first analysis nothing can be reused: the file's definitions and
+    # what each class reaches (for the next version) are worked out after the cheap
+    # checkers' findings are handed to `partial` (the server's first publish), not
+    # before; the next version still reuses the classes an edit does not reach.
+    from torch_lsp.analysis import units
+
+    made: list[str] = []
+    real = units._Definitions.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append("definitions")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(units._Definitions, "__init__", counting)
+    text = (
+        "import torch\nimport torch.nn as nn\n\n\n"
+        "class Block(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.scale = torch.ones(8)\n\n"
+        "    def forward(self, x):\n"
+        "        return x * self.scale\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.block = Block()\n\n"
+        "    def forward(self, x):\n"
+        "        return self.block(x)\n"
+    )
+    p = "first.py"
+    parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
+    at_partial: list[list[str]] = []
+    src = parser.parse(text)
+    ctx, diags = engine.analyse(src, project, None, record_shapes=True, unit_cache=cache,
+                                partial=lambda found: at_partial.append(list(made)))
+    assert at_partial == [[]]  # nothing worked out before the first publish
+    assert made == ["definitions"]  # ... but once the analysis is done
+    assert {d.code for d in engine.finish(src, diags, None)} == {"TL101"}
+    assert {getattr(n, "name", None) for n in cache.infos} == {"Block", "Net"}  # kept for the next version
+    ctx.release()
+    edited = text.replace("        return x * self.scale\n", "        y = x\n        return y * self.scale\n")
+    assert cached(parser, cache, edited, p, project) == fresh(edited, p)

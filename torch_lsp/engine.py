@@ -72,6 +72,9 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
         if partial is not None and i < len(checkers) - 1:
             partial(list(diags))
     if unit_cache is not None:
+        model = ctx.__dict__.get("model")  # (if the checkers built it)
+        if model is not None and model.reuse is not None:
+            model.reuse.settle()
         unit_cache.finish_infos()
     return ctx, diags
 
