@@ -54,7 +54,7 @@ class CallMemo:
         max_steps: Any
         steps: Any
 
-    def _memo_reset(self) -> None:
+    def _memo_init(self) -> None:
         self._call_memo: dict = {}
         self._pure_fns: dict[int, bool] = {}
         self._fn_nodes: dict[int, frozenset[int]] = {}
@@ -121,21 +121,22 @@ class CallMemo:
             self.effects += 1
 
     def _body_runs(self, fn: ast.AST) -> None:
-        """A function body is about to run: one that may rebind names outside itself is
-        an effect for every memoisable run under way."""
-        if self.memo_runs:
-            key = id(fn)
-            pure = self._pure_fns.get(key)
-            if pure is None:
-                pure = self._pure_fns[key] = _is_pure(fn)
-            if not pure:
-                self.effects += 1
+        """A function body is about to run while a memoisable run is under way (the
+        callers check ``memo_runs``): one that may rebind names outside itself is an
+        effect."""
+        key = id(fn)
+        pure = self._pure_fns.get(key)
+        if pure is None:
+            pure = self._pure_fns[key] = _is_pure(fn)
+        if not pure:
+            self.effects += 1
 
     # ------------------------------------------------------------------ results
     def _frozen(self, v: Any, fn: ast.AST | None) -> bool:
         """Can ``v`` be handed to another call site as it is (nothing changes it, and
-        nothing in it names this call's caller: a tensor's origin is a node of ``fn``;
-        ``fn`` None: any tensor)?"""
+        nothing in it names this call's caller: a tensor's origin is a node of ``fn``)?
+        ``fn`` None: can a run read ``v`` from outside itself (no tensor: a run may
+        rename its sizes in place)?"""
         kind = type(v)
         if v is None or kind in (bool, int, float, str, Sym, NotGiven, _Unknown, ClassV):
             return True

@@ -175,7 +175,7 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
         self.dead = False
         self.cascade = 0
         self._memo_runs: list[_MemoRun] = []  # memoised runs (constructions, forwards) under way
-        self._memo_reset()  # plain function calls by their arguments (see interp_memo)
+        self._memo_init()  # plain function calls by their arguments (see interp_memo)
         self.flows: list = []  # the Flow of each function run under way, outermost first
         self.unit_class: str | None = None  # the class a class unit analyses on its own
         self.site_classes: set[str] = set()  # classes whose forward ran with a call site's input
