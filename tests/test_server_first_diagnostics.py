@@ -64,3 +64,40 @@ def test_a_large_file_gets_its_registration_findings_first(raw, tmp_path):
     assert {key(d) for d in first} <= {key(d) for d in final}
     assert [d for d in final if d["code"] == "TL104"] == first
 
+
+
+# A class whose base is in another file of the project (not read yet when the
+# document opens), with a finding of its own.
+BASE_FILE = "import torch.nn as nn\n\n\nclass Base(nn.Module):\n    pass\n"
+FOREIGN_NO_SUPER = textwrap.dedent("""
+
+    class Child(Base):
+        def __init__(self):
+            self.proj = nn.Linear(3, 4)
+
+        def forward(self, x):
+            return self.proj(x)
+""")
+
+
+def test_classes_needing_no_other_file_come_before_those_that_do(raw, tmp_path):
+    # The registration findings of the classes whose bases are the file's own or
+    # torch's are published before the other files are read; then those of the class
+    # whose base is another file's; then the shape findings. Each a subset of the next.
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "base.py").write_text(BASE_FILE)
+    text = "from base import Base\n" + BUGGY + NO_SUPER_INIT + FOREIGN_NO_SUPER + PADDING
+    initialize(raw, tmp_path)
+    uri = (tmp_path / "big.py").as_uri()
+    (tmp_path / "big.py").write_text(text)
+    open_doc(raw, uri, text)
+    seen = publishes(raw, uri, 1, "TL201")
+    assert len(seen) == 3, seen
+    lines = [sorted((d["code"], d["range"]["start"]["line"]) for d in ds) for ds in seen]
+    no_init = text.splitlines().index("class NoInit(nn.Module):")
+    child = text.splitlines().index("class Child(Base):")
+    assert [c for c, _ in lines[0]] == ["TL104"] and no_init < lines[0][0][1] < child
+    assert [c for c, _ in lines[1]] == ["TL104", "TL104"] and lines[1][1][1] > child
+    assert sorted(c for c, _ in lines[2]) == ["TL104", "TL104", "TL201"]
+    for early, later in zip(seen, seen[1:]):
+        assert {key(d) for d in early} <= {key(d) for d in later}

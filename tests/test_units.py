@@ -425,7 +425,7 @@ def test_a_first_analysis_publishes_its_registration_findings_before_working_out
     src = parser.parse(text)
     ctx, diags = engine.analyse(src, project, None, record_shapes=True, unit_cache=cache,
                                 partial=lambda found: at_partial.append(list(made)))
-    assert at_partial == [[]]  # nothing worked out before the first publish
+    assert at_partial and all(m == [] for m in at_partial)  # nothing worked out before a first publish
     assert made == ["definitions"]  # ... but once the analysis is done
     assert {d.code for d in engine.finish(src, diags, None)} == {"TL101"}
     assert {getattr(n, "name", None) for n in cache.infos} == {"Block", "Net"}  # kept for the next version

@@ -55,18 +55,30 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
 
     ``partial`` (the server, on a document's first analysis) is given the diagnostics
     found so far after each checker but the last (a copy: the registration rules',
-    which are cheap, before the shape interpreter runs). Each checker's findings do not
+    which are cheap, before the shape interpreter runs), and first, before any checker,
+    what the registration rules find in the classes that need no other file not read
+    yet (``registration.check_ready``: the bases of the others may be in files that
+    take longer to read than the document itself). Each checker's findings do not
     depend on the next one's, so what ``partial`` gets is a subset of the final list
     (and ``finish`` keeps or drops each diagnostic on its own: a subset after it too)."""
     from torch_lsp.rules import parse_error
 
     if src.problem is not None or src.tree is None:
         return None, [parse_error.diagnostic(src.problem)] if src.problem else []
-    ctx = FileContext(src, project or Project.default(), record_shapes=record_shapes)
+    project = project or Project.default()
+    checkers = [checker for prefixes, checker in _checkers() if _wanted(prefixes, enabled)]
+    if partial is not None and len(checkers) > 1 and _wanted(("TL1",), enabled):
+        # Before the registration rules read the other files they need (bases of
+        # classes imported from them), what they find in the classes needing none.
+        from torch_lsp.rules import registration
+
+        ready = registration.check_ready(FileContext(src, project, False), FileContext(src, project, False))
+        if ready is not None:
+            partial(ready)
+    ctx = FileContext(src, project, record_shapes=record_shapes)
     ctx.cancel = cancel
     ctx.unit_cache = unit_cache
     diags: list[Diagnostic] = []
-    checkers = [checker for prefixes, checker in _checkers() if _wanted(prefixes, enabled)]
     for i, checker in enumerate(checkers):
         diags.extend(checker(ctx))
         if partial is not None and i < len(checkers) - 1:

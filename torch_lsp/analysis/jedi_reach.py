@@ -295,6 +295,7 @@ class JediReach:
         if (base is not None and key not in self.project._overlays and not os.path.exists(base + ".pyi")
                 and not (not key.endswith(os.sep + "__init__.py") and os.path.isdir(base))):
             summary = self.project.summary(path)
+            self.project.check_read()
             try:
                 with open(key, "rb") as fh:
                     text = fh.read().decode("utf-8", "replace")

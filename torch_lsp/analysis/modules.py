@@ -201,6 +201,12 @@ class ModuleModel:
         self._tainted: set[tuple] = set()
         self._building: set[tuple] = set()
 
+    @property
+    def cycles_cut(self) -> int:
+        """How many cycles were cut so far (an inheritance cycle, a function followed
+        into itself): answers that saw one depend on the order of the questions."""
+        return self._cycles
+
     # ------------------------------------------------------------------ classes
     def classes(self) -> list[ClassInfo]:
         """Every class defined at the top level of the file (and nested in classes)."""
@@ -445,6 +451,11 @@ def _rebased(info: ClassInfo, summary: FileSummary) -> ClassInfo:
     for a in info.assignments:
         rebase(a.value)
     return replace(info, ref=ref(info.ref), user_bases=[ref(b) for b in info.user_bases])
+
+
+def class_definitions(body: list[ast.stmt]):
+    """Every class definition of a module body, in the order ``ModuleModel.classes`` takes them."""
+    return _class_defs(body)
 
 
 def _class_defs(body: list[ast.stmt]):

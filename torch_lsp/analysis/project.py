@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +102,13 @@ class ClassRef:
 MAX_FULL_PARSES = 16  # whole parses of other files kept for following their classes
 
 
+class NotRead(BaseException):
+    """Raised where a look-up would read (parse) a file not read yet, or ask jedi,
+    while ``Project.reading_forbidden()`` is in force on this thread. A
+    ``BaseException``: the analysis's best-effort fallbacks (``except Exception``)
+    must not take "not read yet" for "not found"."""
+
+
 class Project:
     _default: "Project | None" = None
 
@@ -131,6 +140,25 @@ class Project:
         # a dependency already read is not stat'ed again on each look-up (a chain of star
         # imports asks for the same files hundreds of thousands of times).
         self.files_fixed = False
+        # The thread on which no file may be read (see ``reading_forbidden``), or None.
+        self._forbidden: int | None = None
+
+    @contextmanager
+    def reading_forbidden(self):
+        """On this thread, until the block ends, a look-up that would read a file not
+        read yet (or an open document's new text), or ask jedi, raises ``NotRead``:
+        what completes in the block used only what was already read. The server's
+        first publish of a large document (what needs no other file first)."""
+        self._forbidden = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._forbidden = None
+
+    def check_read(self) -> None:
+        """Raise ``NotRead`` when reading is forbidden on this thread."""
+        if self._forbidden is not None and self._forbidden == threading.get_ident():
+            raise NotRead()
 
     @classmethod
     def default(cls) -> "Project":
@@ -289,6 +317,7 @@ class Project:
         cached = cache.get(key)
         if cached and cached[0] == stamp:
             return cached[1]
+        self.check_read()
         try:
             if overlay is not None:
                 src = SourceFile.parse(overlay, key)
@@ -353,6 +382,7 @@ class Project:
         stamp = (st.st_size, st.st_mtime_ns, hash(self._overlays.get(key)))
         if hit is not None and hit[0] == stamp:
             return hit[1]
+        self.check_read()
         import inspect
         import textwrap
         import tokenize
@@ -552,6 +582,7 @@ class Project:
         if isinstance(node, ast.Name) and self._cannot_find_name(near, node.id, qualified):
             self._jedi_cache[key] = None  # e.g. from a star import of a package that is not installed
             return None
+        self.check_read()
         result = None
         try:
             import jedi

@@ -303,6 +303,10 @@ _ACTIONS = {
 
 
 def check(ctx: FileContext) -> Iterator[Diagnostic]:
+    return _check(ctx, ctx.model.module_classes())
+
+
+def _check(ctx: FileContext, classes: list[ClassInfo], keep_tensor=None) -> Iterator[Diagnostic]:
     # the checks live in their own modules, which import this one's rules and helpers
     from torch_lsp.rules.registration_containers import _check_plain_containers
     from torch_lsp.rules.registration_super import _check_super_init
@@ -312,16 +316,78 @@ def check(ctx: FileContext) -> Iterator[Diagnostic]:
     # One assignment, one diagnostic: a mixin's helper reached from the __init__ of two
     # classes is judged in each; the most severe verdict is kept.
     tensors: dict[tuple, Diagnostic] = {}
-    for info in ctx.model.module_classes():
+    for info in classes:
         yield from _check_super_init(ctx, info, facts)
         for d in _check_unregistered_tensors(ctx, info, facts):
             key = (d.range.start, d.range.end)
             if key not in tensors or d.severity < tensors[key].severity:
                 tensors[key] = d
         yield from _check_plain_containers(ctx, info)
-    yield from tensors.values()
+    yield from (d for d in tensors.values() if keep_tensor is None or keep_tensor(d))
     if "Tensor" in ctx.src.text and _calls_legacy(ctx.src.text):
         yield from _check_legacy(ctx)
+
+
+def check_ready(ctx: FileContext, project_ready: FileContext) -> list[Diagnostic] | None:
+    """What ``check`` will find in the classes of the file whose analysis reads no
+    other file not read yet (their bases are the file's own or torch's), found
+    without reading one: the server publishes it before the other files that the
+    rest of ``check`` needs are read (the first analysis of a large document).
+
+    ``ctx`` and ``project_ready`` are two fresh contexts of the same version (nothing
+    computed yet). The first finds which classes need no read; the second runs the
+    checks of those only, under the same ban: the result is returned only when that
+    run completed without needing a read, so each check in it did exactly what it
+    does in ``check`` (a look-up that needs no read gives the same answer when
+    reads are allowed), and the run saw no cycle cut (whose answers depend on the
+    order classes are asked in). What differs from ``check`` is only which classes
+    are judged, which can change one thing: a tensor assignment judged from two
+    classes keeps the most severe verdict. So a tensor finding is kept only in the
+    body of a class judged here that no class left out inherits from (as far as the
+    file's text says). The result is therefore a subset of what ``check`` finds.
+    None: no class qualifies, or a check needed another file (or met a cycle)."""
+    from torch_lsp.analysis.modules import ClassRef, class_definitions
+    from torch_lsp.analysis.project import NotRead
+
+    tree = ctx.src.tree
+    if tree is None:
+        return None
+    nodes = list(class_definitions(tree.body))
+    with ctx.project.reading_forbidden():
+        ready: set[int] = set()
+        for node in nodes:
+            try:
+                ctx.model.info(ClassRef(ctx.summary, node))
+            except NotRead:
+                continue
+            ready.add(id(node))
+        if not ready or ctx.model.cycles_cut:
+            return None
+        # A class left out may inherit (and so judge) the methods of a class of the file.
+        by_name = {n.name: n for n in nodes}
+        inherited: set[int] = set()
+        todo = [n for n in nodes if id(n) not in ready]
+        while todo:
+            for base in todo.pop().bases:
+                b = by_name.get(base.id) if isinstance(base, ast.Name) else None
+                if b is not None and id(b) not in inherited:
+                    inherited.add(id(b))
+                    todo.append(b)
+        model = project_ready.model
+        try:
+            infos = [model.info(ClassRef(project_ready.summary, n)) for n in nodes if id(n) in ready]
+            owners = [(n.lineno, n.end_lineno or n.lineno) for n in nodes if id(n) in ready and id(n) not in inherited]
+
+            def keep_tensor(d: Diagnostic) -> bool:
+                line = d.range.start.line + 1
+                return any(first <= line <= last for first, last in owners)
+
+            found = list(_check(project_ready, [i for i in infos if i.is_module], keep_tensor))
+        except NotRead:
+            return None
+        if model.cycles_cut:
+            return None
+    return found
 
 
 # ---------------------------------------------------------------------------------- helpers
