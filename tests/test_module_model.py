@@ -213,3 +213,43 @@ def test_unsaved_overlay_wins_over_disk(project_tree):
 def test_inheritance_cycle_does_not_hang():
     classes = model_of("class A(B):\n    pass\n\nclass B(A):\n    pass\n")
     assert not classes["A"].is_module and not classes["B"].is_module
+
+
+def test_jedi_is_not_asked_about_the_standard_library(tmp_path, monkeypatch):
+    # A class of the standard library is never an nn.Module: a base our resolution does
+    # not find there (io.py's `_io._BufferedIOBase`, a C module) is not looked up with
+    # jedi, which cost 0.2 s a look-up. A project's own name still is.
+    asked: list = []
+    real = Project.jedi_resolve
+
+    def counting(self, near, node, qualified=None):
+        asked.append(qualified)
+        return real(self, near, node, qualified)
+
+    monkeypatch.setattr(Project, "jedi_resolve", counting)
+    (tmp_path / "pyproject.toml").write_text("")
+    infos = model_of("""
+        import io
+        import random
+        import torch.nn as nn
+        from helpers import Missing
+
+
+        class Stream(io.BufferedIOBase):
+            pass
+
+
+        class Rng(random.Random):
+            pass
+
+
+        class Other(Missing):
+            pass
+
+
+        class Net(nn.Module):
+            pass
+    """, str(tmp_path / "m.py"), Project())
+    assert not infos["Stream"].is_module and not infos["Rng"].is_module and infos["Net"].is_module
+    assert "helpers.Missing" in asked
+    assert not [q for q in asked if q and q.split(".")[0] in ("io", "_io", "random", "_random")], asked

@@ -38,6 +38,7 @@ from typing import Any
 
 from torch_lsp.analysis import torch_api as T
 import builtins
+import sys
 
 
 from torch_lsp.analysis.project import NOT_PROJECT_MODULES, ClassRef, FileSummary, Project
@@ -178,6 +179,9 @@ class ClassInfo:
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+# The standard library's top-level modules (``_io``, ``types``, ``random``, ...): what
+# our own resolution does not find there is never a project's class.
+_STDLIB = frozenset(sys.stdlib_module_names)
 
 
 class ModuleModel:
@@ -311,7 +315,9 @@ class ModuleModel:
         if qualified.split(".")[0] in NOT_PROJECT_MODULES:
             return None
         hit = self.project.resolve_qualified(qualified, summary)
-        if hit is None and use_jedi:
+        if hit is None and use_jedi and qualified.split(".")[0] not in _STDLIB:
+            # (jedi would find a class of the standard library, which is never an
+            # nn.Module; io.py's `_io._BufferedIOBase` cost a 0.2 s look-up)
             hit = self.project.jedi_resolve(summary, expr, qualified)
         return T.canonical(hit) if isinstance(hit, str) else hit
 
