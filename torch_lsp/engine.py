@@ -71,8 +71,13 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
         # Before the registration rules read the other files they need (bases of
         # classes imported from them), what they find in the classes needing none.
         from torch_lsp.rules import registration
+        from torch_lsp.strict import swallowed
 
-        ready = registration.check_ready(FileContext(src, project, False), FileContext(src, project, False))
+        try:
+            ready = registration.check_ready(FileContext(src, project, False), FileContext(src, project, False))
+        except Exception:  # an early publish is a nicety: a bug in it must not cost the analysis
+            swallowed()
+            ready = None
         if ready is not None:
             partial(ready)
     ctx = FileContext(src, project, record_shapes=record_shapes)
