@@ -117,3 +117,49 @@ def test_a_worker_that_dies_costs_one_file(tmp_path, monkeypatch):
     errors = [o.path for o in outcomes if o.error]
     assert errors == [paths[5]] and "worker process died" in outcomes[5].error
     assert all(o.warning for i, o in enumerate(outcomes) if i != 5)
+
+
+SPAWNED = """
+import multiprocessing, sys
+
+if __name__ == "__main__":  # (a spawned worker imports this file again, as __mp_main__)
+    multiprocessing.set_start_method("spawn")  # macOS' and Windows' default: nothing inherited
+    from multiprocessing.context import SpawnProcess
+    from torch_lsp import cli
+
+    real_start = SpawnProcess.start
+
+    def start(self):
+        sys.stderr.write("worker started\\n")
+        real_start(self)
+
+    SpawnProcess.start = start
+    sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_workers_started_by_spawn_give_what_one_process_gives(tmp_path):
+    # Workers that start from nothing (spawn, not fork) check the same files to the
+    # same diagnostics: nothing a worker needs comes only through fork.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from test_server_bad_input import BUGGY
+
+    for i in range(24):
+        (tmp_path / f"m{i:02d}.py").write_text(BUGGY if i % 3 == 0 else "import torch\nx = torch.zeros(2, 3) @ torch.zeros(4, 5)\n")
+    (tmp_path / "script.py").write_text(SPAWNED)
+    env = dict(os.environ)
+
+    def run(*extra: str) -> tuple[list, int]:
+        proc = subprocess.run([sys.executable, str(tmp_path / "script.py"), "check", "--no-cache", "--format", "json",
+                               "--exit-zero", *extra, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout), proc.stderr.count("worker started")
+
+    (spawned, workers), (alone, none) = run("-j", "2"), run("-j", "1")
+    assert (workers, none) == (2, 0)
+    assert spawned == alone
+    assert len(alone) == 24 and {d["code"] for d in alone} == {"TL201", "TL205"}, alone
