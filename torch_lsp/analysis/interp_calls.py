@@ -223,10 +223,12 @@ class Calls:
                 if type(v) is TupleV and v.region is not None:
                     self._forget(v, frame)
             return failed_tensor()
-        if isinstance(func, ClassV):
+        kind = type(func)  # (exact types: no value class has subclasses)
+        if kind is ClassV:
             if "*" in kwargs:
                 return UNKNOWN
-            site = Origin("call site", node, self.seg(node) if len(self.seg(node)) < 60 else f"{func.info.name}(...)")
+            seg = self.seg(node)
+            site = Origin("call site", node, seg if len(seg) < 60 else f"{func.info.name}(...)")
             init = self._method_of(func.info, "__init__") if self.depth > 0 else None
             if init is None:
                 return self.instantiate(func.info, args, kwargs, node, frame, site)
@@ -251,9 +253,9 @@ class Calls:
             if key is not None and not run.unsafe:
                 self._instance_cache[key] = (inst, run.raised)
             return inst
-        if isinstance(func, (LayerV, SeqV, InstanceV, UnionV)):
+        if kind is InstanceV or kind is LayerV or kind is SeqV or kind is UnionV:
             return self.call_module(func, args, kwargs, node, frame)
-        if isinstance(func, FuncV):
+        if kind is FuncV:
             key = self._memo_key(func, args, kwargs, frame)
             if key is None:
                 return self._call_function(func, args, kwargs, node, frame)
@@ -261,9 +263,9 @@ class Calls:
             if hit is not _MISSING:
                 return hit
             return self._memo_call(key, func.node, lambda: self._call_function(func, args, kwargs, node, frame))
-        if isinstance(func, LossV):
+        if kind is LossV:
             return self._loss(func.name, func.reduction, args, kwargs, node)
-        if isinstance(func, BoundMethodV):
+        if kind is BoundMethodV:
             if ("*" in kwargs and (func.base is None or isinstance(func.base, TensorV))
                     and not (len(args) == 1 and type(args[0]) is StarSizesV and isinstance(func.base, TensorV)
                              and func.name in _STAR_SIZES_METHODS)):

@@ -379,7 +379,7 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
             self.index.record(node, v, self.generic)
         return v
 
-    def _eval(self, node: ast.AST, frame: Frame) -> AV:
+    def _eval(self, node: Any, frame: Frame) -> AV:  # (Any: the branches test exact types, which mypy does not narrow)
         kind = type(node)  # the common cases first, by exact type (the hot path)
         if kind is ast.Name:
             env = frame.env
@@ -396,7 +396,7 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
             return self._attribute(node, frame)  # type: ignore[arg-type]
         if kind is ast.Call:
             return self._call(node, frame)  # type: ignore[arg-type]
-        if isinstance(node, ast.Tuple) or isinstance(node, ast.List):
+        if kind is ast.Tuple or kind is ast.List:
             items: list[AV] = []
             lead = None
             for e in node.elts:
@@ -416,7 +416,7 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
             if lead is not None:
                 return StarSizesV(lead, tuple(items))
             return TupleV(tuple(items), self.region if kind is ast.List else None, self.epoch)
-        if isinstance(node, ast.Dict):
+        if kind is ast.Dict:
             entries: dict | None = {}
             for k, value_node in zip(node.keys, node.values):
                 value = self.eval(value_node, frame)
@@ -428,11 +428,9 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
                 else:
                     entries = None
             return _DictV(entries) if entries is not None else UNKNOWN
-        if isinstance(node, ast.Attribute):
-            return self._attribute(node, frame)
-        if isinstance(node, ast.BinOp):
+        if kind is ast.BinOp:
             return self._binop(node.op, self.eval(node.left, frame), self.eval(node.right, frame), node, frame)
-        if isinstance(node, ast.UnaryOp):
+        if kind is ast.UnaryOp:
             v = self.eval(node.operand, frame)
             if isinstance(node.op, ast.USub) and (is_dim(v) or isinstance(v, float)):
                 return -v
@@ -442,24 +440,22 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
             if isinstance(v, TensorV):
                 return TensorV(v.shape, v.origin)
             return UNKNOWN
-        if isinstance(node, ast.Call):
-            return self._call(node, frame)
-        if isinstance(node, ast.Subscript):
+        if kind is ast.Subscript:
             return self._subscript(node, frame)
-        if isinstance(node, ast.IfExp):
+        if kind is ast.IfExp:
             t = self._truth(node.test, frame)
             if t is True:
                 return self.eval(node.body, frame)
             if t is False:
                 return self.eval(node.orelse, frame)
             return join_values(self._undecided(node.body, frame), self._undecided(node.orelse, frame))
-        if isinstance(node, ast.Compare):
+        if kind is ast.Compare:
             left = self.eval(node.left, frame)
             if type(left) is TensorV and len(node.ops) == 1 and isinstance(node.ops[0], _ELEMENTWISE_COMPARE):
                 # `x > 0`, `a == b`: an elementwise comparison, broadcast as `x + 0` is
                 return self._binop(_ADD, left, self.eval(node.comparators[0], frame), node, frame)
             return self.compare(node, frame, left)
-        if isinstance(node, ast.BoolOp):
+        if kind is ast.BoolOp:
             # `a and b`, `a or b`: evaluated left to right while the outcome is open; the
             # value is the operand that decided it (`dim or 64`), when its truth is known.
             is_and = isinstance(node.op, ast.And)
@@ -480,15 +476,15 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
                 if truth is not is_and:
                     return v
             return v
-        if isinstance(node, ast.NamedExpr):
+        if kind is ast.NamedExpr:
             v = self.eval(node.value, frame)
             self._assign(node.target, v, frame)
             return v
-        if isinstance(node, ast.Starred):
+        if kind is ast.Starred:
             return self.eval(node.value, frame)
-        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        if kind is ast.ListComp or kind is ast.GeneratorExp:
             return self._comprehension(node, frame)
-        if isinstance(node, ast.Lambda):
+        if kind is ast.Lambda:
             self._same_file(node, frame)
             return FuncV(node, closure=weakref.ref(frame))  # type: ignore[arg-type]
         if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)):
@@ -547,7 +543,8 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
             return _MODULE_CONSTANTS[q]  # `np.newaxis` (None), `math.pi`
         base = self.eval(node.value, frame)
         attr = node.attr
-        if type(base) is BoundMethodV and base.base is None and base.name and not base.name.startswith("<"):
+        kind = type(base)  # (exact types: no value class has subclasses)
+        if kind is BoundMethodV and base.base is None and base.name and not base.name.startswith("<"):
             # a module imported inside the function (`F.relu`, `np.pi`): what the
             # module-level import would give
             q = T.canonical(f"{base.name}.{attr}")
@@ -555,7 +552,7 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
                 return _MODULE_CONSTANTS[q]
             # (canonical of a str is a str: its signature, in torch_api.py, says str | None)
             return BoundMethodV(None, q)  # type: ignore[arg-type]
-        if isinstance(base, InstanceV):
+        if kind is InstanceV:
             if attr in base.attrs:
                 return base.attrs[attr]
             if not base.cls.is_module:
@@ -589,7 +586,7 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
                 if attr in _CONTAINER_CHANGES:  # `self.append(m)`: its list of modules is not known any more
                     base.attrs = {**base.attrs, _SEQUENTIAL: UNKNOWN}
             return UNKNOWN
-        if isinstance(base, TensorV):
+        if kind is TensorV:
             if attr == "shape":
                 return self._shape_tuple(base)
             if attr in ("T", "mT", "H", "mH", "data", "grad", "real", "imag"):
@@ -603,18 +600,18 @@ class Interpreter(Units, Sizes, CallMemo, Calls, Reporting, Following, Instances
             if attr in ("ndim",):
                 return base.shape.rank if base.shape is not None and base.shape.rank is not None else UNKNOWN
             return BoundMethodV(base, attr)
-        if isinstance(base, LayerV):
+        if kind is LayerV:
             found = _layer_attribute(base, attr, node, base.label)
             return found if found is not _NOT_FOUND else BoundMethodV(base, attr)
-        if isinstance(base, ClassV):
+        if kind is ClassV:
             return self._class_attribute(base.info, attr)
-        if isinstance(base, (SeqV, InstanceV)):
+        if kind is SeqV:
             return BoundMethodV(base, attr)
-        if isinstance(base, LossV):
+        if kind is LossV:
             return BoundMethodV(base, attr)
-        if isinstance(base, TupleV) and attr in _LIST_MUTATORS or type(base) is _DictV:
+        if kind is TupleV and attr in _LIST_MUTATORS or kind is _DictV:
             return BoundMethodV(base, attr)
-        if type(base) is Sym and self.generic and not attr.startswith("_"):
+        if kind is Sym and self.generic and not attr.startswith("_"):
             # ``config.hidden_size`` of a constructor parameter analysed on its own: a
             # size symbol of its own, the same wherever the same object is read
             # (``Inter(config)`` and ``Out(config)`` share ``config.intermediate_size``)
