@@ -81,9 +81,13 @@ class Sym:
     __slots__ = ("terms", "_hash")
 
     def __init__(self, terms: dict[Monomial, int]):
-        self.terms: tuple[tuple[Monomial, int], ...] = tuple(
-            sorted(((m, c) for m, c in terms.items() if c != 0), key=lambda mc: (len(mc[0]), [_atom_key(a) for a in mc[0]]))
-        )
+        if len(terms) == 1:  # (most sizes are one term: nothing to sort)
+            ((m, c),) = terms.items()
+            self.terms: tuple[tuple[Monomial, int], ...] = ((m, c),) if c != 0 else ()
+        else:
+            self.terms = tuple(
+                sorted(((m, c) for m, c in terms.items() if c != 0), key=lambda mc: (len(mc[0]), [_atom_key(a) for a in mc[0]]))
+            )
         self._hash = hash(self.terms)
 
     # ------------------------------------------------------------------ construction
@@ -279,6 +283,8 @@ def dim_eq(a: Dim, b: Dim) -> bool | None:
         return None
     if isinstance(a, int) and isinstance(b, int):
         return a == b
+    if type(a) is Sym and type(b) is Sym and (a is b or a.terms == b.terms):
+        return True  # (what the difference below finds: every term cancels, 0)
     diff = a - b  # type: ignore[operator]
     if isinstance(diff, int):
         return diff == 0
@@ -297,6 +303,8 @@ def _floordiv_bounds(terms: dict[Monomial, int]) -> tuple[dict, dict] | None:
     """Lower and upper bounds of a polynomial with each ``N // k`` (a monomial of its
     own) replaced by ``(N - k + 1) / k`` and ``N / k``; None when a floor division
     appears in a product."""
+    if not any(type(x) is FloorDiv for m in terms for x in m):
+        return None  # (no floor division: the loop below would find none)
     from fractions import Fraction
 
     low: dict = {}
