@@ -72,19 +72,23 @@ class ImportTable:
 
     def qualify(self, node: ast.AST, local_classes: dict[str, str] | None = None) -> str | None:
         """``nn.Linear`` -> ``torch.nn.Linear``; None if the head name is unknown."""
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        root = node
+        while type(root) is ast.Attribute:  # the head first: most expressions have no known one
+            root = root.value  # type: ignore[attr-defined]
+        if type(root) is not ast.Name:
             return None
+        name = root.id  # type: ignore[attr-defined]
         head = None
-        if local_classes and node.id in local_classes:
-            head = local_classes[node.id]
-        elif node.id in self.names:
-            head = self.names[node.id]
+        if local_classes and name in local_classes:
+            head = local_classes[name]
+        elif name in self.names:
+            head = self.names[name]
         if head is None:
             return None
+        parts: list[str] = []
+        while type(node) is ast.Attribute:
+            parts.append(node.attr)  # type: ignore[attr-defined]
+            node = node.value  # type: ignore[attr-defined]
         parts.append(head)
         return ".".join(reversed(parts))
 
