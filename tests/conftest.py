@@ -8,6 +8,15 @@ os.environ.setdefault("TORCH_LSP_STRICT", "1")
 # The batch check's cache (torch_lsp/cache.py) is off: a test that checks a file must
 # check it, not read what another test left. tests/test_cache.py turns it on.
 os.environ.setdefault("TORCH_LSP_NO_CACHE", "1")
+# The servers the tests start keep their compiled attrs/cattrs code
+# (torch_lsp/lsp/codecache.py) in a folder of this test run, not the user's cache.
+if "TORCH_LSP_CODE_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["TORCH_LSP_CODE_CACHE"] = tempfile.mkdtemp(prefix="torch-lsp-test-codecache-")
+    atexit.register(shutil.rmtree, os.environ["TORCH_LSP_CODE_CACHE"], True)
 
 import pytest  # noqa: E402
 

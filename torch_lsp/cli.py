@@ -547,6 +547,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not sep or not port.isdigit():
             _write(sys.stderr, f"error: --tcp expects HOST:PORT, got {clean(args.tcp)!r}\n")
             return 2
+    from torch_lsp.lsp import startup
+
+    startup.prepare()  # logging, the collector, the code cache: before pygls and lsprotocol are imported
     from torch_lsp.server import serve
 
     return serve(args.tcp)

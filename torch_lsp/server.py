@@ -26,12 +26,10 @@ publishing) and one module per LSP method (``torch_lsp/lsp/features/``).
 """
 from __future__ import annotations
 
-import logging
-import os
 import sys
 
 from torch_lsp.lsp.features import all_features
-from torch_lsp.lsp.language_server import SWITCH_INTERVAL, TorchLanguageServer, log
+from torch_lsp.lsp.language_server import SWITCH_INTERVAL, TorchLanguageServer
 from torch_lsp.lsp.protocol import run_stdio
 
 # Names other code and tests import from here.
@@ -47,13 +45,9 @@ def create_server() -> TorchLanguageServer:
 
 
 def serve(tcp: str | None = None) -> int:
-    import gc
+    from torch_lsp.lsp import startup
 
-    level = os.environ.get("TORCH_LSP_LOG", "").upper()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if level in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        log.setLevel(level)
-    gc.set_threshold(50_000, 20, 100)  # young objects less often (see _settle_memory)
+    startup.prepare()  # (`torch-lsp serve` did it before importing this module)
     # The message loop, the thread that reads stdin for it and the analysis thread
     # share the GIL: a thread that wants it waits up to this long for the one running
     # Python code (5 ms by default). Each message takes several hand-overs between
@@ -62,6 +56,7 @@ def serve(tcp: str | None = None) -> int:
     # (benchmarks/workspace_load.py); a single document's edit latency is the same.
     sys.setswitchinterval(SWITCH_INTERVAL)
     server = create_server()
+    startup.imports_done()
     if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

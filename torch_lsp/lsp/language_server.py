@@ -25,6 +25,7 @@ from torch_lsp.analysis.recovery import analysed_source
 from torch_lsp.analysis.source import SourceFile, decode_source, split_lines
 from torch_lsp.analysis.units import UnitCache
 from torch_lsp.config import ConfigError, ConfigResolver, Overrides
+from torch_lsp.lsp import codecache
 from torch_lsp.lsp.convert import Lines
 from torch_lsp.lsp.data import DiagnosticData, FixData
 from torch_lsp.lsp.notebooks import NOTEBOOK_SYNC, NotebookState
@@ -62,6 +63,7 @@ SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval; see serve)
 # the most recently opened document, read last, was analysed last.
 QUEUE_SETTLE_SECONDS = 0.02
 MAX_SETTLE_SECONDS = 0.5
+CODE_CACHE_SAVE_DELAY = 1.0  # seconds after a publish (see _analysed)
 
 
 class TorchLanguageServer(LanguageServer):
@@ -424,6 +426,10 @@ class TorchLanguageServer(LanguageServer):
         # After publishing: the first collection of a session (see _settle_memory) took
         # ~250 ms before the first diagnostics of a 10,000-line file reached the client.
         _settle_memory()
+        # What attrs and cattrs compiled on the way to these diagnostics is written
+        # once they are out, a moment later (see codecache).
+        if codecache.claim_save():
+            asyncio.get_running_loop().call_later(CODE_CACHE_SAVE_DELAY, codecache.save)
 
     async def _evaluate_runtime(self, uri: str, serial: int) -> None:
         """Evaluate the document on meta tensors (TL901) on the runtime thread, after

@@ -35,6 +35,8 @@ from pygls.protocol.json_rpc import (
 )
 from pygls.protocol.language_server import lsp_method
 
+from torch_lsp.lsp import codecache
+
 log = logging.getLogger("torch_lsp.server")
 
 
@@ -194,4 +196,5 @@ def run_stdio(server: Any) -> int:
         return int(exc.code or 0)
     finally:
         server.shutdown()
+        codecache.save()  # (if the session compiled something new since the last save)
     return 0 if server.protocol._shutdown else 1
