@@ -340,14 +340,18 @@ def test_off_writes_nothing_anywhere(tmp_path):
 
 
 def test_the_collector_runs_again_once_the_server_is_built(tmp_path):
-    """startup.prepare turns the collector off for the imports; serve turns it back on
-    (with the session's thresholds) once the server is built, the imports frozen."""
+    """startup.prepare allows only young collections during the imports (they leave
+    little garbage behind); serve sets the session's thresholds once the server is
+    built, the imports frozen."""
     out = _python("""
         import gc
-        print(gc.isenabled())
+        print(gc.get_threshold())
         import torch_lsp.server as server
         server.create_server()
+        gc.disable()
+        print(gc.collect() < 5_000)  # (with no collection at all: ~17,000)
+        gc.enable()
         startup.imports_done()
         print(gc.isenabled(), gc.get_threshold(), gc.get_freeze_count() > 50_000)
     """, str(tmp_path))
-    assert out.splitlines() == ["False", "True (50000, 20, 100) True"]
+    assert out.splitlines() == ["(700, 1000, 1000)", "True", "True (50000, 20, 100) True"]

@@ -254,6 +254,7 @@ def install() -> CodeCache | None:
         log.debug("code cache: not installed: %s", exc)
         return None
     _active.append(cache)
+    log.debug("code cache: %d entries in %s", len(cache.stored), cache.path)
     return cache
 
 
