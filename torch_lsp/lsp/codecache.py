@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import __future__
 import builtins
-import hashlib
 import importlib.util
 import logging
 import marshal
@@ -40,6 +39,11 @@ import types
 from typing import Any
 
 from torch_lsp.strict import swallowed
+
+try:  # (hashlib's own import loads OpenSSL's, ~3 ms, for a hash the server never asks of it)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - an interpreter without the module
+    from hashlib import blake2b
 
 log = logging.getLogger("torch_lsp.server")
 
@@ -190,14 +194,14 @@ class CodeCache:
 
 
 def _key(source: str, filename: str, flags: int) -> bytes:
-    h = hashlib.blake2b(digest_size=DIGEST)
+    h = blake2b(digest_size=DIGEST)
     h.update(f"{flags} {sys.flags.optimize} {len(filename)} {filename}\n".encode("utf-8", "surrogatepass"))
     h.update(source.encode("utf-8", "surrogatepass"))
     return h.digest()
 
 
 def _digest(payload: bytes) -> bytes:
-    return hashlib.blake2b(payload, digest_size=DIGEST).digest()
+    return blake2b(payload, digest_size=DIGEST).digest()
 
 
 def _decode(data: bytes, path: str) -> dict[bytes, bytes]:
