@@ -94,6 +94,29 @@ def test_what_it_does_not_cache_is_compiled_as_asked(tmp_path):
     assert (cache.hits, cache.misses, cache.used) == (0, 0, {})
 
 
+def test_exec_through_the_cache_is_exec(tmp_path):
+    cache = _cache(tmp_path)
+    src = "def f(x: Undefined):\n    return x\n"
+    ours: dict = {}
+    cache.exec(src, ours)
+    plain: dict = {}
+    exec(src, plain)  # (here: with this module's `from __future__ import annotations`)
+    assert ours["f"].__annotations__ == plain["f"].__annotations__ == {"x": "Undefined"}
+    assert ours["f"].__code__ == plain["f"].__code__ and ours["f"].__code__.co_filename == "<string>"
+    assert (cache.hits, cache.misses) == (0, 1)
+    y, out = 5, []  # noqa: F841 (read by the exec'd string)
+    cache.exec("out.append(y + 1)")  # no namespaces: the caller's, as exec() does
+    assert out == [6]
+    ns: dict = {}
+    cache.exec(compile("a = 1", "<c>", "exec"), ns)  # a code object: not the cache's business
+    assert ns["a"] == 1 and (cache.hits, cache.misses) == (0, 2)
+    cache.save()
+    warm = _cache(tmp_path)
+    again: dict = {}
+    warm.exec(src, again)
+    assert (warm.hits, warm.misses) == (1, 0) and again["f"].__code__ == plain["f"].__code__
+
+
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "garbage", "empty", "other magic", "not a dict"])
 def test_a_damaged_file_means_plain_compile_and_is_rewritten(tmp_path, damage):
     cache = _cache(tmp_path)
@@ -268,6 +291,27 @@ BEHAVIOUR = """
     out["compared"] = compared > 1000
     cache = codecache.active()
     out["cache"] = "off" if cache is None else ("warm" if cache.hits > 500 else "cold")
+    # A dataclass made now: its methods come through the cache (exec), behave and
+    # are compiled the same.
+    import dataclasses
+    before = cache.hits + cache.misses if cache else 0
+
+    @dataclasses.dataclass(order=True, frozen=True)
+    class Point:
+        x: int
+        y: list = dataclasses.field(default_factory=list, compare=False)
+        z: "str" = "z"
+
+    p = Point(1)
+    out["dataclass"] = [repr(p), p == Point(1, [2]), p < Point(2), hash(p) == hash(Point(1)), sorted(
+        (name, fn.__code__.co_code.hex(), fn.__code__.co_flags, fn.__code__.co_names, fn.__code__.co_varnames,
+         repr([c for c in fn.__code__.co_consts if not hasattr(c, "co_code")]))
+        for name, fn in vars(Point).items() if hasattr(fn, "__code__"))]
+    try:
+        p.x = 2
+    except dataclasses.FrozenInstanceError:
+        out["frozen"] = True
+    out["through the cache"] = (cache.hits + cache.misses - before >= 5) if cache else None
     print(json.dumps(out, sort_keys=True))
 """
 
@@ -277,7 +321,10 @@ def test_lsprotocol_behaves_the_same_with_a_warm_cache(tmp_path):
     cold = json.loads(_python(BEHAVIOUR + "    codecache.save()\n", str(tmp_path)))
     warm = json.loads(_python(BEHAVIOUR, str(tmp_path)))
     assert (off.pop("cache"), cold.pop("cache"), warm.pop("cache")) == ("off", "cold", "warm")
+    assert (off.pop("through the cache"), cold.pop("through the cache"), warm.pop("through the cache")) == (
+        None, True, True)
     assert off == cold == warm
+    assert off["frozen"] and off["dataclass"][1:4] == [True, True, True]
     assert off["compared"] and off["validator"] == "ValueError"
 
 
