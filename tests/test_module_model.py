@@ -253,3 +253,41 @@ def test_jedi_is_not_asked_about_the_standard_library(tmp_path, monkeypatch):
     assert not infos["Stream"].is_module and not infos["Rng"].is_module and infos["Net"].is_module
     assert "helpers.Missing" in asked
     assert not [q for q in asked if q and q.split(".")[0] in ("io", "_io", "random", "_random")], asked
+
+
+def test_a_name_a_star_import_gets_from_outside_the_project_is_not_asked_of_jedi(tmp_path, monkeypatch):
+    # `Enum` reaches the file through star imports, bound by `from enum import Enum`:
+    # a name outside the project, as when the file imports it itself (no jedi look-up);
+    # a project class that a later star import binds is still found.
+    asked: list = []
+    real = Project.jedi_resolve
+
+    def counting(self, near, node, qualified=None):
+        asked.append(getattr(node, "id", qualified))
+        return real(self, near, node, qualified)
+
+    monkeypatch.setattr(Project, "jedi_resolve", counting)
+    (tmp_path / "pyproject.toml").write_text("")
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "imports.py").write_text("from enum import Enum\nfrom collections import OrderedDict as Block\n")
+    (pkg / "layers.py").write_text("import torch.nn as nn\n\n\nclass Block(nn.Module):\n    pass\n")
+    (pkg / "basics.py").write_text("from .imports import *\nfrom .layers import *\n")
+    infos = model_of("""
+        from .basics import *
+
+
+        class Mode(Enum):
+            A = 1
+
+
+        class Net(Block):
+            pass
+
+
+        class Other(NotAnywhere):
+            pass
+    """, str(pkg / "m.py"), Project())
+    assert not infos["Mode"].is_module and infos["Net"].is_module and not infos["Other"].is_module
+    assert asked == ["NotAnywhere"], asked

@@ -518,6 +518,12 @@ class Project:
             return ClassRef(summary, summary.classes[name])
         target = summary.imports.names.get(name)
         if target is not None:
+            top = target.split(".")[0]
+            if top in NOT_PROJECT_MODULES and top != "torch":
+                # (`from enum import Enum` reached through star imports: a name outside
+                # the project, as when the file imports it itself; not "not found",
+                # which asks jedi)
+                return target
             return self.resolve_qualified(target, summary, depth + 1)
         alias = summary.aliases.get(name)
         if alias is not None and depth < 8:
@@ -526,14 +532,17 @@ class Project:
             q = summary.imports.qualify(alias)
             if q is not None:
                 return self.resolve_qualified(q, summary, depth + 1)
+        outside = None
         for star in summary.imports.star_imports:
             path = self.find_module(star, summary)
             sub = self.summary(path) if path else None
             if sub is not None and depth < 8:
                 hit = self.lookup_in(sub, name, depth + 1)
-                if hit is not None:
+                if isinstance(hit, str) and not hit.startswith("torch.") and hit != "torch":
+                    outside = outside or hit  # (a project class another star import binds is still looked for)
+                elif hit is not None:
                     return hit
-        return None
+        return outside
 
     def _package_exists(self, top: str, near: FileSummary) -> bool:
         """Whether jedi could find top-level package ``top`` at all: in the project
