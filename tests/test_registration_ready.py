@@ -16,7 +16,10 @@ from torch_lsp.analysis.project import NotRead, Project
 from torch_lsp.analysis.source import SourceFile
 from torch_lsp.rules import registration
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+# The shared corpus beside the repository (a clone elsewhere, as CI's, finds it at its
+# usual place on this machine).
+CORPUS = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "corpus", Path("/work/shared/corpus"))
+               if p.is_dir()), Path("/work/shared/corpus"))
 BASE = "import torch.nn as nn\n\n\nclass Base(nn.Module):\n    pass\n"
 
 
