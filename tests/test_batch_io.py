@@ -73,10 +73,8 @@ def _runs(pids: list[str]) -> int:
     return 1 + sum(a != b for a, b in zip(pids, pids[1:]))
 
 
-def test_each_worker_checks_a_contiguous_run_of_the_files(tmp_path, monkeypatch):
-    """Files next to each other import the same dependencies: a worker that checks a
-    contiguous run of them parses those once (chunks dealt round-robin made every
-    worker parse every library's dependencies). The outcomes stay in file order."""
+def _forty_files(tmp_path: Path) -> tuple[list[str], list]:
+    """Forty one-line files and their check tasks."""
     from torch_lsp import cli_check
 
     paths = []
@@ -84,7 +82,16 @@ def test_each_worker_checks_a_contiguous_run_of_the_files(tmp_path, monkeypatch)
         path = tmp_path / f"m{i:02d}.py"
         path.write_text("x = 1\n")
         paths.append(str(path))
-    tasks = [cli_check.Task(p, p, bool, "check", False) for p in paths]
+    return paths, [cli_check.Task(p, p, bool, "check", False) for p in paths]
+
+
+def test_each_worker_checks_a_contiguous_run_of_the_files(tmp_path, monkeypatch):
+    """Files next to each other import the same dependencies: a worker that checks a
+    contiguous run of them parses those once (chunks dealt round-robin made every
+    worker parse every library's dependencies). The outcomes stay in file order."""
+    from torch_lsp import cli_check
+
+    paths, tasks = _forty_files(tmp_path)
     monkeypatch.setattr(cli_check, "process", _pid_outcome)
     outcomes = list(cli_check.run_tasks(tasks, 2))
     assert [o.path for o in outcomes] == paths
@@ -105,12 +112,7 @@ def _dies_on_m05(task):
 def test_a_worker_that_dies_costs_one_file(tmp_path, monkeypatch):
     from torch_lsp import cli_check
 
-    paths = []
-    for i in range(40):
-        path = tmp_path / f"m{i:02d}.py"
-        path.write_text("x = 1\n")
-        paths.append(str(path))
-    tasks = [cli_check.Task(p, p, bool, "check", False) for p in paths]
+    paths, tasks = _forty_files(tmp_path)
     monkeypatch.setattr(cli_check, "process", _dies_on_m05)
     outcomes = list(cli_check.run_tasks(tasks, 2))
     assert [o.path for o in outcomes] == paths
@@ -142,7 +144,6 @@ def test_workers_started_by_spawn_give_what_one_process_gives(tmp_path):
     # Workers that start from nothing (spawn, not fork) check the same files to the
     # same diagnostics: nothing a worker needs comes only through fork.
     import json
-    import os
     import subprocess
     import sys
 
@@ -151,11 +152,9 @@ def test_workers_started_by_spawn_give_what_one_process_gives(tmp_path):
     for i in range(24):
         (tmp_path / f"m{i:02d}.py").write_text(BUGGY if i % 3 == 0 else "import torch\nx = torch.zeros(2, 3) @ torch.zeros(4, 5)\n")
     (tmp_path / "script.py").write_text(SPAWNED)
-    env = dict(os.environ)
-
     def run(*extra: str) -> tuple[list, int]:
         proc = subprocess.run([sys.executable, str(tmp_path / "script.py"), "check", "--no-cache", "--format", "json",
-                               "--exit-zero", *extra, str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path)
+                               "--exit-zero", *extra, str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr[-2000:]
         return json.loads(proc.stdout), proc.stderr.count("worker started")
 

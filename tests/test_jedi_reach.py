@@ -47,6 +47,15 @@ class Net(Base, nn.Module):
 """
 
 
+def _jedi_scripts_of_a_check(tmp_path, monkeypatch) -> list:
+    """The jedi scripts a whole check of pkg/model.py makes (each fails at once)."""
+    asked: list = []
+    monkeypatch.setattr(jedi, "Script", lambda *a, **k: asked.append(a) or (_ for _ in ()).throw(RuntimeError("asked")))
+    path = tmp_path / "pkg/model.py"
+    check_source(path.read_bytes(), str(path), project=Project([str(tmp_path)]))
+    return asked
+
+
 def test_a_star_chain_into_a_missing_package_is_decided_without_jedi(tmp_path, monkeypatch):
     _tree(tmp_path, {
         "pkg/__init__.py": "",
@@ -57,11 +66,7 @@ def test_a_star_chain_into_a_missing_package_is_decided_without_jedi(tmp_path, m
     decision, found = _decide_and_ask_jedi(tmp_path, "pkg/model.py", "Base")
     assert decision and "class" not in found
 
-    asked = []
-    monkeypatch.setattr(jedi, "Script", lambda *a, **k: asked.append(a) or (_ for _ in ()).throw(RuntimeError("asked")))
-    path = tmp_path / "pkg/model.py"
-    check_source(path.read_bytes(), str(path), project=Project([str(tmp_path)]))
-    assert asked == []
+    assert _jedi_scripts_of_a_check(tmp_path, monkeypatch) == []
 
 
 @pytest.mark.parametrize("files", [
@@ -125,11 +130,7 @@ def test_an_imported_name_its_module_never_binds_is_decided_without_jedi(tmp_pat
     decision, found = _decide_and_ask_jedi(tmp_path, "pkg/model.py", "Made", "pkg.dyn.Made")
     assert decision and "class" not in found
 
-    asked = []
-    monkeypatch.setattr(jedi, "Script", lambda *a, **k: asked.append(a) or (_ for _ in ()).throw(RuntimeError("asked")))
-    path = tmp_path / "pkg/model.py"
-    check_source(path.read_bytes(), str(path), project=Project([str(tmp_path)]))
-    assert asked == []
+    assert _jedi_scripts_of_a_check(tmp_path, monkeypatch) == []
 
 
 @pytest.mark.parametrize("dyn, model", [

@@ -24,7 +24,7 @@ BASE = "import torch.nn as nn\n\n\nclass Base(nn.Module):\n    pass\n"
 
 
 def ready(src: SourceFile, project: Project):
-    return registration.check_ready(FileContext(src, project, False), FileContext(src, project, False))
+    return registration.check_ready(src, project)
 
 
 def full(src: SourceFile, project: Project):

@@ -197,8 +197,6 @@ MUTATIONS = [("nn.Module", "object"), ("object", "nn.Module"), ("(Block)", "(obj
 
 
 def test_random_edits_of_linked_classes_give_the_diagnostics_of_a_fresh_analysis():
-    from torch_lsp.analysis.context import AnalysisCancelled
-
     text, p = LINKED, "linked.py"
     parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
     assert {d.code for d in fresh(text, p)} >= {"TL101", "TL102"}
@@ -218,16 +216,24 @@ def test_random_edits_of_linked_classes_give_the_diagnostics_of_a_fresh_analysis
             continue
         text = candidate
         if rng.random() < 0.1:
-            src = parser.parse(text)
-            try:
-                engine.analyse(SourceFile(text=text, path=p, tree=src.tree), project, None, record_shapes=True,
-                               unit_cache=cache, cancel=lambda: True)
-            except AnalysisCancelled:
-                pass
+            _cancelled_analysis(parser, cache, project, text, p)
             continue
         assert cached(parser, cache, text, p, project) == fresh(text, p), f"after edit {step}: {old!r} -> {new!r}"
         compared += 1
     assert compared >= 50
+
+
+def _cancelled_analysis(parser, cache, project, text: str, p: str) -> None:
+    """An analysis of ``text`` with the document's caches that a newer version cancels
+    at its first question (as the server drops a superseded version)."""
+    from torch_lsp.analysis.context import AnalysisCancelled
+
+    src = parser.parse(text)
+    try:
+        engine.analyse(SourceFile(text=text, path=p, tree=src.tree), project, None, record_shapes=True,
+                       unit_cache=cache, cancel=lambda: True)
+    except AnalysisCancelled:
+        pass
 
 
 @pytest.mark.parametrize("path", [TORCH_TRANSFORMER] + [p for p in FILES if p.name.endswith("_bug.py")][:6],
@@ -236,8 +242,6 @@ def test_random_keystrokes_give_the_diagnostics_of_a_fresh_analysis(path):
     # Every version that parses is analysed with the document's caches (unit results
     # and the module model's class infos) and compared with a fresh analysis; some
     # analyses are cancelled midway (a newer version arrived), as the server does.
-    from torch_lsp.analysis.context import AnalysisCancelled
-
     text = path.read_text(encoding="utf-8")
     p = str(path)
     parser, cache, project = IncrementalParser(p), UnitCache(), Project(use_jedi=False)
@@ -253,12 +257,7 @@ def test_random_keystrokes_give_the_diagnostics_of_a_fresh_analysis(path):
             continue
         text = candidate
         if rng.random() < 0.15:
-            src = parser.parse(text)
-            try:
-                engine.analyse(SourceFile(text=text, path=p, tree=src.tree), project, None, record_shapes=True,
-                               unit_cache=cache, cancel=lambda: True)
-            except AnalysisCancelled:
-                pass
+            _cancelled_analysis(parser, cache, project, text, p)
             continue
         assert cached(parser, cache, text, p, project) == fresh(text, p), f"after keystroke {step}"
         compared += 1

@@ -74,7 +74,7 @@ def analyse(src: SourceFile, project: Project | None = None, enabled: Callable[[
         from torch_lsp.strict import swallowed
 
         try:
-            ready = registration.check_ready(FileContext(src, project, False), FileContext(src, project, False))
+            ready = registration.check_ready(src, project)
         except Exception:  # an early publish is a nicety: a bug in it must not cost the analysis
             swallowed()
             ready = None

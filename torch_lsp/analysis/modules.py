@@ -216,7 +216,7 @@ class ModuleModel:
         """Every class defined at the top level of the file (and nested in classes)."""
         if self._classes is None:
             body = self.summary.source.tree.body if self.summary.source and self.summary.source.tree else []
-            self._classes = [self.info(ClassRef(self.summary, node)) for node in _class_defs(body)]
+            self._classes = [self.info(ClassRef(self.summary, node)) for node in class_definitions(body)]
         return list(self._classes)
 
     def module_classes(self) -> list[ClassInfo]:
@@ -460,21 +460,18 @@ def _rebased(info: ClassInfo, summary: FileSummary) -> ClassInfo:
 
 
 def class_definitions(body: list[ast.stmt]):
-    """Every class definition of a module body, in the order ``ModuleModel.classes`` takes them."""
-    return _class_defs(body)
-
-
-def _class_defs(body: list[ast.stmt]):
+    """Every class definition of a module body (and nested in classes, branches and
+    try blocks), in the order ``ModuleModel.classes`` takes them."""
     for stmt in body:
         if isinstance(stmt, ast.ClassDef):
             yield stmt
-            yield from _class_defs(stmt.body)
+            yield from class_definitions(stmt.body)
         elif isinstance(stmt, (ast.If, ast.Try)) or type(stmt).__name__ == "TryStar":
-            yield from _class_defs(stmt.body)  # type: ignore[attr-defined]  # a TryStar, tested by name for 3.10
-            yield from _class_defs(getattr(stmt, "orelse", []))
+            yield from class_definitions(stmt.body)  # type: ignore[attr-defined]  # a TryStar, tested by name for 3.10
+            yield from class_definitions(getattr(stmt, "orelse", []))
             for h in getattr(stmt, "handlers", []):
-                yield from _class_defs(h.body)
-            yield from _class_defs(getattr(stmt, "finalbody", []))
+                yield from class_definitions(h.body)
+            yield from class_definitions(getattr(stmt, "finalbody", []))
 
 
 # ---------------------------------------------------------------------------- interpreter

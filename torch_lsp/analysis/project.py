@@ -37,6 +37,13 @@ NOT_PROJECT_MODULES = frozenset(
 )
 
 
+def _outside(qualified: str) -> bool:
+    """A name of a module that never holds a project's class (not torch's, whose
+    layers the rules know by name)."""
+    top = qualified.split(".")[0]
+    return top in NOT_PROJECT_MODULES and top != "torch"
+
+
 def _factory_call(v: ast.expr) -> bool:
     """``_ntuple(2)``: a call of a name with literal arguments only (what a module-level
     ``to_2tuple = _ntuple(2)`` makes is a function, followed as one)."""
@@ -518,8 +525,7 @@ class Project:
             return ClassRef(summary, summary.classes[name])
         target = summary.imports.names.get(name)
         if target is not None:
-            top = target.split(".")[0]
-            if top in NOT_PROJECT_MODULES and top != "torch":
+            if _outside(target):
                 # (`from enum import Enum` reached through star imports: a name outside
                 # the project, as when the file imports it itself; not "not found",
                 # which asks jedi)
@@ -538,7 +544,7 @@ class Project:
             sub = self.summary(path) if path else None
             if sub is not None and depth < 8:
                 hit = self.lookup_in(sub, name, depth + 1)
-                if isinstance(hit, str) and not hit.startswith("torch.") and hit != "torch":
+                if isinstance(hit, str) and _outside(hit):
                     outside = outside or hit  # (a project class another star import binds is still looked for)
                 elif hit is not None:
                     return hit

@@ -272,10 +272,10 @@ def definitions(ctx: Any, cache: UnitCache) -> _Definitions:
     ``if`` and ``try`` included), made once per analysis."""
     defs = ctx.definitions
     if defs is None:
-        from torch_lsp.analysis.modules import _class_defs
+        from torch_lsp.analysis.modules import class_definitions
 
         tree = ctx.src.tree
-        defs = ctx.definitions = _Definitions(ctx.src.lines, tree, list(_class_defs(tree.body)), cache)
+        defs = ctx.definitions = _Definitions(ctx.src.lines, tree, list(class_definitions(tree.body)), cache)
     return defs
 
 

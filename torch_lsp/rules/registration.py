@@ -19,6 +19,8 @@ from torch_lsp.analysis.diagnostics import (
     TextEdit,
 )
 from torch_lsp.analysis.modules import ClassInfo, Kind, Value
+from torch_lsp.analysis.project import Project
+from torch_lsp.analysis.source import SourceFile
 from torch_lsp.rules import rule
 
 UNREGISTERED_TENSOR = rule(
@@ -328,15 +330,16 @@ def _check(ctx: FileContext, classes: list[ClassInfo], keep_tensor=None) -> Iter
         yield from _check_legacy(ctx)
 
 
-def check_ready(ctx: FileContext, project_ready: FileContext) -> list[Diagnostic] | None:
+def check_ready(src: SourceFile, project: Project) -> list[Diagnostic] | None:
     """What ``check`` will find in the classes of the file whose analysis reads no
     other file not read yet (their bases are the file's own or torch's), found
     without reading one: the server publishes it before the other files that the
     rest of ``check`` needs are read (the first analysis of a large document).
 
-    ``ctx`` and ``project_ready`` are two fresh contexts of the same version (nothing
-    computed yet). The first finds which classes need no read; the second runs the
-    checks of those only, under the same ban: the result is returned only when that
+    It takes two contexts of ``src``: the first finds which classes need no read (a
+    look-up cut short by the ban can leave a half-made answer in its model); the
+    second, fresh, runs the checks of those only, under the same ban: the result is
+    returned only when that
     run completed without needing a read, so each check in it did exactly what it
     does in ``check`` (a look-up that needs no read gives the same answer when
     reads are allowed), and the run saw no cycle cut (whose answers depend on the
@@ -349,11 +352,11 @@ def check_ready(ctx: FileContext, project_ready: FileContext) -> list[Diagnostic
     from torch_lsp.analysis.modules import ClassRef, class_definitions
     from torch_lsp.analysis.project import NotRead
 
-    tree = ctx.src.tree
-    if tree is None:
+    if src.tree is None:
         return None
-    nodes = list(class_definitions(tree.body))
-    with ctx.project.reading_forbidden():
+    nodes = list(class_definitions(src.tree.body))
+    ctx = FileContext(src, project, record_shapes=False)
+    with project.reading_forbidden():
         ready: set[int] = set()
         for node in nodes:
             try:
@@ -373,16 +376,17 @@ def check_ready(ctx: FileContext, project_ready: FileContext) -> list[Diagnostic
                 if b is not None and id(b) not in inherited:
                     inherited.add(id(b))
                     todo.append(b)
-        model = project_ready.model
+        fresh = FileContext(src, project, record_shapes=False)
+        model = fresh.model
         try:
-            infos = [model.info(ClassRef(project_ready.summary, n)) for n in nodes if id(n) in ready]
+            infos = [model.info(ClassRef(fresh.summary, n)) for n in nodes if id(n) in ready]
             owners = [(n.lineno, n.end_lineno or n.lineno) for n in nodes if id(n) in ready and id(n) not in inherited]
 
             def keep_tensor(d: Diagnostic) -> bool:
                 line = d.range.start.line + 1
                 return any(first <= line <= last for first, last in owners)
 
-            found = list(_check(project_ready, [i for i in infos if i.is_module], keep_tensor))
+            found = list(_check(fresh, [i for i in infos if i.is_module], keep_tensor))
         except NotRead:
             return None
         if model.cycles_cut:
